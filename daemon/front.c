@@ -1,0 +1,273 @@
+/* front.c - evhttp on listen.api: limits, decoding, and the hand-off to the
+ * API layer.  Every request gets exactly one reply, sent from here. */
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "api.h"
+#include "buf.h"
+#include "config.h"
+#include "front.h"
+#include "log.h"
+#include "params.h"
+#include "xmalloc.h"
+
+/* Large replies (the services list) go out in big writes, not 16 KiB ones. */
+#define FRONT_MAX_SINGLE_WRITE (1024 * 1024)
+
+struct front {
+	struct event_base *base;
+	const struct config *cfg;
+	struct api *api;
+	struct evhttp *http;
+	struct evhttp_bound_socket *sock;
+};
+
+static int
+front_path_ok(const struct front *f, const char *path)
+{
+	size_t n;
+
+	if (path == NULL)
+		return 0;
+	n = strlen(path);
+	/* "/api/v2" and "/api/v2/" both, never a redirect. */
+	if (n > 1 && path[n - 1] == '/')
+		n--;
+	for (size_t i = 0; i < f->cfg->npaths; i++) {
+		const char *want = f->cfg->paths[i];
+		size_t wn = strlen(want);
+
+		if (wn > 1 && want[wn - 1] == '/')
+			wn--;
+		if (wn == n && memcmp(want, path, n) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static void
+front_free_reply(const void *data, size_t len, void *arg)
+{
+	free((void *)data);
+}
+
+static void
+front_release_ref(const void *data, size_t len, void *arg)
+{
+	struct api_reply *r = arg;
+
+	api_reply_clear(r);
+	free(r);
+}
+
+/* Send R (taking it over: it is freed here or once its bytes are out). */
+static void
+front_send(struct evhttp_request *req, struct api_reply *r)
+{
+	struct evbuffer *out = evhttp_request_get_output_buffer(req);
+	struct evkeyvalq *hdrs = evhttp_request_get_output_headers(req);
+	int status = r->status;
+	const char *reason;
+	size_t len;
+	char *data;
+
+	evhttp_add_header(hdrs, "Content-Type", "application/json");
+	if (r->ref != NULL) {
+		if (evbuffer_add_reference(out, r->ref, r->ref_len,
+		                           front_release_ref, r) != 0) {
+			api_reply_clear(r);
+			free(r);
+		}
+	} else {
+		data = buf_release(&r->body, &len);
+		if (evbuffer_add_reference(out, data, len, front_free_reply,
+		                           NULL) != 0)
+			free(data);
+		api_reply_clear(r);
+		free(r);
+	}
+	switch (status) {
+	case 200:
+		reason = "OK";
+		break;
+	case 404:
+		reason = "Not Found";
+		break;
+	case 429:
+		reason = "Too Many Requests";
+		break;
+	default:
+		reason = "Error";
+		break;
+	}
+	evhttp_send_reply(req, status, reason, NULL);
+}
+
+static struct api_reply *
+front_reply_new(void)
+{
+	struct api_reply *r = xmalloc(sizeof(*r));
+
+	api_reply_init(r);
+	return r;
+}
+
+static void
+front_send_error(struct evhttp_request *req, int status, const char *msg)
+{
+	struct api_reply *r = front_reply_new();
+
+	r->status = status;
+	api_error(&r->body, msg);
+	front_send(req, r);
+}
+
+/* Decode body, query string and X-Api-Key into P; NULL or the reason. */
+static const char *
+front_decode(struct evhttp_request *req, struct params *p)
+{
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	struct evkeyvalq *in_hdrs = evhttp_request_get_input_headers(req);
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t len = evbuffer_get_length(in);
+	const char *query, *key, *why = NULL;
+
+	if (len > 0) {
+		const char *body = (const char *)evbuffer_pullup(in, -1);
+		const char *ctype = evhttp_find_header(in_hdrs, "Content-Type");
+
+		if (body == NULL)
+			return "The request body could not be read";
+		if (params_decode_body(p, ctype, body, len, &why) != PARAMS_OK)
+			return why;
+	}
+	query = evhttp_uri_get_query(uri);
+	if (query != NULL &&
+	    params_decode_query(p, query, strlen(query), &why) != PARAMS_OK)
+		return why;
+	key = evhttp_find_header(in_hdrs, "X-Api-Key");
+	if (key != NULL)
+		params_set_default(p, "key", key);
+	return NULL;
+}
+
+static void
+front_request(struct evhttp_request *req, void *arg)
+{
+	struct front *f = arg;
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	enum api_action action;
+	struct api_reply *r;
+	struct params *p;
+	const char *why;
+
+	if (!front_path_ok(f, evhttp_uri_get_path(uri))) {
+		front_send_error(req, 404, "Not found");
+		return;
+	}
+	p = params_new();
+	if ((why = front_decode(req, p)) != NULL) {
+		log_debug("front: undecodable request: %s", why);
+		front_send_error(req, 200, why);
+		params_free(p);
+		return;
+	}
+	r = front_reply_new();
+	api_handle(f->api, p, r, &action);
+	log_debug("front: %s -> %d", api_action_name(action), r->status);
+	front_send(req, r);
+	params_free(p);
+}
+
+/* Every connection's bufferevent: big single writes for big replies. */
+static struct bufferevent *
+front_bevcb(struct event_base *base, void *arg)
+{
+	struct bufferevent *bev;
+
+	bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (bev != NULL)
+		bufferevent_set_max_single_write(bev, FRONT_MAX_SINGLE_WRITE);
+	return bev;
+}
+
+struct front *
+front_new(struct event_base *base, const struct config *cfg, struct api *api)
+{
+	struct front *f = xcalloc(1, sizeof(*f));
+	struct timeval tv;
+	char *host = NULL;
+	int port, one = 1;
+	evutil_socket_t fd;
+
+	f->base = base;
+	f->cfg = cfg;
+	f->api = api;
+	if (cfg_parse_hostport(cfg->listen_api, &host, &port) != 0) {
+		log_warnx("front: bad listen address %s", cfg->listen_api);
+		goto fail;
+	}
+	if ((f->http = evhttp_new(base)) == NULL) {
+		log_warnx("front: evhttp_new failed");
+		goto fail;
+	}
+	/* evhttp's own limits are unlimited by default. */
+	evhttp_set_max_headers_size(f->http, (ev_ssize_t)cfg->max_headers);
+	evhttp_set_max_body_size(f->http, (ev_ssize_t)cfg->max_body);
+	tv.tv_sec = cfg->header_timeout_ms / 1000;
+	tv.tv_usec = (cfg->header_timeout_ms % 1000) * 1000;
+	evhttp_set_timeout_tv(f->http, &tv);
+	evhttp_set_allowed_methods(f->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
+	evhttp_set_default_content_type(f->http, "application/json");
+	evhttp_set_bevcb(f->http, front_bevcb, f);
+	evhttp_set_gencb(f->http, front_request, f);
+
+	f->sock =
+	    evhttp_bind_socket_with_handle(f->http, host, (ev_uint16_t)port);
+	if (f->sock == NULL) {
+		log_warn("front: cannot listen on %s", cfg->listen_api);
+		goto fail;
+	}
+	/* evhttp never sets TCP_NODELAY; accepted sockets inherit it from
+	 * the listener on Linux. */
+	fd = evhttp_bound_socket_get_fd(f->sock);
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0)
+		log_warn("front: TCP_NODELAY");
+	free(host);
+	return f;
+fail:
+	free(host);
+	front_free(f);
+	return NULL;
+}
+
+void
+front_stop_accepting(struct front *f)
+{
+	if (f != NULL && f->sock != NULL) {
+		evhttp_del_accept_socket(f->http, f->sock);
+		f->sock = NULL;
+	}
+}
+
+void
+front_free(struct front *f)
+{
+	if (f == NULL)
+		return;
+	if (f->http != NULL)
+		evhttp_free(f->http);
+	free(f);
+}

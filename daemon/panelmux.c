@@ -1,0 +1,467 @@
+/* panelmux.c - the operator CLI, working on the same store as the daemon.
+ * Exit status: 0 done, 1 failed, 2 usage or configuration error. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <event2/event.h>
+
+#include "auth.h"
+#include "catalog.h"
+#include "config.h"
+#include "log.h"
+#include "money.h"
+#include "panel.h"
+#include "store.h"
+#include "upstream.h"
+
+struct cli {
+	struct config *cfg;
+	struct store *st;
+};
+
+struct cli_cmd {
+	const char *group;
+	const char *name;
+	int min_args, max_args;
+	int (*fn)(struct cli *, int argc, char **argv);
+	const char *usage;
+};
+
+static void cli_usage(void) __attribute__((noreturn));
+
+static int
+cli_need_customer(struct cli *c, const char *name, struct customer *cu)
+{
+	switch (store_customer_by_name(c->st, name, cu)) {
+	case STORE_OK:
+		return 0;
+	case STORE_NOTFOUND:
+		fprintf(stderr, "panelmux: no customer named %s\n", name);
+		return -1;
+	default:
+		fprintf(stderr, "panelmux: store error\n");
+		return -1;
+	}
+}
+
+/* Generate a key, store its hash with SET, print the key alone. */
+static int
+cli_new_key(struct cli *c, const char *name, int rotate)
+{
+	char key[AUTH_KEY_LEN + 1];
+	uint8_t hash[AUTH_HASH_LEN];
+	enum store_result r;
+
+	if (auth_key_generate(key) != 0) {
+		fprintf(stderr, "panelmux: no random source\n");
+		return 1;
+	}
+	auth_key_hash(key, strlen(key), hash);
+	r = rotate ? store_customer_set_key(c->st, name, hash)
+	           : store_customer_add(c->st, name, hash, NULL);
+	switch (r) {
+	case STORE_OK:
+		printf("%s\n", key);
+		return 0;
+	case STORE_EXISTS:
+		fprintf(stderr, "panelmux: customer %s already exists\n", name);
+		return 1;
+	case STORE_NOTFOUND:
+		fprintf(stderr, "panelmux: no customer named %s\n", name);
+		return 1;
+	default:
+		fprintf(stderr, "panelmux: store error\n");
+		return 1;
+	}
+}
+
+static int
+cli_customer_add(struct cli *c, int argc, char **argv)
+{
+	if (!store_name_valid(argv[0])) {
+		fprintf(stderr,
+		        "panelmux: a customer name is 1 to %d of "
+		        "A-Z a-z 0-9 . _ @ -\n",
+		        STORE_NAME_MAX);
+		return 2;
+	}
+	return cli_new_key(c, argv[0], 0);
+}
+
+static int
+cli_customer_key(struct cli *c, int argc, char **argv)
+{
+	return cli_new_key(c, argv[0], 1);
+}
+
+static int
+cli_customer_fund(struct cli *c, int argc, char **argv)
+{
+	const char *note = NULL;
+	struct customer cu;
+	char bal[MONEY_BUFSZ];
+	money_t amount, check, balance;
+	enum store_result r;
+
+	if (argc == 4 && strcmp(argv[2], "--note") == 0)
+		note = argv[3];
+	else if (argc != 2) {
+		fprintf(stderr, "usage: customer fund NAME AMOUNT "
+		                "[--note TEXT]\n");
+		return 2;
+	}
+	if (money_parse(argv[1], &amount) != 0 || amount == 0) {
+		fprintf(stderr, "panelmux: %s is not a non-zero amount\n",
+		        argv[1]);
+		return 2;
+	}
+	if (money_round_dec(amount, c->cfg->money_decimals, MONEY_ROUND_EXACT,
+	                    &check) != 0) {
+		fprintf(stderr, "panelmux: %s has more than %d decimals\n",
+		        argv[1], c->cfg->money_decimals);
+		return 2;
+	}
+	if (note != NULL && strlen(note) > STORE_NOTE_MAX) {
+		fprintf(stderr, "panelmux: the note is longer than %d bytes\n",
+		        STORE_NOTE_MAX);
+		return 2;
+	}
+	if (cli_need_customer(c, argv[0], &cu) != 0)
+		return 1;
+	r = store_ledger_post(c->st, cu.id,
+	                      amount > 0 ? LEDGER_DEPOSIT : LEDGER_ADJUSTMENT,
+	                      amount, note, &balance);
+	switch (r) {
+	case STORE_OK:
+		printf("%s %s\n",
+		       money_format(balance, c->cfg->money_decimals, bal),
+		       c->cfg->currency);
+		return 0;
+	case STORE_NOFUNDS:
+		fprintf(stderr,
+		        "panelmux: refused: the balance of %s would "
+		        "become negative\n",
+		        argv[0]);
+		return 1;
+	default:
+		fprintf(stderr, "panelmux: store error\n");
+		return 1;
+	}
+}
+
+static int
+cli_print_customer(const struct customer *cu, void *arg)
+{
+	struct cli *c = arg;
+	char bal[MONEY_BUFSZ];
+
+	printf("%-24s %16s %s%s\n", cu->name,
+	       money_format(cu->balance, c->cfg->money_decimals, bal),
+	       c->cfg->currency, cu->disabled ? "  disabled" : "");
+	return 0;
+}
+
+static int
+cli_customer_list(struct cli *c, int argc, char **argv)
+{
+	return store_customer_list(c->st, cli_print_customer, c) < 0 ? 1 : 0;
+}
+
+static int
+cli_customer_show(struct cli *c, int argc, char **argv)
+{
+	struct customer cu;
+	char bal[MONEY_BUFSZ], when[32];
+	time_t t;
+
+	if (cli_need_customer(c, argv[0], &cu) != 0)
+		return 1;
+	t = (time_t)cu.created_at;
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", gmtime(&t));
+	printf("name:     %s\nid:       %lld\nbalance:  %s %s\nstate:    %s\n"
+	       "created:  %s\n",
+	       cu.name, (long long)cu.id,
+	       money_format(cu.balance, c->cfg->money_decimals, bal),
+	       c->cfg->currency, cu.disabled ? "disabled" : "active", when);
+	return 0;
+}
+
+static int
+cli_set_disabled(struct cli *c, const char *name, int disabled)
+{
+	switch (store_customer_set_disabled(c->st, name, disabled)) {
+	case STORE_OK:
+		return 0;
+	case STORE_NOTFOUND:
+		fprintf(stderr, "panelmux: no customer named %s\n", name);
+		return 1;
+	default:
+		fprintf(stderr, "panelmux: store error\n");
+		return 1;
+	}
+}
+
+static int
+cli_customer_disable(struct cli *c, int argc, char **argv)
+{
+	return cli_set_disabled(c, argv[0], 1);
+}
+
+static int
+cli_customer_enable(struct cli *c, int argc, char **argv)
+{
+	return cli_set_disabled(c, argv[0], 0);
+}
+
+static void
+cli_report(const char *what, void *arg)
+{
+	printf("VIOLATION: %s\n", what);
+}
+
+static int
+cli_check(struct cli *c, int argc, char **argv)
+{
+	int n = store_check(c->st, cli_report, NULL);
+
+	if (n < 0) {
+		fprintf(stderr, "panelmux: check could not run\n");
+		return 1;
+	}
+	if (n > 0) {
+		printf("check: %d violation%s\n", n, n == 1 ? "" : "s");
+		return 1;
+	}
+	printf("check: ok\n");
+	return 0;
+}
+
+struct cli_sync {
+	int pending;
+	int failed;
+};
+
+static void
+cli_sync_done(struct panel *p, size_t idx, int ok, const char *why, void *arg)
+{
+	struct cli_sync *cs = arg;
+	const struct panel_upstream *pu = &p->ups[idx];
+
+	if (ok)
+		printf("%s: %lld services imported\n", pu->state.name,
+		       (long long)pu->state.services);
+	else {
+		printf("%s: sync failed (%s); the stored catalogue is kept\n",
+		       pu->state.name, why != NULL ? why : "no usable reply");
+		cs->failed++;
+	}
+	if (--cs->pending == 0)
+		event_base_loopbreak(p->base);
+}
+
+/* A panel on a private loop, for the commands that talk to upstreams. */
+static struct panel *
+cli_panel(struct cli *c, struct event_base **base)
+{
+	struct panel *p;
+
+	if ((*base = event_base_new()) == NULL)
+		return NULL;
+	if ((p = panel_new(*base, c->cfg, c->st)) == NULL) {
+		event_base_free(*base);
+		return NULL;
+	}
+	return p;
+}
+
+static int
+cli_services_sync(struct cli *c, int argc, char **argv)
+{
+	struct cli_sync cs = {0, 0};
+	struct event_base *base;
+	struct panel *p;
+	int idx = -1;
+
+	if ((p = cli_panel(c, &base)) == NULL)
+		return 1;
+	if (argc == 1 && (idx = panel_upstream_index(p, argv[0])) < 0) {
+		fprintf(stderr, "panelmux: no upstream named %s\n", argv[0]);
+		panel_free(p);
+		event_base_free(base);
+		return 2;
+	}
+	p->on_sync = cli_sync_done;
+	p->on_sync_arg = &cs;
+	for (size_t i = 0; i < p->nups; i++) {
+		if (idx >= 0 && (size_t)idx != i)
+			continue;
+		cs.pending++;
+		panel_sync(p, i);
+	}
+	if (cs.pending > 0)
+		event_base_dispatch(base);
+	panel_free(p);
+	event_base_free(base);
+	return cs.failed > 0 ? 1 : 0;
+}
+
+static int
+cli_services_list(struct cli *c, int argc, char **argv)
+{
+	struct event_base *base;
+	struct panel *p;
+	char rate[MONEY_BUFSZ];
+
+	if ((p = cli_panel(c, &base)) == NULL)
+		return 1;
+	printf("%-10s %-12s %8s %8s %-24s %s\n", "service", "rate", "min",
+	       "max", "routes", "name");
+	for (size_t i = 0; i < p->cat->n; i++) {
+		const struct catalog_service *s = &p->cat->v[i];
+		char routes[256] = "";
+		size_t off = 0;
+
+		for (size_t r = 0; r < s->nroutes && off < sizeof(routes);
+		     r++) {
+			int n = snprintf(
+			    routes + off, sizeof(routes) - off, "%s%s:%lld",
+			    r > 0 ? "," : "",
+			    c->cfg->upstreams[s->routes[r].upstream].name,
+			    (long long)s->routes[r].service);
+			if (n < 0)
+				break;
+			off += (size_t)n;
+		}
+		printf("%-10lld %-12s %8lld %8lld %-24s %s\n", (long long)s->id,
+		       money_format(s->rate, 2, rate), (long long)s->min,
+		       (long long)s->max, routes, s->name);
+	}
+	panel_free(p);
+	event_base_free(base);
+	return 0;
+}
+
+static int
+cli_upstream_list(struct cli *c, int argc, char **argv)
+{
+	printf("%-16s %-9s %-20s %-10s %s\n", "upstream", "circuit", "balance",
+	       "services", "last sync");
+	for (size_t i = 0; i < c->cfg->nupstreams; i++) {
+		const char *name = c->cfg->upstreams[i].name;
+		struct upstream_state us;
+		char bal[MONEY_BUFSZ + 16] = "-", when[32] = "never";
+
+		if (store_upstream_state_get(c->st, name, &us) != STORE_OK) {
+			printf("%-16s %-9s %-20s %-10s %s\n", name, "-", "-",
+			       "-", "never");
+			continue;
+		}
+		if (us.has_balance) {
+			char amount[MONEY_BUFSZ];
+
+			snprintf(bal, sizeof(bal), "%s %s",
+			         money_format(us.balance, 2, amount),
+			         us.currency);
+		}
+		if (us.synced_at != 0) {
+			time_t t = (time_t)us.synced_at;
+
+			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC",
+			         gmtime(&t));
+		}
+		printf("%-16s %-9s %-20s %-10lld %s\n", name, us.circuit, bal,
+		       (long long)us.services, when);
+	}
+	return 0;
+}
+
+static const struct cli_cmd cli_cmds[] = {
+    {"customer", "add", 1, 1, cli_customer_add, "customer add NAME"},
+    {"customer", "key", 1, 1, cli_customer_key, "customer key NAME"},
+    {"customer", "fund", 2, 4, cli_customer_fund,
+     "customer fund NAME AMOUNT [--note TEXT]"},
+    {"customer", "list", 0, 0, cli_customer_list, "customer list"},
+    {"customer", "show", 1, 1, cli_customer_show, "customer show NAME"},
+    {"customer", "disable", 1, 1, cli_customer_disable,
+     "customer disable NAME"},
+    {"customer", "enable", 1, 1, cli_customer_enable, "customer enable NAME"},
+    {"services", "sync", 0, 1, cli_services_sync, "services sync [UPSTREAM]"},
+    {"services", "list", 0, 0, cli_services_list, "services list"},
+    {"upstream", "list", 0, 0, cli_upstream_list, "upstream list"},
+    {"check", NULL, 0, 0, cli_check, "check"},
+};
+#define CLI_NCMDS (sizeof(cli_cmds) / sizeof(cli_cmds[0]))
+
+static void
+cli_usage(void)
+{
+	fprintf(stderr, "usage: panelmux -c FILE COMMAND\ncommands:\n");
+	for (size_t i = 0; i < CLI_NCMDS; i++)
+		fprintf(stderr, "  %s\n", cli_cmds[i].usage);
+	exit(2);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"config", required_argument, NULL, 'c'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct cfg_errors errs = {NULL, 0};
+	const struct cli_cmd *cmd = NULL;
+	struct cli c = {NULL, NULL};
+	const char *path = NULL;
+	int ch, rc, nargs;
+	char **args;
+
+	log_init("panelmux", LOG_LEVEL_WARN);
+	/* Options stop at the command, so "--note" belongs to it. */
+	while ((ch = getopt_long(argc, argv, "+c:", longopts, NULL)) != -1) {
+		if (ch != 'c')
+			cli_usage();
+		path = optarg;
+	}
+	if (path == NULL || optind >= argc)
+		cli_usage();
+	for (size_t i = 0; i < CLI_NCMDS && cmd == NULL; i++) {
+		const struct cli_cmd *k = &cli_cmds[i];
+
+		if (strcmp(argv[optind], k->group) != 0)
+			continue;
+		if (k->name == NULL)
+			cmd = k;
+		else if (optind + 1 < argc &&
+		         strcmp(argv[optind + 1], k->name) == 0)
+			cmd = k;
+	}
+	if (cmd == NULL)
+		cli_usage();
+	args = argv + optind + (cmd->name != NULL ? 2 : 1);
+	nargs = argc - (int)(args - argv);
+	if (nargs < cmd->min_args || nargs > cmd->max_args) {
+		fprintf(stderr, "usage: panelmux -c FILE %s\n", cmd->usage);
+		return 2;
+	}
+
+	c.cfg = config_load(path, &errs);
+	for (size_t i = 0; i < errs.n; i++)
+		fprintf(stderr, "%s\n", errs.msgs[i]);
+	cfg_errors_clear(&errs);
+	if (c.cfg == NULL)
+		return 2;
+	if ((c.st = store_open(c.cfg)) == NULL) {
+		config_free(c.cfg);
+		return 1;
+	}
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	rc = cmd->fn(&c, nargs, args);
+	curl_global_cleanup();
+	store_close(c.st);
+	config_free(c.cfg);
+	return rc;
+}

@@ -1,0 +1,243 @@
+/* panelmuxd.c - the daemon: config, store, event loop, signals, sd_notify. */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <event2/event.h>
+
+#include "api.h"
+#include "config.h"
+#include "front.h"
+#include "log.h"
+#include "notify.h"
+#include "panel.h"
+#include "store.h"
+
+struct daemon_state {
+	struct event_base *base;
+	struct config *cfg;
+	struct store *st;
+	struct panel *panel;
+	struct api api;
+	struct front *front;
+	struct event *ev_term, *ev_int, *ev_hup, *ev_watchdog;
+};
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: panelmuxd -c FILE [--check] [-d]\n");
+	exit(2);
+}
+
+/* Load FILE, printing every error; NULL on failure. */
+static struct config *
+daemon_load_config(const char *path)
+{
+	struct cfg_errors errs = {NULL, 0};
+	struct config *cfg = config_load(path, &errs);
+
+	for (size_t i = 0; i < errs.n; i++)
+		fprintf(stderr, "%s\n", errs.msgs[i]);
+	cfg_errors_clear(&errs);
+	return cfg;
+}
+
+/* A config that holds a literal upstream key must not be readable by group
+ * or others (SPEC section 3). */
+static int
+daemon_check_secrets(const struct config *cfg, const char *path)
+{
+	struct stat sb;
+	int literal = 0;
+
+	for (size_t i = 0; i < cfg->nupstreams; i++)
+		literal |= cfg->upstreams[i].key_literal;
+	if (!literal)
+		return 0;
+	if (stat(path, &sb) != 0) {
+		fprintf(stderr, "%s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	if ((sb.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+		fprintf(
+		    stderr,
+		    "%s: holds a literal upstream key but is readable by group "
+		    "or others (mode %04o): chmod 600 it, or use key: "
+		    "\"${VAR}\" or key_file\n",
+		    path, (unsigned)(sb.st_mode & 07777));
+		return -1;
+	}
+	return 0;
+}
+
+static void
+daemon_on_stop(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon_state *d = arg;
+
+	log_info("signal %d: shutting down", (int)sig);
+	notify_send("STOPPING=1");
+	front_stop_accepting(d->front);
+	/* Give in-flight replies one loop pass to be written. */
+	event_base_loopexit(d->base, NULL);
+}
+
+static void
+daemon_on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon_state *d = arg;
+	struct config *cfg;
+
+	cfg = daemon_load_config(d->cfg->path);
+	if (cfg == NULL) {
+		log_warnx("SIGHUP: %s has errors; the running configuration "
+		          "stays in force",
+		          d->cfg->path);
+		return;
+	}
+	/* Applying a new config live arrives with the operations work;
+	 * until then a valid file is only reported. */
+	log_warnx("SIGHUP: %s is valid, but live reload is not implemented "
+	          "yet: restart to apply it",
+	          d->cfg->path);
+	config_free(cfg);
+}
+
+static void
+daemon_on_watchdog(evutil_socket_t fd, short what, void *arg)
+{
+	notify_send("WATCHDOG=1");
+}
+
+static void
+daemon_free(struct daemon_state *d)
+{
+	if (d->ev_term != NULL)
+		event_free(d->ev_term);
+	if (d->ev_int != NULL)
+		event_free(d->ev_int);
+	if (d->ev_hup != NULL)
+		event_free(d->ev_hup);
+	if (d->ev_watchdog != NULL)
+		event_free(d->ev_watchdog);
+	front_free(d->front);
+	panel_free(d->panel);
+	store_close(d->st);
+	if (d->base != NULL)
+		event_base_free(d->base);
+	config_free(d->cfg);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"config", required_argument, NULL, 'c'},
+	    {"check", no_argument, NULL, 'n'},
+	    {"debug", no_argument, NULL, 'd'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct daemon_state d;
+	const char *path = NULL;
+	int ch, check_only = 0, debug = 0, rc = 1;
+	uint64_t wd_usec;
+
+	memset(&d, 0, sizeof(d));
+	log_init("panelmuxd", LOG_LEVEL_INFO);
+	while ((ch = getopt_long(argc, argv, "c:nd", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'n':
+			check_only = 1;
+			break;
+		case 'd':
+			debug = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (path == NULL || optind != argc)
+		usage();
+
+	if ((d.cfg = daemon_load_config(path)) == NULL)
+		return 2;
+	if (daemon_check_secrets(d.cfg, path) != 0) {
+		config_free(d.cfg);
+		return 2;
+	}
+	if (check_only) {
+		printf("%s: configuration OK\n", path);
+		config_free(d.cfg);
+		return 0;
+	}
+	log_set_level(debug ? LOG_LEVEL_DEBUG
+	                    : (enum log_level)d.cfg->log_level);
+	log_route_libevent();
+	signal(SIGPIPE, SIG_IGN);
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		log_warnx("curl_global_init failed");
+		config_free(d.cfg);
+		return 1;
+	}
+
+	if ((d.st = store_open(d.cfg)) == NULL)
+		goto out;
+	if ((d.base = event_base_new()) == NULL) {
+		log_warnx("event_base_new failed");
+		goto out;
+	}
+	if ((d.panel = panel_new(d.base, d.cfg, d.st)) == NULL)
+		goto out;
+	d.api.cfg = d.cfg;
+	d.api.st = d.st;
+	d.api.panel = d.panel;
+	if ((d.front = front_new(d.base, d.cfg, &d.api)) == NULL)
+		goto out;
+
+	d.ev_term = evsignal_new(d.base, SIGTERM, daemon_on_stop, &d);
+	d.ev_int = evsignal_new(d.base, SIGINT, daemon_on_stop, &d);
+	d.ev_hup = evsignal_new(d.base, SIGHUP, daemon_on_hup, &d);
+	if (d.ev_term == NULL || d.ev_int == NULL || d.ev_hup == NULL ||
+	    evsignal_add(d.ev_term, NULL) != 0 ||
+	    evsignal_add(d.ev_int, NULL) != 0 ||
+	    evsignal_add(d.ev_hup, NULL) != 0) {
+		log_warnx("cannot install signal handlers");
+		goto out;
+	}
+	if ((wd_usec = notify_watchdog_usec()) != 0) {
+		struct timeval tv = {(time_t)(wd_usec / 2000000),
+		                     (suseconds_t)((wd_usec / 2) % 1000000)};
+
+		d.ev_watchdog =
+		    event_new(d.base, -1, EV_PERSIST, daemon_on_watchdog, &d);
+		if (d.ev_watchdog != NULL)
+			event_add(d.ev_watchdog, &tv);
+	}
+
+	log_info("listening on %s (store %s, %zu upstreams, %zu services)",
+	         d.cfg->listen_api, d.st->ops->name, d.cfg->nupstreams,
+	         d.cfg->nservices);
+	panel_start(d.panel);
+	notify_send("READY=1");
+	if (event_base_dispatch(d.base) < 0) {
+		log_warnx("event loop failed");
+		goto out;
+	}
+	log_info("stopped");
+	rc = 0;
+out:
+	daemon_free(&d);
+	curl_global_cleanup();
+	libevent_global_shutdown();
+	return rc;
+}

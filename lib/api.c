@@ -1,0 +1,173 @@
+/* api.c - action resolution, authentication and the actions themselves. */
+#include <string.h>
+#include <strings.h>
+
+#include "api.h"
+#include "auth.h"
+#include "catalog.h"
+#include "config.h"
+#include "log.h"
+#include "money.h"
+#include "panel.h"
+#include "params.h"
+#include "store.h"
+
+static const char *const api_names[API_ACTION_COUNT] = {
+    [API_BALANCE] = "balance", [API_SERVICES] = "services",
+    [API_ADD] = "add",         [API_STATUS] = "status",
+    [API_REFILL] = "refill",   [API_REFILL_STATUS] = "refill_status",
+    [API_CANCEL] = "cancel",   [API_UNKNOWN] = "unknown",
+};
+
+const char *
+api_action_name(enum api_action a)
+{
+	if ((unsigned)a >= API_ACTION_COUNT)
+		return "unknown";
+	return api_names[a];
+}
+
+enum api_action
+api_action_resolve(const struct params *p)
+{
+	const char *action = params_get(p, "action");
+
+	if (action == NULL || *action == '\0') {
+		/* The PHP client's multiRefillStatus/refillStatus send no
+		 * action; its refill/multiRefill send only order(s). */
+		if (params_get(p, "refills") != NULL ||
+		    params_get(p, "refill") != NULL)
+			return API_REFILL_STATUS;
+		if ((params_get(p, "orders") != NULL ||
+		     params_get(p, "order") != NULL) &&
+		    params_get(p, "service") == NULL)
+			return API_REFILL;
+		return API_UNKNOWN;
+	}
+	for (int i = 0; i < API_UNKNOWN; i++)
+		if (strcasecmp(action, api_names[i]) == 0)
+			return (enum api_action)i;
+	return API_UNKNOWN;
+}
+
+void
+api_error(struct buf *out, const char *msg)
+{
+	buf_puts(out, "{\"error\":");
+	buf_json_string(out, msg);
+	buf_puts(out, "}");
+}
+
+/* Look the key up; 0 with *C filled, or -1 with the error reply written. */
+static int
+api_authenticate(struct api *api, const struct params *p, struct buf *out,
+                 struct customer *c)
+{
+	const char *key = params_get(p, "key");
+	uint8_t hash[AUTH_HASH_LEN];
+	size_t len;
+
+	if (key == NULL || (len = strlen(key)) == 0 || len > AUTH_KEY_MAX) {
+		api_error(out, API_ERR_KEY);
+		return -1;
+	}
+	auth_key_hash(key, len, hash);
+	switch (store_customer_by_key(api->st, hash, c)) {
+	case STORE_OK:
+		if (!c->disabled)
+			return 0;
+		/* A disabled account's key simply stops working. */
+		api_error(out, API_ERR_KEY);
+		return -1;
+	case STORE_NOTFOUND:
+		api_error(out, API_ERR_KEY);
+		return -1;
+	default:
+		api_error(out, API_ERR_INTERNAL);
+		return -1;
+	}
+}
+
+void
+api_reply_init(struct api_reply *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->status = 200;
+	buf_init(&r->body, API_REPLY_MAX);
+}
+
+void
+api_reply_clear(struct api_reply *r)
+{
+	buf_free(&r->body);
+	if (r->ref_release != NULL)
+		r->ref_release(r->ref_arg);
+	r->ref = NULL;
+	r->ref_release = NULL;
+}
+
+static void
+api_balance(struct api *api, const struct customer *c, struct buf *out)
+{
+	char amount[MONEY_BUFSZ];
+
+	money_format(c->balance, api->cfg->money_decimals, amount);
+	buf_printf(out, "{\"balance\":\"%s\",\"currency\":", amount);
+	buf_json_string(out, api->cfg->currency);
+	buf_puts(out, "}");
+}
+
+static void
+api_catalog_release(void *arg)
+{
+	catalog_unref(arg);
+}
+
+/* The services list was rendered when the catalogue changed: lend its
+ * bytes, holding a reference until they are sent. */
+static void
+api_services(struct api *api, struct api_reply *r)
+{
+	struct catalog *cat;
+
+	if (api->panel == NULL || api->panel->cat == NULL) {
+		buf_puts(&r->body, "[]");
+		return;
+	}
+	cat = catalog_ref(api->panel->cat);
+	r->ref = cat->json;
+	r->ref_len = cat->json_len;
+	r->ref_release = api_catalog_release;
+	r->ref_arg = cat;
+}
+
+void
+api_handle(struct api *api, const struct params *p, struct api_reply *r,
+           enum api_action *action)
+{
+	struct buf *out = &r->body;
+	struct customer c;
+
+	*action = api_action_resolve(p);
+	if (api_authenticate(api, p, out, &c) != 0)
+		return;
+	switch (*action) {
+	case API_BALANCE:
+		api_balance(api, &c, out);
+		return;
+	case API_SERVICES:
+		api_services(api, r);
+		return;
+	case API_ADD:
+	case API_STATUS:
+	case API_REFILL:
+	case API_REFILL_STATUS:
+	case API_CANCEL:
+		api_error(out, "This action is not available on this panel "
+		               "yet");
+		return;
+	default:
+		api_error(out, API_ERR_REQUEST);
+		return;
+	}
+}

@@ -1,0 +1,75 @@
+/* api.h - the downstream v2 API: one function per action, pure logic on the
+ * store and config interfaces (no sockets).  The front door decodes a request
+ * into params, calls api_handle, and sends what it returns. */
+#ifndef PANELMUX_API_H
+#define PANELMUX_API_H
+
+#include "buf.h"
+
+struct config;
+struct panel;
+struct params;
+struct store;
+
+/* The exact error strings panels use (SPEC section 4). */
+#define API_ERR_KEY "Invalid API key"
+#define API_ERR_REQUEST "Incorrect request"
+#define API_ERR_SERVICE "Incorrect service ID"
+#define API_ERR_ORDER "Incorrect order ID"
+#define API_ERR_REFILL "Refill not found"
+#define API_ERR_FUNDS "Not enough funds on balance"
+#define API_ERR_RATE "Too many requests"
+#define API_ERR_MAX_IDS "Maximum 100 IDs per request"
+#define API_ERR_INTERNAL "Internal error, please try again later"
+
+#define API_MAX_IDS 100           /* IDs per status/refill/cancel request */
+#define API_REPLY_MAX (64u << 20) /* largest reply we build */
+
+enum api_action {
+	API_BALANCE,
+	API_SERVICES,
+	API_ADD,
+	API_STATUS,
+	API_REFILL,
+	API_REFILL_STATUS,
+	API_CANCEL,
+	API_UNKNOWN,
+	API_ACTION_COUNT
+};
+
+struct api {
+	const struct config *cfg;
+	struct store *st;
+	struct panel *panel; /* upstreams and catalogue */
+};
+
+/* What api_handle answers: BODY, or borrowed bytes (REF, the pre-rendered
+ * services list) that stay valid until REF_RELEASE(REF_ARG) is called once
+ * they have been sent. */
+struct api_reply {
+	int status; /* HTTP status: 200 also for API errors, as panels do */
+	struct buf body;
+	const char *ref;
+	size_t ref_len;
+	void (*ref_release)(void *arg);
+	void *ref_arg;
+};
+
+void api_reply_init(struct api_reply *r);
+/* Release whatever R still holds (body, or the reference). */
+void api_reply_clear(struct api_reply *r);
+
+const char *api_action_name(enum api_action a);
+/* The action a request asks for, with the widely copied PHP client's
+ * omissions (no `action` for the refill family) resolved. */
+enum api_action api_action_resolve(const struct params *p);
+
+/* Answer one request into OUT (initialised by the caller).  *ACTION is set
+ * to the resolved action for metrics and logs. */
+void api_handle(struct api *api, const struct params *p, struct api_reply *out,
+                enum api_action *action);
+
+/* {"error":MSG} into OUT. */
+void api_error(struct buf *out, const char *msg);
+
+#endif

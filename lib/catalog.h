@@ -1,0 +1,70 @@
+/* catalog.h - the local service catalogue: config `services` entries
+ * (routes and imports) applied to each upstream's last known services list,
+ * converted to the panel currency, marked up, and rendered once as the v2
+ * `services` reply.
+ *
+ * A catalog is an immutable snapshot with a reference count: a sync builds a
+ * new one and swaps it in, while requests still holding the old one finish
+ * with it. */
+#ifndef PANELMUX_CATALOG_H
+#define PANELMUX_CATALOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "money.h"
+
+struct config;
+struct cfg_markup;
+struct cfg_upstream;
+struct dialect_services;
+
+struct catalog_route {
+	size_t upstream;  /* index into config.upstreams */
+	int64_t service;  /* the upstream's service ID */
+	money_t cost;     /* upstream rate per 1000 in the panel currency */
+	money_t rate;     /* this entry's marked-up rate per 1000 */
+	int64_t min, max; /* the upstream's own limits */
+};
+
+struct catalog_service {
+	int64_t id; /* local service ID */
+	char *name, *type, *category;
+	char *description, *refill_time; /* NULL when unknown */
+	money_t rate; /* listed rate per 1000: the highest route rate */
+	int64_t min, max;
+	int refill, cancel, dripfeed;
+	struct catalog_route *routes; /* in route order, present ones only */
+	size_t nroutes;
+	size_t seq; /* build order, for precedence on id collisions */
+};
+
+struct catalog {
+	int refs;
+	struct catalog_service *v; /* sorted by id */
+	size_t n;
+	size_t skipped; /* entries left out (logged): collisions, no price */
+	char *json;     /* the rendered services reply */
+	size_t json_len;
+};
+
+/* Build from CFG and LISTS (cfg->nupstreams entries, in config order; an
+ * empty list means nothing is known of that upstream yet).  Never NULL. The
+ * result has one reference. */
+struct catalog *catalog_build(const struct config *cfg,
+                              const struct dialect_services *lists);
+struct catalog *catalog_ref(struct catalog *c);
+void catalog_unref(struct catalog *c); /* NULL ok */
+
+const struct catalog_service *catalog_find(const struct catalog *c, int64_t id);
+
+/* The marked-up panel-currency rate for an upstream rate RATE (per 1000, in
+ * UP's currency), with markup SVC (service level, may be NULL or unset)
+ * over UP's over the global one: convert (rounded up), add percent and
+ * fixed, floor at min_rate, round UP to pricing.round_to.  0, or -1 on
+ * overflow or an unknown currency. */
+int catalog_price(const struct config *cfg, const struct cfg_upstream *up,
+                  const struct cfg_markup *svc, money_t rate, money_t *out,
+                  money_t *cost);
+
+#endif

@@ -1,0 +1,980 @@
+/* params.c - request decoding into one flat set of fields; see params.h.
+ *
+ * Memory: one allocation per params holds the field table and a first
+ * arena block; names and values are bump-allocated from the arena, which
+ * grows by whole blocks only when a request needs more than the first one.
+ * Everything the arena holds is bounded by the decoded input (array values
+ * grow by doubling, so at most a small multiple of it); the caller caps the
+ * body size.  A failed decode rolls the arena and the field table back. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* memmem */
+#endif
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+
+#include "params.h"
+#include "xmalloc.h"
+
+#define PARAMS_INLINE 1024  /* arena bytes inside struct params */
+#define PARAMS_CHUNK 4096   /* minimum size of a further arena block */
+#define PARAMS_REAL_MAX 400 /* a double in plain decimal, with room */
+
+struct params_chunk {
+	struct params_chunk *next;
+	char data[];
+};
+
+struct params_field {
+	const char *name;
+	char *value;
+	size_t name_len;
+	size_t len;   /* of value, without its NUL */
+	size_t cap;   /* bytes available at value, NUL included */
+	unsigned gen; /* the decode call that created the field */
+	int array;    /* PHP array field: later items are appended */
+};
+
+struct params {
+	size_t n;
+	unsigned gen;
+	struct params_chunk *chunks; /* extra arena blocks, newest first */
+	char *top;                   /* free arena space ... */
+	size_t avail;                /* ... and its size */
+	struct params_field f[PARAMS_MAX_FIELDS];
+	char inline_buf[PARAMS_INLINE];
+};
+
+/* The state a failed decode returns to. */
+struct params_mark {
+	size_t n;
+	struct params_chunk *chunks;
+	char *top;
+	size_t avail;
+};
+
+/* How params_add decodes a value. */
+enum params_mode { PARAMS_RAW, PARAMS_URL };
+
+#define PARAMS_STR2(x) #x
+#define PARAMS_STR(x) PARAMS_STR2(x)
+
+static const char params_why_escape[] =
+    "The request contains a malformed %-escape.";
+static const char params_why_nul[] = "A request field contains a NUL byte.";
+static const char params_why_long[] =
+    "A field name is longer than " PARAMS_STR(PARAMS_MAX_NAME) " bytes.";
+static const char params_why_many[] =
+    "The request has more than " PARAMS_STR(PARAMS_MAX_FIELDS) " fields.";
+
+struct params *
+params_new(void)
+{
+	struct params *p;
+
+	p = xmalloc(sizeof *p);
+	p->n = 0;
+	p->gen = 0;
+	p->chunks = NULL;
+	p->top = p->inline_buf;
+	p->avail = sizeof p->inline_buf;
+	return p;
+}
+
+static void
+params_free_chunks(struct params *p, struct params_chunk *keep)
+{
+	struct params_chunk *c;
+
+	while ((c = p->chunks) != keep) {
+		p->chunks = c->next;
+		free(c);
+	}
+}
+
+void
+params_free(struct params *p)
+{
+	if (p == NULL)
+		return;
+	params_free_chunks(p, NULL);
+	free(p);
+}
+
+/* At least N contiguous free bytes of arena; params_commit takes them. */
+static char *
+params_reserve(struct params *p, size_t n)
+{
+	struct params_chunk *c;
+	size_t size;
+
+	if (n <= p->avail)
+		return p->top;
+	size = n > PARAMS_CHUNK ? n : PARAMS_CHUNK;
+	if (size > SIZE_MAX - sizeof *c)
+		size = SIZE_MAX; /* xmalloc fails and aborts */
+	else
+		size += sizeof *c;
+	c = xmalloc(size);
+	c->next = p->chunks;
+	p->chunks = c;
+	p->top = c->data;
+	p->avail = size - sizeof *c;
+	return p->top;
+}
+
+static void
+params_commit(struct params *p, size_t n)
+{
+	p->top += n;
+	p->avail -= n;
+}
+
+static void
+params_begin(struct params *p, struct params_mark *m)
+{
+	p->gen++;
+	m->n = p->n;
+	m->chunks = p->chunks;
+	m->top = p->top;
+	m->avail = p->avail;
+}
+
+static void
+params_rollback(struct params *p, const struct params_mark *m)
+{
+	params_free_chunks(p, m->chunks);
+	p->n = m->n;
+	p->top = m->top;
+	p->avail = m->avail;
+}
+
+static enum params_result
+params_fail(const char **why, enum params_result r, const char *msg)
+{
+	*why = msg;
+	return r;
+}
+
+static struct params_field *
+params_find(const struct params *p, const char *name, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < p->n; i++)
+		if (p->f[i].name_len == len &&
+		    memcmp(p->f[i].name, name, len) == 0)
+			return (struct params_field *)&p->f[i];
+	return NULL;
+}
+
+static int
+params_hex(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c |= 0x20;
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* Bytes that end a run of plain bytes in a form-urlencoded string. */
+static const unsigned char params_special[256] = {
+    ['\0'] = 1,
+    ['%'] = 1,
+    ['+'] = 1,
+};
+
+/* Decode LEN bytes at SRC into DST (NULL: only check them), at most CAP
+ * output bytes.  Returns the decoded length, -1 for a malformed %-escape,
+ * -2 for a NUL byte, -3 when the output would exceed CAP.  Runs of plain
+ * bytes are copied whole: this is the hot path of every request. */
+static ssize_t
+params_unescape(char *dst, const char *src, size_t len, enum params_mode mode,
+                size_t cap)
+{
+	size_t i, j, o;
+	int hi, lo;
+	unsigned char c;
+
+	if (mode == PARAMS_RAW) {
+		if (memchr(src, '\0', len) != NULL)
+			return -2;
+		if (len > cap)
+			return -3;
+		if (dst != NULL)
+			memcpy(dst, src, len);
+		return len;
+	}
+	for (i = o = 0;; i++, o++) {
+		for (j = i; j < len && !params_special[(unsigned char)src[j]];
+		     j++)
+			;
+		if (j - i > cap - o)
+			return -3;
+		if (dst != NULL)
+			memcpy(dst + o, src + i, j - i);
+		o += j - i;
+		if ((i = j) == len)
+			return o;
+		c = src[i];
+		if (c == '+') {
+			c = ' ';
+		} else if (c == '%') {
+			if (len - i < 3 || (hi = params_hex(src[i + 1])) < 0 ||
+			    (lo = params_hex(src[i + 2])) < 0)
+				return -1;
+			c = hi << 4 | lo;
+			i += 2;
+		}
+		if (c == '\0')
+			return -2;
+		if (o == cap)
+			return -3;
+		if (dst != NULL)
+			dst[o] = c;
+	}
+}
+
+static enum params_result
+params_unescape_fail(ssize_t r, const char **why)
+{
+	if (r == -1)
+		return params_fail(why, PARAMS_BAD_ENCODING, params_why_escape);
+	if (r == -2)
+		return params_fail(why, PARAMS_BAD_ENCODING, params_why_nul);
+	return params_fail(why, PARAMS_BAD_ENCODING, params_why_long);
+}
+
+/* PHP array syntax: "name[]" or "name[123]" is an array item of "name". */
+static int
+params_array_name(const char *name, size_t len, size_t *bare)
+{
+	const char *lb, *q;
+
+	*bare = len;
+	if (len == 0 || name[len - 1] != ']' ||
+	    (lb = memchr(name, '[', len)) == NULL)
+		return 0;
+	for (q = lb + 1; q < name + len - 1; q++)
+		if (*q < '0' || *q > '9')
+			return 0;
+	*bare = lb - name;
+	return 1;
+}
+
+/* Add field NAME (NLEN bytes, already decoded) with the value SRC decoded by
+ * MODE, unless NAME is present; an ARRAY item is appended to the array field
+ * of that name made by the same decode call.  Values of skipped fields are
+ * still checked, so validity never depends on field order. */
+static enum params_result
+params_add(struct params *p, const char *name, size_t nlen, int array,
+           const char *src, size_t slen, enum params_mode mode,
+           const char **why)
+{
+	struct params_field *f;
+	char *dst;
+	size_t need;
+	ssize_t r;
+
+	f = nlen == 0 ? NULL : params_find(p, name, nlen);
+	if (f != NULL && array && f->array && f->gen == p->gen) {
+		need = f->len + 1 + slen + 1;
+		if (need > f->cap) {
+			dst = params_reserve(p, 2 * need);
+			memcpy(dst, f->value, f->len);
+			params_commit(p, 2 * need);
+			f->value = dst;
+			f->cap = 2 * need;
+		}
+		r = params_unescape(f->value + f->len + 1, src, slen, mode,
+		                    SIZE_MAX);
+		if (r < 0)
+			return params_unescape_fail(r, why);
+		f->value[f->len] = ',';
+		f->len += 1 + r;
+		f->value[f->len] = '\0';
+		return PARAMS_OK;
+	}
+	if (f != NULL || nlen == 0) {
+		r = params_unescape(NULL, src, slen, mode, SIZE_MAX);
+		return r < 0 ? params_unescape_fail(r, why) : PARAMS_OK;
+	}
+	if (p->n == PARAMS_MAX_FIELDS)
+		return params_fail(why, PARAMS_TOO_MANY, params_why_many);
+	dst = params_reserve(p, slen + 1);
+	if ((r = params_unescape(dst, src, slen, mode, SIZE_MAX)) < 0)
+		return params_unescape_fail(r, why);
+	dst[r] = '\0';
+	params_commit(p, r + 1);
+	f = &p->f[p->n++];
+	f->value = dst;
+	f->len = r;
+	f->cap = r + 1;
+	f->gen = p->gen;
+	f->array = array;
+	dst = params_reserve(p, nlen + 1);
+	memcpy(dst, name, nlen);
+	dst[nlen] = '\0';
+	params_commit(p, nlen + 1);
+	f->name = dst;
+	f->name_len = nlen;
+	return PARAMS_OK;
+}
+
+/* application/x-www-form-urlencoded, for bodies and query strings. */
+static enum params_result
+params_form(struct params *p, const char *s, size_t len, const char **why)
+{
+	char name[PARAMS_MAX_NAME];
+	const char *amp, *eq;
+	size_t i, pe, ne, bare;
+	ssize_t nl;
+	enum params_result r;
+	int array;
+
+	for (i = 0; i < len; i = pe + 1) {
+		amp = memchr(s + i, '&', len - i);
+		pe = amp != NULL ? (size_t)(amp - s) : len;
+		if (pe == i)
+			continue;
+		eq = memchr(s + i, '=', pe - i);
+		ne = eq != NULL ? (size_t)(eq - s) : pe;
+		nl = params_unescape(name, s + i, ne - i, PARAMS_URL,
+		                     sizeof name);
+		if (nl < 0)
+			return params_unescape_fail(nl, why);
+		array = params_array_name(name, nl, &bare);
+		if (eq == NULL)
+			r = params_add(p, name, bare, array, "", 0, PARAMS_RAW,
+			               why);
+		else
+			r = params_add(p, name, bare, array, eq + 1,
+			               pe - ne - 1, PARAMS_URL, why);
+		if (r != PARAMS_OK)
+			return r;
+	}
+	return PARAMS_OK;
+}
+
+static int
+params_is_ws(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+static const char *
+params_skip_ws(const char *s, const char *e)
+{
+	while (s < e && params_is_ws(*s))
+		s++;
+	return s;
+}
+
+/* S (LEN bytes) equals the lower-case ASCII string LC, ignoring case. */
+static int
+params_ieq(const char *s, size_t len, const char *lc)
+{
+	size_t i;
+	char c;
+
+	if (strlen(lc) != len)
+		return 0;
+	if (memcmp(s, lc, len) == 0)
+		return 1; /* the usual spelling, quickly */
+	for (i = 0; i < len; i++) {
+		c = s[i];
+		if (c >= 'A' && c <= 'Z')
+			c += 'a' - 'A';
+		if (c != lc[i])
+			return 0;
+	}
+	return 1;
+}
+
+/* Read a header parameter value at *SP, before E: a quoted string (a
+ * backslash escapes the next byte) or a token.  Up to OUTSZ - 1 bytes of it
+ * go to OUT, NUL-terminated.  Returns its full length, or -1 if it is
+ * malformed or holds a NUL byte. */
+static ssize_t
+params_read_value(const char **sp, const char *e, char *out, size_t outsz)
+{
+	const char *s = *sp;
+	size_t n = 0;
+	int quoted;
+
+	if ((quoted = s < e && *s == '"'))
+		s++;
+	for (;; s++) {
+		if (s == e) {
+			if (quoted)
+				return -1;
+			break;
+		}
+		if (quoted && *s == '"') {
+			s++;
+			break;
+		}
+		if (!quoted && (params_is_ws(*s) || *s == ';'))
+			break;
+		if (quoted && *s == '\\' && ++s == e)
+			return -1;
+		if (*s == '\0')
+			return -1;
+		if (n + 1 < outsz)
+			out[n] = *s;
+		n++;
+	}
+	out[n + 1 < outsz ? n : outsz - 1] = '\0';
+	*sp = s;
+	return n;
+}
+
+/* The next "; name=value" parameter at *SP, before E: its name in *PN and
+ * *PL, its value as params_read_value.  Returns 1, 0 at the end, -1 if
+ * malformed. */
+static int
+params_next_param(const char **sp, const char *e, const char **pn, size_t *pl,
+                  char *out, size_t outsz, ssize_t *vl)
+{
+	const char *s = *sp;
+
+	for (;;) {
+		s = params_skip_ws(s, e);
+		if (s == e)
+			return 0;
+		if (*s != ';')
+			return -1;
+		s = params_skip_ws(s + 1, e);
+		if (s < e && *s != ';')
+			break;
+	}
+	*pn = s;
+	while (s < e && !params_is_ws(*s) && *s != '=' && *s != ';')
+		s++;
+	*pl = s - *pn;
+	s = params_skip_ws(s, e);
+	if (*pl == 0 || s == e || *s != '=')
+		return -1;
+	s = params_skip_ws(s + 1, e);
+	if ((*vl = params_read_value(&s, e, out, outsz)) < 0)
+		return -1;
+	*sp = s;
+	return 1;
+}
+
+/* The boundary parameter among the Content-Type parameters S..E. */
+static ssize_t
+params_boundary(const char *s, const char *e, char *out)
+{
+	const char *pn;
+	size_t pl;
+	ssize_t vl, i;
+
+	while (params_next_param(&s, e, &pn, &pl, out, PARAMS_MAX_BOUNDARY + 1,
+	                         &vl) == 1) {
+		if (!params_ieq(pn, pl, "boundary"))
+			continue;
+		if (vl < 1 || vl > PARAMS_MAX_BOUNDARY)
+			return -1;
+		for (i = 0; i < vl; i++)
+			if ((unsigned char)out[i] < 0x20 || out[i] == 0x7f)
+				return -1;
+		return vl;
+	}
+	return -1;
+}
+
+/* What the headers of one multipart part say. */
+struct params_part {
+	int seen;     /* Content-Disposition */
+	int file;     /* it has a filename */
+	ssize_t nlen; /* -1: no name */
+	char name[PARAMS_MAX_NAME + 1];
+};
+
+/* One part header line S..E.  Returns 0, -1 if malformed, -2 if the field
+ * name is too long. */
+static int
+params_part_header(const char *s, const char *e, struct params_part *part)
+{
+	char val[PARAMS_MAX_NAME + 1];
+	const char *colon, *hn, *pn;
+	size_t pl;
+	ssize_t vl;
+	int rc;
+
+	if (params_is_ws(*s) || (colon = memchr(s, ':', e - s)) == NULL)
+		return -1; /* folded lines are not supported */
+	for (hn = colon; hn > s && params_is_ws(hn[-1]); hn--)
+		;
+	if (hn == s)
+		return -1;
+	if (!params_ieq(s, hn - s, "content-disposition"))
+		return 0;
+	if (part->seen++)
+		return -1;
+	s = params_skip_ws(colon + 1, e);
+	for (hn = s; hn < e && !params_is_ws(*hn) && *hn != ';'; hn++)
+		;
+	if (!params_ieq(s, hn - s, "form-data"))
+		return -1;
+	while ((rc = params_next_param(&hn, e, &pn, &pl, val, sizeof val,
+	                               &vl)) == 1) {
+		if (params_ieq(pn, pl, "filename") ||
+		    params_ieq(pn, pl, "filename*"))
+			part->file = 1;
+		if (!params_ieq(pn, pl, "name"))
+			continue;
+		if (vl > PARAMS_MAX_NAME)
+			return -2;
+		memcpy(part->name, val, vl + 1);
+		part->nlen = vl;
+	}
+	return rc;
+}
+
+/* multipart/form-data (RFC 7578).  CPARAMS..CEND are the Content-Type
+ * parameters.  A delimiter is "--boundary" at the start of the body or right
+ * after an LF; a part is its header lines, an empty line, and the content up
+ * to the CRLF (or LF) before the next delimiter. */
+static enum params_result
+params_multipart(struct params *p, const char *cparams, const char *cend,
+                 const char *body, size_t len, const char **why)
+{
+	static const char bad_boundary[] =
+	    "The multipart boundary is missing or invalid.";
+	static const char no_close[] =
+	    "The multipart body has no closing boundary.";
+	static const char bad_part[] = "A multipart part is malformed.";
+	static const char no_name[] = "A multipart part has no field name.";
+	char delim[3 + PARAMS_MAX_BOUNDARY + 1] = "\n--";
+	struct params_part part;
+	const char *end = body + len, *cur, *lf, *le, *c, *ce, *next;
+	size_t dlen, bare;
+	ssize_t blen;
+	enum params_result r;
+	int array, rc;
+
+	if ((blen = params_boundary(cparams, cend, delim + 3)) < 0)
+		return params_fail(why, PARAMS_BAD_ENCODING, bad_boundary);
+	dlen = 3 + blen;
+	if (len >= dlen - 1 && memcmp(body, delim + 1, dlen - 1) == 0)
+		cur = body + dlen - 1;
+	else if ((next = memmem(body, len, delim, dlen)) != NULL)
+		cur = next + dlen;
+	else
+		return params_fail(why, PARAMS_BAD_ENCODING, no_close);
+	for (;;) {
+		/* CUR is just past a delimiter. */
+		if (end - cur >= 2 && cur[0] == '-' && cur[1] == '-')
+			return PARAMS_OK; /* the epilogue is ignored */
+		cur = params_skip_ws(cur, end);
+		if (cur < end && *cur == '\r')
+			cur++;
+		if (cur == end)
+			return params_fail(why, PARAMS_BAD_ENCODING, no_close);
+		if (*cur++ != '\n')
+			return params_fail(why, PARAMS_BAD_ENCODING, bad_part);
+		part.seen = part.file = 0;
+		part.nlen = -1;
+		for (;;) {
+			if ((lf = memchr(cur, '\n', end - cur)) == NULL)
+				return params_fail(why, PARAMS_BAD_ENCODING,
+				                   no_close);
+			le = lf > cur && lf[-1] == '\r' ? lf - 1 : lf;
+			if (le == cur)
+				break;
+			if ((rc = params_part_header(cur, le, &part)) < 0)
+				return params_fail(why, PARAMS_BAD_ENCODING,
+				                   rc == -2 ? params_why_long
+				                            : bad_part);
+			cur = lf + 1;
+		}
+		/* Content starts after LF; an empty content may share the
+		 * LF of the blank line with the next delimiter. */
+		c = lf + 1;
+		if ((next = memmem(lf, end - lf, delim, dlen)) == NULL)
+			return params_fail(why, PARAMS_BAD_ENCODING, no_close);
+		ce = next < c ? c : next;
+		if (ce > c && ce[-1] == '\r')
+			ce--;
+		if (part.nlen < 0)
+			return params_fail(why, PARAMS_BAD_ENCODING, no_name);
+		if (!part.file) {
+			array = params_array_name(part.name, part.nlen, &bare);
+			r = params_add(p, part.name, bare, array, c, ce - c,
+			               PARAMS_RAW, why);
+			if (r != PARAMS_OK)
+				return r;
+		}
+		cur = next + dlen;
+	}
+}
+
+/* Does the JSON text nest deeper than PARAMS_MAX_JSON_DEPTH?  Checked
+ * before parsing, so a deep document is never built. */
+static int
+params_json_too_deep(const char *s, size_t len)
+{
+	size_t i;
+	int depth = 0, str = 0;
+
+	for (i = 0; i < len; i++) {
+		if (str) {
+			if (s[i] == '\\')
+				i++;
+			else if (s[i] == '"')
+				str = 0;
+		} else if (s[i] == '"') {
+			str = 1;
+		} else if (s[i] == '[' || s[i] == '{') {
+			if (++depth > PARAMS_MAX_JSON_DEPTH)
+				return 1;
+		} else if (s[i] == ']' || s[i] == '}') {
+			depth--;
+		}
+	}
+	return 0;
+}
+
+/* D in the shortest decimal form that reads back as D, without exponent:
+ * 0.1 -> "0.1", 1e-7 -> "0.0000001", 100.0 -> "100".  OUT has
+ * PARAMS_REAL_MAX bytes.  Returns the length. */
+static size_t
+params_real(double d, char *out)
+{
+	char e[32], digits[20];
+	const char *m;
+	int prec, exp, nd = 0, i, o = 0;
+
+	if (d == 0 || !isfinite(d)) {
+		strcpy(out, "0");
+		return 1;
+	}
+	for (prec = 1; prec < 17; prec++) {
+		snprintf(e, sizeof e, "%.*e", prec - 1, d);
+		if (strtod(e, NULL) == d)
+			break;
+	}
+	snprintf(e, sizeof e, "%.*e", prec - 1, d);
+	m = e;
+	if (*m == '-')
+		out[o++] = *m++;
+	for (; *m != 'e'; m++)
+		if (*m != '.')
+			digits[nd++] = *m;
+	exp = atoi(m + 1);
+	while (nd > 1 && digits[nd - 1] == '0')
+		nd--;
+	if (exp < 0) {
+		out[o++] = '0';
+		out[o++] = '.';
+		for (i = 0; i < -exp - 1; i++)
+			out[o++] = '0';
+		for (i = 0; i < nd; i++)
+			out[o++] = digits[i];
+	} else {
+		for (i = 0; i <= exp; i++)
+			out[o++] = i < nd ? digits[i] : '0';
+		if (nd > exp + 1)
+			out[o++] = '.';
+		for (i = exp + 1; i < nd; i++)
+			out[o++] = digits[i];
+	}
+	out[o] = '\0';
+	return o;
+}
+
+/* A JSON scalar as a field value: *S (LEN bytes), rendered into BUF
+ * (PARAMS_REAL_MAX bytes) unless it is a string.  -1 if not a scalar. */
+static int
+params_json_scalar(json_t *v, char *buf, const char **s, size_t *len)
+{
+	*s = buf;
+	switch (json_typeof(v)) {
+	case JSON_STRING:
+		*s = json_string_value(v);
+		*len = json_string_length(v);
+		return 0;
+	case JSON_INTEGER:
+		*len = snprintf(buf, PARAMS_REAL_MAX, "%" JSON_INTEGER_FORMAT,
+		                json_integer_value(v));
+		return 0;
+	case JSON_REAL:
+		*len = params_real(json_real_value(v), buf);
+		return 0;
+	case JSON_TRUE:
+	case JSON_FALSE:
+		*s = json_is_true(v) ? "1" : "0";
+		*len = 1;
+		return 0;
+	case JSON_NULL:
+		*s = "";
+		*len = 0;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+/* application/json: a top-level object of scalars and arrays of scalars.
+ * Duplicate keys are rejected (parsers disagree on which one wins). */
+static enum params_result
+params_json(struct params *p, const char *body, size_t len, const char **why)
+{
+	static const char nested[] =
+	    "The JSON body may hold only values and arrays of values.";
+	char buf[PARAMS_REAL_MAX];
+	json_t *root, *v, *item;
+	json_error_t err;
+	const char *key, *s;
+	size_t klen, slen, i;
+	enum params_result r = PARAMS_OK;
+
+	if (len >= 3 && memcmp(body, "\xEF\xBB\xBF", 3) == 0) {
+		body += 3;
+		len -= 3;
+	}
+	if (params_json_too_deep(body, len))
+		return params_fail(why, PARAMS_BAD_ENCODING,
+		                   "The JSON body is nested too deeply.");
+	root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &err);
+	if (root == NULL)
+		return params_fail(why, PARAMS_BAD_ENCODING,
+		                   "The body is not valid JSON.");
+	if (!json_is_object(root)) {
+		json_decref(root);
+		return params_fail(why, PARAMS_BAD_ENCODING,
+		                   "The JSON body is not an object.");
+	}
+	json_object_foreach(root, key, v)
+	{
+		if ((klen = strlen(key)) > PARAMS_MAX_NAME) {
+			r = params_fail(why, PARAMS_BAD_ENCODING,
+			                params_why_long);
+			break;
+		}
+		if (json_is_null(v))
+			continue;
+		if (json_is_array(v) && json_array_size(v) == 0) {
+			r = params_add(p, key, klen, 0, "", 0, PARAMS_RAW, why);
+		} else if (json_is_array(v)) {
+			json_array_foreach(v, i, item)
+			{
+				if (params_json_scalar(item, buf, &s, &slen) ==
+				    -1) {
+					r = params_fail(
+					    why, PARAMS_BAD_ENCODING, nested);
+					break;
+				}
+				r = params_add(p, key, klen, 1, s, slen,
+				               PARAMS_RAW, why);
+				if (r != PARAMS_OK)
+					break;
+			}
+		} else if (params_json_scalar(v, buf, &s, &slen) == 0) {
+			r = params_add(p, key, klen, 0, s, slen, PARAMS_RAW,
+			               why);
+		} else {
+			r = params_fail(why, PARAMS_BAD_ENCODING, nested);
+		}
+		if (r != PARAMS_OK)
+			break;
+	}
+	json_decref(root);
+	return r;
+}
+
+enum params_kind {
+	PARAMS_KIND_FORM,
+	PARAMS_KIND_MULTIPART,
+	PARAMS_KIND_JSON,
+	PARAMS_KIND_UNSUPPORTED,
+	PARAMS_KIND_UNKNOWN
+};
+
+/* The media type of CTYPE; *PARAMS is where its parameters start. */
+static enum params_kind
+params_kind(const char *ctype, const char **params)
+{
+	const char *t, *e;
+	size_t len;
+
+	*params = ctype;
+	if (ctype == NULL)
+		return PARAMS_KIND_FORM;
+	t = ctype + strspn(ctype, " \t");
+	e = t + strcspn(t, " \t;");
+	*params = e;
+	len = e - t;
+	if (len == 0 || params_ieq(t, len, "application/x-www-form-urlencoded"))
+		return PARAMS_KIND_FORM;
+	if (params_ieq(t, len, "multipart/form-data"))
+		return PARAMS_KIND_MULTIPART;
+	if (params_ieq(t, len, "application/json") ||
+	    params_ieq(t, len, "text/json") ||
+	    (len > 5 && memchr(t, '/', len) != NULL &&
+	     params_ieq(e - 5, 5, "+json")))
+		return PARAMS_KIND_JSON;
+	if (len > 10 && params_ieq(t, 10, "multipart/"))
+		return PARAMS_KIND_UNSUPPORTED;
+	return PARAMS_KIND_UNKNOWN;
+}
+
+enum params_result
+params_decode_body(struct params *p, const char *ctype, const char *body,
+                   size_t len, const char **why)
+{
+	static const char unsupported[] =
+	    "The request Content-Type is not supported.";
+	struct params_mark m;
+	enum params_result r;
+	const char *cparams, *dummy;
+
+	if (why == NULL)
+		why = &dummy;
+	if (len == 0)
+		return PARAMS_OK;
+	params_begin(p, &m);
+	switch (params_kind(ctype, &cparams)) {
+	case PARAMS_KIND_FORM:
+		r = params_form(p, body, len, why);
+		break;
+	case PARAMS_KIND_MULTIPART:
+		r = params_multipart(p, cparams, cparams + strlen(cparams),
+		                     body, len, why);
+		break;
+	case PARAMS_KIND_JSON:
+		r = params_json(p, body, len, why);
+		break;
+	case PARAMS_KIND_UNKNOWN:
+		r = params_form(p, body, len, why);
+		if (r == PARAMS_BAD_ENCODING)
+			r = params_fail(why, PARAMS_UNSUPPORTED_TYPE,
+			                unsupported);
+		break;
+	default:
+		r = params_fail(why, PARAMS_UNSUPPORTED_TYPE, unsupported);
+		break;
+	}
+	if (r != PARAMS_OK)
+		params_rollback(p, &m);
+	return r;
+}
+
+enum params_result
+params_decode_query(struct params *p, const char *query, size_t len,
+                    const char **why)
+{
+	struct params_mark m;
+	enum params_result r;
+	const char *dummy;
+
+	if (why == NULL)
+		why = &dummy;
+	if (len == 0)
+		return PARAMS_OK;
+	params_begin(p, &m);
+	if ((r = params_form(p, query, len, why)) != PARAMS_OK)
+		params_rollback(p, &m);
+	return r;
+}
+
+int
+params_set_default(struct params *p, const char *name, const char *value)
+{
+	size_t nlen = strlen(name);
+	const char *dummy;
+
+	if (nlen == 0 || nlen > PARAMS_MAX_NAME)
+		return -1;
+	if (params_find(p, name, nlen) != NULL)
+		return 0;
+	/* A fresh generation: never appended to by a later decode. */
+	p->gen++;
+	if (params_add(p, name, nlen, 0, value, strlen(value), PARAMS_RAW,
+	               &dummy) != PARAMS_OK)
+		return -1;
+	return 0;
+}
+
+const char *
+params_get(const struct params *p, const char *name)
+{
+	const struct params_field *f;
+
+	f = params_find(p, name, strlen(name));
+	return f != NULL ? f->value : NULL;
+}
+
+size_t
+params_count(const struct params *p)
+{
+	return p->n;
+}
+
+int
+params_at(const struct params *p, size_t i, const char **name,
+          const char **value)
+{
+	if (i >= p->n)
+		return -1;
+	*name = p->f[i].name;
+	*value = p->f[i].value;
+	return 0;
+}
+
+static int
+idlist_is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+enum idlist_result
+idlist_parse(const char *s, int64_t *ids, size_t max, size_t *n)
+{
+	const char *b;
+	int64_t v;
+	size_t count = 0, i;
+	int d, digits;
+
+	*n = 0;
+	if (s == NULL)
+		return IDLIST_EMPTY;
+	for (;;) {
+		while (idlist_is_space(*s))
+			s++;
+		for (b = s, v = 0; *s >= '0' && *s <= '9'; s++) {
+			d = *s - '0';
+			if (v > (INT64_MAX - d) / 10)
+				return IDLIST_BAD;
+			v = v * 10 + d;
+		}
+		if ((digits = s > b) && v == 0)
+			return IDLIST_BAD;
+		while (idlist_is_space(*s))
+			s++;
+		if (*s != ',' && *s != '\0')
+			return IDLIST_BAD;
+		if (digits) {
+			for (i = 0; i < count && ids[i] != v; i++)
+				;
+			if (i == count) {
+				if (count == max)
+					return IDLIST_TOO_MANY;
+				ids[count++] = v;
+			}
+		}
+		if (*s++ == '\0')
+			break;
+	}
+	*n = count;
+	return count > 0 ? IDLIST_OK : IDLIST_EMPTY;
+}

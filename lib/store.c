@@ -1,0 +1,74 @@
+/* store.c - backend selection and the names shared by every backend. */
+#include <string.h>
+
+#include "config.h"
+#include "log.h"
+#include "store.h"
+
+static const char *const store_state_names[ORDER_STATE_COUNT] = {
+    [ORDER_QUEUED] = "queued",     [ORDER_SENDING] = "sending",
+    [ORDER_ACTIVE] = "active",     [ORDER_COMPLETED] = "completed",
+    [ORDER_PARTIAL] = "partial",   [ORDER_CANCELED] = "canceled",
+    [ORDER_REFUNDED] = "refunded", [ORDER_REJECTED] = "rejected",
+};
+
+const char *
+order_state_name(enum order_state s)
+{
+	if ((unsigned)s >= ORDER_STATE_COUNT)
+		return "unknown";
+	return store_state_names[s];
+}
+
+int
+order_state_parse(const char *s)
+{
+	for (int i = 0; i < ORDER_STATE_COUNT; i++)
+		if (strcmp(s, store_state_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+int
+order_state_final(enum order_state s)
+{
+	return s >= ORDER_COMPLETED;
+}
+
+const char *
+ledger_kind_name(enum ledger_kind k)
+{
+	switch (k) {
+	case LEDGER_DEPOSIT:
+		return "deposit";
+	case LEDGER_CHARGE:
+		return "charge";
+	case LEDGER_REFUND:
+		return "refund";
+	case LEDGER_ADJUSTMENT:
+		return "adjustment";
+	}
+	return "unknown";
+}
+
+int
+store_name_valid(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n > STORE_NAME_MAX)
+		return 0;
+	return strspn(name, "abcdefghijklmnopqrstuvwxyz"
+	                    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._@-") == n;
+}
+
+struct store *
+store_open(const struct config *cfg)
+{
+	if (cfg->store_postgres != NULL) {
+		log_warnx("store: PostgreSQL is not available in this build "
+		          "yet; use store.sqlite");
+		return NULL;
+	}
+	return store_sqlite_open(cfg->store_sqlite, cfg->money_decimals);
+}

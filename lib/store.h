@@ -1,0 +1,228 @@
+/* store.h - the persistent state behind panelmux: customers, the ledger,
+ * orders, refills, the service catalogue and upstream state.
+ *
+ * The store is an interface: a function table that a backend fills in
+ * (store_sqlite.c now; a PostgreSQL backend later).  Callers use only the
+ * inline wrappers below.  All calls are synchronous; every write is one
+ * durable transaction (SQLite: WAL, synchronous=FULL) that has committed when
+ * the call returns STORE_OK.
+ *
+ * Money is money_t (lib/money.h) everywhere.  Strings in result structs are
+ * copied into fixed buffers, so results own nothing and need no freeing.
+ */
+#ifndef PANELMUX_STORE_H
+#define PANELMUX_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "money.h"
+
+struct config;
+struct dialect_services;
+
+enum store_result {
+	STORE_OK = 0,
+	STORE_NOTFOUND, /* no such row */
+	STORE_EXISTS,   /* unique name/request already there */
+	STORE_NOFUNDS,  /* the debit would make a balance negative */
+	STORE_CONFLICT, /* request_id reused with different parameters */
+	STORE_ERROR     /* I/O, corruption, busy past the timeout: logged */
+};
+
+#define STORE_KEYHASH_LEN 32 /* SHA-256 of the API key */
+#define STORE_NAME_MAX 64    /* customer names */
+#define STORE_NOTE_MAX 256   /* ledger notes */
+#define STORE_REQID_MAX 64   /* add request_id */
+#define STORE_UPID_MAX 64    /* upstream order / refill IDs (opaque) */
+#define STORE_UPNAME_MAX 32  /* upstream names */
+
+/* Valid customer name: 1..64 of [A-Za-z0-9._@-]. */
+int store_name_valid(const char *name);
+
+struct customer {
+	int64_t id;
+	char name[STORE_NAME_MAX + 1];
+	money_t balance;
+	int disabled;
+	int64_t created_at; /* unix seconds */
+};
+
+enum ledger_kind {
+	LEDGER_DEPOSIT,   /* operator funding, amount > 0 */
+	LEDGER_CHARGE,    /* order charge, amount < 0 */
+	LEDGER_REFUND,    /* order refund, amount > 0 */
+	LEDGER_ADJUSTMENT /* operator withdrawal or correction, either sign */
+};
+const char *ledger_kind_name(enum ledger_kind k);
+
+enum order_state {
+	ORDER_QUEUED,  /* charged, not yet sent */
+	ORDER_SENDING, /* durably marked just before the request left */
+	ORDER_ACTIVE,  /* upstream order ID known */
+	ORDER_COMPLETED,
+	ORDER_PARTIAL,
+	ORDER_CANCELED,
+	ORDER_REFUNDED,
+	ORDER_REJECTED /* every route refused it definitely; refunded */
+};
+#define ORDER_STATE_COUNT 8
+const char *order_state_name(enum order_state s);
+int order_state_parse(const char *s); /* -1 if unknown */
+int order_state_final(enum order_state s);
+
+/* What order_create needs: the charge is debited and the order row created
+ * in one transaction. */
+struct order_new {
+	int64_t customer_id;
+	int64_t service_id; /* local service ID */
+	const char *type;   /* order type ("Default", "Package", ...) */
+	int64_t quantity;   /* as charged (comment lines for comments) */
+	int64_t runs;       /* drip-feed runs, 0 if none */
+	int64_t interval;   /* drip-feed interval minutes, 0 if none */
+	money_t rate;       /* marked-up rate per 1000 applied */
+	money_t charge;     /* > 0 */
+	const char *fields; /* JSON object of the type's fields to forward */
+	const char *request_id; /* NULL or the customer's idempotency token */
+	const uint8_t
+	    *request_hash;    /* STORE_KEYHASH_LEN bytes, with request_id */
+	const char *upstream; /* first route entry */
+	int64_t upstream_service;
+	int route_idx;
+};
+
+struct order {
+	int64_t id;
+	int64_t customer_id;
+	int64_t service_id;
+	char type[32];
+	enum order_state state;
+	int64_t quantity, runs, interval;
+	money_t rate, charge, refunded;
+	char upstream[STORE_UPNAME_MAX + 1];
+	int64_t upstream_service;
+	int route_idx;
+	char upstream_order[STORE_UPID_MAX + 1]; /* "" until known */
+	money_t cost;        /* what the upstream charged, panel currency */
+	int64_t start_count; /* -1 unknown */
+	int64_t remains;     /* -1 unknown */
+	char upstream_status[32];
+	int64_t created_at, updated_at, polled_at;
+};
+
+/* What the daemon last knew of an upstream, for `panelmux upstream list`. */
+struct upstream_state {
+	char name[STORE_UPNAME_MAX + 1];
+	int has_balance;
+	money_t balance;
+	char currency[16];
+	int64_t balance_at; /* unix seconds, 0 never */
+	int64_t synced_at;  /* last good services import, 0 never */
+	int64_t services;   /* services in that import */
+	char circuit[16];   /* "closed", "open", "half-open" */
+	int multi_ok;       /* 0 once the panel refused multi calls */
+	int64_t updated_at;
+};
+
+struct store_ops;
+struct store {
+	const struct store_ops *ops;
+};
+
+typedef int (*store_customer_cb)(const struct customer *, void *arg);
+/* Called once per invariant violation found by check. */
+typedef void (*store_report_cb)(const char *what, void *arg);
+
+struct store_ops {
+	const char *name;
+	void (*close)(struct store *);
+
+	enum store_result (*customer_add)(struct store *, const char *name,
+	                                  const uint8_t *key_hash, int64_t *id);
+	enum store_result (*customer_set_key)(struct store *, const char *name,
+	                                      const uint8_t *key_hash);
+	enum store_result (*customer_by_key)(struct store *,
+	                                     const uint8_t *key_hash,
+	                                     struct customer *out);
+	enum store_result (*customer_by_name)(struct store *, const char *name,
+	                                      struct customer *out);
+	enum store_result (*customer_set_disabled)(struct store *,
+	                                           const char *name,
+	                                           int disabled);
+	int (*customer_list)(struct store *, store_customer_cb cb, void *arg);
+
+	/* A balance change by the operator: DEPOSIT (> 0) or ADJUSTMENT.
+	 * STORE_NOFUNDS if it would take the balance below zero. */
+	enum store_result (*ledger_post)(struct store *, int64_t customer_id,
+	                                 enum ledger_kind kind, money_t amount,
+	                                 const char *note,
+	                                 money_t *new_balance);
+
+	/* The debit primitive: one conditional write (balance >= charge)
+	 * inside the transaction that creates the order as ORDER_QUEUED and
+	 * its CHARGE ledger entry.  STORE_NOFUNDS: nothing written.  With a
+	 * request_id already used by this customer: STORE_EXISTS and *id is
+	 * the first order (same hash), or STORE_CONFLICT (other hash). */
+	enum store_result (*order_create)(struct store *,
+	                                  const struct order_new *o,
+	                                  int64_t *id);
+	enum store_result (*order_get)(struct store *, int64_t id,
+	                               struct order *out);
+
+	/* Replace UPSTREAM's stored services list with LIST in one
+	 * transaction (the last known catalogue survives restarts). */
+	enum store_result (*catalog_replace)(
+	    struct store *, const char *upstream,
+	    const struct dialect_services *list);
+	/* Load UPSTREAM's stored list into OUT (dialect_services_free it);
+	 * an empty list when none is stored. */
+	enum store_result (*catalog_load)(struct store *, const char *upstream,
+	                                  struct dialect_services *out);
+	enum store_result (*upstream_state_put)(struct store *,
+	                                        const struct upstream_state *s);
+	enum store_result (*upstream_state_get)(struct store *,
+	                                        const char *name,
+	                                        struct upstream_state *out);
+
+	/* Verify SPEC section 6's invariants; REPORT is called once per
+	 * violation.  Returns the number of violations, or -1 on error. */
+	int (*check)(struct store *, store_report_cb report, void *arg);
+};
+
+/* Open the backend CFG names, create or migrate its schema, and verify it is
+ * durable.  NULL on failure, with the reason logged. */
+struct store *store_open(const struct config *cfg);
+/* SQLite at PATH directly (tests, tools); DECIMALS as money.decimals. */
+struct store *store_sqlite_open(const char *path, int decimals);
+
+static inline void
+store_close(struct store *st)
+{
+	if (st != NULL)
+		st->ops->close(st);
+}
+
+#define STORE_CALL(st, fn, ...) ((st)->ops->fn((st), __VA_ARGS__))
+#define store_customer_add(st, ...) STORE_CALL(st, customer_add, __VA_ARGS__)
+#define store_customer_set_key(st, ...)                                        \
+	STORE_CALL(st, customer_set_key, __VA_ARGS__)
+#define store_customer_by_key(st, ...)                                         \
+	STORE_CALL(st, customer_by_key, __VA_ARGS__)
+#define store_customer_by_name(st, ...)                                        \
+	STORE_CALL(st, customer_by_name, __VA_ARGS__)
+#define store_customer_set_disabled(st, ...)                                   \
+	STORE_CALL(st, customer_set_disabled, __VA_ARGS__)
+#define store_customer_list(st, ...) STORE_CALL(st, customer_list, __VA_ARGS__)
+#define store_ledger_post(st, ...) STORE_CALL(st, ledger_post, __VA_ARGS__)
+#define store_order_create(st, ...) STORE_CALL(st, order_create, __VA_ARGS__)
+#define store_order_get(st, ...) STORE_CALL(st, order_get, __VA_ARGS__)
+#define store_catalog_replace(st, ...)                                         \
+	STORE_CALL(st, catalog_replace, __VA_ARGS__)
+#define store_catalog_load(st, ...) STORE_CALL(st, catalog_load, __VA_ARGS__)
+#define store_upstream_state_put(st, ...)                                      \
+	STORE_CALL(st, upstream_state_put, __VA_ARGS__)
+#define store_upstream_state_get(st, ...)                                      \
+	STORE_CALL(st, upstream_state_get, __VA_ARGS__)
+#define store_check(st, ...) STORE_CALL(st, check, __VA_ARGS__)
+
+#endif

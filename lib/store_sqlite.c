@@ -1,0 +1,1202 @@
+/* store_sqlite.c - the embedded SQLite backend of the store interface.
+ *
+ * Durability is not negotiable: WAL, synchronous=FULL and a busy timeout are
+ * set and read back at open, and the store refuses to run without them.
+ * Writes use BEGIN IMMEDIATE so two processes (daemon and CLI) never
+ * deadlock upgrading a read lock; every statement is prepared once.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+#include <sqlite3.h>
+
+#include "config.h"
+#include "dialect.h"
+#include "log.h"
+#include "money.h"
+#include "store.h"
+#include "xmalloc.h"
+
+#define SQLITE_BUSY_MS 5000
+
+/* Each entry migrates the schema from version i to i + 1 (user_version). */
+static const char *const sqlite_migrations[] = {
+    /* 1: the whole product's schema. */
+    "CREATE TABLE customers ("
+    " id INTEGER PRIMARY KEY,"
+    " name TEXT NOT NULL UNIQUE,"
+    " key_hash BLOB NOT NULL UNIQUE,"
+    " balance INTEGER NOT NULL DEFAULT 0 CHECK (balance >= 0),"
+    " disabled INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1)),"
+    " created_at INTEGER NOT NULL"
+    ") STRICT;"
+    "CREATE TABLE orders ("
+    " id INTEGER PRIMARY KEY,"
+    " customer_id INTEGER NOT NULL REFERENCES customers(id),"
+    " service_id INTEGER NOT NULL,"
+    " type TEXT NOT NULL,"
+    " state TEXT NOT NULL CHECK (state IN ('queued', 'sending', 'active',"
+    "  'completed', 'partial', 'canceled', 'refunded', 'rejected')),"
+    " quantity INTEGER NOT NULL CHECK (quantity > 0),"
+    " runs INTEGER NOT NULL DEFAULT 0,"
+    " interval INTEGER NOT NULL DEFAULT 0,"
+    " rate INTEGER NOT NULL CHECK (rate >= 0),"
+    " charge INTEGER NOT NULL CHECK (charge > 0),"
+    " fields TEXT NOT NULL,"
+    " upstream TEXT NOT NULL,"
+    " upstream_service INTEGER NOT NULL,"
+    " route_idx INTEGER NOT NULL DEFAULT 0,"
+    " upstream_order TEXT,"
+    " cost INTEGER,"
+    " start_count INTEGER,"
+    " remains INTEGER,"
+    " upstream_status TEXT,"
+    " request_id TEXT,"
+    " request_hash BLOB,"
+    " created_at INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL,"
+    " polled_at INTEGER NOT NULL DEFAULT 0"
+    ") STRICT;"
+    "CREATE UNIQUE INDEX orders_request ON orders(customer_id, request_id)"
+    " WHERE request_id IS NOT NULL;"
+    "CREATE UNIQUE INDEX orders_upstream_order ON orders(upstream,"
+    " upstream_order) WHERE upstream_order IS NOT NULL;"
+    "CREATE INDEX orders_open ON orders(upstream, polled_at)"
+    " WHERE state IN ('queued', 'sending', 'active');"
+    "CREATE INDEX orders_customer ON orders(customer_id, id);"
+    "CREATE TABLE ledger ("
+    " id INTEGER PRIMARY KEY,"
+    " customer_id INTEGER NOT NULL REFERENCES customers(id),"
+    " kind TEXT NOT NULL CHECK (kind IN ('deposit', 'charge', 'refund',"
+    "  'adjustment')),"
+    " amount INTEGER NOT NULL,"
+    " order_id INTEGER REFERENCES orders(id),"
+    " note TEXT,"
+    " created_at INTEGER NOT NULL,"
+    " CHECK ((kind = 'deposit' AND amount > 0 AND order_id IS NULL)"
+    "  OR (kind = 'charge' AND amount < 0 AND order_id IS NOT NULL)"
+    "  OR (kind = 'refund' AND amount > 0 AND order_id IS NOT NULL)"
+    "  OR (kind = 'adjustment' AND amount <> 0))"
+    ") STRICT;"
+    /* One charge and at most one refund per order, whatever the code. */
+    "CREATE UNIQUE INDEX ledger_one_charge ON ledger(order_id)"
+    " WHERE kind = 'charge';"
+    "CREATE UNIQUE INDEX ledger_one_refund ON ledger(order_id)"
+    " WHERE kind = 'refund';"
+    "CREATE INDEX ledger_customer ON ledger(customer_id);"
+    "CREATE TABLE refills ("
+    " id INTEGER PRIMARY KEY,"
+    " order_id INTEGER NOT NULL REFERENCES orders(id),"
+    " customer_id INTEGER NOT NULL REFERENCES customers(id),"
+    " state TEXT NOT NULL CHECK (state IN ('queued', 'sending', 'active',"
+    "  'final', 'rejected')),"
+    " upstream TEXT NOT NULL,"
+    " upstream_refill TEXT,"
+    " status TEXT,"
+    " created_at INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL,"
+    " polled_at INTEGER NOT NULL DEFAULT 0"
+    ") STRICT;"
+    "CREATE INDEX refills_order ON refills(order_id);"
+    "CREATE INDEX refills_open ON refills(upstream, polled_at)"
+    " WHERE state IN ('queued', 'sending', 'active');"
+    "CREATE TABLE catalog ("
+    " upstream TEXT NOT NULL,"
+    " service INTEGER NOT NULL,"
+    " name TEXT NOT NULL,"
+    " type TEXT NOT NULL,"
+    " category TEXT NOT NULL,"
+    " rate INTEGER NOT NULL CHECK (rate >= 0),"
+    " min INTEGER NOT NULL,"
+    " max INTEGER NOT NULL,"
+    " refill INTEGER NOT NULL,"
+    " cancel INTEGER NOT NULL,"
+    " dripfeed INTEGER NOT NULL,"
+    " description TEXT,"
+    " refill_time TEXT,"
+    " synced_at INTEGER NOT NULL,"
+    " PRIMARY KEY (upstream, service)"
+    ") STRICT;"
+    "CREATE TABLE upstreams ("
+    " name TEXT PRIMARY KEY,"
+    " balance INTEGER,"
+    " currency TEXT,"
+    " balance_at INTEGER NOT NULL DEFAULT 0,"
+    " synced_at INTEGER NOT NULL DEFAULT 0,"
+    " services INTEGER NOT NULL DEFAULT 0,"
+    " circuit TEXT NOT NULL DEFAULT 'closed',"
+    " multi_ok INTEGER NOT NULL DEFAULT 1,"
+    " updated_at INTEGER NOT NULL DEFAULT 0"
+    ") STRICT;",
+};
+#define SQLITE_SCHEMA_VERSION                                                  \
+	((int)(sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0])))
+
+enum sqlite_stmt {
+	Q_BEGIN,
+	Q_COMMIT,
+	Q_ROLLBACK,
+	Q_CUSTOMER_ADD,
+	Q_CUSTOMER_SET_KEY,
+	Q_CUSTOMER_BY_KEY,
+	Q_CUSTOMER_BY_NAME,
+	Q_CUSTOMER_BY_ID,
+	Q_CUSTOMER_SET_DISABLED,
+	Q_CUSTOMER_LIST,
+	Q_BALANCE_ADD,
+	Q_BALANCE_DEBIT,
+	Q_LEDGER_ADD,
+	Q_ORDER_BY_REQUEST,
+	Q_ORDER_ADD,
+	Q_ORDER_GET,
+	Q_CATALOG_DELETE,
+	Q_CATALOG_ADD,
+	Q_CATALOG_LOAD,
+	Q_UPSTREAM_PUT,
+	Q_UPSTREAM_GET,
+	Q_COUNT
+};
+
+#define CUSTOMER_COLS "id, name, balance, disabled, created_at"
+#define ORDER_COLS                                                             \
+	"o.id, o.customer_id, o.service_id, o.type, o.state, o.quantity,"      \
+	" o.runs, o.interval, o.rate, o.charge, o.upstream,"                   \
+	" o.upstream_service, o.route_idx, o.upstream_order, o.cost,"          \
+	" o.start_count, o.remains, o.upstream_status, o.created_at,"          \
+	" o.updated_at, o.polled_at,"                                          \
+	" (SELECT COALESCE(SUM(amount), 0) FROM ledger l"                      \
+	"  WHERE l.order_id = o.id AND l.kind = 'refund')"
+
+static const char *const sqlite_sql[Q_COUNT] = {
+    [Q_BEGIN] = "BEGIN IMMEDIATE",
+    [Q_COMMIT] = "COMMIT",
+    [Q_ROLLBACK] = "ROLLBACK",
+    [Q_CUSTOMER_ADD] = "INSERT INTO customers (name, key_hash, created_at)"
+                       " VALUES (?1, ?2, ?3)",
+    [Q_CUSTOMER_SET_KEY] = "UPDATE customers SET key_hash = ?2 WHERE name = ?1",
+    [Q_CUSTOMER_BY_KEY] = "SELECT " CUSTOMER_COLS ", key_hash FROM customers"
+                          " WHERE key_hash = ?1",
+    [Q_CUSTOMER_BY_NAME] = "SELECT " CUSTOMER_COLS " FROM customers"
+                           " WHERE name = ?1",
+    [Q_CUSTOMER_BY_ID] = "SELECT " CUSTOMER_COLS " FROM customers"
+                         " WHERE id = ?1",
+    [Q_CUSTOMER_SET_DISABLED] = "UPDATE customers SET disabled = ?2"
+                                " WHERE name = ?1",
+    [Q_CUSTOMER_LIST] = "SELECT " CUSTOMER_COLS " FROM customers ORDER BY id",
+    [Q_BALANCE_ADD] = "UPDATE customers SET balance = balance + ?2"
+                      " WHERE id = ?1 AND balance + ?2 >= 0",
+    /* The debit primitive: rows affected tells whether it happened. */
+    [Q_BALANCE_DEBIT] = "UPDATE customers SET balance = balance - ?2"
+                        " WHERE id = ?1 AND balance >= ?2",
+    [Q_LEDGER_ADD] = "INSERT INTO ledger (customer_id, kind, amount,"
+                     " order_id, note, created_at)"
+                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [Q_ORDER_BY_REQUEST] = "SELECT id, request_hash FROM orders"
+                           " WHERE customer_id = ?1 AND request_id = ?2",
+    [Q_ORDER_ADD] = "INSERT INTO orders (customer_id, service_id, type, state,"
+                    " quantity, runs, interval, rate, charge, fields, upstream,"
+                    " upstream_service, route_idx, request_id, request_hash,"
+                    " created_at, updated_at)"
+                    " VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?7, ?8, ?9,"
+                    " ?10, ?11, ?12, ?13, ?14, ?15, ?15)",
+    [Q_ORDER_GET] = "SELECT " ORDER_COLS " FROM orders o WHERE o.id = ?1",
+    [Q_CATALOG_DELETE] = "DELETE FROM catalog WHERE upstream = ?1",
+    [Q_CATALOG_ADD] = "INSERT INTO catalog (upstream, service, name, type,"
+                      " category, rate, min, max, refill, cancel, dripfeed,"
+                      " description, refill_time, synced_at)"
+                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,"
+                      " ?12, ?13, ?14)",
+    [Q_CATALOG_LOAD] = "SELECT service, name, type, category, rate, min, max,"
+                       " refill, cancel, dripfeed, description, refill_time"
+                       " FROM catalog WHERE upstream = ?1 ORDER BY rowid",
+    [Q_UPSTREAM_PUT] =
+        "INSERT INTO upstreams (name, balance, currency,"
+        " balance_at, synced_at, services, circuit, multi_ok,"
+        " updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+        " ON CONFLICT (name) DO UPDATE SET balance = ?2,"
+        " currency = ?3, balance_at = ?4, synced_at = ?5,"
+        " services = ?6, circuit = ?7, multi_ok = ?8,"
+        " updated_at = ?9",
+    [Q_UPSTREAM_GET] = "SELECT name, balance, currency, balance_at, synced_at,"
+                       " services, circuit, multi_ok, updated_at"
+                       " FROM upstreams WHERE name = ?1",
+};
+
+struct store_sqlite {
+	struct store
+	    base; /* first: a struct store * is a struct store_sqlite * */
+	sqlite3 *db;
+	sqlite3_stmt *q[Q_COUNT];
+	int decimals;
+};
+
+static const struct store_ops sqlite_ops;
+
+static struct store_sqlite *
+sq(struct store *st)
+{
+	return (struct store_sqlite *)st;
+}
+
+static int64_t
+sqlite_now(void)
+{
+	return (int64_t)time(NULL);
+}
+
+static void
+sqlite_log_error(struct store_sqlite *s, const char *what)
+{
+	log_warnx("store: %s: %s", what, sqlite3_errmsg(s->db));
+}
+
+/* Reset and clear a cached statement before use. */
+static sqlite3_stmt *
+sqlite_stmt(struct store_sqlite *s, enum sqlite_stmt which)
+{
+	sqlite3_stmt *q = s->q[which];
+
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	return q;
+}
+
+/* Run a statement that returns no rows; 0 or -1 (logged). */
+static int
+sqlite_exec_stmt(struct store_sqlite *s, enum sqlite_stmt which)
+{
+	sqlite3_stmt *q = s->q[which];
+	int rc = sqlite3_step(q);
+
+	sqlite3_reset(q);
+	if (rc != SQLITE_DONE) {
+		sqlite_log_error(s, sqlite_sql[which]);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+sqlite_begin(struct store_sqlite *s)
+{
+	sqlite_stmt(s, Q_BEGIN);
+	return sqlite_exec_stmt(s, Q_BEGIN);
+}
+
+static int
+sqlite_commit(struct store_sqlite *s)
+{
+	sqlite_stmt(s, Q_COMMIT);
+	if (sqlite_exec_stmt(s, Q_COMMIT) != 0) {
+		/* A failed COMMIT may leave the transaction open. */
+		if (!sqlite3_get_autocommit(s->db))
+			sqlite_exec_stmt(s, Q_ROLLBACK);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+sqlite_rollback(struct store_sqlite *s)
+{
+	if (!sqlite3_get_autocommit(s->db)) {
+		sqlite_stmt(s, Q_ROLLBACK);
+		sqlite_exec_stmt(s, Q_ROLLBACK);
+	}
+}
+
+static void
+sqlite_copy_text(sqlite3_stmt *q, int col, char *dst, size_t size)
+{
+	const unsigned char *t = sqlite3_column_text(q, col);
+
+	if (t == NULL) {
+		dst[0] = '\0';
+		return;
+	}
+	snprintf(dst, size, "%s", (const char *)t);
+}
+
+static void
+sqlite_read_customer(sqlite3_stmt *q, struct customer *c)
+{
+	c->id = sqlite3_column_int64(q, 0);
+	sqlite_copy_text(q, 1, c->name, sizeof(c->name));
+	c->balance = sqlite3_column_int64(q, 2);
+	c->disabled = sqlite3_column_int(q, 3);
+	c->created_at = sqlite3_column_int64(q, 4);
+}
+
+static int64_t
+sqlite_col_int_or(sqlite3_stmt *q, int col, int64_t dflt)
+{
+	if (sqlite3_column_type(q, col) == SQLITE_NULL)
+		return dflt;
+	return sqlite3_column_int64(q, col);
+}
+
+static void
+sqlite_read_order(sqlite3_stmt *q, struct order *o)
+{
+	char state[16];
+	int st;
+
+	memset(o, 0, sizeof(*o));
+	o->id = sqlite3_column_int64(q, 0);
+	o->customer_id = sqlite3_column_int64(q, 1);
+	o->service_id = sqlite3_column_int64(q, 2);
+	sqlite_copy_text(q, 3, o->type, sizeof(o->type));
+	sqlite_copy_text(q, 4, state, sizeof(state));
+	st = order_state_parse(state);
+	o->state = st < 0 ? ORDER_SENDING : (enum order_state)st;
+	o->quantity = sqlite3_column_int64(q, 5);
+	o->runs = sqlite3_column_int64(q, 6);
+	o->interval = sqlite3_column_int64(q, 7);
+	o->rate = sqlite3_column_int64(q, 8);
+	o->charge = sqlite3_column_int64(q, 9);
+	sqlite_copy_text(q, 10, o->upstream, sizeof(o->upstream));
+	o->upstream_service = sqlite3_column_int64(q, 11);
+	o->route_idx = sqlite3_column_int(q, 12);
+	sqlite_copy_text(q, 13, o->upstream_order, sizeof(o->upstream_order));
+	o->cost = sqlite_col_int_or(q, 14, 0);
+	o->start_count = sqlite_col_int_or(q, 15, -1);
+	o->remains = sqlite_col_int_or(q, 16, -1);
+	sqlite_copy_text(q, 17, o->upstream_status, sizeof(o->upstream_status));
+	o->created_at = sqlite3_column_int64(q, 18);
+	o->updated_at = sqlite3_column_int64(q, 19);
+	o->polled_at = sqlite3_column_int64(q, 20);
+	o->refunded = sqlite3_column_int64(q, 21);
+}
+
+static enum store_result
+sqlite_customer_add(struct store *st, const char *name, const uint8_t *key_hash,
+                    int64_t *id)
+{
+	struct store_sqlite *s = sq(st);
+	sqlite3_stmt *q = sqlite_stmt(s, Q_CUSTOMER_ADD);
+	int rc;
+
+	sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(q, 2, key_hash, STORE_KEYHASH_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 3, sqlite_now());
+	rc = sqlite3_step(q);
+	sqlite3_reset(q);
+	if (rc == SQLITE_CONSTRAINT)
+		return STORE_EXISTS;
+	if (rc != SQLITE_DONE) {
+		sqlite_log_error(s, "customer add");
+		return STORE_ERROR;
+	}
+	if (id != NULL)
+		*id = sqlite3_last_insert_rowid(s->db);
+	return STORE_OK;
+}
+
+static enum store_result
+sqlite_customer_set_key(struct store *st, const char *name,
+                        const uint8_t *key_hash)
+{
+	struct store_sqlite *s = sq(st);
+	sqlite3_stmt *q = sqlite_stmt(s, Q_CUSTOMER_SET_KEY);
+	int rc;
+
+	sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(q, 2, key_hash, STORE_KEYHASH_LEN, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	sqlite3_reset(q);
+	if (rc == SQLITE_CONSTRAINT)
+		return STORE_EXISTS;
+	if (rc != SQLITE_DONE) {
+		sqlite_log_error(s, "customer key");
+		return STORE_ERROR;
+	}
+	return sqlite3_changes(s->db) == 1 ? STORE_OK : STORE_NOTFOUND;
+}
+
+static enum store_result
+sqlite_customer_by_key(struct store *st, const uint8_t *key_hash,
+                       struct customer *out)
+{
+	struct store_sqlite *s = sq(st);
+	sqlite3_stmt *q = sqlite_stmt(s, Q_CUSTOMER_BY_KEY);
+	enum store_result r = STORE_NOTFOUND;
+	int rc;
+
+	sqlite3_bind_blob(q, 1, key_hash, STORE_KEYHASH_LEN, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		const void *h = sqlite3_column_blob(q, 5);
+
+		/* The index found it; compare in constant time anyway. */
+		if (h != NULL &&
+		    sqlite3_column_bytes(q, 5) == STORE_KEYHASH_LEN &&
+		    CRYPTO_memcmp(h, key_hash, STORE_KEYHASH_LEN) == 0) {
+			sqlite_read_customer(q, out);
+			r = STORE_OK;
+		}
+	} else if (rc != SQLITE_DONE) {
+		sqlite_log_error(s, "customer by key");
+		r = STORE_ERROR;
+	}
+	sqlite3_reset(q);
+	return r;
+}
+
+static enum store_result
+sqlite_customer_get(struct store_sqlite *s, enum sqlite_stmt which,
+                    sqlite3_stmt *q, struct customer *out)
+{
+	enum store_result r = STORE_NOTFOUND;
+	int rc = sqlite3_step(q);
+
+	if (rc == SQLITE_ROW) {
+		sqlite_read_customer(q, out);
+		r = STORE_OK;
+	} else if (rc != SQLITE_DONE) {
+		sqlite_log_error(s, sqlite_sql[which]);
+		r = STORE_ERROR;
+	}
+	sqlite3_reset(q);
+	return r;
+}
+
+static enum store_result
+sqlite_customer_by_name(struct store *st, const char *name,
+                        struct customer *out)
+{
+	struct store_sqlite *s = sq(st);
+	sqlite3_stmt *q = sqlite_stmt(s, Q_CUSTOMER_BY_NAME);
+
+	sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+	return sqlite_customer_get(s, Q_CUSTOMER_BY_NAME, q, out);
+}
+
+static enum store_result
+sqlite_customer_set_disabled(struct store *st, const char *name, int disabled)
+{
+	struct store_sqlite *s = sq(st);
+	sqlite3_stmt *q = sqlite_stmt(s, Q_CUSTOMER_SET_DISABLED);
+
+	sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int(q, 2, disabled ? 1 : 0);
+	if (sqlite_exec_stmt(s, Q_CUSTOMER_SET_DISABLED) != 0)
+		return STORE_ERROR;
+	return sqlite3_changes(s->db) == 1 ? STORE_OK : STORE_NOTFOUND;
+}
+
+static int
+sqlite_customer_list(struct store *st, store_customer_cb cb, void *arg)
+{
+	struct store_sqlite *s = sq(st);
+	sqlite3_stmt *q = sqlite_stmt(s, Q_CUSTOMER_LIST);
+	struct customer c;
+	int rc, n = 0;
+
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		sqlite_read_customer(q, &c);
+		n++;
+		if (cb(&c, arg) != 0)
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		sqlite_log_error(s, "customer list");
+		n = -1;
+	}
+	sqlite3_reset(q);
+	return n;
+}
+
+/* Insert one ledger row inside the caller's transaction. */
+static int
+sqlite_ledger_insert(struct store_sqlite *s, int64_t customer_id,
+                     enum ledger_kind kind, money_t amount, int64_t order_id,
+                     const char *note)
+{
+	sqlite3_stmt *q = sqlite_stmt(s, Q_LEDGER_ADD);
+
+	sqlite3_bind_int64(q, 1, customer_id);
+	sqlite3_bind_text(q, 2, ledger_kind_name(kind), -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 3, amount);
+	if (order_id > 0)
+		sqlite3_bind_int64(q, 4, order_id);
+	if (note != NULL)
+		sqlite3_bind_text(q, 5, note, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 6, sqlite_now());
+	return sqlite_exec_stmt(s, Q_LEDGER_ADD);
+}
+
+static enum store_result
+sqlite_ledger_post(struct store *st, int64_t customer_id, enum ledger_kind kind,
+                   money_t amount, const char *note, money_t *new_balance)
+{
+	struct store_sqlite *s = sq(st);
+	struct customer c;
+	enum store_result r = STORE_ERROR;
+	sqlite3_stmt *q;
+
+	if (amount == 0 || (kind == LEDGER_DEPOSIT && amount < 0) ||
+	    kind == LEDGER_CHARGE || kind == LEDGER_REFUND)
+		return STORE_ERROR; /* order money moves through orders */
+	if (sqlite_begin(s) != 0)
+		return STORE_ERROR;
+	q = sqlite_stmt(s, Q_BALANCE_ADD);
+	sqlite3_bind_int64(q, 1, customer_id);
+	sqlite3_bind_int64(q, 2, amount);
+	if (sqlite_exec_stmt(s, Q_BALANCE_ADD) != 0)
+		goto out; /* overflow of the CHECK or the integer */
+	if (sqlite3_changes(s->db) != 1) {
+		q = sqlite_stmt(s, Q_CUSTOMER_BY_ID);
+		sqlite3_bind_int64(q, 1, customer_id);
+		r = sqlite_customer_get(s, Q_CUSTOMER_BY_ID, q, &c);
+		if (r == STORE_OK)
+			r = STORE_NOFUNDS;
+		goto out;
+	}
+	if (sqlite_ledger_insert(s, customer_id, kind, amount, 0, note) != 0)
+		goto out;
+	q = sqlite_stmt(s, Q_CUSTOMER_BY_ID);
+	sqlite3_bind_int64(q, 1, customer_id);
+	if (sqlite_customer_get(s, Q_CUSTOMER_BY_ID, q, &c) != STORE_OK)
+		goto out;
+	if (sqlite_commit(s) != 0)
+		goto out;
+	if (new_balance != NULL)
+		*new_balance = c.balance;
+	return STORE_OK;
+out:
+	sqlite_rollback(s);
+	return r;
+}
+
+static enum store_result
+sqlite_order_by_request(struct store_sqlite *s, const struct order_new *o,
+                        int64_t *id)
+{
+	sqlite3_stmt *q = sqlite_stmt(s, Q_ORDER_BY_REQUEST);
+	enum store_result r = STORE_NOTFOUND;
+	int rc;
+
+	sqlite3_bind_int64(q, 1, o->customer_id);
+	sqlite3_bind_text(q, 2, o->request_id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		const void *h = sqlite3_column_blob(q, 1);
+
+		*id = sqlite3_column_int64(q, 0);
+		if (h != NULL && o->request_hash != NULL &&
+		    sqlite3_column_bytes(q, 1) == STORE_KEYHASH_LEN &&
+		    memcmp(h, o->request_hash, STORE_KEYHASH_LEN) == 0)
+			r = STORE_EXISTS;
+		else
+			r = STORE_CONFLICT;
+	} else if (rc != SQLITE_DONE) {
+		sqlite_log_error(s, "order by request");
+		r = STORE_ERROR;
+	}
+	sqlite3_reset(q);
+	return r;
+}
+
+static enum store_result
+sqlite_order_create(struct store *st, const struct order_new *o, int64_t *id)
+{
+	struct store_sqlite *s = sq(st);
+	enum store_result r = STORE_ERROR;
+	sqlite3_stmt *q;
+	int64_t oid;
+
+	if (o->charge <= 0 || o->quantity <= 0)
+		return STORE_ERROR;
+	if (sqlite_begin(s) != 0)
+		return STORE_ERROR;
+	if (o->request_id != NULL) {
+		r = sqlite_order_by_request(s, o, id);
+		if (r != STORE_NOTFOUND)
+			goto out;
+		r = STORE_ERROR;
+	}
+
+	q = sqlite_stmt(s, Q_BALANCE_DEBIT);
+	sqlite3_bind_int64(q, 1, o->customer_id);
+	sqlite3_bind_int64(q, 2, o->charge);
+	if (sqlite_exec_stmt(s, Q_BALANCE_DEBIT) != 0)
+		goto out;
+	if (sqlite3_changes(s->db) != 1) {
+		r = STORE_NOFUNDS;
+		goto out;
+	}
+
+	q = sqlite_stmt(s, Q_ORDER_ADD);
+	sqlite3_bind_int64(q, 1, o->customer_id);
+	sqlite3_bind_int64(q, 2, o->service_id);
+	sqlite3_bind_text(q, 3, o->type, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 4, o->quantity);
+	sqlite3_bind_int64(q, 5, o->runs);
+	sqlite3_bind_int64(q, 6, o->interval);
+	sqlite3_bind_int64(q, 7, o->rate);
+	sqlite3_bind_int64(q, 8, o->charge);
+	sqlite3_bind_text(q, 9, o->fields != NULL ? o->fields : "{}", -1,
+	                  SQLITE_STATIC);
+	sqlite3_bind_text(q, 10, o->upstream, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 11, o->upstream_service);
+	sqlite3_bind_int(q, 12, o->route_idx);
+	if (o->request_id != NULL) {
+		sqlite3_bind_text(q, 13, o->request_id, -1, SQLITE_STATIC);
+		if (o->request_hash != NULL)
+			sqlite3_bind_blob(q, 14, o->request_hash,
+			                  STORE_KEYHASH_LEN, SQLITE_STATIC);
+	}
+	sqlite3_bind_int64(q, 15, sqlite_now());
+	if (sqlite_exec_stmt(s, Q_ORDER_ADD) != 0)
+		goto out;
+	oid = sqlite3_last_insert_rowid(s->db);
+
+	if (sqlite_ledger_insert(s, o->customer_id, LEDGER_CHARGE, -o->charge,
+	                         oid, NULL) != 0)
+		goto out;
+	if (sqlite_commit(s) != 0)
+		goto out;
+	*id = oid;
+	return STORE_OK;
+out:
+	sqlite_rollback(s);
+	return r;
+}
+
+static enum store_result
+sqlite_order_get(struct store *st, int64_t id, struct order *out)
+{
+	struct store_sqlite *s = sq(st);
+	sqlite3_stmt *q = sqlite_stmt(s, Q_ORDER_GET);
+	enum store_result r = STORE_NOTFOUND;
+	int rc;
+
+	sqlite3_bind_int64(q, 1, id);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		sqlite_read_order(q, out);
+		r = STORE_OK;
+	} else if (rc != SQLITE_DONE) {
+		sqlite_log_error(s, "order get");
+		r = STORE_ERROR;
+	}
+	sqlite3_reset(q);
+	return r;
+}
+
+static void
+sqlite_bind_text_or_null(sqlite3_stmt *q, int col, const char *s)
+{
+	if (s != NULL)
+		sqlite3_bind_text(q, col, s, -1, SQLITE_STATIC);
+}
+
+static enum store_result
+sqlite_catalog_replace(struct store *st, const char *upstream,
+                       const struct dialect_services *list)
+{
+	struct store_sqlite *s = sq(st);
+	int64_t now = sqlite_now();
+	sqlite3_stmt *q;
+
+	if (sqlite_begin(s) != 0)
+		return STORE_ERROR;
+	q = sqlite_stmt(s, Q_CATALOG_DELETE);
+	sqlite3_bind_text(q, 1, upstream, -1, SQLITE_STATIC);
+	if (sqlite_exec_stmt(s, Q_CATALOG_DELETE) != 0)
+		goto fail;
+	for (size_t i = 0; i < list->n; i++) {
+		const struct dialect_service *v = &list->v[i];
+
+		q = sqlite_stmt(s, Q_CATALOG_ADD);
+		sqlite3_bind_text(q, 1, upstream, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 2, v->id);
+		sqlite3_bind_text(q, 3, v->name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 4, v->type, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 5, v->category, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 6, v->rate);
+		sqlite3_bind_int64(q, 7, v->min);
+		sqlite3_bind_int64(q, 8, v->max);
+		sqlite3_bind_int(q, 9, v->refill);
+		sqlite3_bind_int(q, 10, v->cancel);
+		sqlite3_bind_int(q, 11, v->dripfeed);
+		sqlite_bind_text_or_null(q, 12, v->description);
+		sqlite_bind_text_or_null(q, 13, v->refill_time);
+		sqlite3_bind_int64(q, 14, now);
+		if (sqlite_exec_stmt(s, Q_CATALOG_ADD) != 0)
+			goto fail;
+	}
+	if (sqlite_commit(s) != 0)
+		goto fail;
+	return STORE_OK;
+fail:
+	sqlite_rollback(s);
+	return STORE_ERROR;
+}
+
+static char *
+sqlite_col_strdup(sqlite3_stmt *q, int col)
+{
+	const unsigned char *t = sqlite3_column_text(q, col);
+
+	return t != NULL ? xstrdup((const char *)t) : NULL;
+}
+
+static enum store_result
+sqlite_catalog_load(struct store *st, const char *upstream,
+                    struct dialect_services *out)
+{
+	struct store_sqlite *s = sq(st);
+	sqlite3_stmt *q = sqlite_stmt(s, Q_CATALOG_LOAD);
+	size_t cap = 0;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	sqlite3_bind_text(q, 1, upstream, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		struct dialect_service *v;
+
+		if (out->n == cap) {
+			cap = cap != 0 ? cap * 2 : 64;
+			out->v = xreallocarray(out->v, cap, sizeof(*out->v));
+		}
+		v = &out->v[out->n++];
+		memset(v, 0, sizeof(*v));
+		v->id = sqlite3_column_int64(q, 0);
+		v->name = sqlite_col_strdup(q, 1);
+		v->type = sqlite_col_strdup(q, 2);
+		v->category = sqlite_col_strdup(q, 3);
+		v->rate = sqlite3_column_int64(q, 4);
+		v->min = sqlite3_column_int64(q, 5);
+		v->max = sqlite3_column_int64(q, 6);
+		v->refill = sqlite3_column_int(q, 7);
+		v->cancel = sqlite3_column_int(q, 8);
+		v->dripfeed = sqlite3_column_int(q, 9);
+		v->description = sqlite_col_strdup(q, 10);
+		v->refill_time = sqlite_col_strdup(q, 11);
+		if (v->name == NULL || v->type == NULL || v->category == NULL) {
+			rc = SQLITE_CORRUPT;
+			break;
+		}
+	}
+	sqlite3_reset(q);
+	if (rc != SQLITE_DONE) {
+		sqlite_log_error(s, "catalog load");
+		dialect_services_free(out);
+		return STORE_ERROR;
+	}
+	return STORE_OK;
+}
+
+static enum store_result
+sqlite_upstream_state_put(struct store *st, const struct upstream_state *u)
+{
+	struct store_sqlite *s = sq(st);
+	sqlite3_stmt *q = sqlite_stmt(s, Q_UPSTREAM_PUT);
+
+	sqlite3_bind_text(q, 1, u->name, -1, SQLITE_STATIC);
+	if (u->has_balance)
+		sqlite3_bind_int64(q, 2, u->balance);
+	sqlite3_bind_text(q, 3, u->currency, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 4, u->balance_at);
+	sqlite3_bind_int64(q, 5, u->synced_at);
+	sqlite3_bind_int64(q, 6, u->services);
+	sqlite3_bind_text(q, 7, u->circuit, -1, SQLITE_STATIC);
+	sqlite3_bind_int(q, 8, u->multi_ok);
+	sqlite3_bind_int64(q, 9, sqlite_now());
+	return sqlite_exec_stmt(s, Q_UPSTREAM_PUT) == 0 ? STORE_OK
+	                                                : STORE_ERROR;
+}
+
+static enum store_result
+sqlite_upstream_state_get(struct store *st, const char *name,
+                          struct upstream_state *out)
+{
+	struct store_sqlite *s = sq(st);
+	sqlite3_stmt *q = sqlite_stmt(s, Q_UPSTREAM_GET);
+	enum store_result r = STORE_NOTFOUND;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		sqlite_copy_text(q, 0, out->name, sizeof(out->name));
+		out->has_balance = sqlite3_column_type(q, 1) != SQLITE_NULL;
+		out->balance = sqlite3_column_int64(q, 1);
+		sqlite_copy_text(q, 2, out->currency, sizeof(out->currency));
+		out->balance_at = sqlite3_column_int64(q, 3);
+		out->synced_at = sqlite3_column_int64(q, 4);
+		out->services = sqlite3_column_int64(q, 5);
+		sqlite_copy_text(q, 6, out->circuit, sizeof(out->circuit));
+		out->multi_ok = sqlite3_column_int(q, 7);
+		out->updated_at = sqlite3_column_int64(q, 8);
+		r = STORE_OK;
+	} else if (rc != SQLITE_DONE) {
+		sqlite_log_error(s, "upstream state");
+		r = STORE_ERROR;
+	}
+	sqlite3_reset(q);
+	return r;
+}
+
+/*
+ * check: SPEC section 6's invariants, each violation reported in words.
+ */
+
+struct sqlite_check {
+	store_report_cb report;
+	void *arg;
+	int violations;
+};
+
+static void sqlite_violation(struct sqlite_check *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+sqlite_violation(struct sqlite_check *c, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	c->violations++;
+	c->report(buf, c->arg);
+}
+
+/* Run SQL whose rows each describe a violation: column 0 an id, the rest
+ * integers printed after MSG. */
+static int
+sqlite_check_rows(struct store_sqlite *s, struct sqlite_check *c,
+                  const char *sql, const char *msg)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK) {
+		sqlite_log_error(s, "check prepare");
+		return -1;
+	}
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		char extra[256] = "";
+		size_t off = 0;
+
+		for (int i = 1;
+		     i < sqlite3_column_count(q) && off < sizeof(extra) - 1;
+		     i++) {
+			int n = snprintf(extra + off, sizeof(extra) - off,
+			                 " %s=%lld", sqlite3_column_name(q, i),
+			                 (long long)sqlite3_column_int64(q, i));
+			if (n < 0)
+				break;
+			off += (size_t)n;
+		}
+		sqlite_violation(c, "%s %lld:%s", msg,
+		                 (long long)sqlite3_column_int64(q, 0), extra);
+	}
+	sqlite3_finalize(q);
+	if (rc != SQLITE_DONE) {
+		sqlite_log_error(s, "check");
+		return -1;
+	}
+	return 0;
+}
+
+/* The refund a final order must have received, by its final state. */
+static int
+sqlite_expected_refund(struct store_sqlite *s, const struct order *o,
+                       money_t *want)
+{
+	money_t v;
+
+	switch (o->state) {
+	case ORDER_COMPLETED:
+		*want = 0;
+		return 0;
+	case ORDER_CANCELED:
+	case ORDER_REFUNDED:
+	case ORDER_REJECTED:
+		*want = o->charge;
+		return 0;
+	case ORDER_PARTIAL:
+		if (o->remains < 0 || o->remains > o->quantity)
+			return -1;
+		if (money_mul_div(o->charge, o->remains, o->quantity,
+		                  MONEY_ROUND_DOWN, &v) != 0 ||
+		    money_round_dec(v, s->decimals, MONEY_ROUND_DOWN, want) !=
+		        0)
+			return -1;
+		return 0;
+	default:
+		*want = 0; /* open orders have no refund yet */
+		return 0;
+	}
+}
+
+static int
+sqlite_check(struct store *st, store_report_cb report, void *arg)
+{
+	struct store_sqlite *s = sq(st);
+	struct sqlite_check c = {report, arg, 0};
+	sqlite3_stmt *q;
+	struct order o;
+	money_t want;
+	int rc;
+
+	if (sqlite_check_rows(
+	        s, &c,
+	        "SELECT c.id, c.balance, COALESCE(SUM(l.amount), 0) AS ledger"
+	        " FROM customers c LEFT JOIN ledger l ON l.customer_id = c.id"
+	        " GROUP BY c.id HAVING c.balance <> ledger",
+	        "balance differs from its ledger: customer") != 0 ||
+	    sqlite_check_rows(
+	        s, &c, "SELECT id, balance FROM customers WHERE balance < 0",
+	        "negative balance: customer") != 0 ||
+	    sqlite_check_rows(
+	        s, &c,
+	        "SELECT o.id, o.charge, COUNT(l.id) AS charges,"
+	        " COALESCE(-SUM(l.amount), 0) AS charged"
+	        " FROM orders o LEFT JOIN ledger l ON l.order_id = o.id"
+	        "  AND l.kind = 'charge'"
+	        " GROUP BY o.id HAVING charges <> 1 OR charged <> o.charge",
+	        "order without exactly one matching charge: order") != 0 ||
+	    sqlite_check_rows(
+	        s, &c,
+	        "SELECT l.id, l.customer_id, o.customer_id AS owner"
+	        " FROM ledger l JOIN orders o ON o.id = l.order_id"
+	        " WHERE l.customer_id <> o.customer_id",
+	        "ledger entry for another customer's order: entry") != 0 ||
+	    sqlite_check_rows(s, &c,
+	                      "SELECT l.id, l.order_id FROM ledger l"
+	                      " LEFT JOIN orders o ON o.id = l.order_id"
+	                      " WHERE l.order_id IS NOT NULL AND o.id IS NULL",
+	                      "ledger entry for a missing order: entry") != 0)
+		return -1;
+
+	/* Refunds: never above the charge, and what the final state says. */
+	if (sqlite3_prepare_v2(s->db, "SELECT " ORDER_COLS " FROM orders o", -1,
+	                       &q, NULL) != SQLITE_OK) {
+		sqlite_log_error(s, "check prepare");
+		return -1;
+	}
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		sqlite_read_order(q, &o);
+		if (o.refunded > o.charge)
+			sqlite_violation(
+			    &c,
+			    "refund above charge: order %lld refunded=%lld"
+			    " charge=%lld",
+			    (long long)o.id, (long long)o.refunded,
+			    (long long)o.charge);
+		else if (sqlite_expected_refund(s, &o, &want) != 0)
+			sqlite_violation(
+			    &c,
+			    "partial order without valid remains: order %lld"
+			    " remains=%lld quantity=%lld",
+			    (long long)o.id, (long long)o.remains,
+			    (long long)o.quantity);
+		else if (o.refunded != want)
+			sqlite_violation(
+			    &c,
+			    "refund does not match final status: order %lld"
+			    " state=%s refunded=%lld expected=%lld",
+			    (long long)o.id, order_state_name(o.state),
+			    (long long)o.refunded, (long long)want);
+	}
+	sqlite3_finalize(q);
+	if (rc != SQLITE_DONE) {
+		sqlite_log_error(s, "check orders");
+		return -1;
+	}
+
+	if (sqlite3_prepare_v2(s->db, "PRAGMA integrity_check", -1, &q, NULL) !=
+	    SQLITE_OK) {
+		sqlite_log_error(s, "check prepare");
+		return -1;
+	}
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		const char *t = (const char *)sqlite3_column_text(q, 0);
+
+		if (t == NULL || strcmp(t, "ok") != 0)
+			sqlite_violation(&c, "integrity_check: %s",
+			                 t != NULL ? t : "(null)");
+	}
+	sqlite3_finalize(q);
+	if (rc != SQLITE_DONE) {
+		sqlite_log_error(s, "integrity_check");
+		return -1;
+	}
+	return c.violations;
+}
+
+static void
+sqlite_close(struct store *st)
+{
+	struct store_sqlite *s = sq(st);
+
+	if (s == NULL)
+		return;
+	for (int i = 0; i < Q_COUNT; i++)
+		sqlite3_finalize(s->q[i]);
+	sqlite3_close(s->db);
+	free(s);
+}
+
+/* Run PRAGMA SQL and return its first column as an integer or text. */
+static int
+sqlite_pragma(struct store_sqlite *s, const char *sql, char *text, size_t size)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK)
+		return -1;
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW && text != NULL)
+		sqlite_copy_text(q, 0, text, size);
+	sqlite3_finalize(q);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Set and read back the settings durability depends on. */
+static int
+sqlite_make_durable(struct store_sqlite *s, const char *path)
+{
+	char mode[16] = "", sync[16] = "", fk[16] = "";
+
+	sqlite3_busy_timeout(s->db, SQLITE_BUSY_MS);
+	if (sqlite_pragma(s, "PRAGMA journal_mode=WAL", mode, sizeof(mode)) !=
+	        0 ||
+	    sqlite_pragma(s, "PRAGMA synchronous=FULL", NULL, 0) != 0 ||
+	    sqlite_pragma(s, "PRAGMA foreign_keys=ON", NULL, 0) != 0 ||
+	    sqlite_pragma(s, "PRAGMA synchronous", sync, sizeof(sync)) != 0 ||
+	    sqlite_pragma(s, "PRAGMA foreign_keys", fk, sizeof(fk)) != 0) {
+		log_warnx("store: %s: %s", path, sqlite3_errmsg(s->db));
+		return -1;
+	}
+	if (strcmp(mode, "wal") != 0) {
+		log_warnx("store: %s: journal_mode is %s, not wal: refusing a "
+		          "store that is not durable",
+		          path, mode);
+		return -1;
+	}
+	if (atoi(sync) < 2) {
+		log_warnx("store: %s: synchronous=%s, not FULL: refusing a "
+		          "store that is not durable",
+		          path, sync);
+		return -1;
+	}
+	if (strcmp(fk, "1") != 0) {
+		log_warnx("store: %s: foreign keys unavailable", path);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+sqlite_migrate(struct store_sqlite *s, const char *path)
+{
+	char v[16] = "";
+	int version;
+	char *err = NULL;
+
+	if (sqlite_pragma(s, "PRAGMA user_version", v, sizeof(v)) != 0)
+		return -1;
+	version = atoi(v);
+	if (version > SQLITE_SCHEMA_VERSION) {
+		log_warnx("store: %s: schema version %d is newer than this "
+		          "panelmux (%d)",
+		          path, version, SQLITE_SCHEMA_VERSION);
+		return -1;
+	}
+	while (version < SQLITE_SCHEMA_VERSION) {
+		char *sql;
+		int rc;
+
+		xasprintf(&sql,
+		          "BEGIN IMMEDIATE; %s; PRAGMA user_version = %d;"
+		          " COMMIT;",
+		          sqlite_migrations[version], version + 1);
+		rc = sqlite3_exec(s->db, sql, NULL, NULL, &err);
+		free(sql);
+		if (rc != SQLITE_OK) {
+			/* Another process may have migrated first. */
+			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+			if (sqlite_pragma(s, "PRAGMA user_version", v,
+			                  sizeof(v)) == 0 &&
+			    atoi(v) > version) {
+				sqlite3_free(err);
+				err = NULL;
+				version = atoi(v);
+				continue;
+			}
+			log_warnx("store: %s: migration to version %d: %s",
+			          path, version + 1,
+			          err != NULL ? err : "failed");
+			sqlite3_free(err);
+			return -1;
+		}
+		version++;
+		log_info("store: %s: schema migrated to version %d", path,
+		         version);
+	}
+	return 0;
+}
+
+struct store *
+store_sqlite_open(const char *path, int decimals)
+{
+	struct store_sqlite *s = xcalloc(1, sizeof(*s));
+	int flags =
+	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+
+	s->base.ops = &sqlite_ops;
+	s->decimals = decimals;
+	if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
+		log_warnx("store: %s: %s", path,
+		          s->db != NULL ? sqlite3_errmsg(s->db)
+		                        : "cannot open");
+		goto fail;
+	}
+	sqlite3_extended_result_codes(s->db, 0);
+	if (sqlite_make_durable(s, path) != 0 || sqlite_migrate(s, path) != 0)
+		goto fail;
+	for (int i = 0; i < Q_COUNT; i++) {
+		if (sqlite3_prepare_v3(s->db, sqlite_sql[i], -1,
+		                       SQLITE_PREPARE_PERSISTENT, &s->q[i],
+		                       NULL) != SQLITE_OK) {
+			log_warnx("store: %s: prepare %s: %s", path,
+			          sqlite_sql[i], sqlite3_errmsg(s->db));
+			goto fail;
+		}
+	}
+	return &s->base;
+fail:
+	sqlite_close(&s->base);
+	return NULL;
+}
+
+static const struct store_ops sqlite_ops = {
+    .name = "sqlite",
+    .close = sqlite_close,
+    .customer_add = sqlite_customer_add,
+    .customer_set_key = sqlite_customer_set_key,
+    .customer_by_key = sqlite_customer_by_key,
+    .customer_by_name = sqlite_customer_by_name,
+    .customer_set_disabled = sqlite_customer_set_disabled,
+    .customer_list = sqlite_customer_list,
+    .ledger_post = sqlite_ledger_post,
+    .order_create = sqlite_order_create,
+    .order_get = sqlite_order_get,
+    .catalog_replace = sqlite_catalog_replace,
+    .catalog_load = sqlite_catalog_load,
+    .upstream_state_put = sqlite_upstream_state_put,
+    .upstream_state_get = sqlite_upstream_state_get,
+    .check = sqlite_check,
+};

@@ -1,0 +1,89 @@
+#!/usr/bin/env python3
+"""Integration test runner: imports tests/integration/test_*.py, runs every
+function named test_* with an Env, prints TAP.  Stdlib only.
+
+    python3 tests/integration/run.py --build build [--filter REGEX] [-j N]
+"""
+import argparse
+import importlib.util
+import os
+import re
+import sys
+import time
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import harness  # noqa: E402
+
+
+def discover(pattern):
+    tests = []
+    for fn in sorted(os.listdir(HERE)):
+        if not (fn.startswith("test_") and fn.endswith(".py")):
+            continue
+        modname = fn[:-3]
+        spec = importlib.util.spec_from_file_location(modname, os.path.join(HERE, fn))
+        mod = importlib.util.module_from_spec(spec)
+        try:
+            spec.loader.exec_module(mod)
+        except Exception:
+            tests.append((modname + ".import", None, traceback.format_exc()))
+            continue
+        for name in sorted(dir(mod)):
+            if name.startswith("test_") and callable(getattr(mod, name)):
+                full = f"{modname}.{name}"
+                if pattern and not re.search(pattern, full):
+                    continue
+                tests.append((full, getattr(mod, name), None))
+    return tests
+
+
+def run_one(env, name, fn):
+    start = time.monotonic()
+    try:
+        harness.run_with_timeout(lambda: fn(env), harness.TEST_TIMEOUT)
+        return (name, True, "", time.monotonic() - start)
+    except Exception:
+        return (name, False, traceback.format_exc(), time.monotonic() - start)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default="build")
+    ap.add_argument("--filter", default="")
+    ap.add_argument("-j", type=int, default=int(os.environ.get("TESTS_JOBS", "2")))
+    args = ap.parse_args()
+    root = os.path.dirname(os.path.dirname(HERE))
+    os.chdir(root)
+    env = harness.Env(os.path.abspath(args.build), root)
+    tests = discover(args.filter)
+    print(f"1..{len(tests)}")
+    sys.stdout.flush()
+    results = []
+    runnable = [(n, f) for (n, f, err) in tests if f is not None]
+    for (n, f, err) in tests:
+        if f is None:
+            results.append((n, False, err, 0.0))
+    with ThreadPoolExecutor(max_workers=max(1, args.j)) as pool:
+        for res in pool.map(lambda t: run_one(env, t[0], t[1]), runnable):
+            results.append(res)
+            name, ok, err, secs = res
+            if ok:
+                print(f"ok {len(results)} - {name} ({secs:.1f}s)")
+            else:
+                print(f"not ok {len(results)} - {name} ({secs:.1f}s)")
+                for line in err.rstrip().splitlines()[-25:]:
+                    print("#   " + line)
+            sys.stdout.flush()
+    for (n, ok, err, _) in results[: len(tests) - len(runnable)]:
+        print(f"not ok - {n}")
+        for line in err.rstrip().splitlines()[-25:]:
+            print("#   " + line)
+    return 0 if all(r[1] for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,286 @@
+/* test_catalog.c - pricing (currency, markup chain, min_rate, round_to) on a
+ * table of cases computed by hand, and catalogue building: routes, imports,
+ * category globs, collisions, dropped services, the rendered reply. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "catalog.h"
+#include "config.h"
+#include "dialect.h"
+#include "log.h"
+#include "money.h"
+
+static const char base_cfg[] =
+    "store:\n  sqlite: /tmp/unused.db\n"
+    "pricing:\n  markup: \"25%\"\n  round_to: \"0.0001\"\n"
+    "currencies:\n  EUR: \"1.08\"\n"
+    "upstreams:\n"
+    "  - name: alpha\n    url: \"https://alpha.example/api/v2\"\n"
+    "    key: k1\n"
+    "  - name: beta\n    url: \"https://beta.example/api/v2\"\n"
+    "    key: k2\n    currency: EUR\n    markup: \"30%\"\n"
+    "  - name: gamma\n    url: \"https://gamma.example/api/v2\"\n"
+    "    key: k3\n    markup: {percent: 10, fixed: \"0.05\", min_rate: 2}\n"
+    "  - name: delta\n    url: \"https://delta.example/api/v2\"\n"
+    "    key: k4\n    markup: \"0.10\"\n";
+
+static struct config *
+load(const char *services)
+{
+	struct cfg_errors errs = {NULL, 0};
+	char *text;
+	struct config *cfg;
+
+	if (asprintf(&text, "%s%s", base_cfg, services) < 0)
+		fail();
+	cfg = config_load_buffer("test.yaml", text, strlen(text), &errs);
+	for (size_t i = 0; i < errs.n; i++)
+		print_message("# %s\n", errs.msgs[i]);
+	cfg_errors_clear(&errs);
+	free(text);
+	assert_non_null(cfg);
+	return cfg;
+}
+
+static money_t
+M(const char *s)
+{
+	money_t v;
+
+	if (money_parse(s, &v) != 0)
+		fail_msg("bad literal %s", s);
+	return v;
+}
+
+struct price_case {
+	const char *upstream;
+	const char *svc_markup; /* NULL: none */
+	const char *rate;       /* upstream rate, upstream currency */
+	const char *want;       /* marked-up panel rate, by hand */
+	const char *want_cost;  /* converted cost, by hand */
+};
+
+static void
+test_price_table(void **state)
+{
+	/* Each line computed by hand:
+	 * alpha USD, global 25%: 0.90 x 1.25 = 1.125
+	 * 0.0045 x 1.25 = 0.005625 -> up to 0.0001 = 0.0057
+	 * 0.00001 x 1.25 = 0.0000125 -> 0.0001 (never rounds to free)
+	 * 8 x 1.25 = 10
+	 * beta EUR x 1.08, 30%: 1.00 -> 1.08 x 1.3 = 1.404
+	 * 0.33333333 EUR -> 0.3599999964 -> up 0.36 -> x 1.3 = 0.468
+	 * gamma 10% + 0.05, floor 2: 0.9 -> 0.99 + 0.05 = 1.04 -> 2
+	 *   and 3 -> 3.3 + 0.05 = 3.35
+	 * delta fixed 0.10: 0.90 -> 1.00
+	 * service 40% beats upstream 30% and global: beta 1.00 -> 1.08 x 1.4
+	 *   = 1.512
+	 * service fixed 0.5 on alpha: 0.9 + 0.5 = 1.4
+	 * 0.12345 x 1.25 = 0.1543125 -> 0.1544 */
+	static const struct price_case cases[] = {
+	    {"alpha", NULL, "0.90", "1.125", "0.9"},
+	    {"alpha", NULL, "0.0045", "0.0057", "0.0045"},
+	    {"alpha", NULL, "0.00001", "0.0001", "0.00001"},
+	    {"alpha", NULL, "8", "10", "8"},
+	    {"alpha", NULL, "0", "0", "0"},
+	    {"beta", NULL, "1.00", "1.404", "1.08"},
+	    {"beta", NULL, "0.33333333", "0.468", "0.36"},
+	    {"gamma", NULL, "0.9", "2", "0.9"},
+	    {"gamma", NULL, "3", "3.35", "3"},
+	    {"delta", NULL, "0.90", "1", "0.9"},
+	    {"beta", "40%", "1.00", "1.512", "1.08"},
+	    {"alpha", "0.5", "0.9", "1.4", "0.9"},
+	    {"alpha", NULL, "0.12345", "0.1544", "0.12345"},
+	};
+	struct config *cfg = load("");
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct price_case *k = &cases[i];
+		const struct cfg_upstream *up =
+		    config_upstream(cfg, k->upstream);
+		struct cfg_markup sm = {0, 0, 0, 0};
+		money_t got, cost;
+		char a[MONEY_BUFSZ], b[MONEY_BUFSZ];
+
+		assert_non_null(up);
+		if (k->svc_markup != NULL)
+			assert_int_equal(
+			    cfg_parse_markup_string(k->svc_markup, &sm), 0);
+		assert_int_equal(
+		    catalog_price(cfg, up, &sm, M(k->rate), &got, &cost), 0);
+		if (got != M(k->want) || cost != M(k->want_cost))
+			fail_msg(
+			    "case %zu: %s %s: got %s cost %s, want %s "
+			    "cost %s",
+			    i, k->upstream, k->rate, money_format(got, 0, a),
+			    money_format(cost, 0, b), k->want, k->want_cost);
+	}
+	config_free(cfg);
+}
+
+/* A services list as a dialect parse would give it. */
+static void
+svc(struct dialect_services *l, int64_t id, const char *name,
+    const char *category, const char *rate, int64_t min, int64_t max,
+    int refill)
+{
+	struct dialect_service *s;
+
+	l->v = realloc(l->v, (l->n + 1) * sizeof(*l->v));
+	s = &l->v[l->n++];
+	memset(s, 0, sizeof(*s));
+	s->id = id;
+	s->name = strdup(name);
+	s->type = strdup("Default");
+	s->category = strdup(category);
+	s->rate = M(rate);
+	s->min = min;
+	s->max = max;
+	s->refill = refill;
+	s->cancel = 1;
+}
+
+static void
+test_build(void **state)
+{
+	struct config *cfg =
+	    load("services:\n"
+	         "  - id: 1\n    route: [\"alpha:1\", \"beta:77\"]\n"
+	         "  - id: 2\n    route: [\"alpha:2\"]\n    name: \"Renamed\"\n"
+	         "    min: 100\n    markup: \"40%\"\n"
+	         "  - id: 3\n    route: [\"alpha:999\"]\n"    /* dropped */
+	         "  - id: 100001\n    route: [\"beta:77\"]\n" /* collides */
+	         "  - import: alpha\n    id_offset: 100000\n"
+	         "    categories: [\"Instagram*\"]\n");
+	struct dialect_services lists[4];
+	const struct catalog_service *s;
+	struct catalog *c;
+	json_t *j, *o;
+
+	memset(lists, 0, sizeof(lists));
+	svc(&lists[0], 1, "IG Followers", "Instagram Followers", "0.90", 50,
+	    10000, 1);
+	svc(&lists[0], 2, "TT Likes", "TikTok", "2", 10, 5000, 0);
+	svc(&lists[0], 5, "IG Likes", "Instagram Likes", "0.0045", 10, 1000, 0);
+	svc(&lists[1], 77, "Followers EU", "Instagram", "1.00", 100, 5000, 0);
+	c = catalog_build(cfg, lists);
+
+	/* routed over two upstreams: the higher rate, the narrower limits,
+	 * refill only if every route has it */
+	s = catalog_find(c, 1);
+	assert_non_null(s);
+	assert_int_equal(s->rate, M("1.404"));
+	assert_int_equal(s->nroutes, 2);
+	assert_int_equal(s->routes[0].rate, M("1.125"));
+	assert_int_equal(s->routes[1].cost, M("1.08"));
+	assert_int_equal(s->min, 100);
+	assert_int_equal(s->max, 5000);
+	assert_int_equal(s->refill, 0);
+	assert_string_equal(s->name, "IG Followers");
+	/* overrides */
+	s = catalog_find(c, 2);
+	assert_non_null(s);
+	assert_string_equal(s->name, "Renamed");
+	assert_int_equal(s->min, 100);
+	assert_int_equal(s->max, 5000);
+	assert_int_equal(s->rate, M("2.8"));
+	/* a route to a service the upstream does not offer: not listed */
+	assert_null(catalog_find(c, 3));
+	/* the explicit 100001 wins over the import's 100001 */
+	s = catalog_find(c, 100001);
+	assert_non_null(s);
+	assert_int_equal(s->routes[0].upstream, 1);
+	assert_int_equal(c->skipped, 1);
+	/* import with the category glob: 100005 yes, 100002 (TikTok) no */
+	s = catalog_find(c, 100005);
+	assert_non_null(s);
+	assert_int_equal(s->rate, M("0.0057"));
+	assert_null(catalog_find(c, 100002));
+	assert_int_equal(c->n, 4);
+
+	/* the rendered reply: SPEC section 4's shape, sorted by id */
+	j = json_loads(c->json, 0, NULL);
+	assert_non_null(j);
+	assert_true(json_is_array(j));
+	assert_int_equal(json_array_size(j), 4);
+	o = json_array_get(j, 0);
+	assert_int_equal(json_integer_value(json_object_get(o, "service")), 1);
+	assert_string_equal(json_string_value(json_object_get(o, "rate")),
+	                    "1.404");
+	assert_string_equal(json_string_value(json_object_get(o, "min")),
+	                    "100");
+	assert_string_equal(json_string_value(json_object_get(o, "max")),
+	                    "5000");
+	assert_string_equal(json_string_value(json_object_get(o, "type")),
+	                    "Default");
+	assert_true(json_is_false(json_object_get(o, "refill")));
+	assert_true(json_is_true(json_object_get(o, "cancel")));
+	assert_true(json_is_false(json_object_get(o, "dripfeed")));
+	o = json_array_get(j, 3);
+	assert_int_equal(json_integer_value(json_object_get(o, "service")),
+	                 100005);
+	assert_string_equal(json_string_value(json_object_get(o, "rate")),
+	                    "0.0057");
+	json_decref(j);
+
+	/* the upstream drops service 1: the routed service falls back to its
+	 * second entry; a rate change applies to the new snapshot only */
+	free(lists[0].v[0].name);
+	free(lists[0].v[0].type);
+	free(lists[0].v[0].category);
+	lists[0].v[0] = lists[0].v[2];
+	lists[0].n = 2;
+	lists[1].v[0].rate = M("2");
+	{
+		struct catalog *c2 = catalog_build(cfg, lists);
+
+		s = catalog_find(c2, 1);
+		assert_non_null(s);
+		assert_int_equal(s->nroutes, 1);
+		assert_int_equal(s->rate, M("2.808"));
+		assert_int_equal(catalog_find(c, 1)->rate, M("1.404"));
+		catalog_unref(c2);
+	}
+	catalog_unref(c);
+	for (int i = 0; i < 4; i++)
+		dialect_services_free(&lists[i]);
+	config_free(cfg);
+}
+
+static void
+test_empty(void **state)
+{
+	struct config *cfg =
+	    load("services:\n  - id: 1\n    route: [\"alpha:1\"]\n");
+	struct dialect_services lists[4];
+	struct catalog *c;
+
+	memset(lists, 0, sizeof(lists));
+	c = catalog_build(cfg, lists);
+	assert_int_equal(c->n, 0);
+	assert_string_equal(c->json, "[]");
+	assert_null(catalog_find(c, 1));
+	catalog_unref(c);
+	config_free(cfg);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_price_table),
+	    cmocka_unit_test(test_build),
+	    cmocka_unit_test(test_empty),
+	};
+
+	log_init("test_catalog", LOG_LEVEL_ERROR);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

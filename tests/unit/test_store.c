@@ -1,0 +1,416 @@
+/* test_store.c - the SQLite store: customers, ledger, the debit primitive
+ * (including many processes racing on one balance), idempotent requests and
+ * the invariant check. */
+#include <sys/wait.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "auth.h"
+#include "log.h"
+#include "money.h"
+#include "store.h"
+
+struct fixture {
+	char dir[64];
+	char path[128];
+	struct store *st;
+};
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	snprintf(f->dir, sizeof(f->dir), "/tmp/pmx-store-XXXXXX");
+	if (mkdtemp(f->dir) == NULL)
+		return -1;
+	snprintf(f->path, sizeof(f->path), "%s/test.db", f->dir);
+	f->st = store_sqlite_open(f->path, 5);
+	if (f->st == NULL)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[256];
+
+	store_close(f->st);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	if (system(cmd) != 0)
+		return -1;
+	free(f);
+	return 0;
+}
+
+static money_t
+M(const char *s)
+{
+	money_t v;
+
+	if (money_parse(s, &v) != 0)
+		fail_msg("bad money literal %s", s);
+	return v;
+}
+
+static int64_t
+add_customer(struct store *st, const char *name, const char *funds)
+{
+	uint8_t h[AUTH_HASH_LEN];
+	int64_t id;
+	money_t bal;
+
+	auth_key_hash(name, strlen(name), h);
+	assert_int_equal(store_customer_add(st, name, h, &id), STORE_OK);
+	if (funds != NULL)
+		assert_int_equal(store_ledger_post(st, id, LEDGER_DEPOSIT,
+		                                   M(funds), "test", &bal),
+		                 STORE_OK);
+	return id;
+}
+
+static void
+count_violation(const char *what, void *arg)
+{
+	(*(int *)arg)++;
+	print_message("# violation: %s\n", what);
+}
+
+static int
+violations(struct store *st)
+{
+	int n = 0;
+	int rc = store_check(st, count_violation, &n);
+
+	assert_int_equal(rc, n);
+	return rc;
+}
+
+static void
+test_customers(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t h1[AUTH_HASH_LEN], h2[AUTH_HASH_LEN];
+	struct customer c;
+	int64_t id;
+
+	auth_key_hash("k1", 2, h1);
+	auth_key_hash("k2", 2, h2);
+	assert_int_equal(store_customer_add(f->st, "alice", h1, &id), STORE_OK);
+	assert_int_equal(store_customer_add(f->st, "alice", h2, NULL),
+	                 STORE_EXISTS);
+	assert_int_equal(store_customer_add(f->st, "bob", h1, NULL),
+	                 STORE_EXISTS); /* a key hash belongs to one customer */
+	assert_int_equal(store_customer_by_key(f->st, h1, &c), STORE_OK);
+	assert_int_equal(c.id, id);
+	assert_string_equal(c.name, "alice");
+	assert_int_equal(c.balance, 0);
+	assert_int_equal(store_customer_by_key(f->st, h2, &c), STORE_NOTFOUND);
+	assert_int_equal(store_customer_set_key(f->st, "alice", h2), STORE_OK);
+	assert_int_equal(store_customer_by_key(f->st, h1, &c), STORE_NOTFOUND);
+	assert_int_equal(store_customer_by_key(f->st, h2, &c), STORE_OK);
+	assert_int_equal(store_customer_set_key(f->st, "nobody", h1),
+	                 STORE_NOTFOUND);
+	assert_int_equal(store_customer_set_disabled(f->st, "alice", 1),
+	                 STORE_OK);
+	assert_int_equal(store_customer_by_name(f->st, "alice", &c), STORE_OK);
+	assert_int_equal(c.disabled, 1);
+	assert_int_equal(store_customer_set_disabled(f->st, "nobody", 1),
+	                 STORE_NOTFOUND);
+	assert_true(store_name_valid("a.b-c_d@e"));
+	assert_false(store_name_valid(""));
+	assert_false(store_name_valid("with space"));
+	assert_int_equal(violations(f->st), 0);
+}
+
+static void
+test_ledger(void **state)
+{
+	struct fixture *f = *state;
+	int64_t id = add_customer(f->st, "carol", "10");
+	struct customer c;
+	money_t bal;
+
+	assert_int_equal(store_ledger_post(f->st, id, LEDGER_ADJUSTMENT,
+	                                   M("-10.00001"), NULL, &bal),
+	                 STORE_NOFUNDS);
+	assert_int_equal(store_ledger_post(f->st, id, LEDGER_ADJUSTMENT,
+	                                   M("-4"), "withdrawal", &bal),
+	                 STORE_OK);
+	assert_int_equal(bal, M("6"));
+	/* charges and refunds only move through orders */
+	assert_int_equal(
+	    store_ledger_post(f->st, id, LEDGER_CHARGE, M("-1"), NULL, &bal),
+	    STORE_ERROR);
+	assert_int_equal(
+	    store_ledger_post(f->st, id, LEDGER_DEPOSIT, M("-1"), NULL, &bal),
+	    STORE_ERROR);
+	assert_int_equal(
+	    store_ledger_post(f->st, 9999, LEDGER_DEPOSIT, M("1"), NULL, &bal),
+	    STORE_NOTFOUND);
+	assert_int_equal(store_customer_by_name(f->st, "carol", &c), STORE_OK);
+	assert_int_equal(c.balance, M("6"));
+	assert_int_equal(violations(f->st), 0);
+}
+
+static struct order_new
+new_order(int64_t customer, const char *charge)
+{
+	struct order_new o;
+
+	memset(&o, 0, sizeof(o));
+	o.customer_id = customer;
+	o.service_id = 1;
+	o.type = "Default";
+	o.quantity = 1000;
+	o.rate = M(charge);
+	o.charge = M(charge);
+	o.fields = "{\"link\":\"https://example.com/x\"}";
+	o.upstream = "alpha";
+	o.upstream_service = 1448;
+	return o;
+}
+
+static void
+test_order_create(void **state)
+{
+	struct fixture *f = *state;
+	int64_t cid = add_customer(f->st, "dave", "1");
+	struct order_new o = new_order(cid, "0.6");
+	uint8_t h1[AUTH_HASH_LEN], h2[AUTH_HASH_LEN];
+	struct customer c;
+	struct order ord;
+	int64_t id1, id2;
+
+	assert_int_equal(store_order_create(f->st, &o, &id1), STORE_OK);
+	assert_int_equal(store_order_get(f->st, id1, &ord), STORE_OK);
+	assert_int_equal(ord.state, ORDER_QUEUED);
+	assert_int_equal(ord.charge, M("0.6"));
+	assert_int_equal(ord.refunded, 0);
+	assert_string_equal(ord.upstream, "alpha");
+	assert_int_equal(ord.remains, -1);
+	/* 0.4 left: a second 0.6 is refused and writes nothing */
+	assert_int_equal(store_order_create(f->st, &o, &id2), STORE_NOFUNDS);
+	assert_int_equal(store_customer_by_name(f->st, "dave", &c), STORE_OK);
+	assert_int_equal(c.balance, M("0.4"));
+	assert_int_equal(store_order_get(f->st, id1 + 1, &ord), STORE_NOTFOUND);
+
+	/* request_id: the same request returns the first order, once */
+	auth_key_hash("req-a", 5, h1);
+	auth_key_hash("req-b", 5, h2);
+	o = new_order(cid, "0.1");
+	o.request_id = "r-1";
+	o.request_hash = h1;
+	assert_int_equal(store_order_create(f->st, &o, &id1), STORE_OK);
+	assert_int_equal(store_order_create(f->st, &o, &id2), STORE_EXISTS);
+	assert_int_equal(id1, id2);
+	o.request_hash = h2;
+	assert_int_equal(store_order_create(f->st, &o, &id2), STORE_CONFLICT);
+	assert_int_equal(store_customer_by_name(f->st, "dave", &c), STORE_OK);
+	assert_int_equal(c.balance, M("0.3"));
+	assert_int_equal(violations(f->st), 0);
+}
+
+/* Many processes race order_create on one balance.  Each child reports the
+ * charges it got through a pipe; the money must add up exactly and the
+ * balance must never go negative (the CHECK constraint would abort the
+ * transaction, and check() would see a mismatch). */
+#define RACE_PROCS 8
+#define RACE_TRIES 150
+
+static void
+test_concurrent_debit(void **state)
+{
+	struct fixture *f = *state;
+	int64_t cid = add_customer(f->st, "erin", "100");
+	int fds[2];
+	pid_t pids[RACE_PROCS];
+	int64_t got_orders = 0;
+	money_t got_charged = 0;
+	struct customer c;
+	sqlite3 *db;
+	sqlite3_stmt *q;
+
+	assert_int_equal(pipe(fds), 0);
+	for (int p = 0; p < RACE_PROCS; p++) {
+		pids[p] = fork();
+		assert_true(pids[p] >= 0);
+		if (pids[p] == 0) {
+			struct store *st = store_sqlite_open(f->path, 5);
+			int64_t n = 0, id;
+			money_t sum = 0;
+			unsigned seed = (unsigned)p * 7919u + 1;
+
+			close(fds[0]);
+			if (st == NULL)
+				_exit(3);
+			for (int i = 0; i < RACE_TRIES; i++) {
+				/* charges from 0.00001 to about 1.5 */
+				char amount[32];
+				struct order_new o;
+				enum store_result r;
+
+				snprintf(amount, sizeof(amount), "%u.%05u",
+				         rand_r(&seed) % 2,
+				         rand_r(&seed) % 50000 + 1);
+				o = new_order(cid, amount);
+				r = store_order_create(st, &o, &id);
+				if (r == STORE_OK) {
+					n++;
+					sum += o.charge;
+				} else if (r != STORE_NOFUNDS)
+					_exit(4);
+			}
+			store_close(st);
+			if (write(fds[1], &n, sizeof(n)) != sizeof(n) ||
+			    write(fds[1], &sum, sizeof(sum)) != sizeof(sum))
+				_exit(5);
+			_exit(0);
+		}
+	}
+	close(fds[1]);
+	for (int p = 0; p < RACE_PROCS; p++) {
+		int64_t n;
+		money_t sum;
+		int status;
+
+		assert_int_equal(read(fds[0], &n, sizeof(n)), sizeof(n));
+		assert_int_equal(read(fds[0], &sum, sizeof(sum)), sizeof(sum));
+		got_orders += n;
+		got_charged += sum;
+		assert_int_equal(waitpid(pids[p], &status, 0), pids[p]);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
+	close(fds[0]);
+
+	assert_int_equal(store_customer_by_name(f->st, "erin", &c), STORE_OK);
+	print_message("# %d processes x %d tries: %lld orders, %lld units "
+	              "charged, balance %lld\n",
+	              RACE_PROCS, RACE_TRIES, (long long)got_orders,
+	              (long long)got_charged, (long long)c.balance);
+	assert_true(c.balance >= 0);
+	assert_int_equal(c.balance + got_charged, M("100"));
+	/* 1200 tries averaging ~0.75 ask for ~900: the funds ran out */
+	assert_true(c.balance < M("1.5"));
+	assert_true(got_orders < RACE_PROCS * RACE_TRIES);
+
+	/* the store agrees with what the clients saw */
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_prepare_v2(db,
+	                       "SELECT COUNT(*), SUM(charge) FROM orders"
+	                       " WHERE customer_id = ?1",
+	                       -1, &q, NULL),
+	    SQLITE_OK);
+	sqlite3_bind_int64(q, 1, cid);
+	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int64(q, 0), got_orders);
+	assert_int_equal(sqlite3_column_int64(q, 1), got_charged);
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	assert_int_equal(violations(f->st), 0);
+}
+
+/* check must see each kind of damage (a test that cannot fail is a
+ * defect). */
+static void
+test_check_detects(void **state)
+{
+	struct fixture *f = *state;
+	int64_t cid = add_customer(f->st, "fred", "5");
+	struct order_new o = new_order(cid, "1");
+	sqlite3 *db;
+	int64_t id;
+
+	assert_int_equal(store_order_create(f->st, &o, &id), STORE_OK);
+	assert_int_equal(violations(f->st), 0);
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	/* a final Canceled order without its refund */
+	assert_int_equal(sqlite3_exec(db,
+	                              "UPDATE orders SET state = 'canceled'",
+	                              NULL, NULL, NULL),
+	                 SQLITE_OK);
+	assert_int_equal(violations(f->st), 1);
+	/* a Partial order: refund must be floor(charge x remains / qty) */
+	assert_int_equal(sqlite3_exec(db,
+	                              "UPDATE orders SET state = 'partial',"
+	                              " remains = 157",
+	                              NULL, NULL, NULL),
+	                 SQLITE_OK);
+	assert_int_equal(violations(f->st), 1);
+	/* the exact refund (1 x 157 / 1000 = 0.157) satisfies it */
+	assert_int_equal(
+	    sqlite3_exec(db,
+	                 "INSERT INTO ledger (customer_id, kind, amount,"
+	                 " order_id, created_at)"
+	                 " SELECT customer_id, 'refund', 15700000, id, 0"
+	                 " FROM orders;"
+	                 "UPDATE customers SET balance = balance + 15700000",
+	                 NULL, NULL, NULL),
+	    SQLITE_OK);
+	assert_int_equal(violations(f->st), 0);
+	/* a second refund is refused by the schema itself */
+	assert_int_not_equal(
+	    sqlite3_exec(db,
+	                 "INSERT INTO ledger (customer_id, kind,"
+	                 " amount, order_id, created_at)"
+	                 " SELECT customer_id, 'refund', 1, id, 0"
+	                 " FROM orders",
+	                 NULL, NULL, NULL),
+	    SQLITE_OK);
+	/* a balance that disagrees with its ledger */
+	assert_int_equal(
+	    sqlite3_exec(db, "UPDATE customers SET balance = balance + 1", NULL,
+	                 NULL, NULL),
+	    SQLITE_OK);
+	assert_int_equal(violations(f->st), 1);
+	sqlite3_close(db);
+}
+
+static void
+test_refuses_non_durable(void **state)
+{
+	struct fixture *f = *state;
+	char path[160];
+	struct store *st;
+
+	/* :memory: cannot be WAL: the store refuses it */
+	st = store_sqlite_open(":memory:", 5);
+	assert_null(st);
+	/* a path in a missing directory */
+	snprintf(path, sizeof(path), "%s/missing/x.db", f->dir);
+	assert_null(store_sqlite_open(path, 5));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_customers, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ledger, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_order_create, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_concurrent_debit, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_check_detects, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_refuses_non_durable, setup,
+	                                    teardown),
+	};
+
+	log_init("test_store", LOG_LEVEL_ERROR);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
