@@ -33,19 +33,37 @@ struct cli_cmd {
 
 static void cli_usage(void) __attribute__((noreturn));
 
+/* Report a store result about customer NAME; the exit status. */
+static int
+cli_result(enum store_result r, const char *name)
+{
+	switch (r) {
+	case STORE_OK:
+		return 0;
+	case STORE_EXISTS:
+		fprintf(stderr, "panelmux: customer %s already exists\n", name);
+		return 1;
+	case STORE_NOTFOUND:
+		fprintf(stderr, "panelmux: no customer named %s\n", name);
+		return 1;
+	case STORE_NOFUNDS:
+		fprintf(stderr,
+		        "panelmux: refused: the balance of %s would become "
+		        "negative\n",
+		        name);
+		return 1;
+	default:
+		fprintf(stderr, "panelmux: store error\n");
+		return 1;
+	}
+}
+
 static int
 cli_need_customer(struct cli *c, const char *name, struct customer *cu)
 {
-	switch (store_customer_by_name(c->st, name, cu)) {
-	case STORE_OK:
-		return 0;
-	case STORE_NOTFOUND:
-		fprintf(stderr, "panelmux: no customer named %s\n", name);
-		return -1;
-	default:
-		fprintf(stderr, "panelmux: store error\n");
-		return -1;
-	}
+	return cli_result(store_customer_by_name(c->st, name, cu), name) == 0
+	           ? 0
+	           : -1;
 }
 
 /* Generate a key, store its hash with SET, print the key alone. */
@@ -63,20 +81,9 @@ cli_new_key(struct cli *c, const char *name, int rotate)
 	auth_key_hash(key, strlen(key), hash);
 	r = rotate ? store_customer_set_key(c->st, name, hash)
 	           : store_customer_add(c->st, name, hash, NULL);
-	switch (r) {
-	case STORE_OK:
+	if (r == STORE_OK)
 		printf("%s\n", key);
-		return 0;
-	case STORE_EXISTS:
-		fprintf(stderr, "panelmux: customer %s already exists\n", name);
-		return 1;
-	case STORE_NOTFOUND:
-		fprintf(stderr, "panelmux: no customer named %s\n", name);
-		return 1;
-	default:
-		fprintf(stderr, "panelmux: store error\n");
-		return 1;
-	}
+	return cli_result(r, name);
 }
 
 static int
@@ -135,22 +142,11 @@ cli_customer_fund(struct cli *c, int argc, char **argv)
 	r = store_ledger_post(c->st, cu.id,
 	                      amount > 0 ? LEDGER_DEPOSIT : LEDGER_ADJUSTMENT,
 	                      amount, note, &balance);
-	switch (r) {
-	case STORE_OK:
+	if (r == STORE_OK)
 		printf("%s %s\n",
 		       money_format(balance, c->cfg->money_decimals, bal),
 		       c->cfg->currency);
-		return 0;
-	case STORE_NOFUNDS:
-		fprintf(stderr,
-		        "panelmux: refused: the balance of %s would "
-		        "become negative\n",
-		        argv[0]);
-		return 1;
-	default:
-		fprintf(stderr, "panelmux: store error\n");
-		return 1;
-	}
+	return cli_result(r, argv[0]);
 }
 
 static int
@@ -193,16 +189,8 @@ cli_customer_show(struct cli *c, int argc, char **argv)
 static int
 cli_set_disabled(struct cli *c, const char *name, int disabled)
 {
-	switch (store_customer_set_disabled(c->st, name, disabled)) {
-	case STORE_OK:
-		return 0;
-	case STORE_NOTFOUND:
-		fprintf(stderr, "panelmux: no customer named %s\n", name);
-		return 1;
-	default:
-		fprintf(stderr, "panelmux: store error\n");
-		return 1;
-	}
+	return cli_result(store_customer_set_disabled(c->st, name, disabled),
+	                  name);
 }
 
 static int

@@ -25,6 +25,7 @@
 #include <jansson.h>
 
 #include "dialect.h"
+#include "jsonx.h"
 #include "xmalloc.h"
 
 #define DIALECT_NUM_MAX 128    /* bytes of a number's text, exponent expanded */
@@ -457,28 +458,11 @@ dialect_money_text(const char *s, size_t len, enum money_round mode,
 	return money_parse_n(s, len, mode, out);
 }
 
-/* The shortest "%.*e" text that reads back as D: the decimal the sender
- * most likely wrote.  No arithmetic is done on D. */
-static int
-dialect_real_text(double d, char *buf, size_t sz)
-{
-	int p;
-
-	if (!isfinite(d))
-		return -1; /* jansson never makes one; be sure */
-	for (p = 1; p <= 17; p++) {
-		snprintf(buf, sz, "%.*e", p - 1, d);
-		if (strtod(buf, NULL) == d)
-			break;
-	}
-	return 0;
-}
-
 /* Money from a JSON string or number; MODE rounds past 8 decimals. */
 static int
 dialect_money(const json_t *v, enum money_round mode, money_t *out)
 {
-	char buf[DIALECT_NUM_MAX];
+	char buf[DIALECT_NUM_MAX], real[JSONX_REAL_MAX];
 	int n;
 
 	if (v == NULL)
@@ -494,9 +478,9 @@ dialect_money(const json_t *v, enum money_round mode, money_t *out)
 			return -1;
 		return money_parse_n(buf, (size_t)n, mode, out);
 	case JSON_REAL:
-		if (dialect_real_text(json_real_value(v), buf, sizeof(buf)) < 0)
+		if ((n = jsonx_real(json_real_value(v), real)) < 0)
 			return -1;
-		return dialect_money_text(buf, strlen(buf), mode, out);
+		return money_parse_n(real, (size_t)n, mode, out);
 	default:
 		return -1;
 	}
@@ -721,31 +705,6 @@ dialect_refused(const json_t *o, int status_word, char *msg)
 
 /* ---- loading --------------------------------------------------------- */
 
-/* Whether the JSON text nests deeper than DIALECT_MAX_DEPTH. */
-static int
-dialect_too_deep(const char *s, size_t len)
-{
-	size_t i;
-	int depth = 0, in_str = 0;
-
-	for (i = 0; i < len; i++) {
-		if (in_str) {
-			if (s[i] == '\\')
-				i++;
-			else if (s[i] == '"')
-				in_str = 0;
-		} else if (s[i] == '"') {
-			in_str = 1;
-		} else if (s[i] == '{' || s[i] == '[') {
-			if (++depth > DIALECT_MAX_DEPTH)
-				return 1;
-		} else if (s[i] == '}' || s[i] == ']') {
-			depth--;
-		}
-	}
-	return 0;
-}
-
 /* A fault reason for an HTML body: its <title>, or its first text. */
 static void
 dialect_html_reason(const char *s, size_t len, char *msg)
@@ -815,7 +774,7 @@ dialect_load(int http, const char *body, size_t len, char *msg)
 		dialect_html_reason(body, len, msg);
 		return NULL;
 	}
-	if (dialect_too_deep(body, len)) {
+	if (jsonx_too_deep(body, len, DIALECT_MAX_DEPTH)) {
 		dialect_msg(msg, "JSON nested deeper than %d",
 		            DIALECT_MAX_DEPTH);
 		return NULL;

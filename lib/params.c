@@ -18,12 +18,13 @@
 
 #include <jansson.h>
 
+#include "jsonx.h"
 #include "params.h"
 #include "xmalloc.h"
 
 #define PARAMS_INLINE 1024  /* arena bytes inside struct params */
 #define PARAMS_CHUNK 4096   /* minimum size of a further arena block */
-#define PARAMS_REAL_MAX 400 /* a double in plain decimal, with room */
+#define PARAMS_REAL_MAX JSONX_REAL_MAX
 
 struct params_chunk {
 	struct params_chunk *next;
@@ -618,80 +619,6 @@ params_multipart(struct params *p, const char *cparams, const char *cend,
 	}
 }
 
-/* Does the JSON text nest deeper than PARAMS_MAX_JSON_DEPTH?  Checked
- * before parsing, so a deep document is never built. */
-static int
-params_json_too_deep(const char *s, size_t len)
-{
-	size_t i;
-	int depth = 0, str = 0;
-
-	for (i = 0; i < len; i++) {
-		if (str) {
-			if (s[i] == '\\')
-				i++;
-			else if (s[i] == '"')
-				str = 0;
-		} else if (s[i] == '"') {
-			str = 1;
-		} else if (s[i] == '[' || s[i] == '{') {
-			if (++depth > PARAMS_MAX_JSON_DEPTH)
-				return 1;
-		} else if (s[i] == ']' || s[i] == '}') {
-			depth--;
-		}
-	}
-	return 0;
-}
-
-/* D in the shortest decimal form that reads back as D, without exponent:
- * 0.1 -> "0.1", 1e-7 -> "0.0000001", 100.0 -> "100".  OUT has
- * PARAMS_REAL_MAX bytes.  Returns the length. */
-static size_t
-params_real(double d, char *out)
-{
-	char e[32], digits[20];
-	const char *m;
-	int prec, exp, nd = 0, i, o = 0;
-
-	if (d == 0 || !isfinite(d)) {
-		strcpy(out, "0");
-		return 1;
-	}
-	for (prec = 1; prec < 17; prec++) {
-		snprintf(e, sizeof e, "%.*e", prec - 1, d);
-		if (strtod(e, NULL) == d)
-			break;
-	}
-	snprintf(e, sizeof e, "%.*e", prec - 1, d);
-	m = e;
-	if (*m == '-')
-		out[o++] = *m++;
-	for (; *m != 'e'; m++)
-		if (*m != '.')
-			digits[nd++] = *m;
-	exp = atoi(m + 1);
-	while (nd > 1 && digits[nd - 1] == '0')
-		nd--;
-	if (exp < 0) {
-		out[o++] = '0';
-		out[o++] = '.';
-		for (i = 0; i < -exp - 1; i++)
-			out[o++] = '0';
-		for (i = 0; i < nd; i++)
-			out[o++] = digits[i];
-	} else {
-		for (i = 0; i <= exp; i++)
-			out[o++] = i < nd ? digits[i] : '0';
-		if (nd > exp + 1)
-			out[o++] = '.';
-		for (i = exp + 1; i < nd; i++)
-			out[o++] = digits[i];
-	}
-	out[o] = '\0';
-	return o;
-}
-
 /* A JSON scalar as a field value: *S (LEN bytes), rendered into BUF
  * (PARAMS_REAL_MAX bytes) unless it is a string.  -1 if not a scalar. */
 static int
@@ -708,7 +635,9 @@ params_json_scalar(json_t *v, char *buf, const char **s, size_t *len)
 		                json_integer_value(v));
 		return 0;
 	case JSON_REAL:
-		*len = params_real(json_real_value(v), buf);
+		if (jsonx_real(json_real_value(v), buf) < 0)
+			return -1;
+		*len = strlen(buf);
 		return 0;
 	case JSON_TRUE:
 	case JSON_FALSE:
@@ -742,7 +671,7 @@ params_json(struct params *p, const char *body, size_t len, const char **why)
 		body += 3;
 		len -= 3;
 	}
-	if (params_json_too_deep(body, len))
+	if (jsonx_too_deep(body, len, PARAMS_MAX_JSON_DEPTH))
 		return params_fail(why, PARAMS_BAD_ENCODING,
 		                   "The JSON body is nested too deeply.");
 	root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &err);

@@ -1,12 +1,12 @@
 /* fuzz_dialect.c - libFuzzer target: every dialect parse function on the
- * same bytes.  Seed corpus: tests/fuzz/corpus/dialect (the upstream reply
+ * same bytes.  Seed corpus: tests/corpus/upstream-replies (the upstream reply
  * corpus).
  *
  *   clang -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
  *       -Ilib tests/fuzz/fuzz_dialect.c lib/dialect.c lib/money.c \
  *       lib/xmalloc.c lib/log.c $(pkg-config --cflags --libs jansson libevent)
  * \ -o fuzz_dialect
- *   ./fuzz_dialect -max_total_time=10 tests/fuzz/corpus/dialect
+ *   ./fuzz_dialect -max_total_time=10 tests/corpus/upstream-replies
  *
  * Besides not crashing, each call must keep its contract: results are one
  * of the three, texts are NUL-terminated within their buffers, every
