@@ -12,7 +12,7 @@ PKGS = libevent libcurl yaml-0.1 sqlite3 jansson libcrypto
 # Debian packages the build, tests and `make run` need.
 DEBS = build-essential pkg-config libevent-dev libcurl4-openssl-dev \
 	libyaml-dev libsqlite3-dev libjansson-dev libssl-dev libcmocka-dev \
-	libgmp-dev sqlite3 curl python3
+	libgmp-dev sqlite3 curl python3 valgrind
 
 SANITIZE ?=
 ifeq ($(SANITIZE),)
@@ -56,7 +56,7 @@ UNIT_HELPER_OBJS = $(UNIT_HELPERS:%.c=$(BUILD)/%.o)
 
 BINS = $(BUILD)/panelmuxd $(BUILD)/panelmux $(BUILD)/fakepanel
 
-.PHONY: all deps test check-sanitize run bench install clean fmt
+.PHONY: all deps test valgrind run bench install clean fmt
 all: $(BINS) $(UNIT_BINS)
 
 $(BUILD)/%.o: %.c
@@ -94,10 +94,18 @@ deps:
 	fi
 
 # Normal build and ASan+UBSan build, every suite over both.
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+
 test: deps
-	$(MAKE) --no-print-directory all
-	$(MAKE) --no-print-directory SANITIZE=address,undefined all
+	$(MAKE) --no-print-directory -j$(JOBS) all
+	$(MAKE) --no-print-directory -j$(JOBS) SANITIZE=address,undefined all
 	bash tests/run.sh build build-san
+
+# Every unit test and the integration suite with panelmuxd under valgrind:
+# zero errors, zero definitely-lost bytes.
+valgrind: deps
+	$(MAKE) --no-print-directory -j$(JOBS) all
+	PMX_VALGRIND=1 bash tests/run.sh build
 
 run: deps
 	$(MAKE) --no-print-directory all

@@ -30,7 +30,12 @@ for b in "$@"; do
 		[ -x "$t" ] || continue
 		name=$(basename "$t")
 		if [ -n "$filter" ] && ! [[ $name =~ $filter ]]; then continue; fi
-		out=$(CMOCKA_MESSAGE_OUTPUT=TAP timeout 600 "$t" 2>&1)
+		if [ -n "${PMX_VALGRIND:-}" ]; then
+			out=$(CMOCKA_MESSAGE_OUTPUT=TAP timeout 1200 valgrind -q --error-exitcode=99 \
+				--leak-check=full --errors-for-leak-kinds=definite "$t" 2>&1)
+		else
+			out=$(CMOCKA_MESSAGE_OUTPUT=TAP timeout 600 "$t" 2>&1)
+		fi
 		rc=$?
 		tally "$b/$name" < <(printf '%s\n' "$out")
 		if [ $rc -ne 0 ] && ! grep -q '^not ok ' <<<"$out"; then

@@ -179,3 +179,33 @@ def test_daemon_answers_under_every_fault(env):
         fp.fault("services", "none")
         wait_for(lambda: "circuit closed" in pm.log(), timeout=30, what="breaker to close")
         assert services_of(pm, key) == before
+
+
+def test_cli_services_sync(env):
+    with FakePanel(env, services=20) as fp, daemon(env, fp) as pm:
+        p = pm.cli("services", "sync")
+        assert p.stdout.strip() == "alpha: 20 services imported", p.stdout
+        lst = pm.cli("services", "list").stdout
+        ids = [int(l.split()[0]) for l in lst.splitlines()[1:]]
+        assert ids == [1] + list(range(1001, 1021)), ids
+        fp.stop()
+        p = pm.cli("services", "sync", "alpha", check=False)
+        assert p.returncode == 1 and "sync failed" in p.stdout, p
+        assert pm.cli("services", "sync", "nosuch", check=False).returncode == 2
+        assert pm.cli("services", "list").stdout == lst  # the stored catalogue is kept
+        # and the daemon starts on it with the upstream still down
+        key = pm.customer("cust")
+        pm.start()
+        assert len(services_of(pm, key)) == 21
+
+
+def test_proxy_environment_ignored(env):
+    """Upstream calls never go through a proxy named in the environment."""
+    with FakePanel(env, services=20) as fp, daemon(env, fp) as pm:
+        for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+            pm.environ[var] = "http://127.0.0.1:9"
+        pm.environ.pop("no_proxy", None)
+        pm.environ.pop("NO_PROXY", None)
+        key = pm.customer("cust")
+        pm.start()
+        assert len(wait_for(lambda: services_of(pm, key) or None, what="import")) == 21
