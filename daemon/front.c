@@ -32,6 +32,15 @@ struct front {
 	struct api *api;
 	struct evhttp *http;
 	struct evhttp_bound_socket *sock;
+	size_t pending; /* requests waiting on an upstream */
+};
+
+/* A request whose answer comes later (add, status of stale orders...). */
+struct front_pending {
+	struct front *f;
+	struct evhttp_request *req;
+	struct api_reply *r;
+	enum api_action action;
 };
 
 static int
@@ -164,11 +173,29 @@ front_decode(struct evhttp_request *req, struct params *p)
 }
 
 static void
+front_done(void *arg)
+{
+	struct front_pending *fp = arg;
+
+	log_debug("front: %s -> %d (after waiting)",
+	          api_action_name(fp->action), fp->r->status);
+	fp->f->pending--;
+	front_send(fp->req, fp->r);
+	free(fp);
+}
+
+size_t
+front_pending(const struct front *f)
+{
+	return f != NULL ? f->pending : 0;
+}
+
+static void
 front_request(struct evhttp_request *req, void *arg)
 {
 	struct front *f = arg;
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-	enum api_action action;
+	struct front_pending *fp;
 	struct api_reply *r;
 	struct params *p;
 	const char *why;
@@ -185,9 +212,17 @@ front_request(struct evhttp_request *req, void *arg)
 		return;
 	}
 	r = front_reply_new();
-	api_handle(f->api, p, r, &action);
-	log_debug("front: %s -> %d", api_action_name(action), r->status);
-	front_send(req, r);
+	fp = xmalloc(sizeof(*fp));
+	fp->f = f;
+	fp->req = req;
+	fp->r = r;
+	if (api_handle(f->api, p, r, &fp->action, front_done, fp)) {
+		log_debug("front: %s -> %d", api_action_name(fp->action),
+		          r->status);
+		front_send(req, r);
+		free(fp);
+	} else
+		f->pending++;
 	params_free(p);
 }
 

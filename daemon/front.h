@@ -13,6 +13,8 @@ struct front *front_new(struct event_base *base, const struct config *cfg,
                         struct api *api);
 /* Stop accepting new connections; requests in flight still get answers. */
 void front_stop_accepting(struct front *f);
+/* Requests still waiting for an answer. */
+size_t front_pending(const struct front *f);
 void front_free(struct front *f);
 
 #endif

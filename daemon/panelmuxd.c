@@ -7,16 +7,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <curl/curl.h>
 #include <event2/event.h>
 
+#include "clock.h"
 #include "api.h"
 #include "config.h"
 #include "front.h"
 #include "log.h"
 #include "notify.h"
+#include "orders.h"
 #include "panel.h"
+#include "upstream.h"
 #include "store.h"
 
 struct daemon_state {
@@ -24,10 +28,15 @@ struct daemon_state {
 	struct config *cfg;
 	struct store *st;
 	struct panel *panel;
+	struct orders *orders;
 	struct api api;
 	struct front *front;
-	struct event *ev_term, *ev_int, *ev_hup, *ev_watchdog;
+	struct event *ev_term, *ev_int, *ev_hup, *ev_watchdog, *ev_drain;
+	int64_t drain_deadline_ms;
 };
+
+/* Longest a clean stop waits for upstream calls in flight. */
+#define DAEMON_DRAIN_MAX_MS 60000
 
 static void
 usage(void)
@@ -77,16 +86,50 @@ daemon_check_secrets(const struct config *cfg, const char *path)
 	return 0;
 }
 
+/* While draining: exit once no upstream call is in flight and no request
+ * waits, or at the deadline. */
+static void
+daemon_on_drain(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon_state *d = arg;
+	size_t calls = up_engine_pending(d->panel->eng);
+
+	if ((calls == 0 && front_pending(d->front) == 0) ||
+	    clock_mono_ms() >= d->drain_deadline_ms) {
+		if (calls > 0)
+			log_warnx("drain: %zu upstream calls still open at the "
+			          "deadline",
+			          calls);
+		event_base_loopexit(d->base, NULL);
+	}
+}
+
 static void
 daemon_on_stop(evutil_socket_t sig, short what, void *arg)
 {
 	struct daemon_state *d = arg;
+	struct timeval tv = {0, 20000};
+	int64_t wait = 0;
 
-	log_info("signal %d: shutting down", (int)sig);
+	if (d->ev_drain != NULL)
+		return; /* already draining */
+	log_info("signal %d: draining, then shutting down", (int)sig);
 	notify_send("STOPPING=1");
 	front_stop_accepting(d->front);
-	/* Give in-flight replies one loop pass to be written. */
-	event_base_loopexit(d->base, NULL);
+	orders_stop(d->orders);
+	for (size_t i = 0; i < d->cfg->nupstreams; i++)
+		if (d->cfg->upstreams[i].timeout_ms > wait)
+			wait = d->cfg->upstreams[i].timeout_ms;
+	wait += 1000;
+	if (wait > DAEMON_DRAIN_MAX_MS)
+		wait = DAEMON_DRAIN_MAX_MS;
+	d->drain_deadline_ms = clock_mono_ms() + wait;
+	d->ev_drain = event_new(d->base, -1, EV_PERSIST, daemon_on_drain, d);
+	if (d->ev_drain == NULL) {
+		event_base_loopexit(d->base, NULL);
+		return;
+	}
+	event_add(d->ev_drain, &tv);
 }
 
 static void
@@ -127,8 +170,17 @@ daemon_free(struct daemon_state *d)
 		event_free(d->ev_hup);
 	if (d->ev_watchdog != NULL)
 		event_free(d->ev_watchdog);
-	front_free(d->front);
+	if (d->ev_drain != NULL)
+		event_free(d->ev_drain);
+	/* Order matters: calls still in flight end first (their answers
+	 * reach the batchers and waiting requests), then queued asks, then
+	 * the upstreams, and the HTTP side last, so every waiting request
+	 * still has its connection to answer on. */
+	orders_stop(d->orders);
+	panel_stop_engine(d->panel);
+	orders_free(d->orders);
 	panel_free(d->panel);
+	front_free(d->front);
 	store_close(d->st);
 	if (d->base != NULL)
 		event_base_free(d->base);
@@ -200,7 +252,9 @@ main(int argc, char **argv)
 		goto out;
 	d.api.cfg = d.cfg;
 	d.api.st = d.st;
+	d.orders = orders_new(d.panel);
 	d.api.panel = d.panel;
+	d.api.orders = d.orders;
 	if ((d.front = front_new(d.base, d.cfg, &d.api)) == NULL)
 		goto out;
 
@@ -228,6 +282,7 @@ main(int argc, char **argv)
 	         d.cfg->listen_api, d.st->ops->name, d.cfg->nupstreams,
 	         d.cfg->nservices);
 	panel_start(d.panel);
+	orders_start(d.orders);
 	notify_send("READY=1");
 	if (event_base_dispatch(d.base) < 0) {
 		log_warnx("event loop failed");

@@ -8,6 +8,7 @@
 #include "config.h"
 #include "log.h"
 #include "money.h"
+#include "orders.h"
 #include "panel.h"
 #include "params.h"
 #include "store.h"
@@ -141,33 +142,35 @@ api_services(struct api *api, struct api_reply *r)
 	r->ref_arg = cat;
 }
 
-void
+int
 api_handle(struct api *api, const struct params *p, struct api_reply *r,
-           enum api_action *action)
+           enum api_action *action, api_done_cb done, void *arg)
 {
 	struct buf *out = &r->body;
 	struct customer c;
 
 	*action = api_action_resolve(p);
 	if (api_authenticate(api, p, out, &c) != 0)
-		return;
+		return 1;
 	switch (*action) {
 	case API_BALANCE:
 		api_balance(api, &c, out);
-		return;
+		return 1;
 	case API_SERVICES:
 		api_services(api, r);
-		return;
+		return 1;
 	case API_ADD:
+		return orders_add(api->orders, &c, p, r, done, arg);
 	case API_STATUS:
+		return orders_status(api->orders, &c, p, r, done, arg);
 	case API_REFILL:
+		return orders_refill(api->orders, &c, p, r, done, arg);
 	case API_REFILL_STATUS:
+		return orders_refill_status(api->orders, &c, p, r, done, arg);
 	case API_CANCEL:
-		api_error(out, "This action is not available on this panel "
-		               "yet");
-		return;
+		return orders_cancel(api->orders, &c, p, r, done, arg);
 	default:
 		api_error(out, API_ERR_REQUEST);
-		return;
+		return 1;
 	}
 }

@@ -7,6 +7,7 @@
 #include "buf.h"
 
 struct config;
+struct orders;
 struct panel;
 struct params;
 struct store;
@@ -40,7 +41,8 @@ enum api_action {
 struct api {
 	const struct config *cfg;
 	struct store *st;
-	struct panel *panel; /* upstreams and catalogue */
+	struct panel *panel;   /* upstreams and catalogue */
+	struct orders *orders; /* the order engine */
 };
 
 /* What api_handle answers: BODY, or borrowed bytes (REF, the pre-rendered
@@ -64,10 +66,14 @@ const char *api_action_name(enum api_action a);
  * omissions (no `action` for the refill family) resolved. */
 enum api_action api_action_resolve(const struct params *p);
 
+typedef void (*api_done_cb)(void *arg);
+
 /* Answer one request into OUT (initialised by the caller).  *ACTION is set
- * to the resolved action for metrics and logs. */
-void api_handle(struct api *api, const struct params *p, struct api_reply *out,
-                enum api_action *action);
+ * to the resolved action for metrics and logs.  Returns 1 when OUT is
+ * complete on return; 0 when DONE(ARG) will be called from the event loop
+ * once it is (P is not used after the return). */
+int api_handle(struct api *api, const struct params *p, struct api_reply *out,
+               enum api_action *action, api_done_cb done, void *arg);
 
 /* {"error":MSG} into OUT. */
 void api_error(struct buf *out, const char *msg);

@@ -212,16 +212,23 @@ panel_new(struct event_base *base, const struct config *cfg, struct store *st)
 }
 
 void
+panel_stop_engine(struct panel *p)
+{
+	if (p == NULL || p->eng == NULL)
+		return;
+	/* The engine ends calls in flight; their callbacks still see the
+	 * upstreams, so those go after it. */
+	p->on_sync = NULL;
+	up_engine_free(p->eng);
+	p->eng = NULL;
+}
+
+void
 panel_free(struct panel *p)
 {
 	if (p == NULL)
 		return;
-	/* The engine ends calls in flight; their callbacks still see the
-	 * upstreams, so those go after it. */
-	for (size_t i = 0; i < p->nups; i++)
-		p->ups[i].syncing = 0;
-	p->on_sync = NULL;
-	up_engine_free(p->eng);
+	panel_stop_engine(p);
 	for (size_t i = 0; i < p->nups; i++) {
 		if (p->ups[i].timer != NULL)
 			event_free(p->ups[i].timer);

@@ -55,6 +55,9 @@ void panel_start(struct panel *p);
 /* Sync upstream IDX now (services, then balance); the panel's on_sync is
  * called when it ends. */
 void panel_sync(struct panel *p, size_t idx);
+/* End every upstream call (in flight: UP_LOST, queued: UP_NOT_SENT), their
+ * callbacks running here; no call can be made after it. */
+void panel_stop_engine(struct panel *p);
 /* Index of the upstream named NAME, or -1. */
 int panel_upstream_index(const struct panel *p, const char *name);
 void panel_free(struct panel *p);

@@ -107,7 +107,8 @@ struct order {
 	int64_t start_count; /* -1 unknown */
 	int64_t remains;     /* -1 unknown */
 	char upstream_status[32];
-	int64_t created_at, updated_at, polled_at;
+	int64_t created_at, updated_at;
+	int64_t polled_at; /* unix ms of the last status read, 0 never */
 };
 
 /* What the daemon last knew of an upstream, for `panelmux upstream list`. */
@@ -123,6 +124,49 @@ struct upstream_state {
 	int multi_ok;       /* 0 once the panel refused multi calls */
 	int64_t updated_at;
 };
+
+/* A status reply for one order, applied by order_status. */
+struct order_update {
+	const char *status;   /* the upstream's word, normalised; NULL keeps */
+	int64_t start_count;  /* -1 unknown */
+	int64_t remains;      /* -1 unknown; else already in [0, quantity] */
+	money_t cost;         /* what the upstream charged, panel currency;
+			       * -1 unknown */
+	int final_state;      /* ORDER_COMPLETED.. to settle, or -1 (open) */
+};
+
+/* Filters for order_list; zero/NULL/-1 fields do not filter. */
+struct order_filter {
+	int state;              /* enum order_state or -1 */
+	int64_t customer_id;
+	const char *upstream;
+	int64_t polled_before;  /* polled_at < this (unix ms) */
+	int64_t limit;          /* 0: no limit */
+};
+
+struct refill {
+	int64_t id;
+	int64_t order_id;
+	int64_t customer_id;
+	char state[16]; /* queued, sending, active, final, rejected */
+	char upstream[STORE_UPNAME_MAX + 1];
+	char upstream_refill[STORE_UPID_MAX + 1];
+	char status[32];
+	int64_t created_at, updated_at;
+};
+
+/* One row of the operator's report. */
+struct report_row {
+	char upstream[STORE_UPNAME_MAX + 1];
+	int64_t service_id;
+	int64_t orders;
+	money_t charged;  /* charges */
+	money_t refunded; /* refunds */
+	money_t cost;     /* upstream cost, where known */
+};
+
+typedef int (*store_order_cb)(const struct order *, void *arg);
+typedef int (*store_report_row_cb)(const struct report_row *, void *arg);
 
 struct store_ops;
 struct store {
@@ -168,6 +212,53 @@ struct store_ops {
 	                                  int64_t *id);
 	enum store_result (*order_get)(struct store *, int64_t id,
 	                               struct order *out);
+
+	/* Order transitions, each one durable transaction.  STORE_CONFLICT:
+	 * the order is not in a state the transition starts from. */
+	/* queued or sending -> sending on ROUTE (marked before the request
+	 * leaves). */
+	enum store_result (*order_sending)(struct store *, int64_t id,
+	    int route_idx, const char *upstream, int64_t upstream_service);
+	/* sending -> queued: the request provably never left. */
+	enum store_result (*order_unsent)(struct store *, int64_t id);
+	/* sending -> active with the upstream's order ID. */
+	enum store_result (*order_active)(struct store *, int64_t id,
+	    const char *upstream_order, money_t cost);
+	/* queued or sending -> rejected, with the full refund. */
+	enum store_result (*order_reject)(struct store *, int64_t id,
+	    const char *why);
+	/* Apply a status read from the upstream to an open order; a final
+	 * state settles the money (its refund) in the same transaction,
+	 * exactly once: a final order is never changed again. */
+	enum store_result (*order_status)(struct store *, int64_t id,
+	    const struct order_update *u);
+	/* The operator settles an ambiguous (sending) order: with
+	 * UPSTREAM_ORDER it becomes active, with NULL it is refunded. */
+	enum store_result (*order_resolve)(struct store *, int64_t id,
+	    const char *upstream_order);
+	/* The forwarded fields of order ID (a JSON object); free(*json). */
+	enum store_result (*order_fields)(struct store *, int64_t id,
+	                                  char **json);
+	/* Mark orders as just polled (NOW in unix ms). */
+	enum store_result (*order_polled)(struct store *, const int64_t *ids,
+	    size_t n, int64_t now_ms);
+	/* Orders matching F, oldest poll first for F->polled_before, else by
+	 * id; CB returning non-zero stops.  Count, or -1. */
+	int64_t (*order_list)(struct store *, const struct order_filter *f,
+	    store_order_cb cb, void *arg);
+	/* Orders per state (ORDER_STATE_COUNT counters). */
+	enum store_result (*order_counts)(struct store *, int64_t *counts);
+
+	enum store_result (*refill_add)(struct store *, int64_t order_id,
+	    int64_t customer_id, const char *upstream, int64_t *id);
+	enum store_result (*refill_update)(struct store *, int64_t id,
+	    const char *state, const char *upstream_refill,
+	    const char *status);
+	enum store_result (*refill_get)(struct store *, int64_t id,
+	    struct refill *out);
+
+	/* Revenue, refunds and upstream cost per upstream and service. */
+	int (*report)(struct store *, store_report_row_cb cb, void *arg);
 
 	/* Replace UPSTREAM's stored services list with LIST in one
 	 * transaction (the last known catalogue survives restarts). */
@@ -223,6 +314,20 @@ store_close(struct store *st)
 	STORE_CALL(st, upstream_state_put, __VA_ARGS__)
 #define store_upstream_state_get(st, ...)                                      \
 	STORE_CALL(st, upstream_state_get, __VA_ARGS__)
+#define store_order_sending(st, ...) STORE_CALL(st, order_sending, __VA_ARGS__)
+#define store_order_unsent(st, ...) STORE_CALL(st, order_unsent, __VA_ARGS__)
+#define store_order_active(st, ...) STORE_CALL(st, order_active, __VA_ARGS__)
+#define store_order_reject(st, ...) STORE_CALL(st, order_reject, __VA_ARGS__)
+#define store_order_status(st, ...) STORE_CALL(st, order_status, __VA_ARGS__)
+#define store_order_resolve(st, ...) STORE_CALL(st, order_resolve, __VA_ARGS__)
+#define store_order_fields(st, ...) STORE_CALL(st, order_fields, __VA_ARGS__)
+#define store_order_polled(st, ...) STORE_CALL(st, order_polled, __VA_ARGS__)
+#define store_order_list(st, ...) STORE_CALL(st, order_list, __VA_ARGS__)
+#define store_order_counts(st, ...) STORE_CALL(st, order_counts, __VA_ARGS__)
+#define store_refill_add(st, ...) STORE_CALL(st, refill_add, __VA_ARGS__)
+#define store_refill_update(st, ...) STORE_CALL(st, refill_update, __VA_ARGS__)
+#define store_refill_get(st, ...) STORE_CALL(st, refill_get, __VA_ARGS__)
+#define store_report(st, ...) STORE_CALL(st, report, __VA_ARGS__)
 #define store_check(st, ...) STORE_CALL(st, check, __VA_ARGS__)
 
 #endif

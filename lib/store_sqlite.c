@@ -14,6 +14,7 @@
 #include <openssl/crypto.h>
 #include <sqlite3.h>
 
+#include "clock.h"
 #include "config.h"
 #include "dialect.h"
 #include "log.h"
@@ -65,8 +66,12 @@ static const char *const sqlite_migrations[] = {
     " WHERE request_id IS NOT NULL;"
     "CREATE UNIQUE INDEX orders_upstream_order ON orders(upstream,"
     " upstream_order) WHERE upstream_order IS NOT NULL;"
-    "CREATE INDEX orders_open ON orders(upstream, polled_at)"
-    " WHERE state IN ('queued', 'sending', 'active');"
+    /* The poller's and the sweeper's queries, each on its own partial
+     * index (an equality term SQLite can match). */
+    "CREATE INDEX orders_poll ON orders(upstream, polled_at)"
+    " WHERE state = 'active';"
+    "CREATE INDEX orders_queued ON orders(id) WHERE state = 'queued';"
+    "CREATE INDEX orders_sending ON orders(id) WHERE state = 'sending';"
     "CREATE INDEX orders_customer ON orders(customer_id, id);"
     "CREATE TABLE ledger ("
     " id INTEGER PRIMARY KEY,"
@@ -158,6 +163,17 @@ enum sqlite_stmt {
 	Q_CATALOG_LOAD,
 	Q_UPSTREAM_PUT,
 	Q_UPSTREAM_GET,
+	Q_ORDER_SENDING,
+	Q_ORDER_UNSENT,
+	Q_ORDER_ACTIVE,
+	Q_ORDER_FINAL,
+	Q_ORDER_FIELDS,
+	Q_ORDER_POLLED,
+	Q_ORDER_GET_FIELDS,
+	Q_ORDER_COUNTS,
+	Q_REFILL_ADD,
+	Q_REFILL_UPDATE,
+	Q_REFILL_GET,
 	Q_COUNT
 };
 
@@ -221,6 +237,39 @@ static const char *const sqlite_sql[Q_COUNT] = {
         " currency = ?3, balance_at = ?4, synced_at = ?5,"
         " services = ?6, circuit = ?7, multi_ok = ?8,"
         " updated_at = ?9",
+    [Q_ORDER_SENDING] = "UPDATE orders SET state = 'sending', route_idx = ?2,"
+                        " upstream = ?3, upstream_service = ?4,"
+                        " updated_at = ?5"
+                        " WHERE id = ?1 AND state IN ('queued', 'sending')",
+    [Q_ORDER_UNSENT] = "UPDATE orders SET state = 'queued', updated_at = ?2"
+                       " WHERE id = ?1 AND state = 'sending'",
+    [Q_ORDER_ACTIVE] = "UPDATE orders SET state = 'active',"
+                       " upstream_order = ?2, cost = ?3, polled_at = ?4,"
+                       " updated_at = ?5"
+                       " WHERE id = ?1 AND state = 'sending'",
+    /* A final state is written once: only an open order moves. */
+    [Q_ORDER_FINAL] = "UPDATE orders SET state = ?2, upstream_status ="
+                      " COALESCE(?3, upstream_status), updated_at = ?4"
+                      " WHERE id = ?1 AND state IN (?5, ?6)",
+    [Q_ORDER_FIELDS] = "UPDATE orders SET upstream_status ="
+                       " COALESCE(?2, upstream_status),"
+                       " start_count = COALESCE(?3, start_count),"
+                       " remains = COALESCE(?4, remains),"
+                       " cost = COALESCE(?5, cost), polled_at = ?6,"
+                       " updated_at = ?7 WHERE id = ?1 AND state = 'active'",
+    [Q_ORDER_GET_FIELDS] = "SELECT fields FROM orders WHERE id = ?1",
+    [Q_ORDER_POLLED] = "UPDATE orders SET polled_at = ?2 WHERE id = ?1",
+    [Q_ORDER_COUNTS] = "SELECT state, COUNT(*) FROM orders GROUP BY state",
+    [Q_REFILL_ADD] = "INSERT INTO refills (order_id, customer_id, state,"
+                     " upstream, created_at, updated_at)"
+                     " VALUES (?1, ?2, 'sending', ?3, ?4, ?4)",
+    [Q_REFILL_UPDATE] = "UPDATE refills SET state = ?2,"
+                        " upstream_refill = COALESCE(?3, upstream_refill),"
+                        " status = COALESCE(?4, status), updated_at = ?5"
+                        " WHERE id = ?1",
+    [Q_REFILL_GET] = "SELECT id, order_id, customer_id, state, upstream,"
+                     " upstream_refill, status, created_at, updated_at"
+                     " FROM refills WHERE id = ?1",
     [Q_UPSTREAM_GET] = "SELECT name, balance, currency, balance_at, synced_at,"
                        " services, circuit, multi_ok, updated_at"
                        " FROM upstreams WHERE name = ?1",
@@ -235,6 +284,7 @@ struct store_sqlite {
 };
 
 static const struct store_ops sqlite_ops;
+static char *sqlite_col_strdup(sqlite3_stmt *q, int col);
 
 static struct store_sqlite *
 sq(struct store *st)
@@ -693,6 +743,446 @@ sqlite_bind_text_or_null(sqlite3_stmt *q, int col, const char *s)
 {
 	if (s != NULL)
 		sqlite3_bind_text(q, col, s, -1, SQLITE_STATIC);
+}
+
+/* Run a one-statement transition; STORE_CONFLICT if no row moved. */
+static enum store_result
+sqlite_transition(struct store_sqlite *s, enum sqlite_stmt which)
+{
+	if (sqlite_exec_stmt(s, which) != 0)
+		return STORE_ERROR;
+	return sqlite3_changes(s->db) == 1 ? STORE_OK : STORE_CONFLICT;
+}
+
+static enum store_result
+sqlite_order_sending(struct store *st, int64_t id, int route_idx,
+                     const char *upstream, int64_t upstream_service)
+{
+	struct store_sqlite *s = sq(st);
+	sqlite3_stmt *q = sqlite_stmt(s, Q_ORDER_SENDING);
+
+	sqlite3_bind_int64(q, 1, id);
+	sqlite3_bind_int(q, 2, route_idx);
+	sqlite3_bind_text(q, 3, upstream, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 4, upstream_service);
+	sqlite3_bind_int64(q, 5, sqlite_now());
+	return sqlite_transition(s, Q_ORDER_SENDING);
+}
+
+static enum store_result
+sqlite_order_unsent(struct store *st, int64_t id)
+{
+	struct store_sqlite *s = sq(st);
+	sqlite3_stmt *q = sqlite_stmt(s, Q_ORDER_UNSENT);
+
+	sqlite3_bind_int64(q, 1, id);
+	sqlite3_bind_int64(q, 2, sqlite_now());
+	return sqlite_transition(s, Q_ORDER_UNSENT);
+}
+
+static enum store_result
+sqlite_order_active(struct store *st, int64_t id, const char *upstream_order,
+                    money_t cost)
+{
+	struct store_sqlite *s = sq(st);
+	sqlite3_stmt *q = sqlite_stmt(s, Q_ORDER_ACTIVE);
+	int rc;
+
+	sqlite3_bind_int64(q, 1, id);
+	sqlite3_bind_text(q, 2, upstream_order, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 3, cost);
+	sqlite3_bind_int64(q, 4, clock_wall_ms());
+	sqlite3_bind_int64(q, 5, sqlite_now());
+	rc = sqlite3_step(q);
+	sqlite3_reset(q);
+	if (rc == SQLITE_CONSTRAINT) {
+		/* The upstream gave an order ID another order already has. */
+		log_warnx("store: order %lld: upstream order %s is already "
+		          "mapped to another order",
+		          (long long)id, upstream_order);
+		return STORE_EXISTS;
+	}
+	if (rc != SQLITE_DONE) {
+		sqlite_log_error(s, "order active");
+		return STORE_ERROR;
+	}
+	return sqlite3_changes(s->db) == 1 ? STORE_OK : STORE_CONFLICT;
+}
+
+/* The refund a final state owes, by SPEC section 6. */
+static int
+sqlite_refund_for(struct store_sqlite *s, enum order_state final,
+                  money_t charge, int64_t quantity, int64_t remains,
+                  money_t *refund)
+{
+	money_t v;
+
+	switch (final) {
+	case ORDER_COMPLETED:
+		*refund = 0;
+		return 0;
+	case ORDER_CANCELED:
+	case ORDER_REFUNDED:
+	case ORDER_REJECTED:
+		*refund = charge;
+		return 0;
+	case ORDER_PARTIAL:
+		if (remains < 0)
+			return -1;
+		if (remains > quantity)
+			remains = quantity;
+		if (money_mul_div(charge, remains, quantity, MONEY_ROUND_DOWN,
+		                  &v) != 0 ||
+		    money_round_dec(v, s->decimals, MONEY_ROUND_DOWN, refund) != 0)
+			return -1;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+/* Inside a transaction: move open order O to FINAL and write its refund. */
+static enum store_result
+sqlite_settle(struct store_sqlite *s, const struct order *o,
+              enum order_state final, const char *status,
+              const char *from1, const char *from2)
+{
+	sqlite3_stmt *q;
+	money_t refund;
+
+	if (sqlite_refund_for(s, final, o->charge, o->quantity, o->remains,
+	                      &refund) != 0)
+		return STORE_ERROR;
+	q = sqlite_stmt(s, Q_ORDER_FINAL);
+	sqlite3_bind_int64(q, 1, o->id);
+	sqlite3_bind_text(q, 2, order_state_name(final), -1, SQLITE_STATIC);
+	if (status != NULL)
+		sqlite3_bind_text(q, 3, status, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 4, sqlite_now());
+	sqlite3_bind_text(q, 5, from1, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 6, from2, -1, SQLITE_STATIC);
+	if (sqlite_exec_stmt(s, Q_ORDER_FINAL) != 0)
+		return STORE_ERROR;
+	if (sqlite3_changes(s->db) != 1)
+		return STORE_CONFLICT;
+	if (refund == 0)
+		return STORE_OK;
+	q = sqlite_stmt(s, Q_BALANCE_ADD);
+	sqlite3_bind_int64(q, 1, o->customer_id);
+	sqlite3_bind_int64(q, 2, refund);
+	if (sqlite_exec_stmt(s, Q_BALANCE_ADD) != 0 ||
+	    sqlite3_changes(s->db) != 1)
+		return STORE_ERROR;
+	if (sqlite_ledger_insert(s, o->customer_id, LEDGER_REFUND, refund,
+	                         o->id, NULL) != 0)
+		return STORE_ERROR;
+	return STORE_OK;
+}
+
+/* Read order ID inside the current transaction. */
+static enum store_result
+sqlite_order_read(struct store_sqlite *s, int64_t id, struct order *o)
+{
+	return s->base.ops->order_get(&s->base, id, o);
+}
+
+static enum store_result
+sqlite_order_reject_from(struct store_sqlite *s, int64_t id, const char *why,
+                         const char *from1, const char *from2)
+{
+	enum store_result r;
+	struct order o;
+
+	if (sqlite_begin(s) != 0)
+		return STORE_ERROR;
+	if ((r = sqlite_order_read(s, id, &o)) != STORE_OK)
+		goto out;
+	r = sqlite_settle(s, &o, ORDER_REJECTED, why, from1, from2);
+	if (r == STORE_OK && sqlite_commit(s) != 0)
+		r = STORE_ERROR;
+	if (r == STORE_OK)
+		return STORE_OK;
+out:
+	sqlite_rollback(s);
+	return r;
+}
+
+static enum store_result
+sqlite_order_reject(struct store *st, int64_t id, const char *why)
+{
+	return sqlite_order_reject_from(sq(st), id, why, "queued", "sending");
+}
+
+static void
+sqlite_bind_int_or_null(sqlite3_stmt *q, int col, int64_t v)
+{
+	if (v >= 0)
+		sqlite3_bind_int64(q, col, v);
+}
+
+static enum store_result
+sqlite_order_status(struct store *st, int64_t id, const struct order_update *u)
+{
+	struct store_sqlite *s = sq(st);
+	enum store_result r;
+	sqlite3_stmt *q;
+	struct order o;
+
+	if (sqlite_begin(s) != 0)
+		return STORE_ERROR;
+	q = sqlite_stmt(s, Q_ORDER_FIELDS);
+	sqlite3_bind_int64(q, 1, id);
+	sqlite_bind_text_or_null(q, 2, u->status);
+	sqlite_bind_int_or_null(q, 3, u->start_count);
+	sqlite_bind_int_or_null(q, 4, u->remains);
+	sqlite_bind_int_or_null(q, 5, u->cost);
+	sqlite3_bind_int64(q, 6, clock_wall_ms());
+	sqlite3_bind_int64(q, 7, sqlite_now());
+	if ((r = sqlite_transition(s, Q_ORDER_FIELDS)) != STORE_OK)
+		goto out; /* not active: final already, or never sent */
+	if (u->final_state >= ORDER_COMPLETED) {
+		if ((r = sqlite_order_read(s, id, &o)) != STORE_OK)
+			goto out;
+		r = sqlite_settle(s, &o, (enum order_state)u->final_state,
+		                  u->status, "active", "active");
+		if (r != STORE_OK)
+			goto out;
+	}
+	if (sqlite_commit(s) != 0) {
+		r = STORE_ERROR;
+		goto out;
+	}
+	return STORE_OK;
+out:
+	sqlite_rollback(s);
+	return r;
+}
+
+static enum store_result
+sqlite_order_resolve(struct store *st, int64_t id, const char *upstream_order)
+{
+	if (upstream_order == NULL)
+		return sqlite_order_reject_from(sq(st), id, "resolved: refunded",
+		                                "sending", "sending");
+	return sqlite_order_active(st, id, upstream_order, 0);
+}
+
+static enum store_result
+sqlite_order_fields(struct store *st, int64_t id, char **json)
+{
+	struct store_sqlite *s = sq(st);
+	sqlite3_stmt *q = sqlite_stmt(s, Q_ORDER_GET_FIELDS);
+	enum store_result r = STORE_NOTFOUND;
+	int rc;
+
+	*json = NULL;
+	sqlite3_bind_int64(q, 1, id);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		*json = sqlite_col_strdup(q, 0);
+		r = *json != NULL ? STORE_OK : STORE_ERROR;
+	} else if (rc != SQLITE_DONE) {
+		sqlite_log_error(s, "order fields");
+		r = STORE_ERROR;
+	}
+	sqlite3_reset(q);
+	return r;
+}
+
+static enum store_result
+sqlite_order_polled(struct store *st, const int64_t *ids, size_t n,
+                    int64_t now_ms)
+{
+	struct store_sqlite *s = sq(st);
+
+	if (sqlite_begin(s) != 0)
+		return STORE_ERROR;
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_stmt *q = sqlite_stmt(s, Q_ORDER_POLLED);
+
+		sqlite3_bind_int64(q, 1, ids[i]);
+		sqlite3_bind_int64(q, 2, now_ms);
+		if (sqlite_exec_stmt(s, Q_ORDER_POLLED) != 0) {
+			sqlite_rollback(s);
+			return STORE_ERROR;
+		}
+	}
+	if (sqlite_commit(s) != 0)
+		return STORE_ERROR;
+	return STORE_OK;
+}
+
+static int64_t
+sqlite_order_list(struct store *st, const struct order_filter *f,
+                  store_order_cb cb, void *arg)
+{
+	struct store_sqlite *s = sq(st);
+	char sql[1024];
+	sqlite3_stmt *q;
+	struct order o;
+	int64_t n = 0;
+	int rc;
+
+	snprintf(sql, sizeof(sql),
+	         "SELECT " ORDER_COLS " FROM orders o WHERE 1%s%s%s%s"
+	         " ORDER BY %s LIMIT ?%d",
+	         f->state >= 0 ? " AND o.state = ?1" : "",
+	         f->customer_id > 0 ? " AND o.customer_id = ?2" : "",
+	         f->upstream != NULL ? " AND o.upstream = ?3" : "",
+	         f->polled_before > 0 ? " AND o.polled_at < ?4" : "",
+	         f->polled_before > 0 ? "o.polled_at, o.id" : "o.id", 5);
+	if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK) {
+		sqlite_log_error(s, "order list");
+		return -1;
+	}
+	if (f->state >= 0)
+		sqlite3_bind_text(q, 1, order_state_name(f->state), -1,
+		                  SQLITE_STATIC);
+	if (f->customer_id > 0)
+		sqlite3_bind_int64(q, 2, f->customer_id);
+	if (f->upstream != NULL)
+		sqlite3_bind_text(q, 3, f->upstream, -1, SQLITE_STATIC);
+	if (f->polled_before > 0)
+		sqlite3_bind_int64(q, 4, f->polled_before);
+	sqlite3_bind_int64(q, 5, f->limit > 0 ? f->limit : -1);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		sqlite_read_order(q, &o);
+		n++;
+		if (cb(&o, arg) != 0)
+			break;
+	}
+	sqlite3_finalize(q);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		sqlite_log_error(s, "order list");
+		return -1;
+	}
+	return n;
+}
+
+static enum store_result
+sqlite_order_counts(struct store *st, int64_t *counts)
+{
+	struct store_sqlite *s = sq(st);
+	sqlite3_stmt *q = sqlite_stmt(s, Q_ORDER_COUNTS);
+	char state[16];
+	int rc, k;
+
+	memset(counts, 0, sizeof(*counts) * ORDER_STATE_COUNT);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		sqlite_copy_text(q, 0, state, sizeof(state));
+		if ((k = order_state_parse(state)) >= 0)
+			counts[k] = sqlite3_column_int64(q, 1);
+	}
+	sqlite3_reset(q);
+	if (rc != SQLITE_DONE) {
+		sqlite_log_error(s, "order counts");
+		return STORE_ERROR;
+	}
+	return STORE_OK;
+}
+
+static enum store_result
+sqlite_refill_add(struct store *st, int64_t order_id, int64_t customer_id,
+                  const char *upstream, int64_t *id)
+{
+	struct store_sqlite *s = sq(st);
+	sqlite3_stmt *q = sqlite_stmt(s, Q_REFILL_ADD);
+
+	sqlite3_bind_int64(q, 1, order_id);
+	sqlite3_bind_int64(q, 2, customer_id);
+	sqlite3_bind_text(q, 3, upstream, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 4, sqlite_now());
+	if (sqlite_exec_stmt(s, Q_REFILL_ADD) != 0)
+		return STORE_ERROR;
+	*id = sqlite3_last_insert_rowid(s->db);
+	return STORE_OK;
+}
+
+static enum store_result
+sqlite_refill_update(struct store *st, int64_t id, const char *state,
+                     const char *upstream_refill, const char *status)
+{
+	struct store_sqlite *s = sq(st);
+	sqlite3_stmt *q = sqlite_stmt(s, Q_REFILL_UPDATE);
+
+	sqlite3_bind_int64(q, 1, id);
+	sqlite3_bind_text(q, 2, state, -1, SQLITE_STATIC);
+	sqlite_bind_text_or_null(q, 3, upstream_refill);
+	sqlite_bind_text_or_null(q, 4, status);
+	sqlite3_bind_int64(q, 5, sqlite_now());
+	return sqlite_transition(s, Q_REFILL_UPDATE);
+}
+
+static enum store_result
+sqlite_refill_get(struct store *st, int64_t id, struct refill *out)
+{
+	struct store_sqlite *s = sq(st);
+	sqlite3_stmt *q = sqlite_stmt(s, Q_REFILL_GET);
+	enum store_result r = STORE_NOTFOUND;
+	int rc;
+
+	sqlite3_bind_int64(q, 1, id);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		memset(out, 0, sizeof(*out));
+		out->id = sqlite3_column_int64(q, 0);
+		out->order_id = sqlite3_column_int64(q, 1);
+		out->customer_id = sqlite3_column_int64(q, 2);
+		sqlite_copy_text(q, 3, out->state, sizeof(out->state));
+		sqlite_copy_text(q, 4, out->upstream, sizeof(out->upstream));
+		sqlite_copy_text(q, 5, out->upstream_refill,
+		                 sizeof(out->upstream_refill));
+		sqlite_copy_text(q, 6, out->status, sizeof(out->status));
+		out->created_at = sqlite3_column_int64(q, 7);
+		out->updated_at = sqlite3_column_int64(q, 8);
+		r = STORE_OK;
+	} else if (rc != SQLITE_DONE) {
+		sqlite_log_error(s, "refill get");
+		r = STORE_ERROR;
+	}
+	sqlite3_reset(q);
+	return r;
+}
+
+static int
+sqlite_report(struct store *st, store_report_row_cb cb, void *arg)
+{
+	struct store_sqlite *s = sq(st);
+	struct report_row row;
+	sqlite3_stmt *q;
+	int rc, n = 0;
+
+	if (sqlite3_prepare_v2(
+	        s->db,
+	        "SELECT o.upstream, o.service_id, COUNT(*), SUM(o.charge),"
+	        " SUM(COALESCE((SELECT amount FROM ledger l"
+	        "  WHERE l.order_id = o.id AND l.kind = 'refund'), 0)),"
+	        " SUM(CASE WHEN o.state IN ('rejected', 'canceled',"
+	        "  'refunded') THEN 0 ELSE COALESCE(o.cost, 0) END)"
+	        " FROM orders o GROUP BY o.upstream, o.service_id"
+	        " ORDER BY o.upstream, o.service_id",
+	        -1, &q, NULL) != SQLITE_OK) {
+		sqlite_log_error(s, "report");
+		return -1;
+	}
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		memset(&row, 0, sizeof(row));
+		sqlite_copy_text(q, 0, row.upstream, sizeof(row.upstream));
+		row.service_id = sqlite3_column_int64(q, 1);
+		row.orders = sqlite3_column_int64(q, 2);
+		row.charged = sqlite3_column_int64(q, 3);
+		row.refunded = sqlite3_column_int64(q, 4);
+		row.cost = sqlite3_column_int64(q, 5);
+		n++;
+		if (cb(&row, arg) != 0)
+			break;
+	}
+	sqlite3_finalize(q);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		sqlite_log_error(s, "report");
+		return -1;
+	}
+	return n;
 }
 
 static enum store_result
@@ -1194,6 +1684,20 @@ static const struct store_ops sqlite_ops = {
     .ledger_post = sqlite_ledger_post,
     .order_create = sqlite_order_create,
     .order_get = sqlite_order_get,
+    .order_sending = sqlite_order_sending,
+    .order_unsent = sqlite_order_unsent,
+    .order_active = sqlite_order_active,
+    .order_reject = sqlite_order_reject,
+    .order_status = sqlite_order_status,
+    .order_resolve = sqlite_order_resolve,
+    .order_fields = sqlite_order_fields,
+    .order_polled = sqlite_order_polled,
+    .order_list = sqlite_order_list,
+    .order_counts = sqlite_order_counts,
+    .refill_add = sqlite_refill_add,
+    .refill_update = sqlite_refill_update,
+    .refill_get = sqlite_refill_get,
+    .report = sqlite_report,
     .catalog_replace = sqlite_catalog_replace,
     .catalog_load = sqlite_catalog_load,
     .upstream_state_put = sqlite_upstream_state_put,

@@ -14,6 +14,7 @@
 #include <curl/curl.h>
 #include <event2/event.h>
 
+#include "clock.h"
 #include "buf.h"
 #include "config.h"
 #include "log.h"
@@ -34,6 +35,7 @@ struct up_engine {
 	CURLM *multi;
 	struct event *timer;
 	TAILQ_HEAD(, upstream) upstreams;
+	struct up_callq late; /* calls made while freeing */
 	size_t pending;
 	int freeing;
 };
@@ -89,15 +91,6 @@ struct up_sock {
 static void up_check_done(struct up_engine *eng);
 static void up_start(struct up_call *c);
 static void up_probe(struct upstream *u);
-
-static int64_t
-up_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /*
  * libcurl <-> libevent glue.
@@ -268,7 +261,7 @@ up_finish(struct up_call *c)
 	struct up_engine *eng = u->eng;
 	int ok;
 
-	c->res.latency_ms = up_now_ms() - c->started_ms;
+	c->res.latency_ms = clock_mono_ms() - c->started_ms;
 	switch (c->res.transport) {
 	case UP_NOT_SENT:
 		u->stats.not_sent++;
@@ -515,7 +508,7 @@ up_call_new(struct upstream *u, const char *action, const char *fields,
 	/* The leading '&' of the first field is not wanted. */
 	if (c->body[0] == '&')
 		memmove(c->body, c->body + 1, strlen(c->body));
-	c->started_ms = up_now_ms();
+	c->started_ms = clock_mono_ms();
 	u->stats.calls++;
 	u->eng->pending++;
 	return c;
@@ -528,7 +521,10 @@ upstream_call(struct upstream *u, const char *action, const char *fields,
 	struct up_call *c = up_call_new(u, action, fields, flags, cb, arg);
 
 	if (u->eng->freeing) {
-		up_fail_later(c, "shutting down");
+		/* Ended by up_engine_free once the current wave is done. */
+		c->res.transport = UP_NOT_SENT;
+		c->res.reason = "shutting down";
+		TAILQ_INSERT_TAIL(&u->eng->late, c, entry);
 		return;
 	}
 	if (u->circuit != UP_CIRCUIT_CLOSED) {
@@ -707,6 +703,7 @@ up_engine_new(struct event_base *base)
 
 	eng->base = base;
 	TAILQ_INIT(&eng->upstreams);
+	TAILQ_INIT(&eng->late);
 	if ((eng->multi = curl_multi_init()) == NULL) {
 		log_warnx("upstream: curl_multi_init failed");
 		free(eng);
@@ -731,8 +728,9 @@ up_engine_pending(const struct up_engine *eng)
 	return eng->pending;
 }
 
+/* End every call of U; callbacks may start new calls (they go late). */
 static void
-up_free_one(struct upstream *u)
+up_end_calls(struct upstream *u)
 {
 	struct up_call *c;
 
@@ -753,6 +751,11 @@ up_free_one(struct upstream *u)
 		TAILQ_REMOVE(&u->deferred, c, entry);
 		up_finish(c); /* already UP_NOT_SENT */
 	}
+}
+
+static void
+up_free_one(struct upstream *u)
+{
 	event_free(u->probe_timer);
 	free(u->name);
 	free(u->url);
@@ -766,10 +769,18 @@ void
 up_engine_free(struct up_engine *eng)
 {
 	struct upstream *u;
+	struct up_call *c;
 
 	if (eng == NULL)
 		return;
 	eng->freeing = 1;
+	/* Every upstream stays allocated until every callback has run. */
+	TAILQ_FOREACH(u, &eng->upstreams, entry)
+	up_end_calls(u);
+	while ((c = TAILQ_FIRST(&eng->late)) != NULL) {
+		TAILQ_REMOVE(&eng->late, c, entry);
+		up_finish(c);
+	}
 	while ((u = TAILQ_FIRST(&eng->upstreams)) != NULL) {
 		TAILQ_REMOVE(&eng->upstreams, u, entry);
 		up_free_one(u);

@@ -66,14 +66,24 @@ def test_actions_recognised(env):
         assert pm.api(key=key) == {"error": "Incorrect request"}
         # actions whose issues have not landed answer a clear error
         assert pm.api(key=key, action="services") == []  # no upstream reachable: empty catalogue
-        for action in ("add", "status", "refill", "refill_status", "cancel"):
-            r = pm.api(key=key, action=action)
-            assert "error" in r and "not available" in r["error"], (action, r)
+        # every action is recognised; with nothing to act on, the panels' errors
+        assert pm.api(key=key, action="add", service=1) == {"error": "Incorrect service ID"}
+        assert pm.api(key=key, action="status", order=1) == {"error": "Incorrect order ID"}
+        assert pm.api(key=key, action="status") == {"error": "Incorrect order ID"}
+        assert pm.api(key=key, action="refill", order=1) == {"error": "Incorrect order ID"}
+        assert pm.api(key=key, action="refill_status", refill=1) == {"error": "Refill not found"}
+        assert pm.api(key=key, action="cancel", orders="1") == [{"order": 1, "cancel": {"error": "Incorrect order ID"}}]
         # the PHP client's refill family without `action`
-        r = pm.api(key=key, refills="1,2")
-        assert "not available" in r["error"], r
-        r = pm.api(key=key, orders="1,2")
-        assert "not available" in r["error"], r
+        assert pm.api(key=key, refills="1,2") == [{"refill": 1, "status": {"error": "Refill not found"}},
+                                                  {"refill": 2, "status": {"error": "Refill not found"}}]
+        assert pm.api(key=key, orders="1,2") == [{"order": 1, "refill": {"error": "Incorrect order ID"}},
+                                                 {"order": 2, "refill": {"error": "Incorrect order ID"}}]
+        # ID lists: spaces trimmed, duplicates answered once, at most 100
+        assert pm.api(key=key, action="status", orders="3, 3 ,4") == {"3": {"error": "Incorrect order ID"},
+                                                                      "4": {"error": "Incorrect order ID"}}
+        assert pm.api(key=key, action="status", orders=",".join(str(i) for i in range(1, 102))) == \
+            {"error": "Maximum 100 IDs per request"}
+        assert len(pm.api(key=key, action="status", orders=",".join(str(i) for i in range(1, 101)))) == 100
         # action names are matched case-insensitively
         assert pm.api(key=key, action="BALANCE")["balance"] == "5.00000"
 

@@ -1,0 +1,403 @@
+/* batch.c - coalesce IDs per upstream and action into upstream requests. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "batch.h"
+#include "buf.h"
+#include "dialect.h"
+#include "log.h"
+#include "strmap.h"
+#include "upstream.h"
+#include "xmalloc.h"
+
+#define BATCH_MAX 100
+
+struct batch_waiter {
+	struct batch_waiter *next;
+	batch_cb cb;
+	void *arg;
+};
+
+/* One ID of one action: queued, then in flight, then answered. */
+struct batch_item {
+	struct batch_item *next; /* in its queue */
+	char id[DIALECT_ID_SZ];
+	int64_t local;
+	struct batch_waiter *waiters, **tail;
+};
+
+struct batch_queue {
+	struct batch_item *head, **tail;
+	int n;
+};
+
+struct batch_call {
+	struct batcher *b;
+	enum batch_action a;
+	struct batch_item *items[BATCH_MAX];
+	int n;
+};
+
+struct batcher {
+	struct event_base *base;
+	struct upstream *up;
+	int max_batch;
+	int multi_ok;
+	batch_apply_cb apply;
+	void *ctx;
+	struct strmap *ids[BATCH_NACTIONS]; /* id -> item, queued or flying */
+	struct batch_queue queue[BATCH_NACTIONS];
+	struct event *flush;
+	int calls_in_flight;
+	int freeing;
+	struct batch_stats stats;
+};
+
+static const struct {
+	const char *action;
+	const char *one;  /* parameter for a single ID */
+	const char *many; /* parameter for a list */
+	int flags;
+} batch_forms[BATCH_NACTIONS] = {
+    [BATCH_STATUS] = {"status", "order", "orders", 0},
+    [BATCH_REFILL] = {"refill", "order", "orders", UP_FRESH},
+    [BATCH_REFILL_STATUS] = {"refill_status", "refill", "refills", 0},
+    [BATCH_CANCEL] = {"cancel", "orders", "orders", UP_FRESH},
+};
+
+static void batch_send(struct batcher *b, enum batch_action a);
+
+/* Deliver ANS for item IT: apply once, then every waiter; free IT. */
+static void
+batch_deliver(struct batcher *b, enum batch_action a, struct batch_item *it,
+              const struct batch_answer *ans)
+{
+	struct batch_waiter *w, *next;
+
+	strmap_del(b->ids[a], it->id);
+	if (b->apply != NULL && !b->freeing)
+		b->apply(b->ctx, a, it->local, it->id, ans);
+	for (w = it->waiters; w != NULL; w = next) {
+		next = w->next;
+		w->cb(it->id, ans, w->arg);
+		free(w);
+	}
+	free(it);
+}
+
+static void
+batch_fail_all(struct batcher *b, struct batch_call *c, enum up_transport t,
+               const char *why)
+{
+	struct batch_answer ans;
+
+	memset(&ans, 0, sizeof(ans));
+	ans.transport = t;
+	ans.item = DIALECT_ITEM_FAULT;
+	ans.msg = why;
+	for (int i = 0; i < c->n; i++)
+		batch_deliver(b, c->a, c->items[i], &ans);
+}
+
+/* Put C's items back at the head of their queue, to go one at a time. */
+static void
+batch_requeue(struct batcher *b, struct batch_call *c)
+{
+	struct batch_queue *q = &b->queue[c->a];
+	int was_empty = q->head == NULL;
+
+	for (int i = c->n - 1; i >= 0; i--) {
+		c->items[i]->next = q->head;
+		q->head = c->items[i];
+		q->n++;
+	}
+	if (was_empty)
+		q->tail = &c->items[c->n - 1]->next;
+	batch_send(b, c->a);
+}
+
+static void
+batch_answer_items(struct batcher *b, struct batch_call *c,
+                   const struct up_result *r)
+{
+	const char *ids[BATCH_MAX];
+	struct batch_answer ans;
+	enum dialect_result whole = DIALECT_FAULT;
+	int n = c->n;
+
+	for (int i = 0; i < n; i++)
+		ids[i] = c->items[i]->id;
+	memset(&ans, 0, sizeof(ans));
+	ans.transport = UP_REPLIED;
+
+	switch (c->a) {
+	case BATCH_STATUS: {
+		struct dialect_status_multi m;
+
+		whole = dialect_status_multi((int)r->http_status, r->body,
+		                             r->len, ids, (size_t)n, &m);
+		if (whole == DIALECT_REJECTED && n > 1) {
+			dialect_status_multi_free(&m);
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			ans.item = m.items[i].item;
+			ans.msg = m.items[i].msg;
+			ans.st = &m.items[i].st;
+			batch_deliver(b, c->a, c->items[i], &ans);
+		}
+		dialect_status_multi_free(&m);
+		break;
+	}
+	case BATCH_REFILL: {
+		struct dialect_refill_multi m;
+
+		whole = dialect_refill_multi((int)r->http_status, r->body,
+		                             r->len, ids, (size_t)n, &m);
+		if (whole == DIALECT_REJECTED && n > 1) {
+			dialect_refill_multi_free(&m);
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			ans.item = m.items[i].item;
+			ans.msg = m.items[i].msg;
+			ans.refill = m.items[i].refill;
+			batch_deliver(b, c->a, c->items[i], &ans);
+		}
+		dialect_refill_multi_free(&m);
+		break;
+	}
+	case BATCH_REFILL_STATUS: {
+		struct dialect_refill_status_multi m;
+
+		whole = dialect_refill_status_multi(
+		    (int)r->http_status, r->body, r->len, ids, (size_t)n, &m);
+		if (whole == DIALECT_REJECTED && n > 1) {
+			dialect_refill_status_multi_free(&m);
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			ans.item = m.items[i].item;
+			ans.msg = m.items[i].msg;
+			ans.rstatus = m.items[i].status;
+			ans.rstatus_raw = m.items[i].status_raw;
+			batch_deliver(b, c->a, c->items[i], &ans);
+		}
+		dialect_refill_status_multi_free(&m);
+		break;
+	}
+	case BATCH_CANCEL: {
+		struct dialect_cancel m;
+
+		whole = dialect_cancel((int)r->http_status, r->body, r->len,
+		                       ids, (size_t)n, &m);
+		if (whole == DIALECT_REJECTED && n > 1) {
+			dialect_cancel_free(&m);
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			ans.item = m.items[i].item;
+			ans.msg = m.items[i].msg;
+			batch_deliver(b, c->a, c->items[i], &ans);
+		}
+		dialect_cancel_free(&m);
+		break;
+	}
+	default:
+		break;
+	}
+	if (whole == DIALECT_FAULT)
+		upstream_note_fault(b->up);
+	if (whole == DIALECT_REJECTED && n > 1) {
+		/* A definite refusal of the whole multi request: nothing was
+		 * done upstream, so asking again one by one is safe. */
+		log_warnx("upstream %s: refused a %s request with %d IDs; "
+		          "asking one ID at a time from now on",
+		          upstream_name(b->up), batch_forms[c->a].action, n);
+		b->multi_ok = 0;
+		batch_requeue(b, c);
+		return;
+	}
+}
+
+static void
+batch_done(const struct up_result *r, void *arg)
+{
+	struct batch_call *c = arg;
+	struct batcher *b = c->b;
+
+	b->calls_in_flight--;
+	if (r->transport == UP_REPLIED)
+		batch_answer_items(b, c, r);
+	else
+		batch_fail_all(b, c, r->transport, r->reason);
+	free(c);
+}
+
+/* Send up to max_batch (or 1) IDs from A's queue as one request. */
+static void
+batch_send_one(struct batcher *b, enum batch_action a)
+{
+	struct batch_queue *q = &b->queue[a];
+	struct batch_call *c = xcalloc(1, sizeof(*c));
+	int max = b->multi_ok ? b->max_batch : 1;
+	struct buf form;
+
+	c->b = b;
+	c->a = a;
+	while (c->n < max && q->head != NULL) {
+		struct batch_item *it = q->head;
+
+		q->head = it->next;
+		if (q->head == NULL)
+			q->tail = &q->head;
+		q->n--;
+		it->next = NULL;
+		c->items[c->n++] = it;
+	}
+	buf_init(&form, 64 * 1024);
+	if (c->n == 1 && (a == BATCH_STATUS || a == BATCH_REFILL ||
+	                  a == BATCH_REFILL_STATUS))
+		upstream_form_add(&form, batch_forms[a].one, c->items[0]->id);
+	else {
+		buf_printf(&form, "&%s=", batch_forms[a].many);
+		for (int i = 0; i < c->n; i++)
+			buf_printf(&form, "%s%s", i > 0 ? "," : "",
+			           c->items[i]->id);
+	}
+	b->stats.requests[a]++;
+	b->stats.ids[a] += (uint64_t)c->n;
+	b->calls_in_flight++;
+	upstream_call(b->up, batch_forms[a].action, form.data,
+	              batch_forms[a].flags, batch_done, c);
+	buf_free(&form);
+}
+
+static void
+batch_send(struct batcher *b, enum batch_action a)
+{
+	while (b->queue[a].n > 0)
+		batch_send_one(b, a);
+}
+
+static void
+batch_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct batcher *b = arg;
+
+	for (int a = 0; a < BATCH_NACTIONS; a++)
+		batch_send(b, (enum batch_action)a);
+}
+
+void
+batch_ask(struct batcher *b, enum batch_action a, const char *id,
+          int64_t local, batch_cb cb, void *arg)
+{
+	struct batch_waiter *w = xcalloc(1, sizeof(*w));
+	struct batch_item *it;
+	struct batch_queue *q = &b->queue[a];
+
+	w->cb = cb;
+	w->arg = arg;
+	if ((it = strmap_get(b->ids[a], id)) != NULL) {
+		/* Waiting or in flight already: join it. */
+		*it->tail = w;
+		it->tail = &w->next;
+		b->stats.joined++;
+		return;
+	}
+	it = xcalloc(1, sizeof(*it));
+	snprintf(it->id, sizeof(it->id), "%s", id);
+	it->local = local;
+	it->waiters = w;
+	it->tail = &w->next;
+	strmap_put(b->ids[a], it->id, it);
+	*q->tail = it;
+	q->tail = &it->next;
+	q->n++;
+	if (b->multi_ok && q->n >= b->max_batch) {
+		batch_send_one(b, a); /* a full batch goes now */
+		return;
+	}
+	/* Otherwise at the end of this loop pass, with whatever else came. */
+	if (!evtimer_pending(b->flush, NULL)) {
+		static const struct timeval zero = {0, 0};
+		evtimer_add(b->flush, &zero);
+	}
+}
+
+int
+batcher_pending(const struct batcher *b, enum batch_action a, const char *id)
+{
+	return strmap_get(b->ids[a], id) != NULL;
+}
+
+struct batcher *
+batcher_new(struct event_base *base, struct upstream *up, int max_batch,
+            int multi_ok, batch_apply_cb apply, void *ctx)
+{
+	struct batcher *b = xcalloc(1, sizeof(*b));
+
+	b->base = base;
+	b->up = up;
+	b->multi_ok = multi_ok;
+	b->apply = apply;
+	b->ctx = ctx;
+	batcher_set_max(b, max_batch);
+	for (int a = 0; a < BATCH_NACTIONS; a++) {
+		b->ids[a] = strmap_new();
+		b->queue[a].tail = &b->queue[a].head;
+	}
+	if ((b->flush = evtimer_new(base, batch_flush_cb, b)) == NULL)
+		fatalx("batch: out of memory for a timer");
+	return b;
+}
+
+void
+batcher_set_max(struct batcher *b, int max_batch)
+{
+	if (max_batch < 1)
+		max_batch = 1;
+	if (max_batch > BATCH_MAX)
+		max_batch = BATCH_MAX;
+	b->max_batch = max_batch;
+}
+
+int
+batcher_multi_ok(const struct batcher *b)
+{
+	return b->multi_ok;
+}
+
+void
+batcher_stats(const struct batcher *b, struct batch_stats *out)
+{
+	*out = b->stats;
+}
+
+void
+batcher_free(struct batcher *b)
+{
+	struct batch_answer ans;
+
+	if (b == NULL)
+		return;
+	b->freeing = 1;
+	memset(&ans, 0, sizeof(ans));
+	ans.transport = UP_NOT_SENT;
+	ans.item = DIALECT_ITEM_FAULT;
+	ans.msg = "shutting down";
+	for (int a = 0; a < BATCH_NACTIONS; a++) {
+		struct batch_item *it, *next;
+
+		for (it = b->queue[a].head; it != NULL; it = next) {
+			next = it->next;
+			batch_deliver(b, (enum batch_action)a, it, &ans);
+		}
+		strmap_free(b->ids[a]);
+	}
+	event_free(b->flush);
+	free(b);
+}

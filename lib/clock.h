@@ -1,0 +1,12 @@
+/* clock.h - the two clocks panelmux reads. */
+#ifndef PANELMUX_CLOCK_H
+#define PANELMUX_CLOCK_H
+
+#include <stdint.h>
+
+/* Milliseconds on the monotonic clock: for durations and deadlines. */
+int64_t clock_mono_ms(void);
+/* Milliseconds since the epoch: for what is stored (polled_at). */
+int64_t clock_wall_ms(void);
+
+#endif

@@ -1,0 +1,1301 @@
+/* orders.c - the order engine: add and its dispatch state machine, the
+ * sweeper, the poller, settlement, and the per-ID actions. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <event2/event.h>
+#include <jansson.h>
+
+#include "clock.h"
+#include "api.h"
+#include "batch.h"
+#include "buf.h"
+#include "catalog.h"
+#include "config.h"
+#include "dialect.h"
+#include "log.h"
+#include "money.h"
+#include "orders.h"
+#include "ordertype.h"
+#include "panel.h"
+#include "params.h"
+#include "store.h"
+#include "strmap.h"
+#include "upstream.h"
+#include "xmalloc.h"
+
+#define ORDERS_SWEEP_MS 2000        /* queued orders retried this often */
+#define ORDERS_SWEEP_BATCH 200      /* queued orders looked at per sweep */
+#define ORDERS_QUEUE_MAX_S 3600     /* unsent this long: refunded */
+#define ORDERS_MAX_ROUTES 16
+#define ORDERS_UNAVAILABLE                                                     \
+	"This service is temporarily unavailable, please try again later"
+
+struct orders {
+	struct panel *p;
+	struct batcher **b;        /* one per upstream */
+	struct event **poll_timer; /* one per upstream */
+	struct event *sweep_timer;
+	struct strmap *dispatching; /* order id -> job being sent */
+	int stopping;
+	struct orders_stats stats;
+};
+
+/*
+ * Rendering.
+ */
+
+/* What a customer sees of an order's state. */
+static const char *
+orders_status_word(const struct order *o)
+{
+	switch (o->state) {
+	case ORDER_QUEUED:
+	case ORDER_SENDING:
+		return "Pending";
+	case ORDER_ACTIVE: {
+		enum dialect_status s = dialect_status_word(o->upstream_status);
+
+		switch (s) {
+		case DIALECT_STATUS_IN_PROGRESS:
+		case DIALECT_STATUS_PROCESSING:
+			return dialect_status_name(s);
+		default:
+			return "Pending";
+		}
+	}
+	case ORDER_COMPLETED:
+		return "Completed";
+	case ORDER_PARTIAL:
+		return "Partial";
+	case ORDER_CANCELED:
+	case ORDER_REJECTED:
+		return "Canceled";
+	case ORDER_REFUNDED:
+		return "Refunded";
+	}
+	return "Pending";
+}
+
+static void
+orders_render_one(struct orders *o, struct buf *b, const struct order *ord)
+{
+	const struct config *cfg = o->p->cfg;
+	char charge[MONEY_BUFSZ];
+	int64_t remains;
+
+	/* The charge net of refunds, as panels show it. */
+	money_format(ord->charge - ord->refunded, cfg->money_decimals, charge);
+	if (ord->state == ORDER_COMPLETED)
+		remains = 0;
+	else if (ord->state == ORDER_REJECTED)
+		remains = ord->quantity; /* nothing was delivered */
+	else
+		remains = ord->remains >= 0 ? ord->remains : ord->quantity;
+	buf_printf(b,
+	           "{\"charge\":\"%s\",\"start_count\":\"%lld\","
+	           "\"status\":\"%s\",\"remains\":\"%lld\",\"currency\":",
+	           charge, (long long)(ord->start_count >= 0 ? ord->start_count : 0),
+	           orders_status_word(ord), (long long)remains);
+	buf_json_string(b, cfg->currency);
+	buf_puts(b, "}");
+}
+
+static void
+orders_reply_error(struct api_reply *r, const char *msg)
+{
+	buf_reset(&r->body);
+	api_error(&r->body, msg);
+}
+
+/* Fetch order ID if it belongs to CUSTOMER. */
+static int
+orders_get_own(struct orders *o, int64_t customer, int64_t id,
+               struct order *out)
+{
+	return store_order_get(o->p->st, id, out) == STORE_OK &&
+	       out->customer_id == customer;
+}
+
+/*
+ * add: dispatch state machine.
+ */
+
+struct add_route {
+	size_t upstream;
+	int64_t service;
+	money_t cost;
+};
+
+struct add_wait;
+
+struct add_job {
+	struct orders *o;
+	int64_t id;
+	money_t charge, rate;
+	char *fields;
+	struct add_route routes[ORDERS_MAX_ROUTES];
+	int nroutes;
+	int route;
+	struct add_wait *wait;
+	char key[24];
+};
+
+struct add_wait {
+	struct api_reply *r;
+	orders_done_cb done;
+	void *arg;
+	struct event *timer;
+	struct add_job *job;
+	int64_t id;
+};
+
+static void orders_dispatch(struct add_job *j);
+
+/* Answer the customer waiting on J, if any: the order ID, or ERR. */
+static void
+orders_wake(struct add_job *j, const char *err)
+{
+	struct add_wait *w = j->wait;
+
+	if (w == NULL)
+		return;
+	j->wait = NULL;
+	if (err != NULL)
+		orders_reply_error(w->r, err);
+	else
+		buf_printf(&w->r->body, "{\"order\":%lld}", (long long)w->id);
+	event_free(w->timer);
+	w->done(w->arg);
+	free(w);
+}
+
+static void
+orders_wait_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct add_wait *w = arg;
+
+	/* The outcome is still open: the customer gets the order ID now,
+	 * the dispatch goes on without them. */
+	w->job->wait = NULL;
+	buf_printf(&w->r->body, "{\"order\":%lld}", (long long)w->id);
+	event_free(w->timer);
+	w->done(w->arg);
+	free(w);
+}
+
+static void
+orders_job_free(struct add_job *j)
+{
+	orders_wake(j, NULL);
+	strmap_del(j->o->dispatching, j->key);
+	free(j->fields);
+	free(j);
+}
+
+/* Build J's routes from the current catalogue. -1 if the service is gone. */
+static int
+orders_job_routes(struct add_job *j, int64_t service_id)
+{
+	const struct catalog_service *s = catalog_find(j->o->p->cat, service_id);
+
+	if (s == NULL)
+		return -1;
+	j->rate = s->rate;
+	j->nroutes = 0;
+	for (size_t i = 0; i < s->nroutes && i < ORDERS_MAX_ROUTES; i++) {
+		j->routes[j->nroutes].upstream = s->routes[i].upstream;
+		j->routes[j->nroutes].service = s->routes[i].service;
+		j->routes[j->nroutes].cost = s->routes[i].cost;
+		j->nroutes++;
+	}
+	return 0;
+}
+
+static struct add_job *
+orders_job_new(struct orders *o, int64_t id, money_t charge, char *fields)
+{
+	struct add_job *j = xcalloc(1, sizeof(*j));
+
+	j->o = o;
+	j->id = id;
+	j->charge = charge;
+	j->fields = fields;
+	snprintf(j->key, sizeof(j->key), "%lld", (long long)id);
+	strmap_put(o->dispatching, j->key, j);
+	return j;
+}
+
+/* Fields JSON + the upstream's service ID, form-encoded. */
+static int
+orders_add_form(const struct add_job *j, const struct add_route *rt,
+                struct buf *form)
+{
+	json_t *obj = json_loads(j->fields, 0, NULL);
+	const char *k;
+	json_t *v;
+	char sid[24];
+
+	if (obj == NULL || !json_is_object(obj)) {
+		json_decref(obj);
+		return -1;
+	}
+	snprintf(sid, sizeof(sid), "%lld", (long long)rt->service);
+	upstream_form_add(form, "service", sid);
+	json_object_foreach(obj, k, v)
+	{
+		if (json_is_string(v))
+			upstream_form_add(form, k, json_string_value(v));
+	}
+	json_decref(obj);
+	return 0;
+}
+
+static void
+orders_ambiguous(struct add_job *j, const char *upstream, const char *why)
+{
+	j->o->stats.ambiguous++;
+	log_warnx("order %lld: no usable answer from %s to add (%s): it stays "
+	          "'sending' with its funds reserved; see `panelmux order "
+	          "resolve %lld`",
+	          (long long)j->id, upstream, why, (long long)j->id);
+	orders_job_free(j);
+}
+
+/* A definite refusal the customer should not see as theirs. */
+static const char *
+orders_customer_error(const char *upstream_msg)
+{
+	if (strcasestr(upstream_msg, "fund") != NULL ||
+	    strcasestr(upstream_msg, "balance") != NULL ||
+	    strcasestr(upstream_msg, "api key") != NULL ||
+	    strcasestr(upstream_msg, "apikey") != NULL)
+		return ORDERS_UNAVAILABLE;
+	return upstream_msg;
+}
+
+static void
+orders_add_done(const struct up_result *res, void *arg)
+{
+	struct add_job *j = arg;
+	struct orders *o = j->o;
+	const struct add_route *rt = &j->routes[j->route];
+	const char *up = o->p->cfg->upstreams[rt->upstream].name;
+	struct dialect_add d;
+	money_t cost = 0;
+
+	if (res->transport == UP_NOT_SENT) {
+		/* Provably not sent: back to queued, then the next route. */
+		if (store_order_unsent(o->p->st, j->id) != STORE_OK) {
+			orders_ambiguous(j, up, "store error");
+			return;
+		}
+		log_info("order %lld: not sent to %s (%s)", (long long)j->id, up,
+		         res->reason);
+		j->route++;
+		orders_dispatch(j);
+		return;
+	}
+	if (res->transport == UP_LOST) {
+		orders_ambiguous(j, up, res->reason);
+		return;
+	}
+	switch (dialect_add((int)res->http_status, res->body, res->len, &d)) {
+	case DIALECT_OK:
+		if (money_mul_div(j->charge, rt->cost, j->rate, MONEY_ROUND_UP,
+		                  &cost) != 0)
+			cost = 0;
+		if (store_order_active(o->p->st, j->id, d.order, cost) !=
+		    STORE_OK) {
+			orders_ambiguous(j, up, "its order ID could not be "
+			                        "recorded");
+			return;
+		}
+		log_info("order %lld: sent to %s as %s", (long long)j->id, up,
+		         d.order);
+		orders_job_free(j);
+		return;
+	case DIALECT_REJECTED:
+		log_info("order %lld: %s refused it: %s", (long long)j->id, up,
+		         d.msg);
+		if (j->route + 1 < j->nroutes) {
+			j->route++;
+			orders_dispatch(j);
+			return;
+		}
+		if (store_order_reject(o->p->st, j->id, d.msg) != STORE_OK) {
+			orders_ambiguous(j, up, "the refund could not be written");
+			return;
+		}
+		o->stats.rejected++;
+		orders_wake(j, orders_customer_error(d.msg));
+		orders_job_free(j);
+		return;
+	case DIALECT_FAULT:
+		upstream_note_fault(o->p->ups[rt->upstream].up);
+		orders_ambiguous(j, up, d.msg);
+		return;
+	}
+}
+
+/* Send J on its current route, skipping routes whose circuit is open; with
+ * none left the order stays queued for the sweeper. */
+static void
+orders_dispatch(struct add_job *j)
+{
+	struct orders *o = j->o;
+	struct buf form;
+
+	for (; j->route < j->nroutes; j->route++) {
+		const struct add_route *rt = &j->routes[j->route];
+		struct panel_upstream *pu = &o->p->ups[rt->upstream];
+
+		if (o->stopping)
+			break;
+		if (upstream_circuit(pu->up) != UP_CIRCUIT_CLOSED)
+			continue;
+		switch (store_order_sending(o->p->st, j->id, j->route,
+		                            pu->state.name, rt->service)) {
+		case STORE_OK:
+			break;
+		case STORE_CONFLICT: /* settled meanwhile (operator) */
+			orders_job_free(j);
+			return;
+		default:
+			/* Still queued: the sweeper tries again. */
+			orders_job_free(j);
+			return;
+		}
+		buf_init(&form, 1 << 20);
+		if (orders_add_form(j, rt, &form) != 0) {
+			buf_free(&form);
+			store_order_unsent(o->p->st, j->id);
+			log_warnx("order %lld: stored fields unreadable",
+			          (long long)j->id);
+			orders_job_free(j);
+			return;
+		}
+		upstream_call(pu->up, "add", form.data, UP_FRESH,
+		              orders_add_done, j);
+		buf_free(&form);
+		return;
+	}
+	/* No route could take it now: it stays queued (charged, not sent). */
+	o->stats.parked++;
+	orders_job_free(j);
+}
+
+/* The order's service ID (digits only). */
+static int
+orders_parse_id(const char *s, int64_t *out)
+{
+	char *end;
+	long long v;
+
+	if (s == NULL || *s < '0' || *s > '9')
+		return -1;
+	v = strtoll(s, &end, 10);
+	while (*end == ' ')
+		end++;
+	if (*end != '\0' || v <= 0)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int
+orders_request_id_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > STORE_REQID_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
+			return 0;
+	return 1;
+}
+
+int
+orders_add(struct orders *o, const struct customer *c, const struct params *p,
+           struct api_reply *r, orders_done_cb done, void *arg)
+{
+	const struct catalog_service *svc;
+	const char *reqid = params_get(p, "request_id");
+	uint8_t hash[ORDERTYPE_HASH_LEN];
+	struct order_spec spec;
+	struct order_new on;
+	struct add_job *j;
+	struct add_wait *w;
+	struct timeval tv;
+	char err[256];
+	int64_t sid, id;
+
+	if (orders_parse_id(params_get(p, "service"), &sid) != 0 ||
+	    (svc = catalog_find(o->p->cat, sid)) == NULL) {
+		orders_reply_error(r, API_ERR_SERVICE);
+		return 1;
+	}
+	if (reqid != NULL && !orders_request_id_ok(reqid)) {
+		orders_reply_error(r, "request_id must be 1 to 64 printable "
+		                      "characters");
+		return 1;
+	}
+	if (ordertype_build(p, svc, o->p->cfg->money_decimals, &spec, err,
+	                    sizeof(err)) != 0) {
+		orders_reply_error(r, err);
+		return 1;
+	}
+	memset(&on, 0, sizeof(on));
+	on.customer_id = c->id;
+	on.service_id = sid;
+	on.type = spec.type;
+	on.quantity = spec.quantity;
+	on.runs = spec.runs;
+	on.interval = spec.interval;
+	on.rate = svc->rate;
+	on.charge = spec.charge;
+	on.fields = spec.fields;
+	on.upstream = o->p->cfg->upstreams[svc->routes[0].upstream].name;
+	on.upstream_service = svc->routes[0].service;
+	if (reqid != NULL) {
+		ordertype_hash(sid, &spec, hash);
+		on.request_id = reqid;
+		on.request_hash = hash;
+	}
+	switch (store_order_create(o->p->st, &on, &id)) {
+	case STORE_OK:
+		break;
+	case STORE_NOFUNDS:
+		order_spec_clear(&spec);
+		orders_reply_error(r, API_ERR_FUNDS);
+		return 1;
+	case STORE_EXISTS: /* the same request again: the same order */
+		order_spec_clear(&spec);
+		buf_printf(&r->body, "{\"order\":%lld}", (long long)id);
+		return 1;
+	case STORE_CONFLICT:
+		order_spec_clear(&spec);
+		orders_reply_error(r, "This request_id was already used for a "
+		                      "different order");
+		return 1;
+	default:
+		order_spec_clear(&spec);
+		orders_reply_error(r, API_ERR_INTERNAL);
+		return 1;
+	}
+	o->stats.added++;
+	j = orders_job_new(o, id, spec.charge, spec.fields);
+	spec.fields = NULL;
+	order_spec_clear(&spec);
+	if (orders_job_routes(j, sid) != 0) { /* cannot happen: just found */
+		orders_job_free(j);
+		buf_printf(&r->body, "{\"order\":%lld}", (long long)id);
+		return 1;
+	}
+	w = xcalloc(1, sizeof(*w));
+	w->r = r;
+	w->done = done;
+	w->arg = arg;
+	w->job = j;
+	w->id = id;
+	w->timer = evtimer_new(o->p->base, orders_wait_timeout, w);
+	if (w->timer == NULL)
+		fatalx("orders: out of memory for a timer");
+	tv.tv_sec = o->p->cfg->reply_wait_ms / 1000;
+	tv.tv_usec = (o->p->cfg->reply_wait_ms % 1000) * 1000;
+	evtimer_add(w->timer, &tv);
+	j->wait = w;
+	orders_dispatch(j);
+	return 0;
+}
+
+/*
+ * The sweeper: queued orders (not sent yet, or not sent by a previous run
+ * that crashed) are sent; too old ones are refunded.
+ */
+
+struct sweep_ctx {
+	struct orders *o;
+	int64_t ids[ORDERS_SWEEP_BATCH];
+	int64_t created[ORDERS_SWEEP_BATCH];
+	money_t charge[ORDERS_SWEEP_BATCH];
+	int64_t service[ORDERS_SWEEP_BATCH];
+	int n;
+};
+
+static int
+orders_sweep_collect(const struct order *ord, void *arg)
+{
+	struct sweep_ctx *sc = arg;
+
+	sc->ids[sc->n] = ord->id;
+	sc->created[sc->n] = ord->created_at;
+	sc->charge[sc->n] = ord->charge;
+	sc->service[sc->n] = ord->service_id;
+	sc->n++;
+	return sc->n == ORDERS_SWEEP_BATCH;
+}
+
+static void
+orders_sweep(struct orders *o)
+{
+	struct order_filter f = {ORDER_QUEUED, 0, NULL, 0, ORDERS_SWEEP_BATCH};
+	struct sweep_ctx sc;
+	int64_t now = (int64_t)time(NULL);
+
+	if (o->stopping)
+		return;
+	sc.o = o;
+	sc.n = 0;
+	if (store_order_list(o->p->st, &f, orders_sweep_collect, &sc) < 0)
+		return;
+	for (int i = 0; i < sc.n; i++) {
+		char key[24], *fields = NULL;
+		struct add_job *j;
+
+		snprintf(key, sizeof(key), "%lld", (long long)sc.ids[i]);
+		if (strmap_get(o->dispatching, key) != NULL)
+			continue;
+		if (now - sc.created[i] > ORDERS_QUEUE_MAX_S) {
+			if (store_order_reject(o->p->st, sc.ids[i],
+			                       "not sent in time") == STORE_OK)
+				log_warnx("order %lld: no upstream took it "
+				          "within %d s: refunded",
+				          (long long)sc.ids[i], ORDERS_QUEUE_MAX_S);
+			continue;
+		}
+		if (store_order_fields(o->p->st, sc.ids[i], &fields) !=
+		    STORE_OK)
+			continue;
+		j = orders_job_new(o, sc.ids[i], sc.charge[i], fields);
+		if (orders_job_routes(j, sc.service[i]) != 0) {
+			if (store_order_reject(o->p->st, j->id,
+			                       API_ERR_SERVICE) == STORE_OK)
+				log_warnx("order %lld: its service is gone: "
+				          "refunded",
+				          (long long)j->id);
+			orders_job_free(j);
+			continue;
+		}
+		orders_dispatch(j);
+	}
+}
+
+static void
+orders_sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+	orders_sweep(arg);
+}
+
+/*
+ * Status: the poller, settlement (the batcher's apply hook), and the
+ * action.
+ */
+
+/* The state an upstream status settles to, or -1 while it is open. */
+static int
+orders_final_state(enum dialect_status s)
+{
+	switch (s) {
+	case DIALECT_STATUS_COMPLETED:
+		return ORDER_COMPLETED;
+	case DIALECT_STATUS_PARTIAL:
+		return ORDER_PARTIAL;
+	case DIALECT_STATUS_CANCELED:
+		return ORDER_CANCELED;
+	case DIALECT_STATUS_REFUNDED:
+		return ORDER_REFUNDED;
+	default:
+		return -1;
+	}
+}
+
+static void
+orders_apply_status(struct orders *o, size_t upi, int64_t local,
+                    const char *id, const struct batch_answer *ans)
+{
+	const struct cfg_upstream *cu = &o->p->cfg->upstreams[upi];
+	const struct dialect_order_status *st = ans->st;
+	struct order_update u;
+	struct order ord;
+	enum store_result r;
+	money_t factor;
+
+	if (ans->transport != UP_REPLIED || ans->item != DIALECT_ITEM_OK) {
+		if (ans->transport == UP_REPLIED &&
+		    ans->item == DIALECT_ITEM_REJECTED) {
+			log_warnx("order %lld: %s says of its order %s: %s",
+			          (long long)local, cu->name, id, ans->msg);
+			store_order_polled(o->p->st, &local, 1, clock_wall_ms());
+		}
+		return;
+	}
+	if (store_order_get(o->p->st, local, &ord) != STORE_OK ||
+	    ord.state != ORDER_ACTIVE)
+		return;
+	memset(&u, 0, sizeof(u));
+	u.status = dialect_status_name(st->status);
+	u.start_count = st->has_start_count ? st->start_count : -1;
+	u.remains = -1;
+	if (st->has_remains) /* clamp: panels send negatives and more */
+		u.remains = st->remains < 0 ? 0
+		            : st->remains > ord.quantity ? ord.quantity
+		                                         : st->remains;
+	u.cost = -1;
+	if (st->has_charge &&
+	    config_currency_value(o->p->cfg,
+	                          cu->currency != NULL ? cu->currency
+	                                               : o->p->cfg->currency,
+	                          &factor) == 0 &&
+	    money_mul(st->charge, factor, MONEY_ROUND_UP, &u.cost) != 0)
+		u.cost = -1;
+	u.final_state = orders_final_state(st->status);
+	if (st->status == DIALECT_STATUS_UNKNOWN ||
+	    st->status == DIALECT_STATUS_FAIL) {
+		/* A word we cannot act on moves no money. */
+		o->stats.unknown_status++;
+		log_warnx("order %lld: %s reports status \"%s\": no money "
+		          "moves",
+		          (long long)local, cu->name, st->status_raw);
+		u.status = NULL;
+		u.final_state = -1;
+	}
+	if (u.final_state == ORDER_PARTIAL && u.remains < 0) {
+		log_warnx("order %lld: Partial without remains: not settled "
+		          "yet",
+		          (long long)local);
+		u.final_state = -1;
+		u.status = NULL;
+	}
+	r = store_order_status(o->p->st, local, &u);
+	if (r == STORE_OK && u.final_state >= 0) {
+		o->stats.settled++;
+		log_info("order %lld: %s", (long long)local,
+		         dialect_status_name(st->status));
+	} else if (r == STORE_ERROR)
+		log_warnx("order %lld: status not recorded", (long long)local);
+}
+
+struct orders_apply_ctx {
+	struct orders *o;
+	size_t upi;
+};
+
+static void
+orders_apply(void *ctx, enum batch_action a, int64_t local, const char *id,
+             const struct batch_answer *ans)
+{
+	struct orders_apply_ctx *ac = ctx;
+
+	if (a == BATCH_STATUS)
+		orders_apply_status(ac->o, ac->upi, local, id, ans);
+}
+
+static void
+orders_ignore(const char *id, const struct batch_answer *ans, void *arg)
+{
+}
+
+struct poll_ctx {
+	struct orders *o;
+	size_t upi;
+	int64_t asked;
+};
+
+static int
+orders_poll_one(const struct order *ord, void *arg)
+{
+	struct poll_ctx *pc = arg;
+
+	if (ord->upstream_order[0] == '\0')
+		return 0;
+	batch_ask(pc->o->b[pc->upi], BATCH_STATUS, ord->upstream_order,
+	          ord->id, orders_ignore, NULL);
+	pc->asked++;
+	return 0;
+}
+
+void
+orders_poll(struct orders *o, size_t idx)
+{
+	const struct cfg_upstream *cu = &o->p->cfg->upstreams[idx];
+	/* Due a little early, so answers spread over a cycle stay in it. */
+	int64_t due = clock_wall_ms() - cu->poll_interval_ms +
+	              cu->poll_interval_ms / 10;
+	struct order_filter f = {ORDER_ACTIVE, 0, cu->name, due, 0};
+	struct poll_ctx pc = {o, idx, 0};
+
+	if (o->stopping)
+		return;
+	store_order_list(o->p->st, &f, orders_poll_one, &pc);
+	if (pc.asked > 0)
+		log_debug("poll %s: %lld open orders asked", cu->name,
+		          (long long)pc.asked);
+}
+
+static void
+orders_poll_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct orders_apply_ctx *ac = arg;
+
+	orders_poll(ac->o, ac->upi);
+}
+
+/* A request over a list of IDs (status, refill, refill_status, cancel). */
+struct multi_item {
+	struct multi_req *req;
+	int64_t id;       /* the customer's order or refill ID */
+	int ok;           /* found and owned */
+	int64_t refill;   /* refill: the new local refill ID */
+	char status[32];  /* refill_status */
+	char err[DIALECT_MSG_SZ];
+};
+
+struct multi_req {
+	struct orders *o;
+	int64_t customer;
+	int multi; /* the list form was used */
+	struct api_reply *r;
+	orders_done_cb done;
+	void *arg;
+	int pending;
+	size_t n;
+	struct multi_item items[API_MAX_IDS];
+	void (*render)(struct multi_req *);
+};
+
+/* Parse the ID list from ONE (single form) or MANY (list form). */
+static struct multi_req *
+orders_multi_new(struct orders *o, const struct customer *c,
+                 const struct params *p, const char *one, const char *many,
+                 struct api_reply *r, const char *bad)
+{
+	const char *s = params_get(p, many);
+	int64_t ids[API_MAX_IDS];
+	struct multi_req *m;
+	size_t n;
+	int multi = 1;
+
+	if (s == NULL) {
+		s = params_get(p, one);
+		multi = 0;
+	}
+	switch (idlist_parse(s != NULL ? s : "", ids, API_MAX_IDS, &n)) {
+	case IDLIST_OK:
+		break;
+	case IDLIST_TOO_MANY:
+		orders_reply_error(r, API_ERR_MAX_IDS);
+		return NULL;
+	default:
+		orders_reply_error(r, bad);
+		return NULL;
+	}
+	if (!multi && n != 1) {
+		orders_reply_error(r, bad);
+		return NULL;
+	}
+	m = xcalloc(1, sizeof(*m));
+	m->o = o;
+	m->customer = c->id;
+	m->multi = multi;
+	m->r = r;
+	m->n = n;
+	for (size_t i = 0; i < n; i++) {
+		m->items[i].req = m;
+		m->items[i].id = ids[i];
+	}
+	return m;
+}
+
+/* One ask answered; the last one renders and completes the request. */
+static void
+orders_multi_step(struct multi_req *m)
+{
+	if (--m->pending > 0)
+		return;
+	m->render(m);
+	m->done(m->arg);
+	free(m);
+}
+
+/* After the synchronous part: 1 if complete now. */
+static int
+orders_multi_finish(struct multi_req *m, orders_done_cb done, void *arg)
+{
+	if (m->pending == 0) {
+		m->render(m);
+		free(m);
+		return 1;
+	}
+	/* The asks complete from the loop, never before this returns. */
+	m->done = done;
+	m->arg = arg;
+	return 0;
+}
+
+static void
+orders_status_render(struct multi_req *m)
+{
+	struct buf *b = &m->r->body;
+	struct order ord;
+
+	if (!m->multi) {
+		if (orders_get_own(m->o, m->customer, m->items[0].id, &ord))
+			orders_render_one(m->o, b, &ord);
+		else
+			api_error(b, API_ERR_ORDER);
+		return;
+	}
+	buf_puts(b, "{");
+	for (size_t i = 0; i < m->n; i++) {
+		buf_printf(b, "%s\"%lld\":", i > 0 ? "," : "",
+		           (long long)m->items[i].id);
+		if (orders_get_own(m->o, m->customer, m->items[i].id, &ord))
+			orders_render_one(m->o, b, &ord);
+		else
+			api_error(b, API_ERR_ORDER);
+	}
+	buf_puts(b, "}");
+}
+
+static void
+orders_status_joined(const char *id, const struct batch_answer *ans,
+                     void *arg)
+{
+	orders_multi_step(arg);
+}
+
+int
+orders_status(struct orders *o, const struct customer *c,
+              const struct params *p, struct api_reply *r,
+              orders_done_cb done, void *arg)
+{
+	struct multi_req *m;
+	int64_t stale_before = clock_wall_ms();
+	struct order ord;
+
+	if ((m = orders_multi_new(o, c, p, "order", "orders", r,
+	                          API_ERR_ORDER)) == NULL)
+		return 1;
+	m->render = orders_status_render;
+	for (size_t i = 0; i < m->n; i++) {
+		const struct cfg_upstream *cu;
+		int upi;
+
+		if (!orders_get_own(o, c->id, m->items[i].id, &ord) ||
+		    ord.state != ORDER_ACTIVE || o->stopping)
+			continue;
+		upi = panel_upstream_index(o->p, ord.upstream);
+		if (upi < 0)
+			continue;
+		cu = &o->p->cfg->upstreams[upi];
+		/* The stored copy serves unless it is older than a poll. */
+		if (ord.polled_at > stale_before - cu->poll_interval_ms)
+			continue;
+		m->pending++;
+		batch_ask(o->b[upi], BATCH_STATUS, ord.upstream_order, ord.id,
+		          orders_status_joined, m);
+	}
+	return orders_multi_finish(m, done, arg);
+}
+
+/*
+ * refill, refill_status, cancel.
+ */
+
+static void
+orders_refill_render(struct multi_req *m)
+{
+	struct buf *b = &m->r->body;
+
+	if (!m->multi) {
+		if (m->items[0].refill > 0)
+			buf_printf(b, "{\"refill\":\"%lld\"}",
+			           (long long)m->items[0].refill);
+		else
+			api_error(b, m->items[0].err);
+		return;
+	}
+	buf_puts(b, "[");
+	for (size_t i = 0; i < m->n; i++) {
+		const struct multi_item *it = &m->items[i];
+
+		buf_printf(b, "%s{\"order\":%lld,\"refill\":", i > 0 ? "," : "",
+		           (long long)it->id);
+		if (it->refill > 0)
+			buf_printf(b, "%lld}", (long long)it->refill);
+		else {
+			api_error(b, it->err);
+			buf_puts(b, "}");
+		}
+	}
+	buf_puts(b, "]");
+}
+
+static void
+orders_refill_answer(const char *id, const struct batch_answer *ans,
+                     void *arg)
+{
+	struct multi_item *it = arg;
+	struct orders *o = it->req->o;
+
+	if (ans->transport == UP_REPLIED && ans->item == DIALECT_ITEM_OK) {
+		store_refill_update(o->p->st, it->refill, "active", ans->refill,
+		                    "Pending");
+	} else {
+		store_refill_update(o->p->st, it->refill, "rejected", NULL,
+		                    "Rejected");
+		snprintf(it->err, sizeof(it->err), "%s",
+		         ans->transport == UP_REPLIED &&
+		                 ans->item == DIALECT_ITEM_REJECTED
+		             ? ans->msg
+		             : "The refill request failed, please try again "
+		               "later");
+		it->refill = 0;
+	}
+	orders_multi_step(it->req);
+}
+
+static int
+orders_refillable(const struct order *ord)
+{
+	return ord->upstream_order[0] != '\0' &&
+	       (ord->state == ORDER_ACTIVE || ord->state == ORDER_COMPLETED ||
+	        ord->state == ORDER_PARTIAL);
+}
+
+int
+orders_refill(struct orders *o, const struct customer *c,
+              const struct params *p, struct api_reply *r,
+              orders_done_cb done, void *arg)
+{
+	struct multi_req *m;
+	struct order ord;
+
+	if ((m = orders_multi_new(o, c, p, "order", "orders", r,
+	                          API_ERR_ORDER)) == NULL)
+		return 1;
+	m->render = orders_refill_render;
+	for (size_t i = 0; i < m->n; i++) {
+		struct multi_item *it = &m->items[i];
+		int upi;
+
+		snprintf(it->err, sizeof(it->err), "%s", API_ERR_ORDER);
+		if (!orders_get_own(o, c->id, it->id, &ord) ||
+		    !orders_refillable(&ord) ||
+		    (upi = panel_upstream_index(o->p, ord.upstream)) < 0)
+			continue;
+		if (o->stopping) {
+			snprintf(it->err, sizeof(it->err), "%s",
+			         ORDERS_UNAVAILABLE);
+			continue;
+		}
+		if (store_refill_add(o->p->st, ord.id, c->id, ord.upstream,
+		                     &it->refill) != STORE_OK) {
+			snprintf(it->err, sizeof(it->err), "%s",
+			         API_ERR_INTERNAL);
+			continue;
+		}
+		m->pending++;
+		batch_ask(o->b[upi], BATCH_REFILL, ord.upstream_order, it->refill,
+		          orders_refill_answer, it);
+	}
+	return orders_multi_finish(m, done, arg);
+}
+
+static const char *
+orders_refill_word(const struct refill *rf)
+{
+	if (strcmp(rf->state, "rejected") == 0)
+		return "Rejected";
+	return rf->status[0] != '\0' ? rf->status : "Pending";
+}
+
+static void
+orders_refill_status_render(struct multi_req *m)
+{
+	struct buf *b = &m->r->body;
+
+	if (!m->multi) {
+		if (m->items[0].ok)
+			buf_printf(b, "{\"status\":\"%s\"}", m->items[0].status);
+		else
+			api_error(b, API_ERR_REFILL);
+		return;
+	}
+	buf_puts(b, "[");
+	for (size_t i = 0; i < m->n; i++) {
+		const struct multi_item *it = &m->items[i];
+
+		buf_printf(b, "%s{\"refill\":%lld,\"status\":", i > 0 ? "," : "",
+		           (long long)it->id);
+		if (it->ok)
+			buf_printf(b, "\"%s\"}", it->status);
+		else {
+			api_error(b, API_ERR_REFILL);
+			buf_puts(b, "}");
+		}
+	}
+	buf_puts(b, "]");
+}
+
+static void
+orders_refill_status_answer(const char *id, const struct batch_answer *ans,
+                            void *arg)
+{
+	struct multi_item *it = arg;
+	struct orders *o = it->req->o;
+
+	if (ans->transport == UP_REPLIED && ans->item == DIALECT_ITEM_OK &&
+	    ans->rstatus != DIALECT_REFILL_UNKNOWN) {
+		const char *w = dialect_refill_status_name(ans->rstatus);
+		int final = ans->rstatus == DIALECT_REFILL_COMPLETED ||
+		            ans->rstatus == DIALECT_REFILL_REJECTED ||
+		            ans->rstatus == DIALECT_REFILL_ERROR;
+
+		snprintf(it->status, sizeof(it->status), "%s", w);
+		store_refill_update(o->p->st, it->id, final ? "final" : "active",
+		                    NULL, w);
+	}
+	orders_multi_step(it->req);
+}
+
+int
+orders_refill_status(struct orders *o, const struct customer *c,
+                     const struct params *p, struct api_reply *r,
+                     orders_done_cb done, void *arg)
+{
+	struct multi_req *m;
+	struct refill rf;
+
+	if ((m = orders_multi_new(o, c, p, "refill", "refills", r,
+	                          API_ERR_REFILL)) == NULL)
+		return 1;
+	m->render = orders_refill_status_render;
+	for (size_t i = 0; i < m->n; i++) {
+		struct multi_item *it = &m->items[i];
+		int upi;
+
+		if (store_refill_get(o->p->st, it->id, &rf) != STORE_OK ||
+		    rf.customer_id != c->id)
+			continue;
+		it->ok = 1;
+		snprintf(it->status, sizeof(it->status), "%s",
+		         orders_refill_word(&rf));
+		if (strcmp(rf.state, "active") != 0 || o->stopping ||
+		    (upi = panel_upstream_index(o->p, rf.upstream)) < 0)
+			continue;
+		m->pending++;
+		batch_ask(o->b[upi], BATCH_REFILL_STATUS, rf.upstream_refill,
+		          rf.id, orders_refill_status_answer, it);
+	}
+	return orders_multi_finish(m, done, arg);
+}
+
+static void
+orders_cancel_render(struct multi_req *m)
+{
+	struct buf *b = &m->r->body;
+
+	buf_puts(b, "[");
+	for (size_t i = 0; i < m->n; i++) {
+		const struct multi_item *it = &m->items[i];
+
+		buf_printf(b, "%s{\"order\":%lld,\"cancel\":", i > 0 ? "," : "",
+		           (long long)it->id);
+		if (it->ok)
+			buf_puts(b, "1}");
+		else {
+			api_error(b, it->err);
+			buf_puts(b, "}");
+		}
+	}
+	buf_puts(b, "]");
+}
+
+static void
+orders_cancel_answer(const char *id, const struct batch_answer *ans,
+                     void *arg)
+{
+	struct multi_item *it = arg;
+	struct orders *o = it->req->o;
+	struct order ord;
+	int upi;
+
+	if (ans->transport == UP_REPLIED && ans->item == DIALECT_ITEM_OK) {
+		it->ok = 1;
+		/* The refund follows the status: ask for it now. */
+		if (!o->stopping &&
+		    store_order_get(o->p->st, it->id, &ord) == STORE_OK &&
+		    (upi = panel_upstream_index(o->p, ord.upstream)) >= 0)
+			batch_ask(o->b[upi], BATCH_STATUS, id, it->id,
+			          orders_ignore, NULL);
+	} else
+		snprintf(it->err, sizeof(it->err), "%s",
+		         ans->transport == UP_REPLIED &&
+		                 ans->item == DIALECT_ITEM_REJECTED
+		             ? ans->msg
+		             : "The cancel request failed, please try again "
+		               "later");
+	orders_multi_step(it->req);
+}
+
+int
+orders_cancel(struct orders *o, const struct customer *c,
+              const struct params *p, struct api_reply *r,
+              orders_done_cb done, void *arg)
+{
+	struct multi_req *m;
+	struct order ord;
+	char key[24];
+
+	if ((m = orders_multi_new(o, c, p, "order", "orders", r,
+	                          API_ERR_ORDER)) == NULL)
+		return 1;
+	m->render = orders_cancel_render;
+	m->multi = 1; /* cancel always answers the list form */
+	for (size_t i = 0; i < m->n; i++) {
+		struct multi_item *it = &m->items[i];
+		int upi;
+
+		snprintf(it->err, sizeof(it->err), "%s", API_ERR_ORDER);
+		if (!orders_get_own(o, c->id, it->id, &ord))
+			continue;
+		snprintf(key, sizeof(key), "%lld", (long long)ord.id);
+		if (ord.state == ORDER_QUEUED &&
+		    strmap_get(o->dispatching, key) == NULL) {
+			/* Never sent: canceled here, refunded in full. */
+			if (store_order_reject(o->p->st, ord.id,
+			                       "canceled before sending") ==
+			    STORE_OK)
+				it->ok = 1;
+			continue;
+		}
+		if (ord.state != ORDER_ACTIVE ||
+		    (upi = panel_upstream_index(o->p, ord.upstream)) < 0) {
+			snprintf(it->err, sizeof(it->err), "%s",
+			         ord.state == ORDER_SENDING || ord.state ==
+			                 ORDER_QUEUED
+			             ? "The order is being sent, please try "
+			               "again shortly"
+			             : "This order cannot be canceled");
+			continue;
+		}
+		if (o->stopping) {
+			snprintf(it->err, sizeof(it->err), "%s",
+			         ORDERS_UNAVAILABLE);
+			continue;
+		}
+		m->pending++;
+		batch_ask(o->b[upi], BATCH_CANCEL, ord.upstream_order, ord.id,
+		          orders_cancel_answer, it);
+	}
+	return orders_multi_finish(m, done, arg);
+}
+
+/*
+ * Life cycle.
+ */
+
+struct orders *
+orders_new(struct panel *p)
+{
+	struct orders *o = xcalloc(1, sizeof(*o));
+
+	o->p = p;
+	o->dispatching = strmap_new();
+	o->b = xcalloc(p->nups != 0 ? p->nups : 1, sizeof(*o->b));
+	o->poll_timer = xcalloc(p->nups != 0 ? p->nups : 1,
+	                        sizeof(*o->poll_timer));
+	for (size_t i = 0; i < p->nups; i++) {
+		struct orders_apply_ctx *ac = xcalloc(1, sizeof(*ac));
+
+		ac->o = o;
+		ac->upi = i;
+		o->b[i] = batcher_new(p->base, p->ups[i].up,
+		                      p->cfg->upstreams[i].max_batch,
+		                      p->ups[i].state.multi_ok, orders_apply, ac);
+		o->poll_timer[i] = event_new(p->base, -1, EV_PERSIST,
+		                             orders_poll_cb, ac);
+		if (o->poll_timer[i] == NULL)
+			fatalx("orders: out of memory for a timer");
+	}
+	o->sweep_timer = event_new(p->base, -1, EV_PERSIST, orders_sweep_cb, o);
+	if (o->sweep_timer == NULL)
+		fatalx("orders: out of memory for a timer");
+	return o;
+}
+
+static int
+orders_count_one(const struct order *ord, void *arg)
+{
+	return 0;
+}
+
+void
+orders_start(struct orders *o)
+{
+	struct order_filter f = {ORDER_SENDING, 0, NULL, 0, 0};
+	struct timeval tv = {ORDERS_SWEEP_MS / 1000,
+	                     (ORDERS_SWEEP_MS % 1000) * 1000};
+	int64_t n;
+
+	n = store_order_list(o->p->st, &f, orders_count_one, NULL);
+	if (n > 0)
+		log_warnx("%lld orders are 'sending' from an earlier run: their "
+		          "outcome is unknown, funds stay reserved; list them "
+		          "with `panelmux order list --state sending`",
+		          (long long)n);
+	evtimer_add(o->sweep_timer, &tv);
+	for (size_t i = 0; i < o->p->nups; i++) {
+		int64_t ms = o->p->cfg->upstreams[i].poll_interval_ms;
+		struct timeval pt = {(time_t)(ms / 1000),
+		                     (suseconds_t)((ms % 1000) * 1000)};
+
+		evtimer_add(o->poll_timer[i], &pt);
+	}
+	orders_sweep(o); /* queued orders of a previous run go now */
+}
+
+void
+orders_stop(struct orders *o)
+{
+	if (o == NULL)
+		return;
+	o->stopping = 1;
+	evtimer_del(o->sweep_timer);
+	for (size_t i = 0; i < o->p->nups; i++)
+		evtimer_del(o->poll_timer[i]);
+}
+
+void
+orders_free(struct orders *o)
+{
+	if (o == NULL)
+		return;
+	o->stopping = 1;
+	for (size_t i = 0; i < o->p->nups; i++) {
+		struct orders_apply_ctx *ac = NULL;
+
+		event_get_assignment(o->poll_timer[i], NULL, NULL, NULL, NULL,
+		                     (void **)&ac);
+		batcher_free(o->b[i]);
+		event_free(o->poll_timer[i]);
+		free(ac);
+	}
+	free(o->b);
+	free(o->poll_timer);
+	event_free(o->sweep_timer);
+	strmap_free(o->dispatching);
+	free(o);
+}
+
+void
+orders_stats(const struct orders *o, struct orders_stats *out)
+{
+	*out = o->stats;
+}
