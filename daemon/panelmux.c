@@ -206,7 +206,7 @@ cli_customer_enable(struct cli *c, int argc, char **argv)
 }
 
 static void
-cli_report(const char *what, void *arg)
+cli_violation(const char *what, void *arg)
 {
 	printf("VIOLATION: %s\n", what);
 }
@@ -214,7 +214,7 @@ cli_report(const char *what, void *arg)
 static int
 cli_check(struct cli *c, int argc, char **argv)
 {
-	int n = store_check(c->st, cli_report, NULL);
+	int n = store_check(c->st, cli_violation, NULL);
 
 	if (n < 0) {
 		fprintf(stderr, "panelmux: check could not run\n");
@@ -367,6 +367,210 @@ cli_upstream_list(struct cli *c, int argc, char **argv)
 	return 0;
 }
 
+static void
+cli_print_order(struct cli *c, const struct order *o)
+{
+	char charge[MONEY_BUFSZ], refunded[MONEY_BUFSZ], cost[MONEY_BUFSZ];
+	time_t t = (time_t)o->created_at;
+	char when[32];
+
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", gmtime(&t));
+	printf("order:            %lld\n"
+	       "customer id:      %lld\n"
+	       "service:          %lld (%s)\n"
+	       "state:            %s\n"
+	       "quantity:         %lld%s\n"
+	       "charge:           %s %s\n"
+	       "refunded:         %s %s\n"
+	       "upstream:         %s service %lld (route %d)\n"
+	       "upstream order:   %s\n"
+	       "upstream status:  %s\n"
+	       "upstream cost:    %s %s\n"
+	       "start count:      %lld\n"
+	       "remains:          %lld\n"
+	       "created:          %s\n",
+	       (long long)o->id, (long long)o->customer_id,
+	       (long long)o->service_id, o->type, order_state_name(o->state),
+	       (long long)o->quantity, o->runs > 0 ? " (per run)" : "",
+	       money_format(o->charge, c->cfg->money_decimals, charge),
+	       c->cfg->currency,
+	       money_format(o->refunded, c->cfg->money_decimals, refunded),
+	       c->cfg->currency, o->upstream, (long long)o->upstream_service,
+	       o->route_idx,
+	       o->upstream_order[0] != '\0' ? o->upstream_order : "-",
+	       o->upstream_status[0] != '\0' ? o->upstream_status : "-",
+	       money_format(o->cost, 2, cost), c->cfg->currency,
+	       (long long)o->start_count, (long long)o->remains, when);
+}
+
+static int
+cli_parse_order_id(const char *s, int64_t *id)
+{
+	char *end;
+	long long v = strtoll(s, &end, 10);
+
+	if (*s == '\0' || *end != '\0' || v <= 0) {
+		fprintf(stderr, "panelmux: %s is not an order ID\n", s);
+		return -1;
+	}
+	*id = v;
+	return 0;
+}
+
+static int
+cli_order_show(struct cli *c, int argc, char **argv)
+{
+	struct order o;
+	int64_t id;
+
+	if (cli_parse_order_id(argv[0], &id) != 0)
+		return 2;
+	if (store_order_get(c->st, id, &o) != STORE_OK) {
+		fprintf(stderr, "panelmux: no order %s\n", argv[0]);
+		return 1;
+	}
+	cli_print_order(c, &o);
+	return 0;
+}
+
+static int
+cli_order_row(const struct order *o, void *arg)
+{
+	struct cli *c = arg;
+	char charge[MONEY_BUFSZ];
+
+	printf("%-10lld %-10lld %-10s %-8lld %-14s %-12s %s\n",
+	       (long long)o->id, (long long)o->customer_id,
+	       order_state_name(o->state), (long long)o->service_id,
+	       money_format(o->charge, c->cfg->money_decimals, charge),
+	       o->upstream,
+	       o->upstream_order[0] != '\0' ? o->upstream_order : "-");
+	return 0;
+}
+
+static int
+cli_order_list(struct cli *c, int argc, char **argv)
+{
+	struct order_filter f = {-1, 0, NULL, 0, 0};
+	struct customer cu;
+
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--state") == 0 && i + 1 < argc) {
+			if ((f.state = order_state_parse(argv[++i])) < 0) {
+				fprintf(stderr, "panelmux: unknown state %s\n",
+				        argv[i]);
+				return 2;
+			}
+		} else if (strcmp(argv[i], "--customer") == 0 && i + 1 < argc) {
+			if (cli_need_customer(c, argv[++i], &cu) != 0)
+				return 1;
+			f.customer_id = cu.id;
+		} else {
+			fprintf(stderr, "usage: order list [--state S] "
+			                "[--customer NAME]\n");
+			return 2;
+		}
+	}
+	printf("%-10s %-10s %-10s %-8s %-14s %-12s %s\n", "order", "customer",
+	       "state", "service", "charge", "upstream", "upstream order");
+	return store_order_list(c->st, &f, cli_order_row, c) < 0 ? 1 : 0;
+}
+
+/* An ambiguous order is settled by the operator, who asked the upstream
+ * panel what became of it. */
+static int
+cli_order_resolve(struct cli *c, int argc, char **argv)
+{
+	const char *upstream_order = NULL;
+	struct order o;
+	int64_t id;
+	enum store_result r;
+
+	if (argc == 3 && strcmp(argv[1], "--upstream-order") == 0)
+		upstream_order = argv[2];
+	else if (!(argc == 2 && strcmp(argv[1], "--refund") == 0)) {
+		fprintf(stderr, "usage: order resolve ID --upstream-order N | "
+		                "--refund\n");
+		return 2;
+	}
+	if (cli_parse_order_id(argv[0], &id) != 0)
+		return 2;
+	if (upstream_order != NULL &&
+	    (strlen(upstream_order) == 0 ||
+	     strlen(upstream_order) > STORE_UPID_MAX)) {
+		fprintf(stderr, "panelmux: bad upstream order ID\n");
+		return 2;
+	}
+	r = store_order_resolve(c->st, id, upstream_order);
+	if (r == STORE_CONFLICT || r == STORE_NOTFOUND) {
+		if (store_order_get(c->st, id, &o) == STORE_OK)
+			fprintf(
+			    stderr,
+			    "panelmux: order %lld is %s, not sending: nothing "
+			    "to resolve\n",
+			    (long long)id, order_state_name(o.state));
+		else
+			fprintf(stderr, "panelmux: no order %lld\n",
+			        (long long)id);
+		return 1;
+	}
+	if (r == STORE_EXISTS) {
+		fprintf(stderr,
+		        "panelmux: upstream order %s already belongs "
+		        "to another order\n",
+		        upstream_order);
+		return 1;
+	}
+	if (r != STORE_OK) {
+		fprintf(stderr, "panelmux: store error\n");
+		return 1;
+	}
+	printf("order %lld: %s\n", (long long)id,
+	       upstream_order != NULL ? "active" : "refunded");
+	return 0;
+}
+
+struct cli_report {
+	struct cli *c;
+	money_t revenue, cost;
+};
+
+static int
+cli_report_row(const struct report_row *row, void *arg)
+{
+	struct cli_report *cr = arg;
+	int d = cr->c->cfg->money_decimals;
+	char a[MONEY_BUFSZ], b[MONEY_BUFSZ], m[MONEY_BUFSZ];
+	money_t revenue = row->charged - row->refunded;
+
+	printf("%-16s %-10lld %8lld %16s %16s %16s\n", row->upstream,
+	       (long long)row->service_id, (long long)row->orders,
+	       money_format(revenue, d, a), money_format(row->cost, d, b),
+	       money_format(revenue - row->cost, d, m));
+	cr->revenue += revenue;
+	cr->cost += row->cost;
+	return 0;
+}
+
+static int
+cli_report(struct cli *c, int argc, char **argv)
+{
+	struct cli_report cr = {c, 0, 0};
+	int d = c->cfg->money_decimals;
+	char a[MONEY_BUFSZ], b[MONEY_BUFSZ], m[MONEY_BUFSZ];
+
+	printf("%-16s %-10s %8s %16s %16s %16s\n", "upstream", "service",
+	       "orders", "revenue", "upstream cost", "margin");
+	if (store_report(c->st, cli_report_row, &cr) < 0)
+		return 1;
+	printf("%-16s %-10s %8s %16s %16s %16s\n", "total", "", "",
+	       money_format(cr.revenue, d, a), money_format(cr.cost, d, b),
+	       money_format(cr.revenue - cr.cost, d, m));
+	printf("(amounts in %s; revenue is charges less refunds)\n",
+	       c->cfg->currency);
+	return 0;
+}
+
 static const struct cli_cmd cli_cmds[] = {
     {"customer", "add", 1, 1, cli_customer_add, "customer add NAME"},
     {"customer", "key", 1, 1, cli_customer_key, "customer key NAME"},
@@ -377,6 +581,12 @@ static const struct cli_cmd cli_cmds[] = {
     {"customer", "disable", 1, 1, cli_customer_disable,
      "customer disable NAME"},
     {"customer", "enable", 1, 1, cli_customer_enable, "customer enable NAME"},
+    {"order", "show", 1, 1, cli_order_show, "order show ID"},
+    {"order", "list", 0, 4, cli_order_list,
+     "order list [--state S] [--customer NAME]"},
+    {"order", "resolve", 2, 3, cli_order_resolve,
+     "order resolve ID --upstream-order N | --refund"},
+    {"report", NULL, 0, 0, cli_report, "report"},
     {"services", "sync", 0, 1, cli_services_sync, "services sync [UPSTREAM]"},
     {"services", "list", 0, 0, cli_services_list, "services list"},
     {"upstream", "list", 0, 0, cli_upstream_list, "upstream list"},

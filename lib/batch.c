@@ -64,7 +64,9 @@ static const struct {
     [BATCH_STATUS] = {"status", "order", "orders", 0},
     [BATCH_REFILL] = {"refill", "order", "orders", UP_FRESH},
     [BATCH_REFILL_STATUS] = {"refill_status", "refill", "refills", 0},
-    [BATCH_CANCEL] = {"cancel", "orders", "orders", UP_FRESH},
+    /* v2's cancel takes `orders` even for one ID; `order` only where the
+     * panel refused lists. */
+    [BATCH_CANCEL] = {"cancel", "order", "orders", UP_FRESH},
 };
 
 static void batch_send(struct batcher *b, enum batch_action a);
@@ -258,8 +260,7 @@ batch_send_one(struct batcher *b, enum batch_action a)
 		c->items[c->n++] = it;
 	}
 	buf_init(&form, 64 * 1024);
-	if (c->n == 1 && (a == BATCH_STATUS || a == BATCH_REFILL ||
-	                  a == BATCH_REFILL_STATUS))
+	if (c->n == 1 && (a != BATCH_CANCEL || !b->multi_ok))
 		upstream_form_add(&form, batch_forms[a].one, c->items[0]->id);
 	else {
 		buf_printf(&form, "&%s=", batch_forms[a].many);
@@ -292,8 +293,8 @@ batch_flush_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 void
-batch_ask(struct batcher *b, enum batch_action a, const char *id,
-          int64_t local, batch_cb cb, void *arg)
+batch_ask(struct batcher *b, enum batch_action a, const char *id, int64_t local,
+          batch_cb cb, void *arg)
 {
 	struct batch_waiter *w = xcalloc(1, sizeof(*w));
 	struct batch_item *it;

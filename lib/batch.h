@@ -32,9 +32,9 @@ enum batch_action {
 
 /* The answer for one ID, valid only during the callback. */
 struct batch_answer {
-	enum up_transport transport; /* UP_REPLIED: see item */
-	enum dialect_item item;      /* with UP_REPLIED */
-	const char *msg;             /* error text or fault reason */
+	enum up_transport transport;           /* UP_REPLIED: see item */
+	enum dialect_item item;                /* with UP_REPLIED */
+	const char *msg;                       /* error text or fault reason */
 	const struct dialect_order_status *st; /* BATCH_STATUS, ITEM_OK */
 	const char *refill;                    /* BATCH_REFILL, ITEM_OK */
 	enum dialect_refill_status rstatus;    /* BATCH_REFILL_STATUS */

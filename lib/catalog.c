@@ -279,6 +279,8 @@ catalog_dedup(struct catalog *c)
 {
 	size_t out = 0;
 
+	if (c->n == 0)
+		return;
 	for (size_t i = 0; i < c->n; i++)
 		c->v[i].seq = i;
 	qsort(c->v, c->n, sizeof(*c->v), catalog_cmp_seq);

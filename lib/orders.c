@@ -27,9 +27,9 @@
 #include "upstream.h"
 #include "xmalloc.h"
 
-#define ORDERS_SWEEP_MS 2000        /* queued orders retried this often */
-#define ORDERS_SWEEP_BATCH 200      /* queued orders looked at per sweep */
-#define ORDERS_QUEUE_MAX_S 3600     /* unsent this long: refunded */
+#define ORDERS_SWEEP_MS 2000    /* queued orders retried this often */
+#define ORDERS_SWEEP_BATCH 200  /* queued orders looked at per sweep */
+#define ORDERS_QUEUE_MAX_S 3600 /* unsent this long: refunded */
 #define ORDERS_MAX_ROUTES 16
 #define ORDERS_UNAVAILABLE                                                     \
 	"This service is temporarily unavailable, please try again later"
@@ -98,7 +98,8 @@ orders_render_one(struct orders *o, struct buf *b, const struct order *ord)
 	buf_printf(b,
 	           "{\"charge\":\"%s\",\"start_count\":\"%lld\","
 	           "\"status\":\"%s\",\"remains\":\"%lld\",\"currency\":",
-	           charge, (long long)(ord->start_count >= 0 ? ord->start_count : 0),
+	           charge,
+	           (long long)(ord->start_count >= 0 ? ord->start_count : 0),
 	           orders_status_word(ord), (long long)remains);
 	buf_json_string(b, cfg->currency);
 	buf_puts(b, "}");
@@ -200,7 +201,8 @@ orders_job_free(struct add_job *j)
 static int
 orders_job_routes(struct add_job *j, int64_t service_id)
 {
-	const struct catalog_service *s = catalog_find(j->o->p->cat, service_id);
+	const struct catalog_service *s =
+	    catalog_find(j->o->p->cat, service_id);
 
 	if (s == NULL)
 		return -1;
@@ -293,8 +295,8 @@ orders_add_done(const struct up_result *res, void *arg)
 			orders_ambiguous(j, up, "store error");
 			return;
 		}
-		log_info("order %lld: not sent to %s (%s)", (long long)j->id, up,
-		         res->reason);
+		log_info("order %lld: not sent to %s (%s)", (long long)j->id,
+		         up, res->reason);
 		j->route++;
 		orders_dispatch(j);
 		return;
@@ -310,8 +312,9 @@ orders_add_done(const struct up_result *res, void *arg)
 			cost = 0;
 		if (store_order_active(o->p->st, j->id, d.order, cost) !=
 		    STORE_OK) {
-			orders_ambiguous(j, up, "its order ID could not be "
-			                        "recorded");
+			orders_ambiguous(j, up,
+			                 "its order ID could not be "
+			                 "recorded");
 			return;
 		}
 		log_info("order %lld: sent to %s as %s", (long long)j->id, up,
@@ -327,7 +330,8 @@ orders_add_done(const struct up_result *res, void *arg)
 			return;
 		}
 		if (store_order_reject(o->p->st, j->id, d.msg) != STORE_OK) {
-			orders_ambiguous(j, up, "the refund could not be written");
+			orders_ambiguous(j, up,
+			                 "the refund could not be written");
 			return;
 		}
 		o->stats.rejected++;
@@ -565,7 +569,8 @@ orders_sweep(struct orders *o)
 			                       "not sent in time") == STORE_OK)
 				log_warnx("order %lld: no upstream took it "
 				          "within %d s: refunded",
-				          (long long)sc.ids[i], ORDERS_QUEUE_MAX_S);
+				          (long long)sc.ids[i],
+				          ORDERS_QUEUE_MAX_S);
 			continue;
 		}
 		if (store_order_fields(o->p->st, sc.ids[i], &fields) !=
@@ -615,8 +620,8 @@ orders_final_state(enum dialect_status s)
 }
 
 static void
-orders_apply_status(struct orders *o, size_t upi, int64_t local,
-                    const char *id, const struct batch_answer *ans)
+orders_apply_status(struct orders *o, size_t upi, int64_t local, const char *id,
+                    const struct batch_answer *ans)
 {
 	const struct cfg_upstream *cu = &o->p->cfg->upstreams[upi];
 	const struct dialect_order_status *st = ans->st;
@@ -630,7 +635,8 @@ orders_apply_status(struct orders *o, size_t upi, int64_t local,
 		    ans->item == DIALECT_ITEM_REJECTED) {
 			log_warnx("order %lld: %s says of its order %s: %s",
 			          (long long)local, cu->name, id, ans->msg);
-			store_order_polled(o->p->st, &local, 1, clock_wall_ms());
+			store_order_polled(o->p->st, &local, 1,
+			                   clock_wall_ms());
 		}
 		return;
 	}
@@ -642,7 +648,7 @@ orders_apply_status(struct orders *o, size_t upi, int64_t local,
 	u.start_count = st->has_start_count ? st->start_count : -1;
 	u.remains = -1;
 	if (st->has_remains) /* clamp: panels send negatives and more */
-		u.remains = st->remains < 0 ? 0
+		u.remains = st->remains < 0              ? 0
 		            : st->remains > ord.quantity ? ord.quantity
 		                                         : st->remains;
 	u.cost = -1;
@@ -713,8 +719,8 @@ orders_poll_one(const struct order *ord, void *arg)
 
 	if (ord->upstream_order[0] == '\0')
 		return 0;
-	batch_ask(pc->o->b[pc->upi], BATCH_STATUS, ord->upstream_order,
-	          ord->id, orders_ignore, NULL);
+	batch_ask(pc->o->b[pc->upi], BATCH_STATUS, ord->upstream_order, ord->id,
+	          orders_ignore, NULL);
 	pc->asked++;
 	return 0;
 }
@@ -724,8 +730,8 @@ orders_poll(struct orders *o, size_t idx)
 {
 	const struct cfg_upstream *cu = &o->p->cfg->upstreams[idx];
 	/* Due a little early, so answers spread over a cycle stay in it. */
-	int64_t due = clock_wall_ms() - cu->poll_interval_ms +
-	              cu->poll_interval_ms / 10;
+	int64_t due =
+	    clock_wall_ms() - cu->poll_interval_ms + cu->poll_interval_ms / 10;
 	struct order_filter f = {ORDER_ACTIVE, 0, cu->name, due, 0};
 	struct poll_ctx pc = {o, idx, 0};
 
@@ -748,10 +754,10 @@ orders_poll_cb(evutil_socket_t fd, short what, void *arg)
 /* A request over a list of IDs (status, refill, refill_status, cancel). */
 struct multi_item {
 	struct multi_req *req;
-	int64_t id;       /* the customer's order or refill ID */
-	int ok;           /* found and owned */
-	int64_t refill;   /* refill: the new local refill ID */
-	char status[32];  /* refill_status */
+	int64_t id;      /* the customer's order or refill ID */
+	int ok;          /* found and owned */
+	int64_t refill;  /* refill: the new local refill ID */
+	char status[32]; /* refill_status */
 	char err[DIALECT_MSG_SZ];
 };
 
@@ -863,16 +869,15 @@ orders_status_render(struct multi_req *m)
 }
 
 static void
-orders_status_joined(const char *id, const struct batch_answer *ans,
-                     void *arg)
+orders_status_joined(const char *id, const struct batch_answer *ans, void *arg)
 {
 	orders_multi_step(arg);
 }
 
 int
 orders_status(struct orders *o, const struct customer *c,
-              const struct params *p, struct api_reply *r,
-              orders_done_cb done, void *arg)
+              const struct params *p, struct api_reply *r, orders_done_cb done,
+              void *arg)
 {
 	struct multi_req *m;
 	int64_t stale_before = clock_wall_ms();
@@ -937,8 +942,7 @@ orders_refill_render(struct multi_req *m)
 }
 
 static void
-orders_refill_answer(const char *id, const struct batch_answer *ans,
-                     void *arg)
+orders_refill_answer(const char *id, const struct batch_answer *ans, void *arg)
 {
 	struct multi_item *it = arg;
 	struct orders *o = it->req->o;
@@ -970,8 +974,8 @@ orders_refillable(const struct order *ord)
 
 int
 orders_refill(struct orders *o, const struct customer *c,
-              const struct params *p, struct api_reply *r,
-              orders_done_cb done, void *arg)
+              const struct params *p, struct api_reply *r, orders_done_cb done,
+              void *arg)
 {
 	struct multi_req *m;
 	struct order ord;
@@ -1001,8 +1005,8 @@ orders_refill(struct orders *o, const struct customer *c,
 			continue;
 		}
 		m->pending++;
-		batch_ask(o->b[upi], BATCH_REFILL, ord.upstream_order, it->refill,
-		          orders_refill_answer, it);
+		batch_ask(o->b[upi], BATCH_REFILL, ord.upstream_order,
+		          it->refill, orders_refill_answer, it);
 	}
 	return orders_multi_finish(m, done, arg);
 }
@@ -1022,7 +1026,8 @@ orders_refill_status_render(struct multi_req *m)
 
 	if (!m->multi) {
 		if (m->items[0].ok)
-			buf_printf(b, "{\"status\":\"%s\"}", m->items[0].status);
+			buf_printf(b, "{\"status\":\"%s\"}",
+			           m->items[0].status);
 		else
 			api_error(b, API_ERR_REFILL);
 		return;
@@ -1031,7 +1036,8 @@ orders_refill_status_render(struct multi_req *m)
 	for (size_t i = 0; i < m->n; i++) {
 		const struct multi_item *it = &m->items[i];
 
-		buf_printf(b, "%s{\"refill\":%lld,\"status\":", i > 0 ? "," : "",
+		buf_printf(b,
+		           "%s{\"refill\":%lld,\"status\":", i > 0 ? "," : "",
 		           (long long)it->id);
 		if (it->ok)
 			buf_printf(b, "\"%s\"}", it->status);
@@ -1058,8 +1064,8 @@ orders_refill_status_answer(const char *id, const struct batch_answer *ans,
 		            ans->rstatus == DIALECT_REFILL_ERROR;
 
 		snprintf(it->status, sizeof(it->status), "%s", w);
-		store_refill_update(o->p->st, it->id, final ? "final" : "active",
-		                    NULL, w);
+		store_refill_update(o->p->st, it->id,
+		                    final ? "final" : "active", NULL, w);
 	}
 	orders_multi_step(it->req);
 }
@@ -1118,8 +1124,7 @@ orders_cancel_render(struct multi_req *m)
 }
 
 static void
-orders_cancel_answer(const char *id, const struct batch_answer *ans,
-                     void *arg)
+orders_cancel_answer(const char *id, const struct batch_answer *ans, void *arg)
 {
 	struct multi_item *it = arg;
 	struct orders *o = it->req->o;
@@ -1146,8 +1151,8 @@ orders_cancel_answer(const char *id, const struct batch_answer *ans,
 
 int
 orders_cancel(struct orders *o, const struct customer *c,
-              const struct params *p, struct api_reply *r,
-              orders_done_cb done, void *arg)
+              const struct params *p, struct api_reply *r, orders_done_cb done,
+              void *arg)
 {
 	struct multi_req *m;
 	struct order ord;
@@ -1178,8 +1183,8 @@ orders_cancel(struct orders *o, const struct customer *c,
 		if (ord.state != ORDER_ACTIVE ||
 		    (upi = panel_upstream_index(o->p, ord.upstream)) < 0) {
 			snprintf(it->err, sizeof(it->err), "%s",
-			         ord.state == ORDER_SENDING || ord.state ==
-			                 ORDER_QUEUED
+			         ord.state == ORDER_SENDING ||
+			                 ord.state == ORDER_QUEUED
 			             ? "The order is being sent, please try "
 			               "again shortly"
 			             : "This order cannot be canceled");
@@ -1209,18 +1214,18 @@ orders_new(struct panel *p)
 	o->p = p;
 	o->dispatching = strmap_new();
 	o->b = xcalloc(p->nups != 0 ? p->nups : 1, sizeof(*o->b));
-	o->poll_timer = xcalloc(p->nups != 0 ? p->nups : 1,
-	                        sizeof(*o->poll_timer));
+	o->poll_timer =
+	    xcalloc(p->nups != 0 ? p->nups : 1, sizeof(*o->poll_timer));
 	for (size_t i = 0; i < p->nups; i++) {
 		struct orders_apply_ctx *ac = xcalloc(1, sizeof(*ac));
 
 		ac->o = o;
 		ac->upi = i;
-		o->b[i] = batcher_new(p->base, p->ups[i].up,
-		                      p->cfg->upstreams[i].max_batch,
-		                      p->ups[i].state.multi_ok, orders_apply, ac);
-		o->poll_timer[i] = event_new(p->base, -1, EV_PERSIST,
-		                             orders_poll_cb, ac);
+		o->b[i] = batcher_new(
+		    p->base, p->ups[i].up, p->cfg->upstreams[i].max_batch,
+		    p->ups[i].state.multi_ok, orders_apply, ac);
+		o->poll_timer[i] =
+		    event_new(p->base, -1, EV_PERSIST, orders_poll_cb, ac);
 		if (o->poll_timer[i] == NULL)
 			fatalx("orders: out of memory for a timer");
 	}
@@ -1246,10 +1251,11 @@ orders_start(struct orders *o)
 
 	n = store_order_list(o->p->st, &f, orders_count_one, NULL);
 	if (n > 0)
-		log_warnx("%lld orders are 'sending' from an earlier run: their "
-		          "outcome is unknown, funds stay reserved; list them "
-		          "with `panelmux order list --state sending`",
-		          (long long)n);
+		log_warnx(
+		    "%lld orders are 'sending' from an earlier run: their "
+		    "outcome is unknown, funds stay reserved; list them "
+		    "with `panelmux order list --state sending`",
+		    (long long)n);
 	evtimer_add(o->sweep_timer, &tv);
 	for (size_t i = 0; i < o->p->nups; i++) {
 		int64_t ms = o->p->cfg->upstreams[i].poll_interval_ms;

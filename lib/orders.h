@@ -38,8 +38,8 @@ void orders_stats(const struct orders *o, struct orders_stats *out);
 void orders_poll(struct orders *o, size_t idx);
 
 int orders_add(struct orders *o, const struct customer *c,
-               const struct params *p, struct api_reply *r,
-               orders_done_cb done, void *arg);
+               const struct params *p, struct api_reply *r, orders_done_cb done,
+               void *arg);
 int orders_status(struct orders *o, const struct customer *c,
                   const struct params *p, struct api_reply *r,
                   orders_done_cb done, void *arg);

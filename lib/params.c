@@ -22,8 +22,8 @@
 #include "params.h"
 #include "xmalloc.h"
 
-#define PARAMS_INLINE 1024  /* arena bytes inside struct params */
-#define PARAMS_CHUNK 4096   /* minimum size of a further arena block */
+#define PARAMS_INLINE 1024 /* arena bytes inside struct params */
+#define PARAMS_CHUNK 4096  /* minimum size of a further arena block */
 #define PARAMS_REAL_MAX JSONX_REAL_MAX
 
 struct params_chunk {

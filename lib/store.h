@@ -127,21 +127,21 @@ struct upstream_state {
 
 /* A status reply for one order, applied by order_status. */
 struct order_update {
-	const char *status;   /* the upstream's word, normalised; NULL keeps */
-	int64_t start_count;  /* -1 unknown */
-	int64_t remains;      /* -1 unknown; else already in [0, quantity] */
-	money_t cost;         /* what the upstream charged, panel currency;
-			       * -1 unknown */
-	int final_state;      /* ORDER_COMPLETED.. to settle, or -1 (open) */
+	const char *status;  /* the upstream's word, normalised; NULL keeps */
+	int64_t start_count; /* -1 unknown */
+	int64_t remains;     /* -1 unknown; else already in [0, quantity] */
+	money_t cost;        /* what the upstream charged, panel currency;
+	                      * -1 unknown */
+	int final_state;     /* ORDER_COMPLETED.. to settle, or -1 (open) */
 };
 
 /* Filters for order_list; zero/NULL/-1 fields do not filter. */
 struct order_filter {
-	int state;              /* enum order_state or -1 */
+	int state; /* enum order_state or -1 */
 	int64_t customer_id;
 	const char *upstream;
-	int64_t polled_before;  /* polled_at < this (unix ms) */
-	int64_t limit;          /* 0: no limit */
+	int64_t polled_before; /* polled_at < this (unix ms) */
+	int64_t limit;         /* 0: no limit */
 };
 
 struct refill {
@@ -218,44 +218,48 @@ struct store_ops {
 	/* queued or sending -> sending on ROUTE (marked before the request
 	 * leaves). */
 	enum store_result (*order_sending)(struct store *, int64_t id,
-	    int route_idx, const char *upstream, int64_t upstream_service);
+	                                   int route_idx, const char *upstream,
+	                                   int64_t upstream_service);
 	/* sending -> queued: the request provably never left. */
 	enum store_result (*order_unsent)(struct store *, int64_t id);
 	/* sending -> active with the upstream's order ID. */
 	enum store_result (*order_active)(struct store *, int64_t id,
-	    const char *upstream_order, money_t cost);
+	                                  const char *upstream_order,
+	                                  money_t cost);
 	/* queued or sending -> rejected, with the full refund. */
 	enum store_result (*order_reject)(struct store *, int64_t id,
-	    const char *why);
+	                                  const char *why);
 	/* Apply a status read from the upstream to an open order; a final
 	 * state settles the money (its refund) in the same transaction,
 	 * exactly once: a final order is never changed again. */
 	enum store_result (*order_status)(struct store *, int64_t id,
-	    const struct order_update *u);
+	                                  const struct order_update *u);
 	/* The operator settles an ambiguous (sending) order: with
 	 * UPSTREAM_ORDER it becomes active, with NULL it is refunded. */
 	enum store_result (*order_resolve)(struct store *, int64_t id,
-	    const char *upstream_order);
+	                                   const char *upstream_order);
 	/* The forwarded fields of order ID (a JSON object); free(*json). */
 	enum store_result (*order_fields)(struct store *, int64_t id,
 	                                  char **json);
 	/* Mark orders as just polled (NOW in unix ms). */
 	enum store_result (*order_polled)(struct store *, const int64_t *ids,
-	    size_t n, int64_t now_ms);
+	                                  size_t n, int64_t now_ms);
 	/* Orders matching F, oldest poll first for F->polled_before, else by
 	 * id; CB returning non-zero stops.  Count, or -1. */
 	int64_t (*order_list)(struct store *, const struct order_filter *f,
-	    store_order_cb cb, void *arg);
+	                      store_order_cb cb, void *arg);
 	/* Orders per state (ORDER_STATE_COUNT counters). */
 	enum store_result (*order_counts)(struct store *, int64_t *counts);
 
 	enum store_result (*refill_add)(struct store *, int64_t order_id,
-	    int64_t customer_id, const char *upstream, int64_t *id);
+	                                int64_t customer_id,
+	                                const char *upstream, int64_t *id);
 	enum store_result (*refill_update)(struct store *, int64_t id,
-	    const char *state, const char *upstream_refill,
-	    const char *status);
+	                                   const char *state,
+	                                   const char *upstream_refill,
+	                                   const char *status);
 	enum store_result (*refill_get)(struct store *, int64_t id,
-	    struct refill *out);
+	                                struct refill *out);
 
 	/* Revenue, refunds and upstream cost per upstream and service. */
 	int (*report)(struct store *, store_report_row_cb cb, void *arg);

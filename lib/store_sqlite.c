@@ -833,7 +833,8 @@ sqlite_refund_for(struct store_sqlite *s, enum order_state final,
 			remains = quantity;
 		if (money_mul_div(charge, remains, quantity, MONEY_ROUND_DOWN,
 		                  &v) != 0 ||
-		    money_round_dec(v, s->decimals, MONEY_ROUND_DOWN, refund) != 0)
+		    money_round_dec(v, s->decimals, MONEY_ROUND_DOWN, refund) !=
+		        0)
 			return -1;
 		return 0;
 	default:
@@ -844,8 +845,8 @@ sqlite_refund_for(struct store_sqlite *s, enum order_state final,
 /* Inside a transaction: move open order O to FINAL and write its refund. */
 static enum store_result
 sqlite_settle(struct store_sqlite *s, const struct order *o,
-              enum order_state final, const char *status,
-              const char *from1, const char *from2)
+              enum order_state final, const char *status, const char *from1,
+              const char *from2)
 {
 	sqlite3_stmt *q;
 	money_t refund;
@@ -962,8 +963,8 @@ static enum store_result
 sqlite_order_resolve(struct store *st, int64_t id, const char *upstream_order)
 {
 	if (upstream_order == NULL)
-		return sqlite_order_reject_from(sq(st), id, "resolved: refunded",
-		                                "sending", "sending");
+		return sqlite_order_reject_from(
+		    sq(st), id, "resolved: refunded", "sending", "sending");
 	return sqlite_order_active(st, id, upstream_order, 0);
 }
 

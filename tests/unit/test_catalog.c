@@ -270,6 +270,14 @@ test_empty(void **state)
 	assert_null(catalog_find(c, 1));
 	catalog_unref(c);
 	config_free(cfg);
+
+	/* an import of an upstream not synced yet: nothing at all */
+	cfg = load("services:\n  - import: alpha\n");
+	c = catalog_build(cfg, lists);
+	assert_int_equal(c->n, 0);
+	assert_string_equal(c->json, "[]");
+	catalog_unref(c);
+	config_free(cfg);
 }
 
 int
