@@ -17,14 +17,14 @@
 
 #include "api.h"
 #include "buf.h"
+#include "clock.h"
 #include "config.h"
+#include "conns.h"
 #include "front.h"
 #include "log.h"
 #include "params.h"
+#include "ratelimit.h"
 #include "xmalloc.h"
-
-/* Large replies (the services list) go out in big writes, not 16 KiB ones. */
-#define FRONT_MAX_SINGLE_WRITE (1024 * 1024)
 
 struct front {
 	struct event_base *base;
@@ -32,16 +32,46 @@ struct front {
 	struct api *api;
 	struct evhttp *http;
 	struct evhttp_bound_socket *sock;
+	struct conns *conns;
+	struct ratelimit *per_ip;
 	size_t pending; /* requests waiting on an upstream */
+	struct front_metrics m;
 };
 
-/* A request whose answer comes later (add, status of stale orders...). */
+/* A request being answered; its reply may come later (add, status of
+ * stale orders...). */
 struct front_pending {
 	struct front *f;
 	struct evhttp_request *req;
 	struct api_reply *r;
 	enum api_action action;
+	int64_t start_ms;
 };
+
+const int64_t front_latency_bounds_ms[FRONT_LATENCY_BUCKETS] = {
+    1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000};
+
+/* Count one answered request of ACTION by its result and latency. */
+static void
+front_count(struct front *f, enum api_action action, int status,
+            const struct api_reply *r, int64_t start_ms)
+{
+	struct front_action_metrics *am = &f->m.actions[action];
+	int64_t ms = clock_mono_ms() - start_ms;
+	int b = 0;
+
+	if (status == 429)
+		am->limited++;
+	else if (r->ref == NULL && r->body.len >= 9 &&
+	         memcmp(r->body.data, "{\"error\":", 9) == 0)
+		am->error++;
+	else
+		am->ok++;
+	while (b < FRONT_LATENCY_BUCKETS && ms > front_latency_bounds_ms[b])
+		b++;
+	am->latency[b]++;
+	am->latency_sum_ms += ms;
+}
 
 static int
 front_path_ok(const struct front *f, const char *path)
@@ -124,6 +154,14 @@ front_send(struct evhttp_request *req, struct api_reply *r)
 	evhttp_send_reply(req, status, reason, NULL);
 }
 
+/* Send R on REQ and give its connection the next request's deadline. */
+static void
+front_answer(struct front *f, struct evhttp_request *req, struct api_reply *r)
+{
+	conns_request_answered(f->conns, req);
+	front_send(req, r);
+}
+
 static struct api_reply *
 front_reply_new(void)
 {
@@ -180,8 +218,23 @@ front_done(void *arg)
 	log_debug("front: %s -> %d (after waiting)",
 	          api_action_name(fp->action), fp->r->status);
 	fp->f->pending--;
-	front_send(fp->req, fp->r);
+	front_count(fp->f, fp->action, fp->r->status, fp->r, fp->start_ms);
+	front_answer(fp->f, fp->req, fp->r);
 	free(fp);
+}
+
+/* Per client address, before authentication. */
+static int
+front_ip_allowed(struct front *f, struct evhttp_request *req)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	char *addr = NULL;
+	ev_uint16_t port;
+
+	if (evcon == NULL)
+		return 1;
+	evhttp_connection_get_peer(evcon, &addr, &port);
+	return addr == NULL || ratelimit_take(f->per_ip, addr, clock_mono_ms());
 }
 
 size_t
@@ -199,7 +252,14 @@ front_request(struct evhttp_request *req, void *arg)
 	struct api_reply *r;
 	struct params *p;
 	const char *why;
+	int64_t start = clock_mono_ms();
 
+	conns_request_arrived(f->conns, req);
+	if (!front_ip_allowed(f, req)) {
+		f->m.ip_limited++;
+		front_send_error(req, 429, API_ERR_RATE);
+		return;
+	}
 	if (!front_path_ok(f, evhttp_uri_get_path(uri))) {
 		front_send_error(req, 404, "Not found");
 		return;
@@ -216,33 +276,54 @@ front_request(struct evhttp_request *req, void *arg)
 	fp->f = f;
 	fp->req = req;
 	fp->r = r;
+	fp->start_ms = start;
 	if (api_handle(f->api, p, r, &fp->action, front_done, fp)) {
 		log_debug("front: %s -> %d", api_action_name(fp->action),
 		          r->status);
-		front_send(req, r);
+		front_count(f, fp->action, r->status, r, start);
+		front_answer(f, req, r);
 		free(fp);
 	} else
 		f->pending++;
 	params_free(p);
 }
 
-/* Every connection's bufferevent: big single writes for big replies. */
-static struct bufferevent *
-front_bevcb(struct event_base *base, void *arg)
+void
+front_set_limits(struct front *f, const struct config *cfg)
 {
-	struct bufferevent *bev;
+	const struct cfg_rate *r = &cfg->rate_per_ip;
+	struct timeval tv;
 
-	bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
-	if (bev != NULL)
-		bufferevent_set_max_single_write(bev, FRONT_MAX_SINGLE_WRITE);
-	return bev;
+	f->cfg = cfg;
+	/* evhttp's own limits are unlimited by default. */
+	evhttp_set_max_headers_size(f->http, (ev_ssize_t)cfg->max_headers);
+	evhttp_set_max_body_size(f->http, (ev_ssize_t)cfg->max_body);
+	/* evhttp's timeout is an idle timeout (a trickle resets it): the
+	 * request deadline is the guard's. */
+	tv.tv_sec = cfg->idle_timeout_ms / 1000;
+	tv.tv_usec = (cfg->idle_timeout_ms % 1000) * 1000;
+	evhttp_set_timeout_tv(f->http, &tv);
+	conns_set_limits(f->conns, cfg->header_timeout_ms, cfg->max_connections,
+	                 cfg->max_connections_per_ip);
+	ratelimit_set(f->per_ip, r->count, r->per_ms, r->count * 2);
+}
+
+const struct front_metrics *
+front_metrics(const struct front *f)
+{
+	return &f->m;
+}
+
+void
+front_conns_stats(const struct front *f, struct conns_stats *out)
+{
+	conns_stats(f->conns, out);
 }
 
 struct front *
 front_new(struct event_base *base, const struct config *cfg, struct api *api)
 {
 	struct front *f = xcalloc(1, sizeof(*f));
-	struct timeval tv;
 	char *host = NULL;
 	int port, one = 1;
 	evutil_socket_t fd;
@@ -258,15 +339,12 @@ front_new(struct event_base *base, const struct config *cfg, struct api *api)
 		log_warnx("front: evhttp_new failed");
 		goto fail;
 	}
-	/* evhttp's own limits are unlimited by default. */
-	evhttp_set_max_headers_size(f->http, (ev_ssize_t)cfg->max_headers);
-	evhttp_set_max_body_size(f->http, (ev_ssize_t)cfg->max_body);
-	tv.tv_sec = cfg->header_timeout_ms / 1000;
-	tv.tv_usec = (cfg->header_timeout_ms % 1000) * 1000;
-	evhttp_set_timeout_tv(f->http, &tv);
+	f->conns = conns_new(base);
+	f->per_ip = ratelimit_new(0, 1000, 0);
+	front_set_limits(f, cfg);
 	evhttp_set_allowed_methods(f->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
 	evhttp_set_default_content_type(f->http, "application/json");
-	evhttp_set_bevcb(f->http, front_bevcb, f);
+	evhttp_set_bevcb(f->http, conns_bevcb, f->conns);
 	evhttp_set_gencb(f->http, front_request, f);
 
 	f->sock =
@@ -280,6 +358,7 @@ front_new(struct event_base *base, const struct config *cfg, struct api *api)
 	fd = evhttp_bound_socket_get_fd(f->sock);
 	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0)
 		log_warn("front: TCP_NODELAY");
+	conns_set_listener(f->conns, evhttp_bound_socket_get_listener(f->sock));
 	free(host);
 	return f;
 fail:
@@ -303,6 +382,8 @@ front_free(struct front *f)
 	if (f == NULL)
 		return;
 	if (f->http != NULL)
-		evhttp_free(f->http);
+		evhttp_free(f->http); /* closes connections: conns sees it */
+	conns_free(f->conns);
+	ratelimit_free(f->per_ip);
 	free(f);
 }

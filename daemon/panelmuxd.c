@@ -13,6 +13,7 @@
 #include <event2/event.h>
 
 #include "clock.h"
+#include "admin.h"
 #include "api.h"
 #include "config.h"
 #include "front.h"
@@ -21,6 +22,7 @@
 #include "orders.h"
 #include "panel.h"
 #include "upstream.h"
+#include "ratelimit.h"
 #include "store.h"
 
 struct daemon_state {
@@ -29,6 +31,9 @@ struct daemon_state {
 	struct store *st;
 	struct panel *panel;
 	struct orders *orders;
+	struct admin *admin;
+	struct ratelimit *per_key;
+	int ready;
 	struct api api;
 	struct front *front;
 	struct event *ev_term, *ev_int, *ev_hup, *ev_watchdog, *ev_drain;
@@ -115,6 +120,7 @@ daemon_on_stop(evutil_socket_t sig, short what, void *arg)
 		return; /* already draining */
 	log_info("signal %d: draining, then shutting down", (int)sig);
 	notify_send("STOPPING=1");
+	d->ready = 0;
 	front_stop_accepting(d->front);
 	orders_stop(d->orders);
 	for (size_t i = 0; i < d->cfg->nupstreams; i++)
@@ -132,25 +138,80 @@ daemon_on_stop(evutil_socket_t sig, short what, void *arg)
 	event_add(d->ev_drain, &tv);
 }
 
+/* What a reload cannot change while running; NULL if NEW can be applied. */
+static const char *
+daemon_reload_blocker(const struct config *old, const struct config *new)
+{
+	if (strcmp(old->listen_api, new->listen_api) != 0)
+		return "listen.api changed";
+	if ((old->listen_admin == NULL) != (new->listen_admin == NULL) ||
+	    (old->listen_admin != NULL &&
+	     strcmp(old->listen_admin, new->listen_admin) != 0))
+		return "listen.admin changed";
+	if (strcmp(old->currency, new->currency) != 0)
+		return "the panel currency changed";
+	if (old->money_decimals != new->money_decimals)
+		return "money.decimals changed";
+	if ((old->store_sqlite == NULL) != (new->store_sqlite == NULL) ||
+	    (old->store_sqlite != NULL &&
+	     strcmp(old->store_sqlite, new->store_sqlite) != 0) ||
+	    (old->store_postgres == NULL) != (new->store_postgres == NULL) ||
+	    (old->store_postgres != NULL &&
+	     strcmp(old->store_postgres, new->store_postgres) != 0))
+		return "the store changed";
+	if (old->nupstreams != new->nupstreams)
+		return "upstreams were added or removed";
+	for (size_t i = 0; i < old->nupstreams; i++)
+		if (strcmp(old->upstreams[i].name, new->upstreams[i].name) != 0)
+			return "upstreams were renamed or reordered";
+	return NULL;
+}
+
+static void
+daemon_apply_limits(struct daemon_state *d)
+{
+	const struct cfg_rate *r = &d->cfg->rate_per_key;
+
+	ratelimit_set(d->per_key, r->count, r->per_ms, r->count * 2);
+}
+
 static void
 daemon_on_hup(evutil_socket_t sig, short what, void *arg)
 {
 	struct daemon_state *d = arg;
-	struct config *cfg;
+	struct config *cfg, *old = d->cfg;
+	const char *why;
 
-	cfg = daemon_load_config(d->cfg->path);
-	if (cfg == NULL) {
-		log_warnx("SIGHUP: %s has errors; the running configuration "
-		          "stays in force",
-		          d->cfg->path);
+	notify_send("RELOADING=1");
+	cfg = daemon_load_config(old->path);
+	if (cfg == NULL || daemon_check_secrets(cfg, old->path) != 0) {
+		log_warnx("SIGHUP: %s has errors (above); the running "
+		          "configuration stays in force",
+		          old->path);
+		config_free(cfg);
+		notify_send("READY=1");
 		return;
 	}
-	/* Applying a new config live arrives with the operations work;
-	 * until then a valid file is only reported. */
-	log_warnx("SIGHUP: %s is valid, but live reload is not implemented "
-	          "yet: restart to apply it",
-	          d->cfg->path);
-	config_free(cfg);
+	if ((why = daemon_reload_blocker(old, cfg)) != NULL) {
+		log_warnx("SIGHUP: %s: %s, which needs a restart; the running "
+		          "configuration stays in force",
+		          old->path, why);
+		config_free(cfg);
+		notify_send("READY=1");
+		return;
+	}
+	/* Everything reads the config through these pointers at call time:
+	 * swap them together, then the old one has no user left. */
+	d->cfg = cfg;
+	d->api.cfg = cfg;
+	log_set_level((enum log_level)cfg->log_level);
+	front_set_limits(d->front, cfg);
+	daemon_apply_limits(d);
+	panel_reload(d->panel, cfg);
+	orders_reload(d->orders);
+	config_free(old);
+	log_info("SIGHUP: configuration reloaded from %s", cfg->path);
+	notify_send("READY=1");
 }
 
 static void
@@ -179,8 +240,10 @@ daemon_free(struct daemon_state *d)
 	orders_stop(d->orders);
 	panel_stop_engine(d->panel);
 	orders_free(d->orders);
+	admin_free(d->admin);
 	panel_free(d->panel);
 	front_free(d->front);
+	ratelimit_free(d->per_key);
 	store_close(d->st);
 	if (d->base != NULL)
 		event_base_free(d->base);
@@ -253,10 +316,21 @@ main(int argc, char **argv)
 	d.api.cfg = d.cfg;
 	d.api.st = d.st;
 	d.orders = orders_new(d.panel);
+	d.per_key = ratelimit_new(0, 1000, 0);
+	daemon_apply_limits(&d);
 	d.api.panel = d.panel;
 	d.api.orders = d.orders;
+	d.api.per_key = d.per_key;
 	if ((d.front = front_new(d.base, d.cfg, &d.api)) == NULL)
 		goto out;
+	if (d.cfg->listen_admin != NULL) {
+		struct admin_sources src = {d.front, d.panel, d.orders, d.st,
+		                            &d.ready};
+
+		if ((d.admin = admin_new(d.base, d.cfg->listen_admin, &src)) ==
+		    NULL)
+			goto out;
+	}
 
 	d.ev_term = evsignal_new(d.base, SIGTERM, daemon_on_stop, &d);
 	d.ev_int = evsignal_new(d.base, SIGINT, daemon_on_stop, &d);
@@ -283,6 +357,7 @@ main(int argc, char **argv)
 	         d.cfg->nservices);
 	panel_start(d.panel);
 	orders_start(d.orders);
+	d.ready = 1;
 	notify_send("READY=1");
 	if (event_base_dispatch(d.base) < 0) {
 		log_warnx("event loop failed");

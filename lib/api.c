@@ -1,15 +1,18 @@
 /* api.c - action resolution, authentication and the actions themselves. */
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 #include "api.h"
 #include "auth.h"
+#include "clock.h"
 #include "catalog.h"
 #include "config.h"
 #include "log.h"
 #include "money.h"
 #include "orders.h"
 #include "panel.h"
+#include "ratelimit.h"
 #include "params.h"
 #include "store.h"
 
@@ -152,6 +155,16 @@ api_handle(struct api *api, const struct params *p, struct api_reply *r,
 	*action = api_action_resolve(p);
 	if (api_authenticate(api, p, out, &c) != 0)
 		return 1;
+	if (api->per_key != NULL) {
+		char id[24];
+
+		snprintf(id, sizeof(id), "%lld", (long long)c.id);
+		if (!ratelimit_take(api->per_key, id, clock_mono_ms())) {
+			r->status = 429;
+			api_error(out, API_ERR_RATE);
+			return 1;
+		}
+	}
 	switch (*action) {
 	case API_BALANCE:
 		api_balance(api, &c, out);

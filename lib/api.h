@@ -9,6 +9,7 @@
 struct config;
 struct orders;
 struct panel;
+struct ratelimit;
 struct params;
 struct store;
 
@@ -41,8 +42,9 @@ enum api_action {
 struct api {
 	const struct config *cfg;
 	struct store *st;
-	struct panel *panel;   /* upstreams and catalogue */
-	struct orders *orders; /* the order engine */
+	struct panel *panel;       /* upstreams and catalogue */
+	struct orders *orders;     /* the order engine */
+	struct ratelimit *per_key; /* limits.rate_per_key, or NULL */
 };
 
 /* What api_handle answers: BODY, or borrowed bytes (REF, the pre-rendered

@@ -69,6 +69,8 @@ static const struct {
     [BATCH_CANCEL] = {"cancel", "order", "orders", UP_FRESH},
 };
 
+const int batch_size_bounds[BATCH_SIZE_BUCKETS] = {1, 10, 25, 50, 100};
+
 static void batch_send(struct batcher *b, enum batch_action a);
 
 /* Deliver ANS for item IT: apply once, then every waiter; free IT. */
@@ -270,6 +272,13 @@ batch_send_one(struct batcher *b, enum batch_action a)
 	}
 	b->stats.requests[a]++;
 	b->stats.ids[a] += (uint64_t)c->n;
+	{
+		int k = 0;
+
+		while (k < BATCH_SIZE_BUCKETS && c->n > batch_size_bounds[k])
+			k++;
+		b->stats.sizes[k]++;
+	}
 	b->calls_in_flight++;
 	upstream_call(b->up, batch_forms[a].action, form.data,
 	              batch_forms[a].flags, batch_done, c);

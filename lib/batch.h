@@ -48,10 +48,15 @@ typedef void (*batch_apply_cb)(void *ctx, enum batch_action a, int64_t local,
 typedef void (*batch_cb)(const char *id, const struct batch_answer *ans,
                          void *arg);
 
+#define BATCH_SIZE_BUCKETS 5
+/* Upper bounds of the IDs-per-request histogram (a last bucket is +Inf). */
+extern const int batch_size_bounds[BATCH_SIZE_BUCKETS];
+
 struct batch_stats {
-	uint64_t requests[BATCH_NACTIONS]; /* upstream requests sent */
-	uint64_t ids[BATCH_NACTIONS];      /* IDs in them */
-	uint64_t joined;                   /* asks that joined another */
+	uint64_t sizes[BATCH_SIZE_BUCKETS + 1]; /* requests by IDs carried */
+	uint64_t requests[BATCH_NACTIONS];      /* upstream requests sent */
+	uint64_t ids[BATCH_NACTIONS];           /* IDs in them */
+	uint64_t joined;                        /* asks that joined another */
 };
 
 /* A batcher for upstream UP on BASE.  MULTI_OK: start out using multi

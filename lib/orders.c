@@ -1241,6 +1241,18 @@ orders_count_one(const struct order *ord, void *arg)
 	return 0;
 }
 
+static void
+orders_start_polls(struct orders *o)
+{
+	for (size_t i = 0; i < o->p->nups; i++) {
+		int64_t ms = o->p->cfg->upstreams[i].poll_interval_ms;
+		struct timeval pt = {(time_t)(ms / 1000),
+		                     (suseconds_t)((ms % 1000) * 1000)};
+
+		evtimer_add(o->poll_timer[i], &pt);
+	}
+}
+
 void
 orders_start(struct orders *o)
 {
@@ -1257,14 +1269,17 @@ orders_start(struct orders *o)
 		    "with `panelmux order list --state sending`",
 		    (long long)n);
 	evtimer_add(o->sweep_timer, &tv);
-	for (size_t i = 0; i < o->p->nups; i++) {
-		int64_t ms = o->p->cfg->upstreams[i].poll_interval_ms;
-		struct timeval pt = {(time_t)(ms / 1000),
-		                     (suseconds_t)((ms % 1000) * 1000)};
-
-		evtimer_add(o->poll_timer[i], &pt);
-	}
+	orders_start_polls(o);
 	orders_sweep(o); /* queued orders of a previous run go now */
+}
+
+void
+orders_reload(struct orders *o)
+{
+	for (size_t i = 0; i < o->p->nups; i++)
+		batcher_set_max(o->b[i], o->p->cfg->upstreams[i].max_batch);
+	if (!o->stopping)
+		orders_start_polls(o);
 }
 
 void
@@ -1304,4 +1319,10 @@ void
 orders_stats(const struct orders *o, struct orders_stats *out)
 {
 	*out = o->stats;
+}
+
+void
+orders_batch_stats(const struct orders *o, size_t idx, struct batch_stats *out)
+{
+	batcher_stats(o->b[idx], out);
 }

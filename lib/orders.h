@@ -29,11 +29,18 @@ struct orders *orders_new(struct panel *p);
 /* Start the sweeper (queued orders are sent: after a crash too) and the
  * pollers; report orders left `sending` by a previous run as ambiguous. */
 void orders_start(struct orders *o);
+/* The panel's config changed (a reload): batch sizes and poll intervals
+ * follow it. */
+void orders_reload(struct orders *o);
 /* Stop starting new upstream calls (before the engine is freed). */
 void orders_stop(struct orders *o);
 /* Free; pending asks end as "not sent". NULL ok. */
 void orders_free(struct orders *o);
 void orders_stats(const struct orders *o, struct orders_stats *out);
+struct batch_stats;
+/* The batching stats of upstream IDX. */
+void orders_batch_stats(const struct orders *o, size_t idx,
+                        struct batch_stats *out);
 /* Run one poll cycle of upstream IDX now (tests, the CLI). */
 void orders_poll(struct orders *o, size_t idx);
 

@@ -159,6 +159,15 @@ panel_start(struct panel *p)
 	}
 }
 
+void
+panel_reload(struct panel *p, const struct config *cfg)
+{
+	p->cfg = cfg;
+	for (size_t i = 0; i < p->nups && p->eng != NULL; i++)
+		upstream_update(p->ups[i].up, &cfg->upstreams[i]);
+	panel_rebuild(p);
+}
+
 int
 panel_upstream_index(const struct panel *p, const char *name)
 {

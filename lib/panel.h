@@ -58,6 +58,9 @@ void panel_sync(struct panel *p, size_t idx);
 /* End every upstream call (in flight: UP_LOST, queued: UP_NOT_SENT), their
  * callbacks running here; no call can be made after it. */
 void panel_stop_engine(struct panel *p);
+/* Take a reloaded config (same upstreams, in the same order): upstream
+ * settings, sync intervals and the catalogue follow it. */
+void panel_reload(struct panel *p, const struct config *cfg);
 /* Index of the upstream named NAME, or -1. */
 int panel_upstream_index(const struct panel *p, const char *name);
 void panel_free(struct panel *p);

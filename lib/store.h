@@ -261,6 +261,8 @@ struct store_ops {
 	enum store_result (*refill_get)(struct store *, int64_t id,
 	                                struct refill *out);
 
+	/* Sums of the ledger by kind (LEDGER_* order, 4 values). */
+	enum store_result (*ledger_totals)(struct store *, money_t *totals);
 	/* Revenue, refunds and upstream cost per upstream and service. */
 	int (*report)(struct store *, store_report_row_cb cb, void *arg);
 
@@ -331,6 +333,7 @@ store_close(struct store *st)
 #define store_refill_add(st, ...) STORE_CALL(st, refill_add, __VA_ARGS__)
 #define store_refill_update(st, ...) STORE_CALL(st, refill_update, __VA_ARGS__)
 #define store_refill_get(st, ...) STORE_CALL(st, refill_get, __VA_ARGS__)
+#define store_ledger_totals(st, ...) STORE_CALL(st, ledger_totals, __VA_ARGS__)
 #define store_report(st, ...) STORE_CALL(st, report, __VA_ARGS__)
 #define store_check(st, ...) STORE_CALL(st, check, __VA_ARGS__)
 

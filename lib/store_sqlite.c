@@ -1145,6 +1145,32 @@ sqlite_refill_get(struct store *st, int64_t id, struct refill *out)
 	return r;
 }
 
+static enum store_result
+sqlite_ledger_totals(struct store *st, money_t *totals)
+{
+	struct store_sqlite *s = sq(st);
+	sqlite3_stmt *q;
+	char kind[16];
+	int rc;
+
+	memset(totals, 0, 4 * sizeof(*totals));
+	if (sqlite3_prepare_v2(
+	        s->db, "SELECT kind, SUM(amount) FROM ledger GROUP BY kind", -1,
+	        &q, NULL) != SQLITE_OK) {
+		sqlite_log_error(s, "ledger totals");
+		return STORE_ERROR;
+	}
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		sqlite_copy_text(q, 0, kind, sizeof(kind));
+		for (int k = LEDGER_DEPOSIT; k <= LEDGER_ADJUSTMENT; k++)
+			if (strcmp(kind,
+			           ledger_kind_name((enum ledger_kind)k)) == 0)
+				totals[k] = sqlite3_column_int64(q, 1);
+	}
+	sqlite3_finalize(q);
+	return rc == SQLITE_DONE ? STORE_OK : STORE_ERROR;
+}
+
 static int
 sqlite_report(struct store *st, store_report_row_cb cb, void *arg)
 {
@@ -1698,6 +1724,7 @@ static const struct store_ops sqlite_ops = {
     .refill_add = sqlite_refill_add,
     .refill_update = sqlite_refill_update,
     .refill_get = sqlite_refill_get,
+    .ledger_totals = sqlite_ledger_totals,
     .report = sqlite_report,
     .catalog_replace = sqlite_catalog_replace,
     .catalog_load = sqlite_catalog_load,

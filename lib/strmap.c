@@ -139,3 +139,12 @@ strmap_count(const struct strmap *m)
 {
 	return m->count;
 }
+
+void
+strmap_foreach(const struct strmap *m,
+               void (*cb)(const char *key, void *value, void *arg), void *arg)
+{
+	for (size_t i = 0; i < m->nslots; i++)
+		for (struct strmap_ent *e = m->slots[i]; e != NULL; e = e->next)
+			cb(e->key, e->value, arg);
+}

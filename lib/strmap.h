@@ -15,5 +15,9 @@ void strmap_put(struct strmap *m, const char *key, void *value);
 /* Remove KEY; its value, or NULL. */
 void *strmap_del(struct strmap *m, const char *key);
 size_t strmap_count(const struct strmap *m);
+/* Call CB for each entry; CB must not change the map. */
+void strmap_foreach(const struct strmap *m,
+                    void (*cb)(const char *key, void *value, void *arg),
+                    void *arg);
 
 #endif

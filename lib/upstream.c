@@ -62,6 +62,10 @@ struct upstream {
 	struct up_stats stats;
 };
 
+const char *const up_action_names[UP_ACT_COUNT] = {
+    "add",    "status",  "refill",   "refill_status",
+    "cancel", "balance", "services", "other"};
+
 struct up_call {
 	TAILQ_ENTRY(up_call) entry;
 	struct upstream *up;
@@ -70,6 +74,7 @@ struct up_call {
 	char *action;
 	char *body;
 	int flags;
+	enum up_action act;
 	int probe; /* the breaker's own balance call */
 	size_t max_reply;
 	struct buf reply;
@@ -262,6 +267,8 @@ up_finish(struct up_call *c)
 	int ok;
 
 	c->res.latency_ms = clock_mono_ms() - c->started_ms;
+	u->stats.by_action[c->act][c->res.transport]++;
+	u->stats.latency_ms_sum += (uint64_t)c->res.latency_ms;
 	switch (c->res.transport) {
 	case UP_NOT_SENT:
 		u->stats.not_sent++;
@@ -491,6 +498,10 @@ up_call_new(struct upstream *u, const char *action, const char *fields,
 
 	c->up = u;
 	c->action = xstrdup(action);
+	c->act = UP_ACT_OTHER;
+	for (int i = 0; i < UP_ACT_OTHER; i++)
+		if (strcmp(action, up_action_names[i]) == 0)
+			c->act = (enum up_action)i;
 	c->flags = flags;
 	c->cb = cb;
 	c->arg = arg;

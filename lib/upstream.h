@@ -88,7 +88,23 @@ const char *up_circuit_name(enum up_circuit c);
  * fault after all (HTML, garbage): counts as a failure. */
 void upstream_note_fault(struct upstream *u);
 
+/* Actions counted apart in the stats. */
+enum up_action {
+	UP_ACT_ADD,
+	UP_ACT_STATUS,
+	UP_ACT_REFILL,
+	UP_ACT_REFILL_STATUS,
+	UP_ACT_CANCEL,
+	UP_ACT_BALANCE,
+	UP_ACT_SERVICES,
+	UP_ACT_OTHER,
+	UP_ACT_COUNT
+};
+extern const char *const up_action_names[UP_ACT_COUNT];
+
 struct up_stats {
+	uint64_t by_action[UP_ACT_COUNT][3]; /* [action][enum up_transport] */
+	uint64_t latency_ms_sum;
 	uint64_t calls, not_sent, replied, lost;
 	uint64_t inflight, queued;
 	uint64_t breaker_opens;

@@ -17,6 +17,9 @@ store:
   sqlite: "{db}"
 log:
   level: debug
+limits:
+  rate_per_key: "0/s"
+  rate_per_ip: "0/s"
 pricing:
   markup: "25%"
   round_to: "0.0001"

@@ -13,7 +13,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal, ROUND_CEILING, ROUND_FLOOR
 
-from harness import Panelmux, FakePanel, wait_for, http_request
+from harness import Panelmux, FakePanel, wait_for, http_request, VALGRIND
+
+SLOW = 5 if VALGRIND else 1  # timeouts stretch under valgrind
 
 CONFIG = """\
 listen:
@@ -249,7 +251,7 @@ def test_poll_cycle_batches(env):
         # one whole cycle: every open order asked once, in full batches
         def status_calls():
             return [c for c in fp.calls() if c["action"] == "status"]
-        wait_for(lambda: sum(len(c["ids"]) for c in status_calls()) >= n, timeout=30, what="a poll cycle")
+        wait_for(lambda: sum(len(c["ids"]) for c in status_calls()) >= n, timeout=30 * SLOW, what="a poll cycle")
         calls = status_calls()
         first = calls[: (n + 99) // 100]
         assert sum(len(c["ids"]) for c in first) == n, [len(c["ids"]) for c in first][:5]

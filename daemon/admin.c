@@ -1,0 +1,373 @@
+/* admin.c - the admin listener: /metrics (Prometheus text format) and
+ * /healthz.  Never public by default (listen.admin is loopback). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "admin.h"
+#include "api.h"
+#include "batch.h"
+#include "buf.h"
+#include "config.h"
+#include "conns.h"
+#include "front.h"
+#include "log.h"
+#include "money.h"
+#include "orders.h"
+#include "panel.h"
+#include "store.h"
+#include "upstream.h"
+#include "xmalloc.h"
+
+struct admin {
+	struct admin_sources src;
+	struct evhttp *http;
+	time_t started;
+};
+
+static const char *const admin_results[3] = {"ok", "error", "limited"};
+static const char *const admin_transports[3] = {"not_sent", "replied", "lost"};
+static const char *const admin_batch_actions[BATCH_NACTIONS] = {
+    "status", "refill", "refill_status", "cancel"};
+
+/* Money as a Prometheus float: its exact decimal text. */
+static const char *
+admin_money(money_t v, char *buf)
+{
+	return money_format(v, 0, buf);
+}
+
+static void
+admin_help(struct buf *b, const char *name, const char *type, const char *help)
+{
+	buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* A Prometheus histogram NAME{LABELS,le=...}: N finite BOUNDS (scaled by
+ * SCALE), N + 1 per-bucket COUNTS (the last is +Inf), and SUM. */
+static void
+admin_histogram(struct buf *b, const char *name, const char *labels,
+                const int64_t *bounds, double scale, const uint64_t *counts,
+                int n, double sum)
+{
+	uint64_t cum = 0;
+
+	for (int k = 0; k <= n; k++) {
+		cum += counts[k];
+		if (k < n)
+			buf_printf(b, "%s_bucket{%s,le=\"%g\"} %llu\n", name,
+			           labels, bounds[k] * scale,
+			           (unsigned long long)cum);
+		else
+			buf_printf(b, "%s_bucket{%s,le=\"+Inf\"} %llu\n", name,
+			           labels, (unsigned long long)cum);
+	}
+	buf_printf(b, "%s_sum{%s} %g\n%s_count{%s} %llu\n", name, labels, sum,
+	           name, labels, (unsigned long long)cum);
+}
+
+static void
+admin_requests(struct admin *a, struct buf *b)
+{
+	const struct front_metrics *m = front_metrics(a->src.front);
+	struct conns_stats cs;
+
+	admin_help(b, "panelmux_requests_total", "counter",
+	           "Downstream API requests by action and result.");
+	for (int i = 0; i < API_ACTION_COUNT; i++) {
+		const struct front_action_metrics *am = &m->actions[i];
+		const uint64_t v[3] = {am->ok, am->error, am->limited};
+
+		for (int r = 0; r < 3; r++)
+			buf_printf(b,
+			           "panelmux_requests_total{action=\"%s\","
+			           "result=\"%s\"} %llu\n",
+			           api_action_name((enum api_action)i),
+			           admin_results[r], (unsigned long long)v[r]);
+	}
+	admin_help(b, "panelmux_request_duration_seconds", "histogram",
+	           "Time to answer a downstream request.");
+	for (int i = 0; i < API_ACTION_COUNT; i++) {
+		const struct front_action_metrics *am = &m->actions[i];
+		char labels[64];
+
+		snprintf(labels, sizeof(labels), "action=\"%s\"",
+		         api_action_name((enum api_action)i));
+		admin_histogram(b, "panelmux_request_duration_seconds", labels,
+		                front_latency_bounds_ms, 0.001, am->latency,
+		                FRONT_LATENCY_BUCKETS,
+		                am->latency_sum_ms / 1000.0);
+	}
+	admin_help(b, "panelmux_requests_ip_limited_total", "counter",
+	           "Requests refused by the per-address limit.");
+	buf_printf(b, "panelmux_requests_ip_limited_total %llu\n",
+	           (unsigned long long)m->ip_limited);
+
+	front_conns_stats(a->src.front, &cs);
+	admin_help(b, "panelmux_connections_open", "gauge",
+	           "Open downstream connections.");
+	buf_printf(b, "panelmux_connections_open %llu\n",
+	           (unsigned long long)cs.open);
+	admin_help(b, "panelmux_connections_total", "counter",
+	           "Downstream connections by what became of them.");
+	buf_printf(
+	    b,
+	    "panelmux_connections_total{event=\"accepted\"} %llu\n"
+	    "panelmux_connections_total{event=\"request_deadline\"} %llu\n"
+	    "panelmux_connections_total{event=\"per_ip_refused\"} %llu\n"
+	    "panelmux_connections_total{event=\"paused_at_cap\"} %llu\n"
+	    "panelmux_connections_total{event=\"accept_error\"} %llu\n",
+	    (unsigned long long)cs.accepted,
+	    (unsigned long long)cs.deadline_closed,
+	    (unsigned long long)cs.per_ip_refused,
+	    (unsigned long long)cs.total_paused,
+	    (unsigned long long)cs.accept_errors);
+}
+
+static void
+admin_upstreams(struct admin *a, struct buf *b)
+{
+	struct panel *p = a->src.panel;
+	char m[MONEY_BUFSZ];
+
+	admin_help(b, "panelmux_upstream_calls_total", "counter",
+	           "Upstream calls by upstream, action and outcome.");
+	for (size_t i = 0; i < p->nups && p->eng != NULL; i++) {
+		struct up_stats st;
+
+		upstream_stats(p->ups[i].up, &st);
+		for (int k = 0; k < UP_ACT_COUNT; k++)
+			for (int t = 0; t < 3; t++)
+				if (st.by_action[k][t] > 0)
+					buf_printf(
+					    b,
+					    "panelmux_upstream_calls_total{"
+					    "upstream=\"%s\",action=\"%s\","
+					    "outcome=\"%s\"} %llu\n",
+					    p->ups[i].state.name,
+					    up_action_names[k],
+					    admin_transports[t],
+					    (unsigned long long)
+					        st.by_action[k][t]);
+	}
+	admin_help(b, "panelmux_upstream_latency_seconds_sum", "counter",
+	           "Total time spent in upstream calls.");
+	admin_help(b, "panelmux_upstream_inflight", "gauge",
+	           "Upstream calls in flight and queued for a connection.");
+	admin_help(b, "panelmux_upstream_circuit_open", "gauge",
+	           "1 when the upstream's circuit breaker is not closed.");
+	admin_help(b, "panelmux_upstream_balance", "gauge",
+	           "The upstream account's last known balance.");
+	for (size_t i = 0; i < p->nups && p->eng != NULL; i++) {
+		const struct panel_upstream *pu = &p->ups[i];
+		struct up_stats st;
+
+		upstream_stats(pu->up, &st);
+		buf_printf(
+		    b,
+		    "panelmux_upstream_latency_seconds_sum{upstream=\"%s\"} "
+		    "%.3f\n"
+		    "panelmux_upstream_inflight{upstream=\"%s\","
+		    "state=\"flying\"} %llu\n"
+		    "panelmux_upstream_inflight{upstream=\"%s\","
+		    "state=\"queued\"} %llu\n"
+		    "panelmux_upstream_circuit_open{upstream=\"%s\","
+		    "state=\"%s\"} %d\n",
+		    pu->state.name, st.latency_ms_sum / 1000.0, pu->state.name,
+		    (unsigned long long)st.inflight, pu->state.name,
+		    (unsigned long long)st.queued, pu->state.name,
+		    up_circuit_name(upstream_circuit(pu->up)),
+		    upstream_circuit(pu->up) != UP_CIRCUIT_CLOSED);
+		if (pu->state.has_balance)
+			buf_printf(b,
+			           "panelmux_upstream_balance{upstream=\"%s\","
+			           "currency=\"%s\"} %s\n",
+			           pu->state.name, pu->state.currency,
+			           admin_money(pu->state.balance, m));
+	}
+	admin_help(b, "panelmux_batch_requests_total", "counter",
+	           "Coalesced upstream requests by upstream and action.");
+	admin_help(b, "panelmux_batch_ids_total", "counter",
+	           "IDs carried by those requests.");
+	admin_help(b, "panelmux_batch_ids_per_request", "histogram",
+	           "IDs per coalesced upstream request.");
+	for (size_t i = 0; i < p->nups && a->src.orders != NULL; i++) {
+		const char *name = p->ups[i].state.name;
+		struct batch_stats bs;
+		uint64_t ids = 0;
+
+		orders_batch_stats(a->src.orders, i, &bs);
+		for (int k = 0; k < BATCH_NACTIONS; k++) {
+			buf_printf(
+			    b,
+			    "panelmux_batch_requests_total{upstream=\"%s\","
+			    "action=\"%s\"} %llu\n"
+			    "panelmux_batch_ids_total{upstream=\"%s\","
+			    "action=\"%s\"} %llu\n",
+			    name, admin_batch_actions[k],
+			    (unsigned long long)bs.requests[k], name,
+			    admin_batch_actions[k],
+			    (unsigned long long)bs.ids[k]);
+			ids += bs.ids[k];
+		}
+		{
+			int64_t bounds[BATCH_SIZE_BUCKETS];
+			char labels[64];
+
+			for (int k = 0; k < BATCH_SIZE_BUCKETS; k++)
+				bounds[k] = batch_size_bounds[k];
+			snprintf(labels, sizeof(labels), "upstream=\"%s\"",
+			         name);
+			admin_histogram(b, "panelmux_batch_ids_per_request",
+			                labels, bounds, 1, bs.sizes,
+			                BATCH_SIZE_BUCKETS, (double)ids);
+		}
+	}
+}
+
+static void
+admin_money_state(struct admin *a, struct buf *b)
+{
+	int64_t counts[ORDER_STATE_COUNT];
+	money_t totals[4];
+	struct orders_stats os;
+	char m[MONEY_BUFSZ];
+
+	if (store_order_counts(a->src.st, counts) == STORE_OK) {
+		admin_help(b, "panelmux_orders", "gauge", "Orders by state.");
+		for (int i = 0; i < ORDER_STATE_COUNT; i++)
+			buf_printf(b, "panelmux_orders{state=\"%s\"} %lld\n",
+			           order_state_name((enum order_state)i),
+			           (long long)counts[i]);
+		admin_help(b, "panelmux_orders_in_doubt", "gauge",
+		           "Orders whose add had no usable answer ('sending'): "
+		           "the operator resolves them.");
+		buf_printf(b, "panelmux_orders_in_doubt %lld\n",
+		           (long long)counts[ORDER_SENDING]);
+	}
+	if (store_ledger_totals(a->src.st, totals) == STORE_OK) {
+		admin_help(b, "panelmux_ledger_total", "gauge",
+		           "Sum of ledger entries by kind, panel currency.");
+		for (int k = 0; k < 4; k++)
+			buf_printf(b, "panelmux_ledger_total{kind=\"%s\"} %s\n",
+			           ledger_kind_name((enum ledger_kind)k),
+			           admin_money(totals[k], m));
+	}
+	if (a->src.orders != NULL) {
+		orders_stats(a->src.orders, &os);
+		admin_help(b, "panelmux_order_events_total", "counter",
+		           "Order events since start.");
+		buf_printf(
+		    b,
+		    "panelmux_order_events_total{event=\"added\"} %llu\n"
+		    "panelmux_order_events_total{event=\"rejected\"} %llu\n"
+		    "panelmux_order_events_total{event=\"ambiguous\"} %llu\n"
+		    "panelmux_order_events_total{event=\"parked\"} %llu\n"
+		    "panelmux_order_events_total{event=\"settled\"} %llu\n"
+		    "panelmux_order_events_total{event=\"unknown_status\"} "
+		    "%llu\n",
+		    (unsigned long long)os.added,
+		    (unsigned long long)os.rejected,
+		    (unsigned long long)os.ambiguous,
+		    (unsigned long long)os.parked,
+		    (unsigned long long)os.settled,
+		    (unsigned long long)os.unknown_status);
+	}
+}
+
+static void
+admin_send(struct evhttp_request *req, int status, const char *ctype,
+           struct buf *b)
+{
+	struct evbuffer *out = evhttp_request_get_output_buffer(req);
+
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	                  "Content-Type", ctype);
+	evbuffer_add(out, b->data != NULL ? b->data : "", b->len);
+	evhttp_send_reply(req, status, status == 200 ? "OK" : "Error", NULL);
+	buf_free(b);
+}
+
+static void
+admin_request(struct evhttp_request *req, void *arg)
+{
+	struct admin *a = arg;
+	const char *path =
+	    evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
+	struct buf b;
+
+	buf_init(&b, 16u << 20);
+	if (path != NULL && strcmp(path, "/metrics") == 0) {
+		buf_printf(&b,
+		           "# HELP panelmux_start_time_seconds Start time.\n"
+		           "# TYPE panelmux_start_time_seconds gauge\n"
+		           "panelmux_start_time_seconds %lld\n",
+		           (long long)a->started);
+		admin_requests(a, &b);
+		admin_upstreams(a, &b);
+		admin_money_state(a, &b);
+		admin_send(req, 200, "text/plain; version=0.0.4", &b);
+		return;
+	}
+	if (path != NULL && strcmp(path, "/healthz") == 0) {
+		/* Ready: the store answers and the API listener is up. */
+		int64_t counts[ORDER_STATE_COUNT];
+		int ok = a->src.ready != NULL && *a->src.ready &&
+		         store_order_counts(a->src.st, counts) == STORE_OK;
+
+		buf_puts(&b, ok ? "ok\n" : "not ready\n");
+		admin_send(req, ok ? 200 : 503, "text/plain", &b);
+		return;
+	}
+	buf_puts(&b, "not found\n");
+	admin_send(req, 404, "text/plain", &b);
+}
+
+struct admin *
+admin_new(struct event_base *base, const char *listen,
+          const struct admin_sources *src)
+{
+	struct admin *a = xcalloc(1, sizeof(*a));
+	char *host = NULL;
+	int port;
+
+	a->src = *src;
+	a->started = time(NULL);
+	if (cfg_parse_hostport(listen, &host, &port) != 0 ||
+	    (a->http = evhttp_new(base)) == NULL) {
+		log_warnx("admin: bad listen address %s", listen);
+		goto fail;
+	}
+	evhttp_set_max_headers_size(a->http, 8192);
+	evhttp_set_max_body_size(a->http, 0);
+	evhttp_set_timeout(a->http, 10);
+	evhttp_set_allowed_methods(a->http, EVHTTP_REQ_GET);
+	evhttp_set_gencb(a->http, admin_request, a);
+	if (evhttp_bind_socket_with_handle(a->http, host, (ev_uint16_t)port) ==
+	    NULL) {
+		log_warn("admin: cannot listen on %s", listen);
+		goto fail;
+	}
+	free(host);
+	return a;
+fail:
+	free(host);
+	admin_free(a);
+	return NULL;
+}
+
+void
+admin_free(struct admin *a)
+{
+	if (a == NULL)
+		return;
+	if (a->http != NULL)
+		evhttp_free(a->http);
+	free(a);
+}
