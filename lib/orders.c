@@ -34,15 +34,35 @@
 #define ORDERS_UNAVAILABLE                                                     \
 	"This service is temporarily unavailable, please try again later"
 
+#define ORDERS_GROUP_MAX 256 /* orders created or activated per commit */
+
+struct pending_add;
+
+/* An upstream accepted an order: recorded with others in one commit. */
+struct pending_active {
+	int64_t id;
+	char upstream_order[DIALECT_ID_SZ];
+	money_t cost;
+};
+
 struct orders {
 	struct panel *p;
 	struct batcher **b;        /* one per upstream */
 	struct event **poll_timer; /* one per upstream */
 	struct event *sweep_timer;
 	struct strmap *dispatching; /* order id -> job being sent */
+	/* Group commit: adds and activations of one loop pass. */
+	struct pending_add *adds[ORDERS_GROUP_MAX];
+	size_t nadds;
+	struct pending_active actives[ORDERS_GROUP_MAX];
+	size_t nactives;
+	struct event *group;
 	int stopping;
 	struct orders_stats stats;
 };
+
+static void orders_group_schedule(struct orders *o);
+static void orders_flush_actives(struct orders *o);
 
 /*
  * Rendering.
@@ -141,6 +161,7 @@ struct add_job {
 	struct add_route routes[ORDERS_MAX_ROUTES];
 	int nroutes;
 	int route;
+	int premarked; /* created 'sending' on route 0 */
 	struct add_wait *wait;
 	char key[24];
 };
@@ -357,12 +378,18 @@ orders_dispatch(struct add_job *j)
 		const struct add_route *rt = &j->routes[j->route];
 		struct panel_upstream *pu = &o->p->ups[rt->upstream];
 
+		enum store_result mr = STORE_OK;
+
 		if (o->stopping)
 			break;
 		if (upstream_circuit(pu->up) != UP_CIRCUIT_CLOSED)
 			continue;
-		switch (store_order_sending(o->p->st, j->id, j->route,
-		                            pu->state.name, rt->service)) {
+		/* Created already marked for route 0: no second write. */
+		if (!(j->premarked && j->route == 0))
+			mr = store_order_sending(o->p->st, j->id, j->route,
+			                         pu->state.name, rt->service);
+		j->premarked = 0;
+		switch (mr) {
 		case STORE_OK:
 			break;
 		case STORE_CONFLICT: /* settled meanwhile (operator) */
@@ -388,6 +415,8 @@ orders_dispatch(struct add_job *j)
 		return;
 	}
 	/* No route could take it now: it stays queued (charged, not sent). */
+	if (j->premarked)
+		store_order_unsent(o->p->st, j->id);
 	o->stats.parked++;
 	orders_job_free(j);
 }
@@ -423,20 +452,177 @@ orders_request_id_ok(const char *s)
 	return 1;
 }
 
+/* An add validated and waiting for its loop pass's group commit. */
+struct pending_add {
+	struct order_new on;
+	struct order_spec spec; /* owns the fields */
+	char *request_id;
+	uint8_t hash[ORDERTYPE_HASH_LEN];
+	struct add_route routes[ORDERS_MAX_ROUTES];
+	int nroutes;
+	money_t rate;
+	struct api_reply *r;
+	orders_done_cb done;
+	void *arg;
+};
+
+static void
+orders_pending_free(struct pending_add *pa)
+{
+	order_spec_clear(&pa->spec);
+	free(pa->request_id);
+	free(pa);
+}
+
+/* Answer PA's customer now (a refusal, or an order that exists already). */
+static void
+orders_pending_answer(struct pending_add *pa, const char *err, int64_t id)
+{
+	if (err != NULL)
+		orders_reply_error(pa->r, err);
+	else
+		buf_printf(&pa->r->body, "{\"order\":%lld}", (long long)id);
+	pa->done(pa->arg);
+}
+
+/* Start dispatching an order just created for PA; the customer waits up
+ * to orders.reply_wait for the outcome. */
+static void
+orders_pending_start(struct orders *o, struct pending_add *pa, int64_t id)
+{
+	struct add_job *j;
+	struct add_wait *w;
+	struct timeval tv;
+
+	o->stats.added++;
+	j = orders_job_new(o, id, pa->on.charge, pa->spec.fields);
+	pa->spec.fields = NULL;
+	memcpy(j->routes, pa->routes, sizeof(j->routes));
+	j->nroutes = pa->nroutes;
+	j->rate = pa->rate;
+	j->premarked = pa->on.sending;
+	w = xcalloc(1, sizeof(*w));
+	w->r = pa->r;
+	w->done = pa->done;
+	w->arg = pa->arg;
+	w->job = j;
+	w->id = id;
+	w->timer = evtimer_new(o->p->base, orders_wait_timeout, w);
+	if (w->timer == NULL)
+		fatalx("orders: out of memory for a timer");
+	tv.tv_sec = o->p->cfg->reply_wait_ms / 1000;
+	tv.tv_usec = (o->p->cfg->reply_wait_ms % 1000) * 1000;
+	evtimer_add(w->timer, &tv);
+	j->wait = w;
+	orders_dispatch(j);
+}
+
+/* Create every waiting add in one durable transaction, then answer or
+ * dispatch each. */
+static void
+orders_flush_adds(struct orders *o)
+{
+	struct order_new on[ORDERS_GROUP_MAX];
+	enum store_result res[ORDERS_GROUP_MAX];
+	int64_t ids[ORDERS_GROUP_MAX];
+	size_t n = o->nadds;
+
+	if (n == 0)
+		return;
+	o->nadds = 0;
+	for (size_t i = 0; i < n; i++) {
+		on[i] = o->adds[i]->on;
+		if (o->stopping)
+			on[i].sending = 0; /* nothing leaves now: queued */
+	}
+	store_order_create_many(o->p->st, on, n, res, ids);
+	for (size_t i = 0; i < n; i++) {
+		struct pending_add *pa = o->adds[i];
+
+		pa->on.sending = on[i].sending;
+		switch (res[i]) {
+		case STORE_OK:
+			orders_pending_start(o, pa, ids[i]);
+			break;
+		case STORE_NOFUNDS:
+			orders_pending_answer(pa, API_ERR_FUNDS, 0);
+			break;
+		case STORE_EXISTS: /* the same request again: the same order */
+			orders_pending_answer(pa, NULL, ids[i]);
+			break;
+		case STORE_CONFLICT:
+			orders_pending_answer(
+			    pa,
+			    pa->request_id != NULL
+			        ? "This request_id was already "
+			          "used for a different order"
+			        : API_ERR_INTERNAL,
+			    0);
+			break;
+		default:
+			orders_pending_answer(pa, API_ERR_INTERNAL, 0);
+			break;
+		}
+		orders_pending_free(pa);
+	}
+}
+
+static void
+orders_flush_actives(struct orders *o)
+{
+	enum store_result res[ORDERS_GROUP_MAX];
+	const char *upids[ORDERS_GROUP_MAX];
+	int64_t ids[ORDERS_GROUP_MAX];
+	money_t costs[ORDERS_GROUP_MAX];
+	size_t n = o->nactives;
+
+	if (n == 0)
+		return;
+	o->nactives = 0;
+	for (size_t i = 0; i < n; i++) {
+		ids[i] = o->actives[i].id;
+		upids[i] = o->actives[i].upstream_order;
+		costs[i] = o->actives[i].cost;
+	}
+	store_order_active_many(o->p->st, ids, upids, costs, n, res);
+	for (size_t i = 0; i < n; i++) {
+		if (res[i] == STORE_OK)
+			continue;
+		o->stats.ambiguous++;
+		log_warnx("order %lld: the upstream accepted it as %s but that "
+		          "could not be recorded: it stays 'sending' with its "
+		          "funds reserved; see `panelmux order resolve %lld`",
+		          (long long)ids[i], upids[i], (long long)ids[i]);
+	}
+}
+
+static void
+orders_group_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct orders *o = arg;
+
+	orders_flush_adds(o);
+	orders_flush_actives(o);
+}
+
+static void
+orders_group_schedule(struct orders *o)
+{
+	static const struct timeval zero = {0, 0};
+
+	if (!evtimer_pending(o->group, NULL))
+		evtimer_add(o->group, &zero);
+}
+
 int
 orders_add(struct orders *o, const struct customer *c, const struct params *p,
            struct api_reply *r, orders_done_cb done, void *arg)
 {
 	const struct catalog_service *svc;
 	const char *reqid = params_get(p, "request_id");
-	uint8_t hash[ORDERTYPE_HASH_LEN];
-	struct order_spec spec;
-	struct order_new on;
-	struct add_job *j;
-	struct add_wait *w;
-	struct timeval tv;
+	struct pending_add *pa;
 	char err[256];
-	int64_t sid, id;
+	int64_t sid;
 
 	if (orders_parse_id(params_get(p, "service"), &sid) != 0 ||
 	    (svc = catalog_find(o->p->cat, sid)) == NULL) {
@@ -448,72 +634,51 @@ orders_add(struct orders *o, const struct customer *c, const struct params *p,
 		                      "characters");
 		return 1;
 	}
-	if (ordertype_build(p, svc, o->p->cfg->money_decimals, &spec, err,
+	pa = xcalloc(1, sizeof(*pa));
+	if (ordertype_build(p, svc, o->p->cfg->money_decimals, &pa->spec, err,
 	                    sizeof(err)) != 0) {
+		free(pa);
 		orders_reply_error(r, err);
 		return 1;
 	}
-	memset(&on, 0, sizeof(on));
-	on.customer_id = c->id;
-	on.service_id = sid;
-	on.type = spec.type;
-	on.quantity = spec.quantity;
-	on.runs = spec.runs;
-	on.interval = spec.interval;
-	on.rate = svc->rate;
-	on.charge = spec.charge;
-	on.fields = spec.fields;
-	on.upstream = o->p->cfg->upstreams[svc->routes[0].upstream].name;
-	on.upstream_service = svc->routes[0].service;
+	pa->r = r;
+	pa->done = done;
+	pa->arg = arg;
+	pa->rate = svc->rate;
+	for (size_t i = 0; i < svc->nroutes && i < ORDERS_MAX_ROUTES; i++) {
+		pa->routes[i].upstream = svc->routes[i].upstream;
+		pa->routes[i].service = svc->routes[i].service;
+		pa->routes[i].cost = svc->routes[i].cost;
+		pa->nroutes++;
+	}
+	pa->on.customer_id = c->id;
+	pa->on.service_id = sid;
+	pa->on.type = pa->spec.type;
+	pa->on.quantity = pa->spec.quantity;
+	pa->on.runs = pa->spec.runs;
+	pa->on.interval = pa->spec.interval;
+	pa->on.rate = svc->rate;
+	pa->on.charge = pa->spec.charge;
+	pa->on.fields = pa->spec.fields;
+	pa->on.upstream = o->p->cfg->upstreams[svc->routes[0].upstream].name;
+	pa->on.upstream_service = svc->routes[0].service;
+	/* The first route is tried as soon as the order exists: create it
+	 * marked, unless that route's circuit is open. */
+	pa->on.sending =
+	    !o->stopping &&
+	    upstream_circuit(o->p->ups[svc->routes[0].upstream].up) ==
+	        UP_CIRCUIT_CLOSED;
 	if (reqid != NULL) {
-		ordertype_hash(sid, &spec, hash);
-		on.request_id = reqid;
-		on.request_hash = hash;
+		ordertype_hash(sid, &pa->spec, pa->hash);
+		pa->request_id = xstrdup(reqid);
+		pa->on.request_id = pa->request_id;
+		pa->on.request_hash = pa->hash;
 	}
-	switch (store_order_create(o->p->st, &on, &id)) {
-	case STORE_OK:
-		break;
-	case STORE_NOFUNDS:
-		order_spec_clear(&spec);
-		orders_reply_error(r, API_ERR_FUNDS);
-		return 1;
-	case STORE_EXISTS: /* the same request again: the same order */
-		order_spec_clear(&spec);
-		buf_printf(&r->body, "{\"order\":%lld}", (long long)id);
-		return 1;
-	case STORE_CONFLICT:
-		order_spec_clear(&spec);
-		orders_reply_error(r, "This request_id was already used for a "
-		                      "different order");
-		return 1;
-	default:
-		order_spec_clear(&spec);
-		orders_reply_error(r, API_ERR_INTERNAL);
-		return 1;
-	}
-	o->stats.added++;
-	j = orders_job_new(o, id, spec.charge, spec.fields);
-	spec.fields = NULL;
-	order_spec_clear(&spec);
-	if (orders_job_routes(j, sid) != 0) { /* cannot happen: just found */
-		orders_job_free(j);
-		buf_printf(&r->body, "{\"order\":%lld}", (long long)id);
-		return 1;
-	}
-	w = xcalloc(1, sizeof(*w));
-	w->r = r;
-	w->done = done;
-	w->arg = arg;
-	w->job = j;
-	w->id = id;
-	w->timer = evtimer_new(o->p->base, orders_wait_timeout, w);
-	if (w->timer == NULL)
-		fatalx("orders: out of memory for a timer");
-	tv.tv_sec = o->p->cfg->reply_wait_ms / 1000;
-	tv.tv_usec = (o->p->cfg->reply_wait_ms % 1000) * 1000;
-	evtimer_add(w->timer, &tv);
-	j->wait = w;
-	orders_dispatch(j);
+	/* A full group goes first: those requests are all earlier ones. */
+	if (o->nadds == ORDERS_GROUP_MAX)
+		orders_flush_adds(o);
+	o->adds[o->nadds++] = pa;
+	orders_group_schedule(o);
 	return 0;
 }
 
@@ -1230,7 +1395,8 @@ orders_new(struct panel *p)
 			fatalx("orders: out of memory for a timer");
 	}
 	o->sweep_timer = event_new(p->base, -1, EV_PERSIST, orders_sweep_cb, o);
-	if (o->sweep_timer == NULL)
+	o->group = evtimer_new(p->base, orders_group_cb, o);
+	if (o->sweep_timer == NULL || o->group == NULL)
 		fatalx("orders: out of memory for a timer");
 	return o;
 }
@@ -1291,6 +1457,10 @@ orders_stop(struct orders *o)
 	evtimer_del(o->sweep_timer);
 	for (size_t i = 0; i < o->p->nups; i++)
 		evtimer_del(o->poll_timer[i]);
+	/* Adds still waiting become queued orders (sent after a restart);
+	 * accepted orders are recorded now. */
+	orders_flush_adds(o);
+	orders_flush_actives(o);
 }
 
 void
@@ -1308,9 +1478,12 @@ orders_free(struct orders *o)
 		event_free(o->poll_timer[i]);
 		free(ac);
 	}
+	orders_flush_adds(o);
+	orders_flush_actives(o); /* from calls the engine ended */
 	free(o->b);
 	free(o->poll_timer);
 	event_free(o->sweep_timer);
+	event_free(o->group);
 	strmap_free(o->dispatching);
 	free(o);
 }

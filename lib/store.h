@@ -89,6 +89,7 @@ struct order_new {
 	const char *upstream; /* first route entry */
 	int64_t upstream_service;
 	int route_idx;
+	int sending; /* create it 'sending': its route is tried at once */
 };
 
 struct order {
@@ -210,6 +211,19 @@ struct store_ops {
 	enum store_result (*order_create)(struct store *,
 	                                  const struct order_new *o,
 	                                  int64_t *id);
+	/* Group commit: N order_create in one transaction; RES[i] and
+	 * IDS[i] as order_create answers for V[i].  On an error nothing is
+	 * written and every order that would have been created is
+	 * STORE_ERROR. */
+	enum store_result (*order_create_many)(struct store *,
+	                                       const struct order_new *v,
+	                                       size_t n, enum store_result *res,
+	                                       int64_t *ids);
+	/* N order_active in one transaction. */
+	enum store_result (*order_active_many)(
+	    struct store *, const int64_t *ids,
+	    const char *const *upstream_orders, const money_t *costs, size_t n,
+	    enum store_result *res);
 	enum store_result (*order_get)(struct store *, int64_t id,
 	                               struct order *out);
 
@@ -312,6 +326,10 @@ store_close(struct store *st)
 #define store_customer_list(st, ...) STORE_CALL(st, customer_list, __VA_ARGS__)
 #define store_ledger_post(st, ...) STORE_CALL(st, ledger_post, __VA_ARGS__)
 #define store_order_create(st, ...) STORE_CALL(st, order_create, __VA_ARGS__)
+#define store_order_create_many(st, ...)                                       \
+	STORE_CALL(st, order_create_many, __VA_ARGS__)
+#define store_order_active_many(st, ...)                                       \
+	STORE_CALL(st, order_active_many, __VA_ARGS__)
 #define store_order_get(st, ...) STORE_CALL(st, order_get, __VA_ARGS__)
 #define store_catalog_replace(st, ...)                                         \
 	STORE_CALL(st, catalog_replace, __VA_ARGS__)

@@ -217,7 +217,7 @@ static const char *const sqlite_sql[Q_COUNT] = {
                     " quantity, runs, interval, rate, charge, fields, upstream,"
                     " upstream_service, route_idx, request_id, request_hash,"
                     " created_at, updated_at)"
-                    " VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?7, ?8, ?9,"
+                    " VALUES (?1, ?2, ?3, ?16, ?4, ?5, ?6, ?7, ?8, ?9,"
                     " ?10, ?11, ?12, ?13, ?14, ?15, ?15)",
     [Q_ORDER_GET] = "SELECT " ORDER_COLS " FROM orders o WHERE o.id = ?1",
     [Q_CATALOG_DELETE] = "DELETE FROM catalog WHERE upstream = ?1",
@@ -337,6 +337,36 @@ sqlite_begin(struct store_sqlite *s)
 	return sqlite_exec_stmt(s, Q_BEGIN);
 }
 
+/* A COMMIT failed (an I/O error in write or fsync).  Its frames may
+ * already sit in the WAL file with valid checksums, beyond the last commit
+ * the WAL index knows: recovery after a crash would replay them, and an
+ * add the customer was told had failed would come back charged.  A TRUNCATE
+ * checkpoint copies only what was committed and empties the WAL, discarding
+ * them.  If even that fails, nothing can be promised about this store any
+ * more: exit before answering anyone, and let recovery decide. */
+static void
+sqlite_discard_failed_commit(struct store_sqlite *s)
+{
+	sqlite3_stmt *q;
+	int rc, busy = 1;
+
+	for (int tries = 0; tries < 50 && busy; tries++) {
+		if (sqlite3_prepare_v2(s->db, "PRAGMA wal_checkpoint(TRUNCATE)",
+		                       -1, &q, NULL) != SQLITE_OK)
+			break;
+		rc = sqlite3_step(q);
+		busy = rc != SQLITE_ROW || sqlite3_column_int(q, 0) != 0;
+		sqlite3_finalize(q);
+		if (busy)
+			sqlite3_sleep(10);
+	}
+	if (busy)
+		fatalx("store: a commit failed and its writes could not be "
+		       "discarded (%s): exiting so that recovery decides",
+		       sqlite3_errmsg(s->db));
+	log_warnx("store: a commit failed; its writes were discarded");
+}
+
 static int
 sqlite_commit(struct store_sqlite *s)
 {
@@ -345,6 +375,7 @@ sqlite_commit(struct store_sqlite *s)
 		/* A failed COMMIT may leave the transaction open. */
 		if (!sqlite3_get_autocommit(s->db))
 			sqlite_exec_stmt(s, Q_ROLLBACK);
+		sqlite_discard_failed_commit(s);
 		return -1;
 	}
 	return 0;
@@ -651,34 +682,30 @@ sqlite_order_by_request(struct store_sqlite *s, const struct order_new *o,
 	return r;
 }
 
+/* One order inside the caller's transaction.  STORE_ERROR means an SQL
+ * error: the transaction must be rolled back; every other result wrote
+ * nothing. */
 static enum store_result
-sqlite_order_create(struct store *st, const struct order_new *o, int64_t *id)
+sqlite_create_one(struct store_sqlite *s, const struct order_new *o,
+                  int64_t *id)
 {
-	struct store_sqlite *s = sq(st);
-	enum store_result r = STORE_ERROR;
+	enum store_result r;
 	sqlite3_stmt *q;
 	int64_t oid;
 
 	if (o->charge <= 0 || o->quantity <= 0)
-		return STORE_ERROR;
-	if (sqlite_begin(s) != 0)
-		return STORE_ERROR;
-	if (o->request_id != NULL) {
-		r = sqlite_order_by_request(s, o, id);
-		if (r != STORE_NOTFOUND)
-			goto out;
-		r = STORE_ERROR;
-	}
+		return STORE_CONFLICT; /* never a free order */
+	if (o->request_id != NULL &&
+	    (r = sqlite_order_by_request(s, o, id)) != STORE_NOTFOUND)
+		return r;
 
 	q = sqlite_stmt(s, Q_BALANCE_DEBIT);
 	sqlite3_bind_int64(q, 1, o->customer_id);
 	sqlite3_bind_int64(q, 2, o->charge);
 	if (sqlite_exec_stmt(s, Q_BALANCE_DEBIT) != 0)
-		goto out;
-	if (sqlite3_changes(s->db) != 1) {
-		r = STORE_NOFUNDS;
-		goto out;
-	}
+		return STORE_ERROR;
+	if (sqlite3_changes(s->db) != 1)
+		return STORE_NOFUNDS;
 
 	q = sqlite_stmt(s, Q_ORDER_ADD);
 	sqlite3_bind_int64(q, 1, o->customer_id);
@@ -701,19 +728,54 @@ sqlite_order_create(struct store *st, const struct order_new *o, int64_t *id)
 			                  STORE_KEYHASH_LEN, SQLITE_STATIC);
 	}
 	sqlite3_bind_int64(q, 15, sqlite_now());
+	sqlite3_bind_text(q, 16, o->sending ? "sending" : "queued", -1,
+	                  SQLITE_STATIC);
 	if (sqlite_exec_stmt(s, Q_ORDER_ADD) != 0)
-		goto out;
+		return STORE_ERROR;
 	oid = sqlite3_last_insert_rowid(s->db);
-
 	if (sqlite_ledger_insert(s, o->customer_id, LEDGER_CHARGE, -o->charge,
 	                         oid, NULL) != 0)
-		goto out;
-	if (sqlite_commit(s) != 0)
-		goto out;
+		return STORE_ERROR;
 	*id = oid;
 	return STORE_OK;
-out:
+}
+
+/* Group commit: N orders, each with its own conditional debit, in one
+ * durable transaction. */
+static enum store_result
+sqlite_order_create_many(struct store *st, const struct order_new *v, size_t n,
+                         enum store_result *res, int64_t *ids)
+{
+	struct store_sqlite *s = sq(st);
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		res[i] = STORE_ERROR;
+	if (sqlite_begin(s) != 0)
+		return STORE_ERROR;
+	for (i = 0; i < n; i++) {
+		res[i] = sqlite_create_one(s, &v[i], &ids[i]);
+		if (res[i] == STORE_ERROR)
+			goto fail;
+	}
+	if (sqlite_commit(s) != 0)
+		goto fail;
+	return STORE_OK;
+fail:
 	sqlite_rollback(s);
+	/* Nothing of this transaction exists: only refusals stay true. */
+	for (i = 0; i < n; i++)
+		if (res[i] == STORE_OK || res[i] == STORE_EXISTS)
+			res[i] = STORE_ERROR;
+	return STORE_ERROR;
+}
+
+static enum store_result
+sqlite_order_create(struct store *st, const struct order_new *o, int64_t *id)
+{
+	enum store_result r;
+
+	sqlite_order_create_many(st, o, 1, &r, id);
 	return r;
 }
 
@@ -780,11 +842,11 @@ sqlite_order_unsent(struct store *st, int64_t id)
 	return sqlite_transition(s, Q_ORDER_UNSENT);
 }
 
+/* sending -> active for one order inside the caller's transaction. */
 static enum store_result
-sqlite_order_active(struct store *st, int64_t id, const char *upstream_order,
-                    money_t cost)
+sqlite_active_one(struct store_sqlite *s, int64_t id,
+                  const char *upstream_order, money_t cost)
 {
-	struct store_sqlite *s = sq(st);
 	sqlite3_stmt *q = sqlite_stmt(s, Q_ORDER_ACTIVE);
 	int rc;
 
@@ -807,6 +869,42 @@ sqlite_order_active(struct store *st, int64_t id, const char *upstream_order,
 		return STORE_ERROR;
 	}
 	return sqlite3_changes(s->db) == 1 ? STORE_OK : STORE_CONFLICT;
+}
+
+static enum store_result
+sqlite_order_active_many(struct store *st, const int64_t *ids,
+                         const char *const *upstream_orders,
+                         const money_t *costs, size_t n, enum store_result *res)
+{
+	struct store_sqlite *s = sq(st);
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		res[i] = STORE_ERROR;
+	if (sqlite_begin(s) != 0)
+		return STORE_ERROR;
+	for (i = 0; i < n; i++)
+		if ((res[i] = sqlite_active_one(s, ids[i], upstream_orders[i],
+		                                costs[i])) == STORE_ERROR)
+			goto fail;
+	if (sqlite_commit(s) != 0)
+		goto fail;
+	return STORE_OK;
+fail:
+	sqlite_rollback(s);
+	for (i = 0; i < n; i++)
+		res[i] = STORE_ERROR;
+	return STORE_ERROR;
+}
+
+static enum store_result
+sqlite_order_active(struct store *st, int64_t id, const char *upstream_order,
+                    money_t cost)
+{
+	enum store_result r;
+
+	sqlite_order_active_many(st, &id, &upstream_order, &cost, 1, &r);
+	return r;
 }
 
 /* The refund a final state owes, by SPEC section 6. */
@@ -1710,6 +1808,8 @@ static const struct store_ops sqlite_ops = {
     .customer_list = sqlite_customer_list,
     .ledger_post = sqlite_ledger_post,
     .order_create = sqlite_order_create,
+    .order_create_many = sqlite_order_create_many,
+    .order_active_many = sqlite_order_active_many,
     .order_get = sqlite_order_get,
     .order_sending = sqlite_order_sending,
     .order_unsent = sqlite_order_unsent,
