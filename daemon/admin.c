@@ -131,20 +131,70 @@ admin_requests(struct admin *a, struct buf *b)
 }
 
 static void
+admin_batches(struct admin *a, struct buf *b)
+{
+	struct panel *p = a->src.panel;
+	struct batch_stats bs[p->nups > 0 ? p->nups : 1];
+	int64_t bounds[BATCH_SIZE_BUCKETS];
+
+	for (size_t i = 0; i < p->nups; i++)
+		orders_batch_stats(a->src.orders, i, &bs[i]);
+	admin_help(b, "panelmux_batch_requests_total", "counter",
+	           "Coalesced upstream requests by upstream and action.");
+	for (size_t i = 0; i < p->nups; i++)
+		for (int k = 0; k < BATCH_NACTIONS; k++)
+			buf_printf(
+			    b,
+			    "panelmux_batch_requests_total{upstream=\"%s\","
+			    "action=\"%s\"} %llu\n",
+			    p->ups[i].state.name, admin_batch_actions[k],
+			    (unsigned long long)bs[i].requests[k]);
+	admin_help(b, "panelmux_batch_ids_total", "counter",
+	           "IDs carried by those requests.");
+	for (size_t i = 0; i < p->nups; i++)
+		for (int k = 0; k < BATCH_NACTIONS; k++)
+			buf_printf(b,
+			           "panelmux_batch_ids_total{upstream=\"%s\","
+			           "action=\"%s\"} %llu\n",
+			           p->ups[i].state.name, admin_batch_actions[k],
+			           (unsigned long long)bs[i].ids[k]);
+	admin_help(b, "panelmux_batch_ids_per_request", "histogram",
+	           "IDs per coalesced upstream request.");
+	for (int k = 0; k < BATCH_SIZE_BUCKETS; k++)
+		bounds[k] = batch_size_bounds[k];
+	for (size_t i = 0; i < p->nups; i++) {
+		uint64_t ids = 0;
+		char labels[64];
+
+		for (int k = 0; k < BATCH_NACTIONS; k++)
+			ids += bs[i].ids[k];
+		snprintf(labels, sizeof(labels), "upstream=\"%s\"",
+		         p->ups[i].state.name);
+		admin_histogram(b, "panelmux_batch_ids_per_request", labels,
+		                bounds, 1, bs[i].sizes, BATCH_SIZE_BUCKETS,
+		                (double)ids);
+	}
+}
+
+static void
 admin_upstreams(struct admin *a, struct buf *b)
 {
 	struct panel *p = a->src.panel;
+	struct up_stats st[p->nups > 0 ? p->nups : 1];
 	char m[MONEY_BUFSZ];
 
+	if (p->eng == NULL)
+		return;
+	for (size_t i = 0; i < p->nups; i++)
+		upstream_stats(p->ups[i].up, &st[i]);
+	/* The text format wants each family's samples together: one loop per
+	 * family. */
 	admin_help(b, "panelmux_upstream_calls_total", "counter",
 	           "Upstream calls by upstream, action and outcome.");
-	for (size_t i = 0; i < p->nups && p->eng != NULL; i++) {
-		struct up_stats st;
-
-		upstream_stats(p->ups[i].up, &st);
+	for (size_t i = 0; i < p->nups; i++)
 		for (int k = 0; k < UP_ACT_COUNT; k++)
 			for (int t = 0; t < 3; t++)
-				if (st.by_action[k][t] > 0)
+				if (st[i].by_action[k][t] > 0)
 					buf_printf(
 					    b,
 					    "panelmux_upstream_calls_total{"
@@ -153,82 +203,49 @@ admin_upstreams(struct admin *a, struct buf *b)
 					    p->ups[i].state.name,
 					    up_action_names[k],
 					    admin_transports[t],
-					    (unsigned long long)
-					        st.by_action[k][t]);
-	}
-	admin_help(b, "panelmux_upstream_latency_seconds_sum", "counter",
+					    (unsigned long long)st[i]
+					        .by_action[k][t]);
+	admin_help(b, "panelmux_upstream_latency_seconds_total", "counter",
 	           "Total time spent in upstream calls.");
+	for (size_t i = 0; i < p->nups; i++)
+		buf_printf(b,
+		           "panelmux_upstream_latency_seconds_total{upstream="
+		           "\"%s\"} %.3f\n",
+		           p->ups[i].state.name, st[i].latency_ms_sum / 1000.0);
 	admin_help(b, "panelmux_upstream_inflight", "gauge",
 	           "Upstream calls in flight and queued for a connection.");
-	admin_help(b, "panelmux_upstream_circuit_open", "gauge",
-	           "1 when the upstream's circuit breaker is not closed.");
-	admin_help(b, "panelmux_upstream_balance", "gauge",
-	           "The upstream account's last known balance.");
-	for (size_t i = 0; i < p->nups && p->eng != NULL; i++) {
-		const struct panel_upstream *pu = &p->ups[i];
-		struct up_stats st;
-
-		upstream_stats(pu->up, &st);
+	for (size_t i = 0; i < p->nups; i++)
 		buf_printf(
 		    b,
-		    "panelmux_upstream_latency_seconds_sum{upstream=\"%s\"} "
-		    "%.3f\n"
 		    "panelmux_upstream_inflight{upstream=\"%s\","
 		    "state=\"flying\"} %llu\n"
 		    "panelmux_upstream_inflight{upstream=\"%s\","
-		    "state=\"queued\"} %llu\n"
-		    "panelmux_upstream_circuit_open{upstream=\"%s\","
-		    "state=\"%s\"} %d\n",
-		    pu->state.name, st.latency_ms_sum / 1000.0, pu->state.name,
-		    (unsigned long long)st.inflight, pu->state.name,
-		    (unsigned long long)st.queued, pu->state.name,
-		    up_circuit_name(upstream_circuit(pu->up)),
-		    upstream_circuit(pu->up) != UP_CIRCUIT_CLOSED);
-		if (pu->state.has_balance)
+		    "state=\"queued\"} %llu\n",
+		    p->ups[i].state.name, (unsigned long long)st[i].inflight,
+		    p->ups[i].state.name, (unsigned long long)st[i].queued);
+	admin_help(b, "panelmux_upstream_circuit_open", "gauge",
+	           "1 when the upstream's circuit breaker is not closed.");
+	for (size_t i = 0; i < p->nups; i++) {
+		enum up_circuit c = upstream_circuit(p->ups[i].up);
+
+		buf_printf(b,
+		           "panelmux_upstream_circuit_open{upstream=\"%s\","
+		           "state=\"%s\"} %d\n",
+		           p->ups[i].state.name, up_circuit_name(c),
+		           c != UP_CIRCUIT_CLOSED);
+	}
+	admin_help(b, "panelmux_upstream_balance", "gauge",
+	           "The upstream account's last known balance.");
+	for (size_t i = 0; i < p->nups; i++)
+		if (p->ups[i].state.has_balance)
 			buf_printf(b,
 			           "panelmux_upstream_balance{upstream=\"%s\","
 			           "currency=\"%s\"} %s\n",
-			           pu->state.name, pu->state.currency,
-			           admin_money(pu->state.balance, m));
-	}
-	admin_help(b, "panelmux_batch_requests_total", "counter",
-	           "Coalesced upstream requests by upstream and action.");
-	admin_help(b, "panelmux_batch_ids_total", "counter",
-	           "IDs carried by those requests.");
-	admin_help(b, "panelmux_batch_ids_per_request", "histogram",
-	           "IDs per coalesced upstream request.");
-	for (size_t i = 0; i < p->nups && a->src.orders != NULL; i++) {
-		const char *name = p->ups[i].state.name;
-		struct batch_stats bs;
-		uint64_t ids = 0;
-
-		orders_batch_stats(a->src.orders, i, &bs);
-		for (int k = 0; k < BATCH_NACTIONS; k++) {
-			buf_printf(
-			    b,
-			    "panelmux_batch_requests_total{upstream=\"%s\","
-			    "action=\"%s\"} %llu\n"
-			    "panelmux_batch_ids_total{upstream=\"%s\","
-			    "action=\"%s\"} %llu\n",
-			    name, admin_batch_actions[k],
-			    (unsigned long long)bs.requests[k], name,
-			    admin_batch_actions[k],
-			    (unsigned long long)bs.ids[k]);
-			ids += bs.ids[k];
-		}
-		{
-			int64_t bounds[BATCH_SIZE_BUCKETS];
-			char labels[64];
-
-			for (int k = 0; k < BATCH_SIZE_BUCKETS; k++)
-				bounds[k] = batch_size_bounds[k];
-			snprintf(labels, sizeof(labels), "upstream=\"%s\"",
-			         name);
-			admin_histogram(b, "panelmux_batch_ids_per_request",
-			                labels, bounds, 1, bs.sizes,
-			                BATCH_SIZE_BUCKETS, (double)ids);
-		}
-	}
+			           p->ups[i].state.name,
+			           p->ups[i].state.currency,
+			           admin_money(p->ups[i].state.balance, m));
+	if (a->src.orders != NULL)
+		admin_batches(a, b);
 }
 
 static void

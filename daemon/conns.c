@@ -25,6 +25,7 @@
 /* Large replies (the services list) go out in big writes, not 16 KiB ones. */
 #define CONNS_MAX_SINGLE_WRITE (1024 * 1024)
 #define CONNS_ACCEPT_BACKOFF_MS 200
+#define CONNS_SWEEP_MS 250 /* look for sockets closed without a request */
 
 enum conn_state {
 	CONN_RECEIVING, /* a request is arriving: the deadline runs */
@@ -52,6 +53,7 @@ struct conns {
 	struct event_base *base;
 	struct evconnlistener *listener;
 	struct event *resume;
+	struct event *sweep;
 	struct strmap *by_bev; /* bufferevent address -> conn */
 	struct strmap *per_ip; /* address -> open count (as a pointer) */
 	int64_t deadline_ms;
@@ -239,6 +241,14 @@ conns_bevcb(struct event_base *base, void *arg)
 	if (k->deadline == NULL || k->first == NULL)
 		fatalx("conns: out of memory for a timer");
 	conns_key(k->bev, k->key, sizeof(k->key));
+	/* A record under this address belongs to a connection evhttp freed
+	 * before it ever had a request (the allocator reused the address). */
+	{
+		struct conn *stale = strmap_get(c->by_bev, k->key);
+
+		if (stale != NULL)
+			conn_forget(stale);
+	}
 	strmap_put(c->by_bev, k->key, k);
 	k->state = CONN_RECEIVING;
 	c->stats.accepted++;
@@ -296,8 +306,13 @@ conns_request_answered(struct conns *c, struct evhttp_request *req)
 	struct evhttp_connection *evcon;
 	struct conn *k;
 
-	if ((k = conns_lookup(c, req, &evcon)) != NULL && k->fd >= 0)
-		conn_arm(k); /* the next request has the deadline too */
+	if ((k = conns_lookup(c, req, &evcon)) == NULL)
+		return;
+	/* The next request has the deadline too; before the first pass the
+	 * socket is not known yet, and conn_first_cb arms it. */
+	k->state = CONN_RECEIVING;
+	if (k->fd >= 0)
+		conn_arm(k);
 }
 
 /* evconnlistener hands its error callback the accept callback's argument,
@@ -332,6 +347,40 @@ conns_set_listener(struct conns *c, struct evconnlistener *l)
 	}
 }
 
+struct conns_sweep_ctx {
+	struct conn *gone[1024];
+	size_t n;
+};
+
+static void
+conns_sweep_one(const char *key, void *value, void *arg)
+{
+	struct conns_sweep_ctx *sc = arg;
+	struct conn *k = value;
+
+	/* Only connections without evhttp's close callback need looking at:
+	 * the others are forgotten when evhttp frees them. */
+	if (k->has_closecb || k->bev != NULL || sc->n == 1024)
+		return;
+	if (!conn_still_ours(k))
+		sc->gone[sc->n++] = k;
+}
+
+/* evhttp says nothing about a connection closed before its first complete
+ * request: find those whose socket is gone, so they stop counting against
+ * the caps. */
+static void
+conns_sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conns *c = arg;
+	struct conns_sweep_ctx sc;
+
+	sc.n = 0;
+	strmap_foreach(c->by_bev, conns_sweep_one, &sc);
+	for (size_t i = 0; i < sc.n; i++)
+		conn_forget(sc.gone[i]);
+}
+
 struct conns *
 conns_new(struct event_base *base)
 {
@@ -340,8 +389,15 @@ conns_new(struct event_base *base)
 	c->base = base;
 	c->by_bev = strmap_new();
 	c->per_ip = strmap_new();
-	if ((c->resume = evtimer_new(base, conns_resume_cb, c)) == NULL)
+	c->resume = evtimer_new(base, conns_resume_cb, c);
+	c->sweep = event_new(base, -1, EV_PERSIST, conns_sweep_cb, c);
+	if (c->resume == NULL || c->sweep == NULL)
 		fatalx("conns: out of memory for a timer");
+	{
+		struct timeval tv = {0, CONNS_SWEEP_MS * 1000};
+
+		event_add(c->sweep, &tv);
+	}
 	return c;
 }
 
@@ -400,6 +456,7 @@ conns_free(struct conns *c)
 		conns_listening = NULL;
 	conns_forget_all(c);
 	event_free(c->resume);
+	event_free(c->sweep);
 	strmap_free(c->by_bev);
 	strmap_free(c->per_ip);
 	free(c);

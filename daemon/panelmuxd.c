@@ -38,10 +38,12 @@ struct daemon_state {
 	struct front *front;
 	struct event *ev_term, *ev_int, *ev_hup, *ev_watchdog, *ev_drain;
 	int64_t drain_deadline_ms;
+	int drain_quiet; /* consecutive ticks with nothing left to do */
 };
 
 /* Longest a clean stop waits for upstream calls in flight. */
 #define DAEMON_DRAIN_MAX_MS 60000
+#define DAEMON_DRAIN_QUIET_TICKS 5 /* of 20 ms */
 
 static void
 usage(void)
@@ -99,7 +101,13 @@ daemon_on_drain(evutil_socket_t fd, short what, void *arg)
 	struct daemon_state *d = arg;
 	size_t calls = up_engine_pending(d->panel->eng);
 
-	if ((calls == 0 && front_pending(d->front) == 0) ||
+	/* Quiet for a few ticks: the last replies queued are written out
+	 * before the loop ends and the connections close. */
+	if (calls == 0 && front_pending(d->front) == 0)
+		d->drain_quiet++;
+	else
+		d->drain_quiet = 0;
+	if (d->drain_quiet >= DAEMON_DRAIN_QUIET_TICKS ||
 	    clock_mono_ms() >= d->drain_deadline_ms) {
 		if (calls > 0)
 			log_warnx("drain: %zu upstream calls still open at the "

@@ -929,6 +929,8 @@ struct multi_item {
 struct multi_req {
 	struct orders *o;
 	int64_t customer;
+	struct order *orders; /* status: the rows read up front */
+	int *found;           /* and whether each exists and is theirs */
 	int multi; /* the list form was used */
 	struct api_reply *r;
 	orders_done_cb done;
@@ -982,6 +984,14 @@ orders_multi_new(struct orders *o, const struct customer *c,
 	return m;
 }
 
+static void
+orders_multi_free(struct multi_req *m)
+{
+	free(m->orders);
+	free(m->found);
+	free(m);
+}
+
 /* One ask answered; the last one renders and completes the request. */
 static void
 orders_multi_step(struct multi_req *m)
@@ -990,7 +1000,7 @@ orders_multi_step(struct multi_req *m)
 		return;
 	m->render(m);
 	m->done(m->arg);
-	free(m);
+	orders_multi_free(m);
 }
 
 /* After the synchronous part: 1 if complete now. */
@@ -999,7 +1009,7 @@ orders_multi_finish(struct multi_req *m, orders_done_cb done, void *arg)
 {
 	if (m->pending == 0) {
 		m->render(m);
-		free(m);
+		orders_multi_free(m);
 		return 1;
 	}
 	/* The asks complete from the loop, never before this returns. */
@@ -1008,15 +1018,29 @@ orders_multi_finish(struct multi_req *m, orders_done_cb done, void *arg)
 	return 0;
 }
 
+/* Order I of M as it is now: the row read up front, or read again if a
+ * batch answer may have changed it. */
+static const struct order *
+orders_status_row(struct multi_req *m, size_t i, struct order *tmp)
+{
+	if (!m->found[i])
+		return NULL;
+	if (m->items[i].ok &&
+	    !orders_get_own(m->o, m->customer, m->items[i].id, tmp))
+		return NULL;
+	return m->items[i].ok ? tmp : &m->orders[i];
+}
+
 static void
 orders_status_render(struct multi_req *m)
 {
 	struct buf *b = &m->r->body;
-	struct order ord;
+	const struct order *ord;
+	struct order tmp;
 
 	if (!m->multi) {
-		if (orders_get_own(m->o, m->customer, m->items[0].id, &ord))
-			orders_render_one(m->o, b, &ord);
+		if ((ord = orders_status_row(m, 0, &tmp)) != NULL)
+			orders_render_one(m->o, b, ord);
 		else
 			api_error(b, API_ERR_ORDER);
 		return;
@@ -1025,8 +1049,8 @@ orders_status_render(struct multi_req *m)
 	for (size_t i = 0; i < m->n; i++) {
 		buf_printf(b, "%s\"%lld\":", i > 0 ? "," : "",
 		           (long long)m->items[i].id);
-		if (orders_get_own(m->o, m->customer, m->items[i].id, &ord))
-			orders_render_one(m->o, b, &ord);
+		if ((ord = orders_status_row(m, i, &tmp)) != NULL)
+			orders_render_one(m->o, b, ord);
 		else
 			api_error(b, API_ERR_ORDER);
 	}
@@ -1034,40 +1058,54 @@ orders_status_render(struct multi_req *m)
 }
 
 static void
-orders_status_joined(const char *id, const struct batch_answer *ans, void *arg)
+orders_status_joined(const char *id, const struct batch_answer *ans,
+                     void *arg)
 {
 	orders_multi_step(arg);
 }
 
 int
 orders_status(struct orders *o, const struct customer *c,
-              const struct params *p, struct api_reply *r, orders_done_cb done,
-              void *arg)
+              const struct params *p, struct api_reply *r,
+              orders_done_cb done, void *arg)
 {
 	struct multi_req *m;
 	int64_t stale_before = clock_wall_ms();
-	struct order ord;
+	int64_t ids[API_MAX_IDS];
 
 	if ((m = orders_multi_new(o, c, p, "order", "orders", r,
 	                          API_ERR_ORDER)) == NULL)
 		return 1;
 	m->render = orders_status_render;
+	m->orders = xcalloc(m->n, sizeof(*m->orders));
+	m->found = xcalloc(m->n, sizeof(*m->found));
+	for (size_t i = 0; i < m->n; i++)
+		ids[i] = m->items[i].id;
+	if (store_order_get_many(o->p->st, ids, m->n, m->orders, m->found) !=
+	    STORE_OK) {
+		orders_multi_free(m);
+		orders_reply_error(r, API_ERR_INTERNAL);
+		return 1;
+	}
 	for (size_t i = 0; i < m->n; i++) {
+		const struct order *ord = &m->orders[i];
 		const struct cfg_upstream *cu;
 		int upi;
 
-		if (!orders_get_own(o, c->id, m->items[i].id, &ord) ||
-		    ord.state != ORDER_ACTIVE || o->stopping)
+		if (m->found[i] && ord->customer_id != c->id)
+			m->found[i] = 0; /* another customer's: not theirs */
+		if (!m->found[i] || ord->state != ORDER_ACTIVE || o->stopping)
 			continue;
-		upi = panel_upstream_index(o->p, ord.upstream);
+		upi = panel_upstream_index(o->p, ord->upstream);
 		if (upi < 0)
 			continue;
 		cu = &o->p->cfg->upstreams[upi];
 		/* The stored copy serves unless it is older than a poll. */
-		if (ord.polled_at > stale_before - cu->poll_interval_ms)
+		if (ord->polled_at > stale_before - cu->poll_interval_ms)
 			continue;
+		m->items[i].ok = 1; /* read again once the batch answered */
 		m->pending++;
-		batch_ask(o->b[upi], BATCH_STATUS, ord.upstream_order, ord.id,
+		batch_ask(o->b[upi], BATCH_STATUS, ord->upstream_order, ord->id,
 		          orders_status_joined, m);
 	}
 	return orders_multi_finish(m, done, arg);

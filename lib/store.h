@@ -226,6 +226,11 @@ struct store_ops {
 	    enum store_result *res);
 	enum store_result (*order_get)(struct store *, int64_t id,
 	                               struct order *out);
+	/* Up to 100 orders at once: FOUND[i] is 1 and OUT[i] filled when
+	 * IDS[i] exists. */
+	enum store_result (*order_get_many)(struct store *, const int64_t *ids,
+	                                    size_t n, struct order *out,
+	                                    int *found);
 
 	/* Order transitions, each one durable transaction.  STORE_CONFLICT:
 	 * the order is not in a state the transition starts from. */
@@ -330,6 +335,8 @@ store_close(struct store *st)
 	STORE_CALL(st, order_create_many, __VA_ARGS__)
 #define store_order_active_many(st, ...)                                       \
 	STORE_CALL(st, order_active_many, __VA_ARGS__)
+#define store_order_get_many(st, ...)                                          \
+	STORE_CALL(st, order_get_many, __VA_ARGS__)
 #define store_order_get(st, ...) STORE_CALL(st, order_get, __VA_ARGS__)
 #define store_catalog_replace(st, ...)                                         \
 	STORE_CALL(st, catalog_replace, __VA_ARGS__)

@@ -158,6 +158,7 @@ enum sqlite_stmt {
 	Q_ORDER_BY_REQUEST,
 	Q_ORDER_ADD,
 	Q_ORDER_GET,
+	Q_ORDER_GET_MANY,
 	Q_CATALOG_DELETE,
 	Q_CATALOG_ADD,
 	Q_CATALOG_LOAD,
@@ -220,6 +221,9 @@ static const char *const sqlite_sql[Q_COUNT] = {
                     " VALUES (?1, ?2, ?3, ?16, ?4, ?5, ?6, ?7, ?8, ?9,"
                     " ?10, ?11, ?12, ?13, ?14, ?15, ?15)",
     [Q_ORDER_GET] = "SELECT " ORDER_COLS " FROM orders o WHERE o.id = ?1",
+    /* One statement for a list of IDs, passed as a JSON array. */
+    [Q_ORDER_GET_MANY] = "SELECT " ORDER_COLS " FROM orders o"
+                         " WHERE o.id IN (SELECT value FROM json_each(?1))",
     [Q_CATALOG_DELETE] = "DELETE FROM catalog WHERE upstream = ?1",
     [Q_CATALOG_ADD] = "INSERT INTO catalog (upstream, service, name, type,"
                       " category, rate, min, max, refill, cancel, dripfeed,"
@@ -1459,6 +1463,44 @@ sqlite_upstream_state_get(struct store *st, const char *name,
 	return r;
 }
 
+static enum store_result
+sqlite_order_get_many(struct store *st, const int64_t *ids, size_t n,
+                      struct order *out, int *found)
+{
+	struct store_sqlite *s = sq(st);
+	sqlite3_stmt *q = sqlite_stmt(s, Q_ORDER_GET_MANY);
+	char list[100 * 21 + 3];
+	size_t off = 0;
+	struct order o;
+	int rc;
+
+	if (n > 100)
+		return STORE_ERROR;
+	list[off++] = '[';
+	for (size_t i = 0; i < n; i++) {
+		found[i] = 0;
+		off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%lld",
+		                        i > 0 ? "," : "", (long long)ids[i]);
+	}
+	list[off++] = ']';
+	list[off] = '\0';
+	sqlite3_bind_text(q, 1, list, (int)off, SQLITE_STATIC);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		sqlite_read_order(q, &o);
+		for (size_t i = 0; i < n; i++)
+			if (ids[i] == o.id) {
+				out[i] = o;
+				found[i] = 1;
+			}
+	}
+	sqlite3_reset(q);
+	if (rc != SQLITE_DONE) {
+		sqlite_log_error(s, "order get many");
+		return STORE_ERROR;
+	}
+	return STORE_OK;
+}
+
 /*
  * check: SPEC section 6's invariants, each violation reported in words.
  */
@@ -1811,6 +1853,7 @@ static const struct store_ops sqlite_ops = {
     .order_create_many = sqlite_order_create_many,
     .order_active_many = sqlite_order_active_many,
     .order_get = sqlite_order_get,
+    .order_get_many = sqlite_order_get_many,
     .order_sending = sqlite_order_sending,
     .order_unsent = sqlite_order_unsent,
     .order_active = sqlite_order_active,

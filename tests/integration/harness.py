@@ -79,6 +79,32 @@ def wait_port(port, proc, timeout=START_TIMEOUT, logpath=None):
     raise TimeoutError(f"port {port} not listening after {timeout}s")
 
 
+def raise_nofile(n):
+    """Raise this process's RLIMIT_NOFILE soft limit to N (at most the hard
+    limit); returns the new soft limit."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = n if hard == resource.RLIM_INFINITY else min(n, hard)
+    if soft != resource.RLIM_INFINITY and soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+        soft = want
+    return soft
+
+
+def nofile_preexec(n):
+    """A Popen preexec_fn giving the child at least N descriptors."""
+    return lambda: raise_nofile(n)
+
+
+def vm_rss_kib(pid):
+    """VmRSS of process PID in KiB, from /proc/PID/status."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError(f"no VmRSS for pid {pid}")
+
+
 class Response:
     def __init__(self, status, headers, body):
         self.status = status
@@ -168,14 +194,17 @@ class Panelmux:
             raise AssertionError(f"panelmux {' '.join(args)} exited {p.returncode}: {p.stderr}")
         return p
 
-    def start(self, args=()):
+    def start(self, args=(), nofile=None):
+        """Start the daemon; NOFILE raises its RLIMIT_NOFILE soft limit
+        (capped at the hard limit) for tests that open many connections."""
         self.logf = open(self.log_path, "a")
         cmd = [self.env.bin("panelmuxd"), "-c", self.config_path, *args]
         if VALGRIND:
             cmd = VALGRIND_CMD + cmd
         self.proc = subprocess.Popen(cmd,
                                      stdout=self.logf, stderr=subprocess.STDOUT,
-                                     env=self.environ)
+                                     env=self.environ,
+                                     preexec_fn=nofile_preexec(nofile) if nofile else None)
         wait_port(self.port, self.proc, logpath=self.log_path)
         return self
 
