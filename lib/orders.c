@@ -456,6 +456,7 @@ orders_request_id_ok(const char *s)
 struct pending_add {
 	struct order_new on;
 	struct order_spec spec; /* owns the fields */
+	char upstream[STORE_UPNAME_MAX + 1]; /* a reload may free the config */
 	char *request_id;
 	uint8_t hash[ORDERTYPE_HASH_LEN];
 	struct add_route routes[ORDERS_MAX_ROUTES];
@@ -660,7 +661,9 @@ orders_add(struct orders *o, const struct customer *c, const struct params *p,
 	pa->on.rate = svc->rate;
 	pa->on.charge = pa->spec.charge;
 	pa->on.fields = pa->spec.fields;
-	pa->on.upstream = o->p->cfg->upstreams[svc->routes[0].upstream].name;
+	snprintf(pa->upstream, sizeof(pa->upstream), "%s",
+	         o->p->cfg->upstreams[svc->routes[0].upstream].name);
+	pa->on.upstream = pa->upstream;
 	pa->on.upstream_service = svc->routes[0].service;
 	/* The first route is tried as soon as the order exists: create it
 	 * marked, unless that route's circuit is open. */
