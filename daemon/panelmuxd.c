@@ -15,6 +15,7 @@
 #include "clock.h"
 #include "admin.h"
 #include "api.h"
+#include "auth.h"
 #include "config.h"
 #include "front.h"
 #include "log.h"
@@ -375,6 +376,7 @@ main(int argc, char **argv)
 	rc = 0;
 out:
 	daemon_free(&d);
+	auth_cleanup();
 	curl_global_cleanup();
 	libevent_global_shutdown();
 	return rc;

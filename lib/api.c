@@ -115,10 +115,14 @@ api_balance(struct api *api, const struct customer *c, struct buf *out)
 {
 	char amount[MONEY_BUFSZ];
 
+	/* The currency is a validated code of capital letters: no escaping
+	 * is needed, and this is the hottest reply. */
 	money_format(c->balance, api->cfg->money_decimals, amount);
-	buf_printf(out, "{\"balance\":\"%s\",\"currency\":", amount);
-	buf_json_string(out, api->cfg->currency);
-	buf_puts(out, "}");
+	buf_puts(out, "{\"balance\":\"");
+	buf_puts(out, amount);
+	buf_puts(out, "\",\"currency\":\"");
+	buf_puts(out, api->cfg->currency);
+	buf_puts(out, "\"}");
 }
 
 static void
@@ -155,7 +159,7 @@ api_handle(struct api *api, const struct params *p, struct api_reply *r,
 	*action = api_action_resolve(p);
 	if (api_authenticate(api, p, out, &c) != 0)
 		return 1;
-	if (api->per_key != NULL) {
+	if (api->per_key != NULL && ratelimit_enabled(api->per_key)) {
 		char id[24];
 
 		snprintf(id, sizeof(id), "%lld", (long long)c.id);

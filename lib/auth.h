@@ -15,5 +15,7 @@
 int auth_key_generate(char *key);
 /* SHA-256 of the LEN bytes of KEY into HASH (AUTH_HASH_LEN bytes). */
 void auth_key_hash(const char *key, size_t len, uint8_t *hash);
+/* Release what auth_key_hash keeps between calls (at exit). */
+void auth_cleanup(void);
 
 #endif

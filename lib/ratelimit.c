@@ -110,6 +110,12 @@ ratelimit_take(struct ratelimit *rl, const char *key, int64_t now_ms)
 	return 1;
 }
 
+int
+ratelimit_enabled(const struct ratelimit *rl)
+{
+	return rl->count != 0;
+}
+
 unsigned long
 ratelimit_size(const struct ratelimit *rl)
 {

@@ -17,6 +17,8 @@ void ratelimit_set(struct ratelimit *rl, uint32_t count, int64_t per_ms,
                    uint32_t burst);
 /* Take one token for KEY at NOW_MS: 1 allowed, 0 refused. */
 int ratelimit_take(struct ratelimit *rl, const char *key, int64_t now_ms);
+/* 0 when the rate is unlimited (nothing to take). */
+int ratelimit_enabled(const struct ratelimit *rl);
 /* Buckets held (for tests and metrics). */
 unsigned long ratelimit_size(const struct ratelimit *rl);
 
