@@ -56,7 +56,7 @@ UNIT_HELPER_OBJS = $(UNIT_HELPERS:%.c=$(BUILD)/%.o)
 
 BINS = $(BUILD)/panelmuxd $(BUILD)/panelmux $(BUILD)/fakepanel
 
-.PHONY: all deps test valgrind run bench install clean fmt
+.PHONY: all deps test valgrind soak run bench install clean fmt
 all: $(BINS) $(UNIT_BINS)
 
 $(BUILD)/%.o: %.c
@@ -80,9 +80,51 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(UNIT_HELPER_OBJS) $(BUILD)/libpanelm
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(TEST_LIBS)
 
-# Install what is missing, as root (CI) or through sudo.
+# libFuzzer targets (tests/fuzz/README.md).  replay_NAME runs fuzz_NAME's
+# LLVMFuzzerTestOneInput over its committed corpus; it is built with the
+# normal compiler and flags (so build-san replays under ASan+UBSan) and run
+# by tests/run.sh.  `make fuzz SECONDS=N` builds every target with clang
+# -fsanitize=fuzzer,address,undefined into build-fuzz/ and fuzzes each for N
+# seconds over a scratch copy of its corpus.
+FUZZ_SRCS = $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_NAMES = $(FUZZ_SRCS:tests/fuzz/fuzz_%.c=%)
+REPLAY_BINS = $(FUZZ_NAMES:%=$(BUILD)/tests/replay_%)
+FUZZ_BINS = $(FUZZ_NAMES:%=$(BUILD)/fuzz_%)
+FUZZ_BUILD = build-fuzz
+FUZZ_CC = clang
+SECONDS ?= 60
+
+.PHONY: fuzz fuzz-bins fuzz-clean
+all: $(REPLAY_BINS)
+
+$(REPLAY_BINS): $(BUILD)/tests/replay_%: $(BUILD)/tests/fuzz/fuzz_%.o \
+		$(BUILD)/tests/fuzz/replay.o $(BUILD)/libpanelmux.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(FUZZ_BINS): $(BUILD)/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o \
+		$(BUILD)/libpanelmux.a
+	$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LIBS)
+
+# Only meaningful with the flags `fuzz` passes down.
+fuzz-bins: $(FUZZ_BINS)
+
+fuzz:
+	$(MAKE) --no-print-directory deps EXTRA_DEBS="$(FUZZ_DEBS)"
+	$(MAKE) --no-print-directory -j$(JOBS) CC=$(FUZZ_CC) \
+		BUILD=$(FUZZ_BUILD) SANITIZE=fuzzer-no-link,address,undefined \
+		CI= WERROR= fuzz-bins
+	bash tests/fuzz/fuzz.sh $(FUZZ_BUILD) $(SECONDS) $(FUZZ_NAMES)
+
+clean: fuzz-clean
+fuzz-clean:
+	rm -rf $(FUZZ_BUILD)
+
+# Install what is missing, as root (CI) or through sudo.  `make fuzz` adds
+# clang and its sanitizer runtimes, which nothing else needs.
+FUZZ_DEBS = clang libclang-rt-14-dev
 deps:
-	@missing=""; for p in $(DEBS); do \
+	@missing=""; for p in $(DEBS) $(EXTRA_DEBS); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | \
 		grep -q 'install ok installed' || missing="$$missing $$p"; \
 	done; \
@@ -106,6 +148,14 @@ test: deps
 valgrind: deps
 	$(MAKE) --no-print-directory -j$(JOBS) all
 	PMX_VALGRIND=1 bash tests/run.sh build
+
+# Crash consistency at length: SIGKILL during mixed load, PMX_KILLS times
+# (100 by default; make test runs 20), checked after every run.
+PMX_KILLS ?= 100
+soak: deps
+	$(MAKE) --no-print-directory -j$(JOBS) all
+	PMX_KILLS=$(PMX_KILLS) TEST_TIMEOUT=3600 python3 tests/integration/run.py \
+		--build build --filter 'test_kill9_crash_safety|test_random_upstream_faults'
 
 run: deps
 	$(MAKE) --no-print-directory all

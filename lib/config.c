@@ -1011,7 +1011,7 @@ static char *
 cfg_read_key_file(struct cfg_parser *p, const char *name, struct cfg_pos pos)
 {
 	const char *dir = getenv("CREDENTIALS_DIRECTORY");
-	char why[128], *path, *buf, *key = NULL;
+	char why[128], shown[256], *path, *buf, *key = NULL;
 	size_t len;
 
 	if (name[0] == '/')
@@ -1021,16 +1021,21 @@ cfg_read_key_file(struct cfg_parser *p, const char *name, struct cfg_pos pos)
 		          dir != NULL && *dir != '\0' ? dir : p->dir, name);
 	if (cfg_slurp(path, CFG_MAX_KEY_FILE, &buf, &len, why, sizeof(why)) ==
 	    -1) {
-		cfg_err(p, pos, "%s: %s", path, why);
+		/* The path is the operator's, but bytes from the file go
+		 * through cfg_quote like every quoted value. */
+		cfg_err(p, pos, "%s: %s", cfg_quote(path, shown, sizeof(shown)),
+		        why);
 		free(path);
 		return NULL;
 	}
 	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
 		buf[--len] = '\0';
 	if (memchr(buf, '\0', len) != NULL)
-		cfg_err(p, pos, "%s: the key holds a NUL byte", path);
+		cfg_err(p, pos, "%s: the key holds a NUL byte",
+		        cfg_quote(path, shown, sizeof(shown)));
 	else if (len == 0)
-		cfg_err(p, pos, "%s: the key file is empty", path);
+		cfg_err(p, pos, "%s: the key file is empty",
+		        cfg_quote(path, shown, sizeof(shown)));
 	else
 		key = xstrndup(buf, len);
 	explicit_bzero(buf, len);

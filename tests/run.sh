@@ -44,6 +44,25 @@ for b in "$@"; do
 			printf '%s\n' "$out" | tail -n 30
 		fi
 	done
+	# libFuzzer corpora (tests/fuzz): one TAP line per target, each input
+	# replayed through its LLVMFuzzerTestOneInput in this build.
+	. tests/fuzz/corpora.sh
+	for src in tests/fuzz/fuzz_*.c; do
+		name=$(basename "$src" .c)
+		name=replay_${name#fuzz_}
+		if [ -n "$filter" ] && ! [[ $name =~ $filter ]]; then continue; fi
+		if [ ! -x "$b/tests/$name" ]; then
+			echo "$b/$name: not built"; fail=$((fail + 1)); failed+=("$b/$name: not built"); continue
+		fi
+		mapfile -t dirs < <(fuzz_corpora "${name#replay_}")
+		out=$(timeout 1200 "$b/tests/$name" "${dirs[@]}" 2>&1)
+		rc=$?
+		tally "$b/$name" < <(printf '%s\n' "$out")
+		if [ $rc -ne 0 ] && ! grep -q '^not ok ' <<<"$out"; then
+			fail=$((fail + 1)); failed+=("$b/$name: exited $rc")
+			printf '%s\n' "$out" | tail -n 30
+		fi
+	done
 	tally "$b/integration" < <(python3 tests/integration/run.py --build "$b" ${filter:+--filter "$filter"} 2>&1)
 done
 
