@@ -1,0 +1,151 @@
+#!/usr/bin/env python3
+"""Print run.sh's table from the scenarios' results (KEY<TAB>VALUE lines).
+
+usage: table.py RESULTS_FILE [NOTE ...]"""
+import sys
+
+
+def load(path):
+    r = {}
+    with open(path) as f:
+        for line in f:
+            if "\t" in line:
+                k, v = line.rstrip("\n").split("\t", 1)
+                r[k] = v
+    return r
+
+
+def num(r, key):
+    try:
+        return float(r[key])
+    except (KeyError, ValueError):
+        return None
+
+
+def fmt(x, unit="", digits=0):
+    if x is None:
+        return "n/a"
+    return f"{x:,.{digits}f}{unit}"
+
+
+def ratio_row(r, key, label, unit, digits, target, need):
+    """panelmux vs anchor, PASS when panelmux >= NEED x anchor."""
+    p, a = num(r, key + ".pmx"), num(r, key + ".anchor")
+    ratio = p / a if p is not None and a else None
+    verdict = "NO DATA" if ratio is None else ("PASS" if ratio >= need else "MISS")
+    return [label, fmt(p, unit, digits), fmt(a, unit, digits),
+            "n/a" if ratio is None else f"{ratio:.3f} x", target, verdict]
+
+
+def rows(r):
+    out = [
+        ratio_row(r, "balance", "balance req/s (wrk, 64 connections, keep-alive, form POST)",
+                  "", 0, ">= 0.5 x nginx `return 200` (same body)", 0.5),
+        ratio_row(r, "status", "status of 100 IDs req/s (orders fresh in the store)",
+                  "", 0, ">= 0.2 x nginx `return 200` (same body)", 0.2),
+        ratio_row(r, "services", "services with 10,000 services, MB/s",
+                  "", 1, ">= 0.5 x nginx static file (same bytes)", 0.5),
+    ]
+
+    p, a = num(r, "add.pmx"), num(r, "add.anchor")
+    ratio = p / a if p is not None and a else None
+    ok = ratio is not None and p >= 2000 and ratio >= 0.3
+    out.append(["add orders/s, durable, against the fake panel", fmt(p), fmt(a),
+                "n/a" if ratio is None else f"{ratio:.3f} x",
+                ">= 2,000/s and >= 0.3 x the fake panel direct",
+                "NO DATA" if ratio is None else ("PASS" if ok else "MISS")])
+
+    p50, p99 = num(r, "add.pmx_p50"), num(r, "add.pmx_p99")
+    a50, a99 = num(r, "add.anchor_p50"), num(r, "add.anchor_p99")
+    over = p99 - a99 if p99 is not None and a99 is not None else None
+    out.append(["add latency p50 / p99 through panelmux (ms)",
+                f"{fmt(p50, '', 2)} / {fmt(p99, '', 2)}", f"{fmt(a50, '', 2)} / {fmt(a99, '', 2)}",
+                "n/a" if over is None else f"p99 +{over:.2f} ms",
+                "p99 overhead <= 5 ms",
+                "NO DATA" if over is None else ("PASS" if over <= 5 else "MISS")])
+
+    calls, ideal = num(r, "poll.calls"), num(r, "poll.ideal")
+    ratio = calls / ideal if calls is not None and ideal else None
+    asked, n = num(r, "poll.asked"), num(r, "poll.orders")
+    partial = ""
+    if asked is not None and n and asked < n:
+        partial = f" (cycle incomplete: {asked:,.0f} of {n:,.0f} orders asked in {r.get('poll.cycle_s')} s)"
+    out.append(["upstream status calls per poll cycle, 100,000 open orders",
+                fmt(calls) + partial, f"{fmt(ideal)} = ceil(n/100)",
+                "n/a" if ratio is None else f"{ratio:.3f} x", "<= 1.02 x ceil(n/100)",
+                "NO DATA" if ratio is None else ("PASS" if ratio <= 1.02 else "MISS")])
+
+    fresh = num(r, "fresh.upstream_calls")
+    out.append(["upstream calls caused by 1,000 concurrent customer multi-status requests of fresh orders",
+                fmt(fresh), "0", "-", "0",
+                "NO DATA" if fresh is None else ("PASS" if fresh == 0 else "MISS")])
+
+    hwm = num(r, "rss.hwm_kib")
+    mib = hwm / 1024 if hwm is not None else None
+    out.append(["RSS of panelmuxd with 1,000,000 orders and 10,000 services in the store (VmHWM)",
+                fmt(mib, " MiB", 1), "-", "-", "<= 64 MiB",
+                "NO DATA" if mib is None else ("PASS" if mib <= 64 else "MISS")])
+
+    s = num(r, "startup.s")
+    out.append(["start-up to READY with that store (median)", fmt(s, " s", 3), "-", "-", "<= 1 s",
+                "NO DATA" if s is None else ("PASS" if s <= 1 else "MISS")])
+    return out
+
+
+def details(r):
+    """What each row's figure rests on, for the reader of the table."""
+    d = []
+    for key in ("balance", "status", "services", "add"):
+        errs = [f"{w} {r[f'{key}.{w}_errors']}" for w in ("pmx", "anchor")
+                if r.get(f"{key}.{w}_errors", "0") != "0"]
+        if errs:
+            d.append(f"{key}: wrk counted errors (socket or non-2xx): {', '.join(errs)}")
+    cpu = []
+    for key in ("balance", "status", "services", "add"):
+        p, a = num(r, key + ".pmx_cpu_us"), num(r, key + ".anchor_cpu_us")
+        if p is not None and a is not None:
+            cpu.append(f"{key} {p:,.1f} vs {a:,.1f}" + (f" ({a / p:.3f} x)" if p > 0 else ""))
+    if cpu:
+        d.append("server CPU per request (user + system, us), panelmux vs anchor (less disturbed"
+                 " by other load than req/s): " + "; ".join(cpu))
+    if "status.upstream_calls" in r:
+        d.append(f"status: upstream status calls during the panelmux run: {r['status.upstream_calls']}")
+    if "services.pmx_rps" in r:
+        d.append(f"services: {r['services.pmx_rps']} req/s through panelmux,"
+                 f" {r.get('services.anchor_rps', 'n/a')} req/s from nginx")
+    if "add.pmx64_p99" in r:
+        d.append(f"add: at 64 connections panelmux p50 {r['add.pmx64_p50']} ms, p99 {r['add.pmx64_p99']} ms;"
+                 f" the latency row is a separate run on fewer connections;"
+                 f" store afterwards: {r.get('add.states', 'n/a')}")
+    if "poll.cycle_s" in r:
+        rate = num(r, "poll.asked") / max(num(r, "poll.cycle_s"), 0.001) if "poll.asked" in r else None
+        d.append(f"poll: first cycle: {r['poll.cycle_s']} s from first to last status call"
+                 f" ({fmt(rate)} orders/s), at most {r.get('poll.max_ids')} IDs per call")
+    if "fresh.wave_s" in r:
+        d.append(f"fresh: {r['fresh.requests']} requests in waves of 1,000, {r['fresh.wave_s']} s a wave")
+    if "startup.max_s" in r:
+        d.append(f"start-up: slowest of the starts {r['startup.max_s']} s")
+    if "rss.start_kib" in r:
+        d.append(f"RSS: VmRSS {int(r['rss.start_kib']) / 1024:.1f} MiB after start-up and sync,"
+                 f" {int(r['rss.load_kib']) / 1024:.1f} MiB after the services load")
+    return d
+
+
+def main():
+    r = load(sys.argv[1])
+    header = ["row", "panelmux", "anchor (same run)", "ratio", "target", "result"]
+    table = rows(r)
+    print("| " + " | ".join(header) + " |")
+    print("|" + "|".join("---" for _ in header) + "|")
+    for row in table:
+        print("| " + " | ".join(row) + " |")
+    print()
+    for line in details(r) + sys.argv[2:]:
+        print(f"- {line}")
+    verdicts = [row[-1] for row in table]
+    print()
+    print(f"{verdicts.count('PASS')} PASS, {verdicts.count('MISS')} MISS, {verdicts.count('NO DATA')} NO DATA")
+
+
+if __name__ == "__main__":
+    main()
