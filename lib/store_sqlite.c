@@ -137,6 +137,11 @@ static const char *const sqlite_migrations[] = {
     " multi_ok INTEGER NOT NULL DEFAULT 1,"
     " updated_at INTEGER NOT NULL DEFAULT 0"
     ") STRICT;",
+    /* 2: the refund of an order kept on its row (written with the ledger
+     * entry; check compares them), so reading orders needs no sum. */
+    "ALTER TABLE orders ADD COLUMN refunded INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE orders SET refunded = COALESCE((SELECT SUM(amount) FROM ledger l"
+    " WHERE l.order_id = orders.id AND l.kind = 'refund'), 0);",
 };
 #define SQLITE_SCHEMA_VERSION                                                  \
 	((int)(sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0])))
@@ -184,9 +189,7 @@ enum sqlite_stmt {
 	" o.runs, o.interval, o.rate, o.charge, o.upstream,"                   \
 	" o.upstream_service, o.route_idx, o.upstream_order, o.cost,"          \
 	" o.start_count, o.remains, o.upstream_status, o.created_at,"          \
-	" o.updated_at, o.polled_at,"                                          \
-	" (SELECT COALESCE(SUM(amount), 0) FROM ledger l"                      \
-	"  WHERE l.order_id = o.id AND l.kind = 'refund')"
+	" o.updated_at, o.polled_at, o.refunded"
 
 static const char *const sqlite_sql[Q_COUNT] = {
     [Q_BEGIN] = "BEGIN IMMEDIATE",
@@ -253,8 +256,8 @@ static const char *const sqlite_sql[Q_COUNT] = {
                        " WHERE id = ?1 AND state = 'sending'",
     /* A final state is written once: only an open order moves. */
     [Q_ORDER_FINAL] = "UPDATE orders SET state = ?2, upstream_status ="
-                      " COALESCE(?3, upstream_status), updated_at = ?4"
-                      " WHERE id = ?1 AND state IN (?5, ?6)",
+                      " COALESCE(?3, upstream_status), updated_at = ?4,"
+                      " refunded = ?7 WHERE id = ?1 AND state IN (?5, ?6)",
     [Q_ORDER_FIELDS] = "UPDATE orders SET upstream_status ="
                        " COALESCE(?2, upstream_status),"
                        " start_count = COALESCE(?3, start_count),"
@@ -398,12 +401,17 @@ static void
 sqlite_copy_text(sqlite3_stmt *q, int col, char *dst, size_t size)
 {
 	const unsigned char *t = sqlite3_column_text(q, col);
+	size_t n;
 
 	if (t == NULL) {
 		dst[0] = '\0';
 		return;
 	}
-	snprintf(dst, size, "%s", (const char *)t);
+	n = (size_t)sqlite3_column_bytes(q, col);
+	if (n >= size)
+		n = size - 1;
+	memcpy(dst, t, n);
+	dst[n] = '\0';
 }
 
 static void
@@ -964,6 +972,7 @@ sqlite_settle(struct store_sqlite *s, const struct order *o,
 	sqlite3_bind_int64(q, 4, sqlite_now());
 	sqlite3_bind_text(q, 5, from1, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 6, from2, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 7, refund);
 	if (sqlite_exec_stmt(s, Q_ORDER_FINAL) != 0)
 		return STORE_ERROR;
 	if (sqlite3_changes(s->db) != 1)
@@ -1479,8 +1488,9 @@ sqlite_order_get_many(struct store *st, const int64_t *ids, size_t n,
 	list[off++] = '[';
 	for (size_t i = 0; i < n; i++) {
 		found[i] = 0;
-		off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%lld",
-		                        i > 0 ? "," : "", (long long)ids[i]);
+		off +=
+		    (size_t)snprintf(list + off, sizeof(list) - off, "%s%lld",
+		                     i > 0 ? "," : "", (long long)ids[i]);
 	}
 	list[off++] = ']';
 	list[off] = '\0';
@@ -1629,6 +1639,14 @@ sqlite_check(struct store *st, store_report_cb report, void *arg)
 	        " FROM ledger l JOIN orders o ON o.id = l.order_id"
 	        " WHERE l.customer_id <> o.customer_id",
 	        "ledger entry for another customer's order: entry") != 0 ||
+	    sqlite_check_rows(
+	        s, &c,
+	        "SELECT o.id, o.refunded,"
+	        " COALESCE(SUM(l.amount), 0) AS ledger"
+	        " FROM orders o LEFT JOIN ledger l"
+	        " ON l.order_id = o.id AND l.kind = 'refund'"
+	        " GROUP BY o.id HAVING o.refunded <> ledger",
+	        "order's refund differs from its ledger: order") != 0 ||
 	    sqlite_check_rows(s, &c,
 	                      "SELECT l.id, l.order_id FROM ledger l"
 	                      " LEFT JOIN orders o ON o.id = l.order_id"

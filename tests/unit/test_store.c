@@ -359,6 +359,7 @@ test_check_detects(void **state)
 	                 " order_id, created_at)"
 	                 " SELECT customer_id, 'refund', 15700000, id, 0"
 	                 " FROM orders;"
+	                 "UPDATE orders SET refunded = 15700000;"
 	                 "UPDATE customers SET balance = balance + 15700000",
 	                 NULL, NULL, NULL),
 	    SQLITE_OK);
