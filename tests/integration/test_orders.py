@@ -261,7 +261,14 @@ def test_poll_cycle_batches(env):
         assert len({i for c in first for i in c["ids"]}) == n
         print(f"# poll cycle: {len(first)} status calls for {n} open orders")
 
-        # fresh orders: 100 customers asking multi-status add no upstream call
+        # fresh orders: 100 customers asking multi-status add no upstream
+        # call.  A long poll interval from here on (SIGHUP), so that orders
+        # stay fresh however slowly this machine creates them.
+        text = open(pm.config_path).read().replace("poll_interval: 5s", "poll_interval: 10m")
+        with open(pm.config_path, "w") as f:
+            f.write(text)
+        pm.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: "configuration reloaded" in pm.log(), what="reload")
         keys = [pm.customer(f"c{i}", "10") for i in range(100)]
         mine = {}
         for k in keys:
