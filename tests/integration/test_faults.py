@@ -3,6 +3,7 @@ daemon out of file descriptors, and storage failing under adds.  After each,
 the money invariants hold (`panelmux check`), no acknowledged order is
 lost, and the fake panel never received an order twice."""
 import json
+import re
 import os
 import random
 import resource
@@ -279,3 +280,40 @@ def test_storage_faults_during_adds(env):
         assert failed or exits, "no fault was injected: the test proves nothing"
         twice = {l: n for l, n in adds_per_link(fp).items() if n > 1}
         assert not twice
+
+
+def test_allocation_failure_is_reported(env):
+    """Out of memory is an orderly exit with a message (the x* allocation
+    policy, lib/xmalloc.c), never a crash.  The address-space limit rises
+    in 256 KiB steps from where the loader cannot map the libraries to
+    where the daemon starts: somewhere between, its own allocations fail."""
+    if env.sanitized or VALGRIND:
+        return  # ASan and memcheck reserve address space of their own
+    with FakePanel(env, services=20) as fp, Daemon(env, fp) as pm:
+        pm.customer("mem", "1")
+        reported, started = [], None
+        for kib in range(16 * 1024, 64 * 1024, 256):
+            limit = kib * 1024
+
+            def pre():
+                resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+            p = subprocess.Popen([env.bin("panelmuxd"), "-c", pm.config_path], env=pm.environ,
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, preexec_fn=pre)
+            try:
+                out, _ = p.communicate(timeout=2)
+            except subprocess.TimeoutExpired:
+                p.send_signal(signal.SIGTERM)
+                out, _ = p.communicate(timeout=30)
+            text = out.decode(errors="replace")
+            assert p.returncode >= 0, f"killed by signal {-p.returncode} at {kib} KiB:\n{text[-2000:]}"
+            if "out of memory" in text:
+                assert p.returncode == 1, (kib, text[-1000:])
+                reported.append(kib)
+            if p.returncode == 0:
+                started = kib
+                break
+        print(f"# allocation failures reported at {len(reported)} limits "
+              f"({reported[:1]}..{reported[-1:]} KiB); started at {started} KiB")
+        assert reported, "no limit made an allocation of the daemon fail"
+        assert started is not None
