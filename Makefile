@@ -150,11 +150,13 @@ valgrind: deps
 	PMX_VALGRIND=1 bash tests/run.sh build
 
 # Crash consistency at length: SIGKILL during mixed load, PMX_KILLS times
-# (100 by default; make test runs 20), checked after every run.
+# (100 by default; make test runs 20), checked after every restart; and a
+# minute of random upstream faults under load.
 PMX_KILLS ?= 100
 soak: deps
 	$(MAKE) --no-print-directory -j$(JOBS) all
-	PMX_KILLS=$(PMX_KILLS) TEST_TIMEOUT=3600 python3 tests/integration/run.py \
+	PMX_KILLS=$(PMX_KILLS) PMX_FAULT_SECONDS=60 TEST_TIMEOUT=3600 \
+		python3 tests/integration/run.py \
 		--build build --filter 'test_kill9_crash_safety|test_random_upstream_faults'
 
 run: deps
