@@ -533,3 +533,50 @@ def test_kill9_crash_safety(env):
         print(f"# {kills} kills, {clients} clients: {len(acked)} orders acknowledged, "
               f"{sum(seen.values())} adds upstream, {len(errors)} client errors while down")
         assert len(acked) > 50
+
+
+def test_queued_order_sent_after_crash(env):
+    """Charged but not sent (upstream down), then kill -9: the restarted
+    daemon sends it once the upstream is back."""
+    with FakePanel(env, services=20) as fp, setup(env, fp) as pm:
+        key = pm.customer("q", "10")
+        svcs = start(pm, key)
+        port = fp.port
+        fp.stop()
+        r = pm.api(key=key, action="add", service=1, link="https://x.example/queued", quantity=1000)
+        assert "order" in r, r
+        assert "queued" in pm.cli("order", "show", str(r["order"])).stdout
+        assert balance(pm, key) == 10 - Decimal(svcs[1]["rate"])
+        pm.kill()
+        pm.logf.close()
+        fp.start(port=port)
+        pm.start()
+        wait_for(lambda: "active" in pm.cli("order", "show", str(r["order"])).stdout, timeout=15,
+                 what="the queued order to be sent")
+        adds = [c for c in fp.calls() if c["action"] == "add"]
+        assert len(adds) == 1 and adds[0]["params"]["link"] == "https://x.example/queued", adds
+        assert "check: ok" in pm.check()
+
+
+def test_settled_orders_never_polled_and_private(env):
+    with FakePanel(env, services=20) as fp, setup(env, fp, poll="300ms") as pm:
+        key = pm.customer("s", "10")
+        other = pm.customer("o", "10")
+        start(pm, key)
+        done = pm.api(key=key, action="add", service=1, link="https://x.example/done", quantity=1000)["order"]
+        open_ = pm.api(key=key, action="add", service=1, link="https://x.example/open", quantity=1000)["order"]
+        up_done = upstream_order(fp, pm, done)["order"]
+        up_open = upstream_order(fp, pm, open_)["order"]
+        fp.control(op="set", order=up_done, status="Completed", remains=0)
+        wait_for(lambda: pm.api(key=key, action="status", order=done)["status"] == "Completed", what="settle")
+        mark = len(fp.calls())
+        time.sleep(1.5)  # several poll cycles
+        polled = [i for c in fp.calls()[mark:] if c["action"] == "status" for i in c["ids"]]
+        assert str(up_open) in map(str, polled), polled
+        assert str(up_done) not in map(str, polled), polled
+        # another customer's order IDs do not exist for them
+        assert pm.api(key=other, action="status", order=done) == {"error": "Incorrect order ID"}
+        assert pm.api(key=other, action="status", orders=f"{done},{open_}") == \
+            {str(done): {"error": "Incorrect order ID"}, str(open_): {"error": "Incorrect order ID"}}
+        assert pm.api(key=other, action="cancel", orders=str(open_)) == \
+            [{"order": open_, "cancel": {"error": "Incorrect order ID"}}]
