@@ -231,7 +231,7 @@ front_ip_allowed(struct front *f, struct evhttp_request *req)
 	char *addr = NULL;
 	ev_uint16_t port;
 
-	if (evcon == NULL)
+	if (evcon == NULL || !ratelimit_enabled(f->per_ip))
 		return 1;
 	evhttp_connection_get_peer(evcon, &addr, &port);
 	return addr == NULL || ratelimit_take(f->per_ip, addr, clock_mono_ms());

@@ -147,26 +147,29 @@ daemon_on_stop(evutil_socket_t sig, short what, void *arg)
 	event_add(d->ev_drain, &tv);
 }
 
+/* Whether an optional string setting differs between two configs. */
+static int
+daemon_str_changed(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a != b;
+	return strcmp(a, b) != 0;
+}
+
 /* What a reload cannot change while running; NULL if NEW can be applied. */
 static const char *
 daemon_reload_blocker(const struct config *old, const struct config *new)
 {
-	if (strcmp(old->listen_api, new->listen_api) != 0)
+	if (daemon_str_changed(old->listen_api, new->listen_api))
 		return "listen.api changed";
-	if ((old->listen_admin == NULL) != (new->listen_admin == NULL) ||
-	    (old->listen_admin != NULL &&
-	     strcmp(old->listen_admin, new->listen_admin) != 0))
+	if (daemon_str_changed(old->listen_admin, new->listen_admin))
 		return "listen.admin changed";
-	if (strcmp(old->currency, new->currency) != 0)
+	if (daemon_str_changed(old->currency, new->currency))
 		return "the panel currency changed";
 	if (old->money_decimals != new->money_decimals)
 		return "money.decimals changed";
-	if ((old->store_sqlite == NULL) != (new->store_sqlite == NULL) ||
-	    (old->store_sqlite != NULL &&
-	     strcmp(old->store_sqlite, new->store_sqlite) != 0) ||
-	    (old->store_postgres == NULL) != (new->store_postgres == NULL) ||
-	    (old->store_postgres != NULL &&
-	     strcmp(old->store_postgres, new->store_postgres) != 0))
+	if (daemon_str_changed(old->store_sqlite, new->store_sqlite) ||
+	    daemon_str_changed(old->store_postgres, new->store_postgres))
 		return "the store changed";
 	if (old->nupstreams != new->nupstreams)
 		return "upstreams were added or removed";

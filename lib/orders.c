@@ -204,6 +204,16 @@ struct add_wait {
 
 static void orders_dispatch(struct add_job *j);
 
+/* An add's answer: ERR, or the order ID. */
+static void
+orders_answer(struct api_reply *r, const char *err, int64_t id)
+{
+	if (err != NULL)
+		orders_reply_error(r, err);
+	else
+		buf_printf(&r->body, "{\"order\":%lld}", (long long)id);
+}
+
 /* Answer the customer waiting on J, if any: the order ID, or ERR. */
 static void
 orders_wake(struct add_job *j, const char *err)
@@ -213,10 +223,7 @@ orders_wake(struct add_job *j, const char *err)
 	if (w == NULL)
 		return;
 	j->wait = NULL;
-	if (err != NULL)
-		orders_reply_error(w->r, err);
-	else
-		buf_printf(&w->r->body, "{\"order\":%lld}", (long long)w->id);
+	orders_answer(w->r, err, w->id);
 	event_free(w->timer);
 	w->done(w->arg);
 	free(w);
@@ -229,11 +236,7 @@ orders_wait_timeout(evutil_socket_t fd, short what, void *arg)
 
 	/* The outcome is still open: the customer gets the order ID now,
 	 * the dispatch goes on without them. */
-	w->job->wait = NULL;
-	buf_printf(&w->r->body, "{\"order\":%lld}", (long long)w->id);
-	event_free(w->timer);
-	w->done(w->arg);
-	free(w);
+	orders_wake(w->job, NULL);
 }
 
 static void
@@ -243,6 +246,21 @@ orders_job_free(struct add_job *j)
 	strmap_del(j->o->dispatching, j->key);
 	free(j->fields);
 	free(j);
+}
+
+/* Copy service S's routes (at most ORDERS_MAX_ROUTES) into ROUTES; the
+ * count. */
+static int
+orders_routes_of(const struct catalog_service *s, struct add_route *routes)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < s->nroutes && n < ORDERS_MAX_ROUTES; i++, n++) {
+		routes[n].upstream = s->routes[i].upstream;
+		routes[n].service = s->routes[i].service;
+		routes[n].cost = s->routes[i].cost;
+	}
+	return n;
 }
 
 /* Build J's routes from the current catalogue. -1 if the service is gone. */
@@ -255,13 +273,7 @@ orders_job_routes(struct add_job *j, int64_t service_id)
 	if (s == NULL)
 		return -1;
 	j->rate = s->rate;
-	j->nroutes = 0;
-	for (size_t i = 0; i < s->nroutes && i < ORDERS_MAX_ROUTES; i++) {
-		j->routes[j->nroutes].upstream = s->routes[i].upstream;
-		j->routes[j->nroutes].service = s->routes[i].service;
-		j->routes[j->nroutes].cost = s->routes[i].cost;
-		j->nroutes++;
-	}
+	j->nroutes = orders_routes_of(s, j->routes);
 	return 0;
 }
 
@@ -506,10 +518,7 @@ orders_pending_free(struct pending_add *pa)
 static void
 orders_pending_answer(struct pending_add *pa, const char *err, int64_t id)
 {
-	if (err != NULL)
-		orders_reply_error(pa->r, err);
-	else
-		buf_printf(&pa->r->body, "{\"order\":%lld}", (long long)id);
+	orders_answer(pa->r, err, id);
 	pa->done(pa->arg);
 }
 
@@ -673,12 +682,7 @@ orders_add(struct orders *o, const struct customer *c, const struct params *p,
 	pa->done = done;
 	pa->arg = arg;
 	pa->rate = svc->rate;
-	for (size_t i = 0; i < svc->nroutes && i < ORDERS_MAX_ROUTES; i++) {
-		pa->routes[i].upstream = svc->routes[i].upstream;
-		pa->routes[i].service = svc->routes[i].service;
-		pa->routes[i].cost = svc->routes[i].cost;
-		pa->nroutes++;
-	}
+	pa->nroutes = orders_routes_of(svc, pa->routes);
 	pa->on.customer_id = c->id;
 	pa->on.service_id = sid;
 	pa->on.type = pa->spec.type;
