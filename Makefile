@@ -7,12 +7,13 @@
 PREFIX ?= /usr/local
 CC ?= cc
 PKG_CONFIG ?= pkg-config
-PKGS = libevent libcurl yaml-0.1 sqlite3 jansson libcrypto
+PKGS = libevent libcurl yaml-0.1 sqlite3 jansson libcrypto libpq
 
 # Debian packages the build, tests and `make run` need.
 DEBS = build-essential pkg-config libevent-dev libcurl4-openssl-dev \
 	libyaml-dev libsqlite3-dev libjansson-dev libssl-dev libcmocka-dev \
-	libgmp-dev sqlite3 curl python3 valgrind slowhttptest fiu-utils
+	libgmp-dev libpq-dev postgresql sqlite3 curl python3 valgrind \
+	slowhttptest fiu-utils
 
 SANITIZE ?=
 ifeq ($(SANITIZE),)

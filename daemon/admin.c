@@ -16,6 +16,7 @@
 #include "buf.h"
 #include "config.h"
 #include "conns.h"
+#include "fiber.h"
 #include "front.h"
 #include "log.h"
 #include "money.h"
@@ -276,6 +277,14 @@ admin_money_state(struct admin *a, struct buf *b)
 			           ledger_kind_name((enum ledger_kind)k),
 			           admin_money(totals[k], m));
 	}
+	admin_help(b, "panelmux_store_blocking_calls_total", "counter",
+	           "Store calls that blocked the loop (PostgreSQL calls made "
+	           "off a fiber): 0 by design.");
+	buf_printf(b, "panelmux_store_blocking_calls_total %llu\n",
+	           (unsigned long long)store_blocking_calls(a->src.st));
+	admin_help(b, "panelmux_fibers", "gauge",
+	           "Fibers started and not ended (parked on the store).");
+	buf_printf(b, "panelmux_fibers %zu\n", fiber_count());
 	if (a->src.orders != NULL) {
 		orders_stats(a->src.orders, &os);
 		admin_help(b, "panelmux_order_events_total", "counter",
@@ -312,9 +321,10 @@ admin_send(struct evhttp_request *req, int status, const char *ctype,
 }
 
 static void
-admin_request(struct evhttp_request *req, void *arg)
+admin_request_run(void *x, void *y)
 {
-	struct admin *a = arg;
+	struct evhttp_request *req = x;
+	struct admin *a = y;
 	const char *path =
 	    evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
 	struct buf b;
@@ -344,6 +354,13 @@ admin_request(struct evhttp_request *req, void *arg)
 	}
 	buf_puts(&b, "not found\n");
 	admin_send(req, 404, "text/plain", &b);
+}
+
+/* On a fiber: the store may park it (fiber.h). */
+static void
+admin_request(struct evhttp_request *req, void *arg)
+{
+	fiber_spawn(admin_request_run, req, arg);
 }
 
 struct admin *

@@ -20,6 +20,7 @@
 #include "clock.h"
 #include "config.h"
 #include "conns.h"
+#include "fiber.h"
 #include "front.h"
 #include "log.h"
 #include "params.h"
@@ -244,9 +245,10 @@ front_pending(const struct front *f)
 }
 
 static void
-front_request(struct evhttp_request *req, void *arg)
+front_request_run(void *a, void *b)
 {
-	struct front *f = arg;
+	struct evhttp_request *req = a;
+	struct front *f = b;
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	struct front_pending *fp;
 	struct api_reply *r;
@@ -286,6 +288,14 @@ front_request(struct evhttp_request *req, void *arg)
 	} else
 		f->pending++;
 	params_free(p);
+}
+
+/* evhttp keeps REQ until it is answered, even if its client goes: the
+ * fiber may park on the store meanwhile. */
+static void
+front_request(struct evhttp_request *req, void *arg)
+{
+	fiber_spawn(front_request_run, req, arg);
 }
 
 void

@@ -17,6 +17,7 @@
 #include "api.h"
 #include "auth.h"
 #include "config.h"
+#include "fiber.h"
 #include "front.h"
 #include "log.h"
 #include "notify.h"
@@ -104,7 +105,7 @@ daemon_on_drain(evutil_socket_t fd, short what, void *arg)
 
 	/* Quiet for a few ticks: the last replies queued are written out
 	 * before the loop ends and the connections close. */
-	if (calls == 0 && front_pending(d->front) == 0)
+	if (calls == 0 && front_pending(d->front) == 0 && fiber_count() == 0)
 		d->drain_quiet++;
 	else
 		d->drain_quiet = 0;
@@ -369,15 +370,26 @@ main(int argc, char **argv)
 	         d.cfg->nservices);
 	panel_start(d.panel);
 	orders_start(d.orders);
+	/* From here a networked store works on the loop, on fibers. */
+	if (store_attach(d.st, d.base) != 0)
+		goto out;
+	if (d.st->async)
+		fiber_setup(d.base);
 	d.ready = 1;
 	notify_send("READY=1");
 	if (event_base_dispatch(d.base) < 0) {
 		log_warnx("event loop failed");
 		goto out;
 	}
+	if (store_blocking_calls(d.st) > 0)
+		log_warnx("store: %llu calls blocked the event loop (made off "
+		          "a fiber)",
+		          (unsigned long long)store_blocking_calls(d.st));
 	log_info("stopped");
 	rc = 0;
 out:
+	/* No loop runs any more: what remains is called directly. */
+	fiber_teardown();
 	daemon_free(&d);
 	auth_cleanup();
 	curl_global_cleanup();

@@ -16,6 +16,7 @@
 #include "catalog.h"
 #include "config.h"
 #include "dialect.h"
+#include "fiber.h"
 #include "log.h"
 #include "money.h"
 #include "orders.h"
@@ -27,8 +28,12 @@
 #include "upstream.h"
 #include "xmalloc.h"
 
-#define ORDERS_SWEEP_MS 2000    /* queued orders retried this often */
-#define ORDERS_SWEEP_BATCH 200  /* queued orders looked at per sweep */
+#define ORDERS_SWEEP_MS 2000   /* queued orders retried this often */
+#define ORDERS_SWEEP_BATCH 200 /* queued orders looked at per sweep */
+/* A queued order one sweep claimed is not claimed again (by any instance)
+ * for this long. */
+#define ORDERS_SWEEP_LEASE_MS (ORDERS_SWEEP_MS - 200)
+#define ORDERS_POLL_CLAIM 1000  /* open orders claimed at once, 10 batches */
 #define ORDERS_QUEUE_MAX_S 3600 /* unsent this long: refunded */
 #define ORDERS_MAX_ROUTES 16
 #define ORDERS_UNAVAILABLE                                                     \
@@ -159,13 +164,20 @@ orders_reply_error(struct api_reply *r, const char *msg)
 	api_error(&r->body, msg);
 }
 
-/* Fetch order ID if it belongs to CUSTOMER. */
+/* Fetch order ID: 1 if it belongs to CUSTOMER, 0 if not (or no such
+ * order), -1 if the store cannot tell (an outage is not "no such order"). */
 static int
 orders_get_own(struct orders *o, int64_t customer, int64_t id,
                struct order *out)
 {
-	return store_order_get(o->p->st, id, out) == STORE_OK &&
-	       out->customer_id == customer;
+	switch (store_order_get(o->p->st, id, out)) {
+	case STORE_OK:
+		return out->customer_id == customer;
+	case STORE_NOTFOUND:
+		return 0;
+	default:
+		return -1;
+	}
 }
 
 /*
@@ -189,6 +201,7 @@ struct add_job {
 	int nroutes;
 	int route;
 	int premarked; /* created 'sending' on route 0 */
+	int held;      /* the order is 'sending' for this job */
 	struct add_wait *wait;
 	char key[24];
 };
@@ -355,6 +368,7 @@ orders_add_done(const struct up_result *res, void *arg)
 			orders_ambiguous(j, up, "store error");
 			return;
 		}
+		j->held = 0;
 		log_info("order %lld: not sent to %s (%s)", (long long)j->id,
 		         up, res->reason);
 		j->route++;
@@ -426,12 +440,16 @@ orders_dispatch(struct add_job *j)
 		/* Created already marked for route 0: no second write. */
 		if (!(j->premarked && j->route == 0))
 			mr = store_order_sending(o->p->st, j->id, j->route,
-			                         pu->state.name, rt->service);
+			                         pu->state.name, rt->service,
+			                         j->held);
 		j->premarked = 0;
 		switch (mr) {
 		case STORE_OK:
+			j->held = 1;
 			break;
-		case STORE_CONFLICT: /* settled meanwhile (operator) */
+		case STORE_CONFLICT:
+			/* Settled meanwhile (operator), or another instance
+			 * claimed it first: not ours to send. */
 			orders_job_free(j);
 			return;
 		default:
@@ -454,7 +472,7 @@ orders_dispatch(struct add_job *j)
 		return;
 	}
 	/* No route could take it now: it stays queued (charged, not sent). */
-	if (j->premarked)
+	if (j->held)
 		store_order_unsent(o->p->st, j->id);
 	o->stats.parked++;
 	orders_job_free(j);
@@ -538,6 +556,7 @@ orders_pending_start(struct orders *o, struct pending_add *pa, int64_t id)
 	j->nroutes = pa->nroutes;
 	j->rate = pa->rate;
 	j->premarked = pa->on.sending;
+	j->held = pa->on.sending;
 	w = xcalloc(1, sizeof(*w));
 	w->r = pa->r;
 	w->done = pa->done;
@@ -560,21 +579,25 @@ static void
 orders_flush_adds(struct orders *o)
 {
 	struct order_new on[ORDERS_GROUP_MAX];
+	struct pending_add *adds[ORDERS_GROUP_MAX];
 	enum store_result res[ORDERS_GROUP_MAX];
 	int64_t ids[ORDERS_GROUP_MAX];
 	size_t n = o->nadds;
 
 	if (n == 0)
 		return;
+	/* Taken out first: on a fiber the commit parks, and the next
+	 * group gathers meanwhile. */
+	memcpy(adds, o->adds, n * sizeof(adds[0]));
 	o->nadds = 0;
 	for (size_t i = 0; i < n; i++) {
-		on[i] = o->adds[i]->on;
+		on[i] = adds[i]->on;
 		if (o->stopping)
 			on[i].sending = 0; /* nothing leaves now: queued */
 	}
 	store_order_create_many(o->p->st, on, n, res, ids);
 	for (size_t i = 0; i < n; i++) {
-		struct pending_add *pa = o->adds[i];
+		struct pending_add *pa = adds[i];
 
 		pa->on.sending = on[i].sending;
 		switch (res[i]) {
@@ -634,12 +657,18 @@ orders_flush_actives(struct orders *o)
 }
 
 static void
-orders_group_cb(evutil_socket_t fd, short what, void *arg)
+orders_group_run(void *a, void *b)
 {
-	struct orders *o = arg;
+	struct orders *o = a;
 
 	orders_flush_adds(o);
 	orders_flush_actives(o);
+}
+
+static void
+orders_group_cb(evutil_socket_t fd, short what, void *arg)
+{
+	fiber_spawn(orders_group_run, arg, NULL);
 }
 
 static void
@@ -746,15 +775,21 @@ orders_sweep_collect(const struct order *ord, void *arg)
 static void
 orders_sweep(struct orders *o)
 {
-	struct order_filter f = {ORDER_QUEUED, 0, NULL, 0, ORDERS_SWEEP_BATCH};
+	int64_t now_ms = clock_wall_ms();
+	struct order_filter f = {ORDER_QUEUED, 0, NULL,
+	                         now_ms - ORDERS_SWEEP_LEASE_MS,
+	                         ORDERS_SWEEP_BATCH};
 	struct sweep_ctx sc;
-	int64_t now = (int64_t)time(NULL);
+	int64_t now = now_ms / 1000;
 
 	if (o->stopping)
 		return;
 	sc.o = o;
 	sc.n = 0;
-	if (store_order_list(o->p->st, &f, orders_sweep_collect, &sc) < 0)
+	/* Claimed, so that instances sharing a database sweep disjoint
+	 * orders; sending stays a conditional move from queued. */
+	if (store_order_claim(o->p->st, &f, now_ms, orders_sweep_collect, &sc) <
+	    0)
 		return;
 	for (int i = 0; i < sc.n; i++) {
 		char key[24], *fields = NULL;
@@ -790,9 +825,15 @@ orders_sweep(struct orders *o)
 }
 
 static void
+orders_sweep_run(void *a, void *b)
+{
+	orders_sweep(a);
+}
+
+static void
 orders_sweep_cb(evutil_socket_t fd, short what, void *arg)
 {
-	orders_sweep(arg);
+	fiber_spawn(orders_sweep_run, arg, NULL);
 }
 
 /*
@@ -931,23 +972,37 @@ orders_poll(struct orders *o, size_t idx)
 	/* Due a little early, so answers spread over a cycle stay in it. */
 	int64_t due =
 	    clock_wall_ms() - cu->poll_interval_ms + cu->poll_interval_ms / 10;
-	struct order_filter f = {ORDER_ACTIVE, 0, cu->name, due, 0};
+	struct order_filter f = {ORDER_ACTIVE, 0, cu->name, due,
+	                         o->p->st->shared ? ORDERS_POLL_CLAIM
+	                                          : INT64_MAX};
 	struct poll_ctx pc = {o, idx, 0};
+	int64_t n;
 
 	if (o->stopping)
 		return;
-	store_order_list(o->p->st, &f, orders_poll_one, &pc);
+	/* Claimed in whole batches: instances sharing a database poll
+	 * disjoint orders and each batch stays full. */
+	do
+		n = store_order_claim(o->p->st, &f, clock_wall_ms(),
+		                      orders_poll_one, &pc);
+	while (o->p->st->shared && n == ORDERS_POLL_CLAIM && !o->stopping);
 	if (pc.asked > 0)
 		log_debug("poll %s: %lld open orders asked", cu->name,
 		          (long long)pc.asked);
 }
 
 static void
-orders_poll_cb(evutil_socket_t fd, short what, void *arg)
+orders_poll_run(void *a, void *b)
 {
-	struct orders_apply_ctx *ac = arg;
+	struct orders_apply_ctx *ac = a;
 
 	orders_poll(ac->o, ac->upi);
+}
+
+static void
+orders_poll_cb(evutil_socket_t fd, short what, void *arg)
+{
+	fiber_spawn(orders_poll_run, arg, NULL);
 }
 
 /* A request over a list of IDs (status, refill, refill_status, cancel). */
@@ -958,6 +1013,11 @@ struct multi_item {
 	int64_t refill;  /* refill: the new local refill ID */
 	char status[32]; /* refill_status */
 	char err[DIALECT_MSG_SZ];
+	int failed; /* refill_status: the store could not tell */
+	/* The ask to make once every item's store work is done. */
+	int upi; /* -1: none */
+	char upid[STORE_UPID_MAX + 1];
+	int64_t local;
 };
 
 struct multi_req {
@@ -1014,8 +1074,35 @@ orders_multi_new(struct orders *o, const struct customer *c,
 	for (size_t i = 0; i < n; i++) {
 		m->items[i].req = m;
 		m->items[i].id = ids[i];
+		m->items[i].upi = -1;
 	}
 	return m;
+}
+
+/* Item IT's ask, made by orders_multi_ask. */
+static void
+orders_multi_want(struct multi_item *it, int upi, const char *upid,
+                  int64_t local)
+{
+	it->upi = upi;
+	snprintf(it->upid, sizeof(it->upid), "%s", upid);
+	it->local = local;
+	it->req->pending++;
+}
+
+/* Every ask at once, after the items' store work: a store call may park
+ * the fiber (fiber.h), and asks made on both sides of a park would leave in
+ * separate batches. */
+static void
+orders_multi_ask(struct multi_req *m, enum batch_action a, batch_cb cb)
+{
+	for (size_t i = 0; i < m->n; i++) {
+		struct multi_item *it = &m->items[i];
+
+		if (it->upi >= 0)
+			batch_ask(m->o->b[it->upi], a, it->upid, it->local, cb,
+			          it);
+	}
 }
 
 static void
@@ -1059,10 +1146,16 @@ orders_status_row(struct multi_req *m, size_t i, struct order *tmp)
 {
 	if (!m->found[i])
 		return NULL;
-	if (m->items[i].ok &&
-	    !orders_get_own(m->o, m->customer, m->items[i].id, tmp))
+	if (!m->items[i].ok)
+		return &m->orders[i];
+	switch (orders_get_own(m->o, m->customer, m->items[i].id, tmp)) {
+	case 1:
+		return tmp;
+	case 0:
 		return NULL;
-	return m->items[i].ok ? tmp : &m->orders[i];
+	default:
+		return &m->orders[i]; /* unreadable now: as read before */
+	}
 }
 
 static void
@@ -1225,11 +1318,13 @@ orders_refill(struct orders *o, const struct customer *c,
 	m->render = orders_refill_render;
 	for (size_t i = 0; i < m->n; i++) {
 		struct multi_item *it = &m->items[i];
-		int upi;
+		int upi, own;
 
 		snprintf(it->err, sizeof(it->err), "%s", API_ERR_ORDER);
-		if (!orders_get_own(o, c->id, it->id, &ord) ||
-		    !orders_refillable(&ord) ||
+		if ((own = orders_get_own(o, c->id, it->id, &ord)) < 0)
+			snprintf(it->err, sizeof(it->err), "%s",
+			         API_ERR_INTERNAL);
+		if (own <= 0 || !orders_refillable(&ord) ||
 		    (upi = panel_upstream_index(o->p, ord.upstream)) < 0)
 			continue;
 		if (o->stopping) {
@@ -1243,10 +1338,9 @@ orders_refill(struct orders *o, const struct customer *c,
 			         API_ERR_INTERNAL);
 			continue;
 		}
-		m->pending++;
-		batch_ask(o->b[upi], BATCH_REFILL, ord.upstream_order,
-		          it->refill, orders_refill_answer, it);
+		orders_multi_want(it, upi, ord.upstream_order, it->refill);
 	}
+	orders_multi_ask(m, BATCH_REFILL, orders_refill_answer);
 	return orders_multi_finish(m, done, arg);
 }
 
@@ -1268,7 +1362,8 @@ orders_refill_status_render(struct multi_req *m)
 			buf_printf(b, "{\"status\":\"%s\"}",
 			           m->items[0].status);
 		else
-			api_error(b, API_ERR_REFILL);
+			api_error(b, m->items[0].failed ? API_ERR_INTERNAL
+			                                : API_ERR_REFILL);
 		return;
 	}
 	buf_puts(b, "[");
@@ -1281,7 +1376,8 @@ orders_refill_status_render(struct multi_req *m)
 		if (it->ok)
 			buf_printf(b, "\"%s\"}", it->status);
 		else {
-			api_error(b, API_ERR_REFILL);
+			api_error(b, it->failed ? API_ERR_INTERNAL
+			                        : API_ERR_REFILL);
 			buf_puts(b, "}");
 		}
 	}
@@ -1325,8 +1421,16 @@ orders_refill_status(struct orders *o, const struct customer *c,
 		struct multi_item *it = &m->items[i];
 		int upi;
 
-		if (store_refill_get(o->p->st, it->id, &rf) != STORE_OK ||
-		    rf.customer_id != c->id)
+		switch (store_refill_get(o->p->st, it->id, &rf)) {
+		case STORE_OK:
+			break;
+		case STORE_NOTFOUND:
+			continue;
+		default:
+			it->failed = 1;
+			continue;
+		}
+		if (rf.customer_id != c->id)
 			continue;
 		it->ok = 1;
 		snprintf(it->status, sizeof(it->status), "%s",
@@ -1334,10 +1438,9 @@ orders_refill_status(struct orders *o, const struct customer *c,
 		if (strcmp(rf.state, "active") != 0 || o->stopping ||
 		    (upi = panel_upstream_index(o->p, rf.upstream)) < 0)
 			continue;
-		m->pending++;
-		batch_ask(o->b[upi], BATCH_REFILL_STATUS, rf.upstream_refill,
-		          rf.id, orders_refill_status_answer, it);
+		orders_multi_want(it, upi, rf.upstream_refill, rf.id);
 	}
+	orders_multi_ask(m, BATCH_REFILL_STATUS, orders_refill_status_answer);
 	return orders_multi_finish(m, done, arg);
 }
 
@@ -1404,10 +1507,13 @@ orders_cancel(struct orders *o, const struct customer *c,
 	m->multi = 1; /* cancel always answers the list form */
 	for (size_t i = 0; i < m->n; i++) {
 		struct multi_item *it = &m->items[i];
-		int upi;
+		int upi, own;
 
 		snprintf(it->err, sizeof(it->err), "%s", API_ERR_ORDER);
-		if (!orders_get_own(o, c->id, it->id, &ord))
+		if ((own = orders_get_own(o, c->id, it->id, &ord)) < 0)
+			snprintf(it->err, sizeof(it->err), "%s",
+			         API_ERR_INTERNAL);
+		if (own <= 0)
 			continue;
 		snprintf(key, sizeof(key), "%lld", (long long)ord.id);
 		if (ord.state == ORDER_QUEUED &&
@@ -1434,10 +1540,9 @@ orders_cancel(struct orders *o, const struct customer *c,
 			         ORDERS_UNAVAILABLE);
 			continue;
 		}
-		m->pending++;
-		batch_ask(o->b[upi], BATCH_CANCEL, ord.upstream_order, ord.id,
-		          orders_cancel_answer, it);
+		orders_multi_want(it, upi, ord.upstream_order, ord.id);
 	}
+	orders_multi_ask(m, BATCH_CANCEL, orders_cancel_answer);
 	return orders_multi_finish(m, done, arg);
 }
 
@@ -1533,8 +1638,7 @@ orders_stop(struct orders *o)
 		evtimer_del(o->poll_timer[i]);
 	/* Adds still waiting become queued orders (sent after a restart);
 	 * accepted orders are recorded now. */
-	orders_flush_adds(o);
-	orders_flush_actives(o);
+	fiber_spawn(orders_group_run, o, NULL);
 }
 
 void

@@ -65,10 +65,38 @@ store_name_valid(const char *name)
 struct store *
 store_open(const struct config *cfg)
 {
-	if (cfg->store_postgres != NULL) {
-		log_warnx("store: PostgreSQL is not available in this build "
-		          "yet; use store.sqlite");
-		return NULL;
-	}
+	if (cfg->store_postgres != NULL)
+		return store_pg_open(cfg->store_postgres, cfg->money_decimals,
+		                     STORE_PG_POOL);
 	return store_sqlite_open(cfg->store_sqlite, cfg->money_decimals);
+}
+
+int
+store_refund_for(int decimals, enum order_state final, money_t charge,
+                 int64_t quantity, int64_t remains, money_t *refund)
+{
+	money_t v;
+
+	switch (final) {
+	case ORDER_COMPLETED:
+		*refund = 0;
+		return 0;
+	case ORDER_CANCELED:
+	case ORDER_REFUNDED:
+	case ORDER_REJECTED:
+		*refund = charge;
+		return 0;
+	case ORDER_PARTIAL:
+		if (remains < 0)
+			return -1;
+		if (remains > quantity)
+			remains = quantity;
+		if (money_mul_div(charge, remains, quantity, MONEY_ROUND_DOWN,
+		                  &v) != 0 ||
+		    money_round_dec(v, decimals, MONEY_ROUND_DOWN, refund) != 0)
+			return -1;
+		return 0;
+	default:
+		return -1;
+	}
 }

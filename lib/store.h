@@ -2,10 +2,13 @@
  * orders, refills, the service catalogue and upstream state.
  *
  * The store is an interface: a function table that a backend fills in
- * (store_sqlite.c now; a PostgreSQL backend later).  Callers use only the
- * inline wrappers below.  All calls are synchronous; every write is one
- * durable transaction (SQLite: WAL, synchronous=FULL) that has committed when
- * the call returns STORE_OK.
+ * (store_sqlite.c, store_pg.c).  Callers use only the wrappers below.
+ * Calls read as synchronous; every write is one durable transaction (SQLite:
+ * WAL, synchronous=FULL; PostgreSQL: its commit) that has committed when the
+ * call returns STORE_OK.  A backend that waits on a network (PostgreSQL) sets
+ * store.async once attached to the daemon's loop: its calls made on a fiber
+ * (lib/fiber.h) park that fiber while the database works, so the loop never
+ * blocks; the daemon runs its store-touching callbacks on fibers then.
  *
  * Money is money_t (lib/money.h) everywhere.  Strings in result structs are
  * copied into fixed buffers, so results own nothing and need no freeing.
@@ -36,6 +39,7 @@ enum store_result {
 #define STORE_REQID_MAX 64   /* add request_id */
 #define STORE_UPID_MAX 64    /* upstream order / refill IDs (opaque) */
 #define STORE_UPNAME_MAX 32  /* upstream names */
+#define STORE_PG_POOL 8      /* PostgreSQL connections per daemon */
 
 /* Valid customer name: 1..64 of [A-Za-z0-9._@-]. */
 int store_name_valid(const char *name);
@@ -170,8 +174,11 @@ typedef int (*store_order_cb)(const struct order *, void *arg);
 typedef int (*store_report_row_cb)(const struct report_row *, void *arg);
 
 struct store_ops;
+struct event_base;
 struct store {
 	const struct store_ops *ops;
+	int async;  /* calls may park the calling fiber (see above) */
+	int shared; /* several instances may use the data: claims mark rows */
 };
 
 typedef int (*store_customer_cb)(const struct customer *, void *arg);
@@ -234,11 +241,13 @@ struct store_ops {
 
 	/* Order transitions, each one durable transaction.  STORE_CONFLICT:
 	 * the order is not in a state the transition starts from. */
-	/* queued or sending -> sending on ROUTE (marked before the request
-	 * leaves). */
+	/* Mark on ROUTE before the request leaves: queued -> sending, or
+	 * with HELD (the caller marked it already and still holds it)
+	 * sending -> sending.  The conditional move from queued is the claim
+	 * that makes one instance, one job, the order's only sender. */
 	enum store_result (*order_sending)(struct store *, int64_t id,
 	                                   int route_idx, const char *upstream,
-	                                   int64_t upstream_service);
+	                                   int64_t upstream_service, int held);
 	/* sending -> queued: the request provably never left. */
 	enum store_result (*order_unsent)(struct store *, int64_t id);
 	/* sending -> active with the upstream's order ID. */
@@ -267,6 +276,15 @@ struct store_ops {
 	 * id; CB returning non-zero stops.  Count, or -1. */
 	int64_t (*order_list)(struct store *, const struct order_filter *f,
 	                      store_order_cb cb, void *arg);
+	/* Claim up to F->limit (> 0) orders in F->state whose polled_at is
+	 * before F->polled_before (optionally of F->upstream), oldest first:
+	 * their polled_at becomes NOW_MS in the same transaction, rows
+	 * another instance is claiming are skipped (PostgreSQL: FOR UPDATE
+	 * SKIP LOCKED), and CB sees each claimed order.  Count, or -1.
+	 * A backend only one instance uses (store.shared == 0: SQLite) has
+	 * nothing to claim against: it lists and marks nothing. */
+	int64_t (*order_claim)(struct store *, const struct order_filter *f,
+	                       int64_t now_ms, store_order_cb cb, void *arg);
 	/* Orders per state (ORDER_STATE_COUNT counters). */
 	enum store_result (*order_counts)(struct store *, int64_t *counts);
 
@@ -303,13 +321,41 @@ struct store_ops {
 	/* Verify SPEC section 6's invariants; REPORT is called once per
 	 * violation.  Returns the number of violations, or -1 on error. */
 	int (*check)(struct store *, store_report_cb report, void *arg);
+
+	/* Optional: from now on work on BASE's loop (store.async).  */
+	int (*attach)(struct store *, struct event_base *base);
+	/* Optional: calls that had to block the loop since start (made
+	 * off a fiber while attached): 0 is the design. */
+	uint64_t (*blocking_calls)(struct store *);
 };
+
+/* For backends: the refund a final state owes (SPEC section 6): none for
+ * Completed, the charge for Canceled/Refunded/Rejected, the remains' share
+ * rounded down to DECIMALS for Partial.  -1 if it cannot be computed. */
+int store_refund_for(int decimals, enum order_state final, money_t charge,
+                     int64_t quantity, int64_t remains, money_t *refund);
 
 /* Open the backend CFG names, create or migrate its schema, and verify it is
  * durable.  NULL on failure, with the reason logged. */
 struct store *store_open(const struct config *cfg);
 /* SQLite at PATH directly (tests, tools); DECIMALS as money.decimals. */
 struct store *store_sqlite_open(const char *path, int decimals);
+/* PostgreSQL by libpq CONNINFO, up to POOL connections (daemon); tools and
+ * tests use it as a synchronous client until store_attach. */
+struct store *store_pg_open(const char *conninfo, int decimals, int pool);
+
+static inline int
+store_attach(struct store *st, struct event_base *base)
+{
+	return st->ops->attach != NULL ? st->ops->attach(st, base) : 0;
+}
+
+static inline uint64_t
+store_blocking_calls(struct store *st)
+{
+	return st->ops->blocking_calls != NULL ? st->ops->blocking_calls(st)
+	                                       : 0;
+}
 
 static inline void
 store_close(struct store *st)
@@ -354,6 +400,7 @@ store_close(struct store *st)
 #define store_order_fields(st, ...) STORE_CALL(st, order_fields, __VA_ARGS__)
 #define store_order_polled(st, ...) STORE_CALL(st, order_polled, __VA_ARGS__)
 #define store_order_list(st, ...) STORE_CALL(st, order_list, __VA_ARGS__)
+#define store_order_claim(st, ...) STORE_CALL(st, order_claim, __VA_ARGS__)
 #define store_order_counts(st, ...) STORE_CALL(st, order_counts, __VA_ARGS__)
 #define store_refill_add(st, ...) STORE_CALL(st, refill_add, __VA_ARGS__)
 #define store_refill_update(st, ...) STORE_CALL(st, refill_update, __VA_ARGS__)

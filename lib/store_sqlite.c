@@ -247,7 +247,7 @@ static const char *const sqlite_sql[Q_COUNT] = {
     [Q_ORDER_SENDING] = "UPDATE orders SET state = 'sending', route_idx = ?2,"
                         " upstream = ?3, upstream_service = ?4,"
                         " updated_at = ?5"
-                        " WHERE id = ?1 AND state IN ('queued', 'sending')",
+                        " WHERE id = ?1 AND state = ?6",
     [Q_ORDER_UNSENT] = "UPDATE orders SET state = 'queued', updated_at = ?2"
                        " WHERE id = ?1 AND state = 'sending'",
     [Q_ORDER_ACTIVE] = "UPDATE orders SET state = 'active',"
@@ -830,7 +830,7 @@ sqlite_transition(struct store_sqlite *s, enum sqlite_stmt which)
 
 static enum store_result
 sqlite_order_sending(struct store *st, int64_t id, int route_idx,
-                     const char *upstream, int64_t upstream_service)
+                     const char *upstream, int64_t upstream_service, int held)
 {
 	struct store_sqlite *s = sq(st);
 	sqlite3_stmt *q = sqlite_stmt(s, Q_ORDER_SENDING);
@@ -840,6 +840,7 @@ sqlite_order_sending(struct store *st, int64_t id, int route_idx,
 	sqlite3_bind_text(q, 3, upstream, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 4, upstream_service);
 	sqlite3_bind_int64(q, 5, sqlite_now());
+	sqlite3_bind_text(q, 6, held ? "sending" : "queued", -1, SQLITE_STATIC);
 	return sqlite_transition(s, Q_ORDER_SENDING);
 }
 
@@ -919,39 +920,6 @@ sqlite_order_active(struct store *st, int64_t id, const char *upstream_order,
 	return r;
 }
 
-/* The refund a final state owes, by SPEC section 6. */
-static int
-sqlite_refund_for(struct store_sqlite *s, enum order_state final,
-                  money_t charge, int64_t quantity, int64_t remains,
-                  money_t *refund)
-{
-	money_t v;
-
-	switch (final) {
-	case ORDER_COMPLETED:
-		*refund = 0;
-		return 0;
-	case ORDER_CANCELED:
-	case ORDER_REFUNDED:
-	case ORDER_REJECTED:
-		*refund = charge;
-		return 0;
-	case ORDER_PARTIAL:
-		if (remains < 0)
-			return -1;
-		if (remains > quantity)
-			remains = quantity;
-		if (money_mul_div(charge, remains, quantity, MONEY_ROUND_DOWN,
-		                  &v) != 0 ||
-		    money_round_dec(v, s->decimals, MONEY_ROUND_DOWN, refund) !=
-		        0)
-			return -1;
-		return 0;
-	default:
-		return -1;
-	}
-}
-
 /* Inside a transaction: move open order O to FINAL and write its refund. */
 static enum store_result
 sqlite_settle(struct store_sqlite *s, const struct order *o,
@@ -961,8 +929,8 @@ sqlite_settle(struct store_sqlite *s, const struct order *o,
 	sqlite3_stmt *q;
 	money_t refund;
 
-	if (sqlite_refund_for(s, final, o->charge, o->quantity, o->remains,
-	                      &refund) != 0)
+	if (store_refund_for(s->decimals, final, o->charge, o->quantity,
+	                     o->remains, &refund) != 0)
 		return STORE_ERROR;
 	q = sqlite_stmt(s, Q_ORDER_FINAL);
 	sqlite3_bind_int64(q, 1, o->id);
@@ -1169,6 +1137,18 @@ sqlite_order_list(struct store *st, const struct order_filter *f,
 		return -1;
 	}
 	return n;
+}
+
+/* One instance owns a SQLite file, so nothing else can hold a row: a claim
+ * is the list, and the rows' polled_at is written when their answers are
+ * recorded, as it always was (no write per claimed row). */
+static int64_t
+sqlite_order_claim(struct store *st, const struct order_filter *f,
+                   int64_t now_ms, store_order_cb cb, void *arg)
+{
+	if (f->limit <= 0)
+		return -1;
+	return sqlite_order_list(st, f, cb, arg);
 }
 
 static enum store_result
@@ -1881,6 +1861,7 @@ static const struct store_ops sqlite_ops = {
     .order_fields = sqlite_order_fields,
     .order_polled = sqlite_order_polled,
     .order_list = sqlite_order_list,
+    .order_claim = sqlite_order_claim,
     .order_counts = sqlite_order_counts,
     .refill_add = sqlite_refill_add,
     .refill_update = sqlite_refill_update,

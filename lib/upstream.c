@@ -17,6 +17,7 @@
 #include "clock.h"
 #include "buf.h"
 #include "config.h"
+#include "fiber.h"
 #include "log.h"
 #include "upstream.h"
 #include "xmalloc.h"
@@ -259,6 +260,17 @@ up_reply_looks_ok(const struct up_call *c)
 }
 
 /* Deliver C's result, then free it.  Callers have unlinked C. */
+/* The caller's callback, then C is done. */
+static void
+up_deliver(void *a, void *b)
+{
+	struct up_call *c = a;
+
+	if (c->cb != NULL)
+		c->cb(&c->res, c->arg);
+	up_call_free(c);
+}
+
 static void
 up_finish(struct up_call *c)
 {
@@ -314,9 +326,8 @@ up_finish(struct up_call *c)
 		up_breaker_note(u, ok);
 	}
 	eng->pending--;
-	if (c->cb != NULL)
-		c->cb(&c->res, c->arg);
-	up_call_free(c);
+	/* On its own fiber when the store may park it (fiber.h). */
+	fiber_spawn(up_deliver, c, NULL);
 }
 
 static void

@@ -3,6 +3,13 @@
 # (build = normal, build-san = ASan+UBSan) and end with the plain line
 # "N passed, N failed".  TAP lines are printed as they come.
 #   TESTS_FILTER=regex   run only unit binaries / integration tests matching it
+#   PMX_NO_PG=1          no PostgreSQL cluster, no PostgreSQL suite
+# When PostgreSQL's server binaries are installed, a throw-away cluster is
+# started first (tests/pg.sh, a temporary directory, a free loopback port)
+# and PMX_PG (its conninfo), PMX_PG_DIR, PMX_PG_PORT and PMX_PG_OPTS are
+# exported: the unit tests use PMX_PG, and after the per-build suites the
+# integration suite runs once more with PMX_STORE=postgres, labelled
+# BUILD/integration-pg.  The cluster is stopped and removed on exit.
 set -u
 cd "$(dirname "$0")/.."
 pass=0
@@ -10,13 +17,51 @@ fail=0
 failed=()
 filter=${TESTS_FILTER:-}
 
-tally() { # $1 = label; reads TAP on stdin
-	local label=$1 line
+pg_base=
+pg_ok=
+pg_cleanup() {
+	if [ -n "$pg_base" ]; then
+		bash tests/pg.sh stop "$pg_base/data" fast >/dev/null 2>&1 || true
+		rm -rf "$pg_base"
+	fi
+}
+if [ -z "${PMX_NO_PG:-}" ] && compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
+	pg_base=$(mktemp -d /tmp/pmx-pg.XXXXXX)
+	chmod 711 "$pg_base" # the cluster's directory inside is the postgres user's
+	trap pg_cleanup EXIT
+	trap 'exit 130' INT TERM
+	# fsync off only speeds the throw-away cluster up: a killed server
+	# process still loses no committed transaction.
+	export PMX_PG_OPTS="-c fsync=off -c synchronous_commit=on"
+	for try in 1 2 3; do
+		PMX_PG_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+		# shellcheck disable=SC2086
+		if out=$(bash tests/pg.sh start "$pg_base/data" "$PMX_PG_PORT" $PMX_PG_OPTS 2>&1); then
+			pg_ok=1
+			break
+		fi
+	done
+	if [ -n "$pg_ok" ]; then
+		export PMX_PG=$out PMX_PG_DIR=$pg_base/data PMX_PG_PORT
+		echo "# PostgreSQL test cluster: $PMX_PG"
+	else
+		echo "postgres: the test cluster did not start"
+		printf '%s\n' "$out" | tail -n 20
+		tail -n 20 "$pg_base/data/server.log" 2>/dev/null
+		fail=$((fail + 1)); failed+=("postgres: the test cluster did not start")
+	fi
+elif [ -z "${PMX_NO_PG:-}" ]; then
+	echo "# PostgreSQL server not installed: the PostgreSQL suites do not run"
+fi
+
+tally() { # $1 = label; reads TAP on stdin; shows the diagnostics of failures
+	local label=$1 line diag=
 	while IFS= read -r line; do
 		case $line in
-		"ok "*) pass=$((pass + 1)); echo "$label: $line" ;;
-		"not ok "*) fail=$((fail + 1)); failed+=("$label: ${line#not ok }"); echo "$label: $line" ;;
-		"#"*|"1.."*) ;;
+		"ok "*) pass=$((pass + 1)); diag=; echo "$label: $line" ;;
+		"not ok "*) fail=$((fail + 1)); diag=1; failed+=("$label: ${line#not ok }"); echo "$label: $line" ;;
+		"#"*) if [ -n "$diag" ]; then echo "$label: $line"; fi ;;
+		"1.."*) ;;
 		*) echo "$label: $line" ;;
 		esac
 	done
@@ -63,8 +108,17 @@ for b in "$@"; do
 			printf '%s\n' "$out" | tail -n 30
 		fi
 	done
-	tally "$b/integration" < <(python3 tests/integration/run.py --build "$b" ${filter:+--filter "$filter"} 2>&1)
+	tally "$b/integration" < <(PMX_STORE=sqlite python3 tests/integration/run.py --build "$b" ${filter:+--filter "$filter"} 2>&1)
 done
+
+# The integration suite once more on PostgreSQL, for every build (the
+# sanitizer build is where the fibers' stack switches are checked).
+if [ -n "$pg_ok" ] && [ $# -gt 0 ]; then
+	for b in "$@"; do
+		[ -x "$b/panelmuxd" ] || continue # reported above
+		tally "$b/integration-pg" < <(PMX_STORE=postgres python3 tests/integration/run.py --build "$b" ${filter:+--filter "$filter"} 2>&1)
+	done
+fi
 
 if [ ${#failed[@]} -gt 0 ]; then
 	echo "failed:"

@@ -89,6 +89,16 @@ def rows(r):
     s = num(r, "startup.s")
     out.append(["start-up to READY with that store (median)", fmt(s, " s", 3), "-", "-", "<= 1 s",
                 "NO DATA" if s is None else ("PASS" if s <= 1 else "MISS")])
+
+    # Scale-out (bench_scaleout.py): no target is set, the ratio is information.
+    conns = int(num(r, "scaleout.conns") or 64)
+    for key, label in (("add", f"add orders/s, 2 instances on PostgreSQL (durable; 2 wrk x {conns // 2} connections)"),
+                       ("balance", f"balance req/s, 2 instances on PostgreSQL (2 wrk x {conns // 2} connections)")):
+        p, a = num(r, f"scaleout.{key}_pg"), num(r, f"scaleout.{key}_sqlite")
+        ratio = p / a if p is not None and a else None
+        out.append([label, fmt(p), f"{fmt(a)} (1 instance on SQLite, {conns} connections)",
+                    "n/a" if ratio is None else f"{ratio:.3f} x", "-",
+                    "NO DATA" if ratio is None else "info"])
     return out
 
 
@@ -128,6 +138,19 @@ def details(r):
     if "rss.start_kib" in r:
         d.append(f"RSS: VmRSS {int(r['rss.start_kib']) / 1024:.1f} MiB after start-up and sync,"
                  f" {int(r['rss.load_kib']) / 1024:.1f} MiB after the services load")
+    if "scaleout.add_pg" in r or "scaleout.add_sqlite" in r:
+        g = lambda k: r.get(f"scaleout.{k}", "n/a")
+        d.append(f"scale-out: {g('pg_settings')}; PostgreSQL and both instances share the server core,"
+                 f" wrk x 2 and the fake panel the client core; req/s per instance:"
+                 f" add {g('add_pg_per')}, balance {g('balance_pg_per')}")
+        d.append(f"scale-out: server CPU per request (us; PostgreSQL's processes included for the"
+                 f" 2 instances): add {g('add_pg_cpu_us')} vs {g('add_sqlite_cpu_us')} on SQLite,"
+                 f" balance {g('balance_pg_cpu_us')} vs {g('balance_sqlite_cpu_us')};"
+                 f" wrk errors (socket or non-2xx): add {g('add_pg_errors')} / {g('add_sqlite_errors')},"
+                 f" balance {g('balance_pg_errors')} / {g('balance_sqlite_errors')}")
+        d.append(f"scale-out: orders by state after the adds: PostgreSQL {g('pg_states')},"
+                 f" SQLite {g('sqlite_states')}; `panelmux check`: PostgreSQL {g('pg_check')},"
+                 f" SQLite {g('sqlite_check')}")
     return d
 
 
@@ -144,7 +167,9 @@ def main():
         print(f"- {line}")
     verdicts = [row[-1] for row in table]
     print()
-    print(f"{verdicts.count('PASS')} PASS, {verdicts.count('MISS')} MISS, {verdicts.count('NO DATA')} NO DATA")
+    info = f", {verdicts.count('info')} info (no target)" if "info" in verdicts else ""
+    print(f"{verdicts.count('PASS')} PASS, {verdicts.count('MISS')} MISS, {verdicts.count('NO DATA')} NO DATA"
+          + info)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,12 @@
 on free loopback ports, each test in its own temporary directory with its own
 config and database, a timeout, and cleanup of every process it started.
 
+The store backend comes from PMX_STORE: "sqlite" (the default; a file in the
+test's directory) or "postgres" (a fresh database per Panelmux on the cluster
+named by PMX_PG, created with tests/pg.sh and dropped at close).  Configs put
+`{store}` where the store's backend line goes (see store_yaml); pm.sql()
+reads and writes the store on either backend.
+
 Stdlib only.  Every process is started by PID and stopped by PID."""
 import http.client
 import json
@@ -10,6 +16,7 @@ import re
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import tempfile
 import threading
@@ -24,6 +31,121 @@ START_TIMEOUT = 60.0 if VALGRIND else 20.0
 # definitely lost byte makes it exit 99, which stop() reports.
 VALGRIND_CMD = ["valgrind", "-q", "--error-exitcode=99", "--leak-check=full",
                 "--errors-for-leak-kinds=definite"]
+
+# PMX_KEEP=1: leave each Panelmux's directory and database for a post-mortem.
+KEEP = bool(os.environ.get("PMX_KEEP"))
+
+# --- the store backend ------------------------------------------------------
+STORE = os.environ.get("PMX_STORE", "sqlite") or "sqlite"
+if STORE not in ("sqlite", "postgres"):
+    raise SystemExit(f"PMX_STORE={STORE!r}: expected sqlite or postgres")
+PG_SH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "pg.sh")
+
+
+def pg_conninfo(name=None):
+    """PMX_PG's keywords as a dict (dbname replaced by NAME if given)."""
+    conninfo = os.environ.get("PMX_PG", "")
+    if not conninfo:
+        raise RuntimeError("PMX_STORE=postgres needs PMX_PG (a libpq conninfo of the test cluster; "
+                           "tests/run.sh starts one)")
+    kv = dict(w.split("=", 1) for w in conninfo.split())
+    if name is not None:
+        kv["dbname"] = name
+    return kv
+
+
+def pg_port():
+    return int(pg_conninfo().get("port", "5432"))
+
+
+def pg_run(name, *args, timeout=120, input=None):
+    """tests/pg.sh psql on database NAME of the PMX_PG cluster."""
+    return subprocess.run(["bash", PG_SH, "psql", os.environ.get("PMX_PG_DIR", "-"), str(pg_port()),
+                           name, "-v", "ON_ERROR_STOP=1", *args],
+                          capture_output=True, text=True, timeout=timeout, input=input)
+
+
+def pg_createdb(name):
+    """A fresh database NAME on the test cluster; returns its conninfo."""
+    p = subprocess.run(["bash", PG_SH, "createdb", os.environ.get("PMX_PG_DIR", "-"),
+                        str(pg_port()), name], capture_output=True, text=True, timeout=120)
+    if p.returncode != 0:
+        raise RuntimeError(f"pg.sh createdb {name} failed: {p.stderr}")
+    kv = pg_conninfo(name)
+    return " ".join(f"{k}={v}" for k, v in kv.items())
+
+
+def pg_dropdb(name):
+    p = pg_run("postgres", "-c", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', timeout=60)
+    if p.returncode != 0:
+        raise RuntimeError(f"DROP DATABASE {name} failed: {p.stderr}")
+
+
+def store_yaml(pm):
+    """The backend line of the `store:` section for Panelmux PM (what
+    `{store}` in a config becomes): `sqlite: "PATH"` or `postgres: "CONNINFO"`."""
+    if STORE == "postgres":
+        return f'postgres: "{pm.conninfo}"'
+    return f'sqlite: "{pm.db}"'
+
+
+class Skip(Exception):
+    """Raised by skip(): the runner reports the test as `ok N - name # SKIP reason`."""
+
+
+def skip(reason):
+    raise Skip(reason)
+
+
+def sqlite_only(why):
+    """Skip the calling test on PostgreSQL: WHY says what is SQLite-specific."""
+    if STORE != "sqlite":
+        skip(f"SQLite-specific: {why}")
+
+
+def postgres_only(why):
+    if STORE != "postgres":
+        skip(f"needs PMX_STORE=postgres: {why}")
+
+
+def exclusive(fn):
+    """Mark a test that must run alone (it stops the shared PostgreSQL
+    cluster, say): the runner runs it after the others, with nothing else."""
+    fn.exclusive = True
+    return fn
+
+
+def _sql_literal(v):
+    if v is None:
+        return "NULL"
+    if isinstance(v, bool):
+        return "1" if v else "0"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, bytes):
+        return "'\\x" + v.hex() + "'::bytea"
+    return "'" + str(v).replace("'", "''") + "'"
+
+
+def _bind(query, params):
+    """QUERY with each ? outside a quoted string replaced by the literal of
+    the next parameter (psql has no bind parameters before PostgreSQL 16)."""
+    out, it, quote = [], iter(params), None
+    for ch in query:
+        if quote:
+            quote = None if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "?":
+            try:
+                out.append(_sql_literal(next(it)))
+            except StopIteration:
+                raise ValueError(f"too few parameters for {query!r}") from None
+            continue
+        out.append(ch)
+    if next(it, StopIteration) is not StopIteration:
+        raise ValueError(f"too many parameters for {query!r}")
+    return "".join(out)
 
 
 class Env:
@@ -146,7 +268,7 @@ currency: USD
 money:
   decimals: 5
 store:
-  sqlite: "{db}"
+  {store}
 log:
   level: debug
 upstreams:
@@ -160,15 +282,30 @@ services:
 
 
 class Panelmux:
-    """One daemon under test with its own directory, config and store."""
+    """One daemon under test with its own directory, config and store.
+    SHARE=another Panelmux: use that one's store (several daemons on one
+    database); the database then belongs to the other (dropped with it)."""
 
-    def __init__(self, env, config=None, extra="", up_port=None, name="pmx"):
+    def __init__(self, env, config=None, extra="", up_port=None, name="pmx", share=None):
         self.env = env
         self.dir = tempfile.mkdtemp(prefix=f"{name}-")
         self.port = free_port()
         self.admin_port = free_port()
         self.up_port = up_port or free_port()
-        self.db = os.path.join(self.dir, "panelmux.db")
+        self.pg_db = None        # the database this instance created (postgres)
+        if share is not None:
+            self.db, self.pg_name, self.conninfo = share.db, share.pg_name, share.conninfo
+        else:
+            self.db = os.path.join(self.dir, "panelmux.db")
+            self.pg_name = self.conninfo = None
+            if STORE == "postgres":
+                self.pg_name = "pmx_" + uuid.uuid4().hex
+                try:
+                    self.conninfo = pg_createdb(self.pg_name)
+                except BaseException:
+                    shutil.rmtree(self.dir, ignore_errors=True)
+                    raise
+                self.pg_db = self.pg_name
         self.config_path = os.path.join(self.dir, "panelmux.yaml")
         self.log_path = os.path.join(self.dir, "panelmuxd.log")
         self.proc = None
@@ -178,8 +315,8 @@ class Panelmux:
         self.write_config(text)
 
     def write_config(self, text, mode=0o600):
-        text = text.format(port=self.port, admin_port=self.admin_port,
-                           db=self.db, up_port=self.up_port, dir=self.dir)
+        text = text.format(port=self.port, admin_port=self.admin_port, db=self.db,
+                           store=store_yaml(self), up_port=self.up_port, dir=self.dir)
         with open(self.config_path, "w") as f:
             f.write(text)
         os.chmod(self.config_path, mode)
@@ -226,6 +363,11 @@ class Panelmux:
         rc = proc.returncode
         if expect_rc is not None and rc != expect_rc:
             raise AssertionError(f"panelmuxd exited {rc}:\n{self.log()[-4000:]}")
+        # On PostgreSQL the loop must never have waited on the database
+        # (the daemon reports calls made off a fiber when it stops).
+        if STORE == "postgres" and "blocked the event loop" in self.log():
+            raise AssertionError("store calls blocked the event loop:\n" +
+                                 self.log()[-4000:])
         return rc
 
     def kill(self):
@@ -245,7 +387,37 @@ class Panelmux:
         try:
             self.kill()
         finally:
+            if KEEP:
+                print(f"# PMX_KEEP: {self.dir} {self.pg_name or ''}", flush=True)
+                return
             shutil.rmtree(self.dir, ignore_errors=True)
+            if self.pg_db is not None:
+                name, self.pg_db = self.pg_db, None
+                pg_dropdb(name)
+
+    # --- the store, directly ----------------------------------------------
+    def sql(self, query, *params):
+        """Run one SQL statement on this instance's store (either backend)
+        with ? placeholders; returns the rows as tuples of strings (None for
+        NULL), the same on both backends, so compare with str() or convert
+        with int().  Writes commit at once."""
+        if STORE == "postgres":
+            p = pg_run(self.pg_name, "-A", "-t", "-F", "\x1f", "-R", "\x1e", "-P", "null=\x02",
+                       "-c", _bind(query, params))
+            if p.returncode != 0:
+                raise AssertionError(f"psql failed on {query!r}: {p.stderr}")
+            out = p.stdout[:-1] if p.stdout.endswith("\n") else p.stdout
+            if out == "" and not p.stdout:
+                return []
+            return [tuple(None if v == "\x02" else v for v in rec.split("\x1f"))
+                    for rec in out.split("\x1e")]
+        con = sqlite3.connect(self.db, timeout=30, isolation_level=None)
+        try:
+            rows = con.execute(query, params).fetchall()
+        finally:
+            con.close()
+        return [tuple(None if v is None else "\\x" + v.hex() if isinstance(v, bytes) else str(v)
+                      for v in row) for row in rows]
 
     def __enter__(self):
         return self

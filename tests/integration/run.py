@@ -2,7 +2,10 @@
 """Integration test runner: imports tests/integration/test_*.py, runs every
 function named test_* with an Env, prints TAP.  Stdlib only.
 
-    python3 tests/integration/run.py --build build [--filter REGEX] [-j N]
+    [PMX_STORE=postgres PMX_PG=CONNINFO] python3 tests/integration/run.py --build build [--filter REGEX] [-j N]
+
+A test that calls harness.skip(reason) is reported `ok N - name # SKIP reason`.
+Tests marked @harness.exclusive run after the others, one at a time.
 """
 import argparse
 import importlib.util
@@ -46,6 +49,8 @@ def run_one(env, name, fn):
     try:
         harness.run_with_timeout(lambda: fn(env), harness.TEST_TIMEOUT)
         return (name, True, "", time.monotonic() - start)
+    except harness.Skip as e:
+        return (name, True, f"SKIP {e}", time.monotonic() - start)
     except Exception:
         return (name, False, traceback.format_exc(), time.monotonic() - start)
 
@@ -61,23 +66,34 @@ def main():
     env = harness.Env(os.path.abspath(args.build), root)
     tests = discover(args.filter)
     print(f"1..{len(tests)}")
+    print(f"# store: {harness.STORE}")
     sys.stdout.flush()
     results = []
     runnable = [(n, f) for (n, f, err) in tests if f is not None]
     for (n, f, err) in tests:
         if f is None:
             results.append((n, False, err, 0.0))
+
+    def report(res):
+        results.append(res)
+        name, ok, err, secs = res
+        if ok and err.startswith("SKIP "):
+            print(f"ok {len(results)} - {name} # SKIP {err[5:]}")
+        elif ok:
+            print(f"ok {len(results)} - {name} ({secs:.1f}s)")
+        else:
+            print(f"not ok {len(results)} - {name} ({secs:.1f}s)")
+            for line in err.rstrip().splitlines()[-25:]:
+                print("#   " + line)
+        sys.stdout.flush()
+
+    shared = [t for t in runnable if not getattr(t[1], "exclusive", False)]
+    alone = [t for t in runnable if getattr(t[1], "exclusive", False)]
     with ThreadPoolExecutor(max_workers=max(1, args.j)) as pool:
-        for res in pool.map(lambda t: run_one(env, t[0], t[1]), runnable):
-            results.append(res)
-            name, ok, err, secs = res
-            if ok:
-                print(f"ok {len(results)} - {name} ({secs:.1f}s)")
-            else:
-                print(f"not ok {len(results)} - {name} ({secs:.1f}s)")
-                for line in err.rstrip().splitlines()[-25:]:
-                    print("#   " + line)
-            sys.stdout.flush()
+        for res in pool.map(lambda t: run_one(env, t[0], t[1]), shared):
+            report(res)
+    for t in alone:
+        report(run_one(env, t[0], t[1]))
     for (n, ok, err, _) in results[: len(tests) - len(runnable)]:
         print(f"not ok - {n}")
         for line in err.rstrip().splitlines()[-25:]:

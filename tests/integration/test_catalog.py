@@ -14,7 +14,7 @@ listen:
   api: "127.0.0.1:{port}"
   admin: "127.0.0.1:{admin_port}"
 store:
-  sqlite: "{db}"
+  {store}
 log:
   level: debug
 limits:

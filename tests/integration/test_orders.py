@@ -6,7 +6,6 @@ import os
 import random
 import re
 import signal
-import sqlite3
 import subprocess
 import threading
 import time
@@ -22,7 +21,7 @@ listen:
   api: "127.0.0.1:{port}"
   admin: "127.0.0.1:{admin_port}"
 store:
-  sqlite: "{db}"
+  {store}
 log:
   level: debug
 limits:
@@ -225,20 +224,18 @@ def test_refunds_exact_once(env):
         assert "Teleported" in pm.log()
 
 
-def _insert_active_orders(db, n, customer_id=1):
-    con = sqlite3.connect(db)
-    with con:
-        for i in range(1, n + 1):
-            cur = con.execute(
-                "INSERT INTO orders (customer_id, service_id, type, state, quantity, rate, charge,"
-                " fields, upstream, upstream_service, upstream_order, created_at, updated_at, polled_at)"
-                " VALUES (?, 1, 'Default', 'active', 1000, 100000000, 100000000, '{}', 'alpha', 1, ?, 0, 0, 0)",
-                (customer_id, str(100000 + i)))
-            con.execute("INSERT INTO ledger (customer_id, kind, amount, order_id, created_at)"
-                        " VALUES (?, 'charge', -100000000, ?, 0)", (customer_id, cur.lastrowid))
-        con.execute("INSERT INTO ledger (customer_id, kind, amount, created_at) VALUES (?, 'deposit', ?, 0)",
-                    (customer_id, n * 100000000))
-    con.close()
+def _insert_active_orders(pm, n, customer_id=1):
+    """N active orders of CUSTOMER_ID (upstream orders 100001..) with their
+    charges and the deposit that paid them, in SQL both backends take."""
+    pm.sql("WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < ?)"
+           " INSERT INTO orders (customer_id, service_id, type, state, quantity, rate, charge,"
+           " fields, upstream, upstream_service, upstream_order, created_at, updated_at, polled_at)"
+           " SELECT ?, 1, 'Default', 'active', 1000, 100000000, 100000000, '{}', 'alpha', 1,"
+           " CAST(100000 + i AS TEXT), 0, 0, 0 FROM seq", n, customer_id)
+    pm.sql("INSERT INTO ledger (customer_id, kind, amount, order_id, created_at)"
+           " SELECT customer_id, 'charge', -100000000, id, 0 FROM orders WHERE customer_id = ?", customer_id)
+    pm.sql("INSERT INTO ledger (customer_id, kind, amount, created_at) VALUES (?, 'deposit', ?, 0)",
+           customer_id, n * 100000000)
 
 
 def test_poll_cycle_batches(env):
@@ -247,7 +244,7 @@ def test_poll_cycle_batches(env):
     # answers into re-asked IDs, which is not what this test measures.
     with FakePanel(env, services=20) as fp, setup(env, fp, poll="5s", timeout="20s") as pm:
         key = pm.customer("bulk")
-        _insert_active_orders(pm.db, n)
+        _insert_active_orders(pm, n)
         pm.start()
         wait_for(lambda: services(pm, key) or None, what="import")
         # one whole cycle: every open order asked once, in full batches
@@ -282,11 +279,9 @@ def test_poll_cycle_batches(env):
 
         with ThreadPoolExecutor(max_workers=100) as pool:
             assert all(pool.map(ask, keys))
-        con = sqlite3.connect(pm.db)
         ids = [o for k in keys for o in mine[k]]
-        fresh = {row[0] for row in con.execute(
-            f"SELECT upstream_order FROM orders WHERE id IN ({','.join('?' * len(ids))})", ids)}
-        con.close()
+        fresh = {row[0] for row in pm.sql(
+            f"SELECT upstream_order FROM orders WHERE id IN ({','.join('?' * len(ids))})", *ids)}
         assert len(fresh) == 200
         later = [c for c in fp.calls()[mark:] if c["action"] == "status"]
         carried = [i for c in later for i in c["ids"] if str(i) in fresh]
@@ -487,15 +482,13 @@ def _adds_per_link(fp):
 
 
 def _verify_after_restart(pm, fp, acked, lock):
-    """What must hold after every restart: the ledger and SQLite's
+    """What must hold after every restart: the ledger and the store's
     integrity (panelmux check), every acknowledged order present, and no
     order received twice upstream."""
     assert "check: ok" in pm.check()
     with lock:
         snapshot = dict(acked)
-    con = sqlite3.connect(pm.db)
-    known = {row[0] for row in con.execute("SELECT id FROM orders")}
-    con.close()
+    known = {int(row[0]) for row in pm.sql("SELECT id FROM orders")}
     missing = [o for o in snapshot if o not in known]
     assert not missing, missing[:10]
     twice = {l: n for l, n in _adds_per_link(fp).items() if n > 1}

@@ -1,0 +1,1437 @@
+/* test_store_pg.c - the PostgreSQL store: customers, the ledger, the debit
+ * primitive (many processes racing on one balance and on one request_id),
+ * claims that skip rows another transaction holds, the sending claim,
+ * settlement exactly once, and the invariant check.
+ *
+ * PMX_PG is a libpq conninfo of a server where the test may create
+ * databases ("host=127.0.0.1 port=55432 user=panelmux dbname=postgres");
+ * without it every test is skipped.  Each test gets a fresh database. */
+#include <sys/wait.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <libpq-fe.h>
+
+#include "auth.h"
+#include "dialect.h"
+#include "log.h"
+#include "money.h"
+#include "store.h"
+#include "xmalloc.h"
+
+static const char *pg_base; /* PMX_PG */
+static int db_seq;
+
+struct fixture {
+	char dbname[64];
+	char conninfo[1024];
+	struct store *st;
+};
+
+static void
+quiet_notice(void *arg, const char *message)
+{
+}
+
+/* PMX_PG with its dbname replaced by DBNAME. */
+static void
+conninfo_for(const char *dbname, char *out, size_t size)
+{
+	PQconninfoOption *opts = PQconninfoParse(pg_base, NULL);
+	size_t off = 0;
+
+	assert_non_null(opts);
+	out[0] = '\0';
+	for (PQconninfoOption *o = opts; o->keyword != NULL; o++) {
+		if (o->val == NULL || strcmp(o->keyword, "dbname") == 0)
+			continue;
+		off +=
+		    (size_t)snprintf(out + off, size - off, "%s='", o->keyword);
+		for (const char *p = o->val; *p != '\0' && off + 4 < size;
+		     p++) {
+			if (*p == '\'' || *p == '\\')
+				out[off++] = '\\';
+			out[off++] = *p;
+		}
+		off += (size_t)snprintf(out + off, size - off, "' ");
+	}
+	snprintf(out + off, size - off, "dbname='%s'", dbname);
+	PQconninfoFree(opts);
+}
+
+static PGconn *
+raw_connect(const char *conninfo)
+{
+	PGconn *c = PQconnectdb(conninfo);
+
+	if (PQstatus(c) != CONNECTION_OK)
+		fail_msg("connect: %s", PQerrorMessage(c));
+	PQsetNoticeProcessor(c, quiet_notice, NULL);
+	return c;
+}
+
+/* Run SQL; 0, or -1 if it failed. */
+static int
+raw_try(PGconn *c, const char *sql)
+{
+	PGresult *res = PQexec(c, sql);
+	int ok = PQresultStatus(res) == PGRES_COMMAND_OK ||
+	         PQresultStatus(res) == PGRES_TUPLES_OK;
+
+	PQclear(res);
+	return ok ? 0 : -1;
+}
+
+static void
+raw_exec(PGconn *c, const char *sql)
+{
+	if (raw_try(c, sql) != 0)
+		fail_msg("%s: %s", sql, PQerrorMessage(c));
+}
+
+/* The first column of the first row of SQL as an integer. */
+static int64_t
+raw_int(PGconn *c, const char *sql)
+{
+	PGresult *res = PQexec(c, sql);
+	int64_t v;
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) < 1)
+		fail_msg("%s: %s", sql, PQerrorMessage(c));
+	v = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	return v;
+}
+
+static void
+admin_exec(const char *sql)
+{
+	PGconn *c = raw_connect(pg_base);
+
+	raw_exec(c, sql);
+	PQfinish(c);
+}
+
+static void
+db_create(const char *name)
+{
+	char sql[256];
+
+	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)",
+	         name);
+	admin_exec(sql);
+	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", name);
+	admin_exec(sql);
+}
+
+static void
+db_drop(const char *name)
+{
+	char sql[256];
+
+	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)",
+	         name);
+	admin_exec(sql);
+}
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	snprintf(f->dbname, sizeof(f->dbname), "pmx_unit_%ld_%d",
+	         (long)getpid(), db_seq++);
+	db_create(f->dbname);
+	conninfo_for(f->dbname, f->conninfo, sizeof(f->conninfo));
+	f->st = store_pg_open(f->conninfo, 5, 4);
+	if (f->st == NULL)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	store_close(f->st);
+	db_drop(f->dbname);
+	free(f);
+	return 0;
+}
+
+static money_t
+M(const char *s)
+{
+	money_t v;
+
+	if (money_parse(s, &v) != 0)
+		fail_msg("bad money literal %s", s);
+	return v;
+}
+
+static int64_t
+add_customer(struct store *st, const char *name, const char *funds)
+{
+	uint8_t h[AUTH_HASH_LEN];
+	int64_t id;
+	money_t bal;
+
+	auth_key_hash(name, strlen(name), h);
+	assert_int_equal(store_customer_add(st, name, h, &id), STORE_OK);
+	if (funds != NULL)
+		assert_int_equal(store_ledger_post(st, id, LEDGER_DEPOSIT,
+		                                   M(funds), "test", &bal),
+		                 STORE_OK);
+	return id;
+}
+
+static money_t
+balance_of(struct store *st, const char *name)
+{
+	struct customer c;
+
+	assert_int_equal(store_customer_by_name(st, name, &c), STORE_OK);
+	return c.balance;
+}
+
+static void
+count_violation(const char *what, void *arg)
+{
+	(*(int *)arg)++;
+	print_message("# violation: %s\n", what);
+}
+
+static int
+violations(struct store *st)
+{
+	int n = 0;
+	int rc = store_check(st, count_violation, &n);
+
+	assert_int_equal(rc, n);
+	return rc;
+}
+
+static struct order_new
+new_order(int64_t customer, const char *charge)
+{
+	struct order_new o;
+
+	memset(&o, 0, sizeof(o));
+	o.customer_id = customer;
+	o.service_id = 1;
+	o.type = "Default";
+	o.quantity = 1000;
+	o.rate = M(charge);
+	o.charge = M(charge);
+	o.fields = "{\"link\":\"https://example.com/x\"}";
+	o.upstream = "alpha";
+	o.upstream_service = 1448;
+	return o;
+}
+
+static int64_t
+create(struct store *st, int64_t cid, const char *charge)
+{
+	struct order_new o = new_order(cid, charge);
+	int64_t id;
+
+	assert_int_equal(store_order_create(st, &o, &id), STORE_OK);
+	return id;
+}
+
+/* An order of CID charged CHARGE, sent and active as upstream UP. */
+static int64_t
+create_active(struct store *st, int64_t cid, const char *charge, const char *up)
+{
+	int64_t id = create(st, cid, charge);
+
+	assert_int_equal(store_order_sending(st, id, 0, "alpha", 1448, 0),
+	                 STORE_OK);
+	assert_int_equal(store_order_active(st, id, up, M("0.01")), STORE_OK);
+	return id;
+}
+
+static void
+test_customers(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t h1[AUTH_HASH_LEN], h2[AUTH_HASH_LEN];
+	struct customer c;
+	int64_t id, id2;
+
+	auth_key_hash("k1", 2, h1);
+	auth_key_hash("k2", 2, h2);
+	assert_int_equal(store_customer_add(f->st, "alice", h1, &id), STORE_OK);
+	assert_true(id > 0);
+	assert_int_equal(store_customer_add(f->st, "alice", h2, NULL),
+	                 STORE_EXISTS);
+	assert_int_equal(store_customer_add(f->st, "bob", h1, NULL),
+	                 STORE_EXISTS); /* a key hash belongs to one customer */
+	assert_int_equal(store_customer_by_key(f->st, h1, &c), STORE_OK);
+	assert_int_equal(c.id, id);
+	assert_string_equal(c.name, "alice");
+	assert_int_equal(c.balance, 0);
+	assert_true(c.created_at > 1600000000);
+	assert_int_equal(store_customer_by_key(f->st, h2, &c), STORE_NOTFOUND);
+	assert_int_equal(store_customer_set_key(f->st, "alice", h2), STORE_OK);
+	assert_int_equal(store_customer_by_key(f->st, h1, &c), STORE_NOTFOUND);
+	assert_int_equal(store_customer_by_key(f->st, h2, &c), STORE_OK);
+	assert_int_equal(store_customer_set_key(f->st, "nobody", h1),
+	                 STORE_NOTFOUND);
+	assert_int_equal(store_customer_add(f->st, "bob", h1, &id2), STORE_OK);
+	assert_int_equal(store_customer_set_key(f->st, "bob", h2),
+	                 STORE_EXISTS);
+	assert_int_equal(store_customer_set_disabled(f->st, "alice", 1),
+	                 STORE_OK);
+	assert_int_equal(store_customer_by_name(f->st, "alice", &c), STORE_OK);
+	assert_int_equal(c.disabled, 1);
+	assert_int_equal(store_customer_set_disabled(f->st, "nobody", 1),
+	                 STORE_NOTFOUND);
+	assert_int_equal(store_customer_by_name(f->st, "nobody", &c),
+	                 STORE_NOTFOUND);
+	assert_int_equal(violations(f->st), 0);
+}
+
+static int
+count_customer(const struct customer *c, void *arg)
+{
+	(*(int *)arg)++;
+	return 0;
+}
+
+static void
+test_ledger(void **state)
+{
+	struct fixture *f = *state;
+	int64_t id = add_customer(f->st, "carol", "10");
+	money_t bal, totals[4];
+	int n = 0;
+
+	assert_int_equal(store_ledger_post(f->st, id, LEDGER_ADJUSTMENT,
+	                                   M("-10.00001"), NULL, &bal),
+	                 STORE_NOFUNDS);
+	assert_int_equal(store_ledger_post(f->st, id, LEDGER_ADJUSTMENT,
+	                                   M("-4"), "withdrawal", &bal),
+	                 STORE_OK);
+	assert_int_equal(bal, M("6"));
+	/* charges and refunds only move through orders */
+	assert_int_equal(
+	    store_ledger_post(f->st, id, LEDGER_CHARGE, M("-1"), NULL, &bal),
+	    STORE_ERROR);
+	assert_int_equal(
+	    store_ledger_post(f->st, id, LEDGER_DEPOSIT, M("-1"), NULL, &bal),
+	    STORE_ERROR);
+	assert_int_equal(
+	    store_ledger_post(f->st, 9999, LEDGER_DEPOSIT, M("1"), NULL, &bal),
+	    STORE_NOTFOUND);
+	/* an overflow is an error, never a wrap */
+	assert_int_equal(store_ledger_post(f->st, id, LEDGER_DEPOSIT,
+	                                   INT64_MAX - 5, NULL, &bal),
+	                 STORE_ERROR);
+	assert_int_equal(balance_of(f->st, "carol"), M("6"));
+	assert_int_equal(store_ledger_totals(f->st, totals), STORE_OK);
+	assert_int_equal(totals[LEDGER_DEPOSIT], M("10"));
+	assert_int_equal(totals[LEDGER_ADJUSTMENT], M("-4"));
+	assert_int_equal(totals[LEDGER_CHARGE], 0);
+	add_customer(f->st, "dan", NULL);
+	assert_int_equal(store_customer_list(f->st, count_customer, &n), 2);
+	assert_int_equal(n, 2);
+	assert_int_equal(violations(f->st), 0);
+}
+
+static void
+test_order_create(void **state)
+{
+	struct fixture *f = *state;
+	int64_t cid = add_customer(f->st, "dave", "1");
+	struct order_new o = new_order(cid, "0.6");
+	uint8_t h1[AUTH_HASH_LEN], h2[AUTH_HASH_LEN];
+	struct order ord;
+	int64_t id1, id2, other;
+	char *json;
+
+	assert_int_equal(store_order_create(f->st, &o, &id1), STORE_OK);
+	assert_int_equal(store_order_get(f->st, id1, &ord), STORE_OK);
+	assert_int_equal(ord.state, ORDER_QUEUED);
+	assert_int_equal(ord.charge, M("0.6"));
+	assert_int_equal(ord.rate, M("0.6"));
+	assert_int_equal(ord.quantity, 1000);
+	assert_int_equal(ord.refunded, 0);
+	assert_string_equal(ord.type, "Default");
+	assert_string_equal(ord.upstream, "alpha");
+	assert_int_equal(ord.upstream_service, 1448);
+	assert_string_equal(ord.upstream_order, "");
+	assert_int_equal(ord.remains, -1);
+	assert_int_equal(ord.start_count, -1);
+	assert_int_equal(ord.polled_at, 0);
+	assert_int_equal(store_order_fields(f->st, id1, &json), STORE_OK);
+	assert_string_equal(json, "{\"link\":\"https://example.com/x\"}");
+	free(json);
+	assert_int_equal(store_order_fields(f->st, id1 + 100, &json),
+	                 STORE_NOTFOUND);
+	/* 0.4 left: a second 0.6 is refused and writes nothing */
+	assert_int_equal(store_order_create(f->st, &o, &id2), STORE_NOFUNDS);
+	assert_int_equal(balance_of(f->st, "dave"), M("0.4"));
+	assert_int_equal(store_order_get(f->st, id1 + 1, &ord), STORE_NOTFOUND);
+	/* never a free order */
+	o.charge = 0;
+	assert_int_equal(store_order_create(f->st, &o, &id2), STORE_CONFLICT);
+
+	/* request_id: the same request returns the first order, once */
+	auth_key_hash("req-a", 5, h1);
+	auth_key_hash("req-b", 5, h2);
+	o = new_order(cid, "0.1");
+	o.request_id = "r-1";
+	o.request_hash = h1;
+	o.sending = 1;
+	assert_int_equal(store_order_create(f->st, &o, &id1), STORE_OK);
+	assert_int_equal(store_order_get(f->st, id1, &ord), STORE_OK);
+	assert_int_equal(ord.state, ORDER_SENDING);
+	assert_int_equal(store_order_create(f->st, &o, &id2), STORE_EXISTS);
+	assert_int_equal(id1, id2);
+	o.request_hash = h2;
+	assert_int_equal(store_order_create(f->st, &o, &id2), STORE_CONFLICT);
+	assert_int_equal(id2, id1);
+	/* request IDs belong to their customer */
+	other = add_customer(f->st, "dora", "1");
+	o = new_order(other, "0.1");
+	o.request_id = "r-1";
+	o.request_hash = h2;
+	assert_int_equal(store_order_create(f->st, &o, &id2), STORE_OK);
+	assert_int_not_equal(id2, id1);
+	assert_int_equal(balance_of(f->st, "dave"), M("0.3"));
+	assert_int_equal(violations(f->st), 0);
+}
+
+static void
+test_create_many(void **state)
+{
+	struct fixture *f = *state;
+	int64_t cid = add_customer(f->st, "gina", "1");
+	uint8_t h1[AUTH_HASH_LEN], h2[AUTH_HASH_LEN];
+	struct order_new v[7];
+	enum store_result res[7];
+	int64_t ids[7], counts[ORDER_STATE_COUNT];
+
+	auth_key_hash("req-a", 5, h1);
+	auth_key_hash("req-b", 5, h2);
+	v[0] = new_order(cid, "0.4");
+	v[1] = new_order(cid, "0.7"); /* 0.6 left */
+	v[2] = new_order(cid, "0.5");
+	v[3] = new_order(cid, "0.05");
+	v[3].request_id = "r-1";
+	v[3].request_hash = h1;
+	v[4] = v[3];
+	v[5] = v[3];
+	v[5].request_hash = h2;
+	v[6] = new_order(cid, "0.01");
+	v[6].quantity = 0;
+	assert_int_equal(store_order_create_many(f->st, v, 7, res, ids),
+	                 STORE_OK);
+	assert_int_equal(res[0], STORE_OK);
+	assert_int_equal(res[1], STORE_NOFUNDS);
+	assert_int_equal(res[2], STORE_OK);
+	assert_int_equal(res[3], STORE_OK);
+	assert_int_equal(res[4], STORE_EXISTS);
+	assert_int_equal(ids[4], ids[3]);
+	assert_int_equal(res[5], STORE_CONFLICT);
+	assert_int_equal(res[6], STORE_CONFLICT);
+	assert_int_equal(balance_of(f->st, "gina"), M("0.05"));
+	assert_int_equal(store_order_counts(f->st, counts), STORE_OK);
+	assert_int_equal(counts[ORDER_QUEUED], 3);
+	assert_int_equal(counts[ORDER_ACTIVE], 0);
+	/* an empty group is fine */
+	assert_int_equal(store_order_create_many(f->st, v, 0, res, ids),
+	                 STORE_OK);
+	assert_int_equal(violations(f->st), 0);
+}
+
+/* Many processes race order_create on one balance.  Each child reports the
+ * charges it got through a pipe; the money must add up exactly and the
+ * balance must never go negative. */
+#define RACE_PROCS 8
+#define RACE_TRIES 150
+
+static void
+test_concurrent_debit(void **state)
+{
+	struct fixture *f = *state;
+	int64_t cid = add_customer(f->st, "erin", "100");
+	int fds[2];
+	pid_t pids[RACE_PROCS];
+	int64_t got_orders = 0;
+	money_t got_charged = 0, bal;
+	char sql[256];
+	PGconn *c;
+
+	assert_int_equal(pipe(fds), 0);
+	for (int p = 0; p < RACE_PROCS; p++) {
+		pids[p] = fork();
+		assert_true(pids[p] >= 0);
+		if (pids[p] == 0) {
+			struct store *st = store_pg_open(f->conninfo, 5, 2);
+			int64_t n = 0, id;
+			money_t sum = 0;
+			unsigned seed = (unsigned)p * 7919u + 1;
+
+			close(fds[0]);
+			if (st == NULL)
+				_exit(3);
+			for (int i = 0; i < RACE_TRIES; i++) {
+				/* charges from 0.00001 to about 1.5 */
+				char amount[32];
+				struct order_new o;
+				enum store_result r;
+
+				snprintf(amount, sizeof(amount), "%u.%05u",
+				         rand_r(&seed) % 2,
+				         rand_r(&seed) % 50000 + 1);
+				o = new_order(cid, amount);
+				r = store_order_create(st, &o, &id);
+				if (r == STORE_OK) {
+					n++;
+					sum += o.charge;
+				} else if (r != STORE_NOFUNDS)
+					_exit(4);
+			}
+			store_close(st);
+			if (write(fds[1], &n, sizeof(n)) != sizeof(n) ||
+			    write(fds[1], &sum, sizeof(sum)) != sizeof(sum))
+				_exit(5);
+			_exit(0);
+		}
+	}
+	close(fds[1]);
+	for (int p = 0; p < RACE_PROCS; p++) {
+		int64_t n;
+		money_t sum;
+		int status;
+
+		assert_int_equal(read(fds[0], &n, sizeof(n)), sizeof(n));
+		assert_int_equal(read(fds[0], &sum, sizeof(sum)), sizeof(sum));
+		got_orders += n;
+		got_charged += sum;
+		assert_int_equal(waitpid(pids[p], &status, 0), pids[p]);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
+	close(fds[0]);
+
+	bal = balance_of(f->st, "erin");
+	print_message("# %d processes x %d tries: %lld orders, %lld units "
+	              "charged, balance %lld\n",
+	              RACE_PROCS, RACE_TRIES, (long long)got_orders,
+	              (long long)got_charged, (long long)bal);
+	assert_true(bal >= 0);
+	assert_int_equal(bal + got_charged, M("100"));
+	/* 1200 tries averaging ~0.75 ask for ~900: the funds ran out */
+	assert_true(bal < M("1.5"));
+	assert_true(got_orders < RACE_PROCS * RACE_TRIES);
+
+	/* the store agrees with what the clients saw */
+	c = raw_connect(f->conninfo);
+	snprintf(sql, sizeof(sql),
+	         "SELECT COUNT(*) FROM orders WHERE customer_id = %lld",
+	         (long long)cid);
+	assert_int_equal(raw_int(c, sql), got_orders);
+	snprintf(sql, sizeof(sql),
+	         "SELECT SUM(charge) FROM orders WHERE customer_id = %lld",
+	         (long long)cid);
+	assert_int_equal(raw_int(c, sql), got_charged);
+	PQfinish(c);
+	assert_int_equal(violations(f->st), 0);
+}
+
+/* Processes send the same requests at once: each request is charged once
+ * and every process learns the same order ID for it. */
+#define REQ_PROCS 6
+#define REQ_COUNT 30
+
+static void
+test_concurrent_request(void **state)
+{
+	struct fixture *f = *state;
+	int64_t cid = add_customer(f->st, "hank", "100");
+	int fds[2];
+	pid_t pids[REQ_PROCS];
+	int64_t oks = 0, idsum = -1;
+	PGconn *c;
+
+	assert_int_equal(pipe(fds), 0);
+	for (int p = 0; p < REQ_PROCS; p++) {
+		pids[p] = fork();
+		assert_true(pids[p] >= 0);
+		if (pids[p] == 0) {
+			struct store *st = store_pg_open(f->conninfo, 5, 1);
+			int64_t n = 0, sum = 0, id;
+			uint8_t h[AUTH_HASH_LEN];
+
+			close(fds[0]);
+			if (st == NULL)
+				_exit(3);
+			auth_key_hash("same", 4, h);
+			for (int i = 0; i < REQ_COUNT; i++) {
+				char req[32];
+				struct order_new o = new_order(cid, "0.1");
+				enum store_result r;
+
+				snprintf(req, sizeof(req), "r-%d", i);
+				o.request_id = req;
+				o.request_hash = h;
+				r = store_order_create(st, &o, &id);
+				if (r == STORE_OK)
+					n++;
+				else if (r != STORE_EXISTS)
+					_exit(4);
+				sum += id;
+			}
+			store_close(st);
+			if (write(fds[1], &n, sizeof(n)) != sizeof(n) ||
+			    write(fds[1], &sum, sizeof(sum)) != sizeof(sum))
+				_exit(5);
+			_exit(0);
+		}
+	}
+	close(fds[1]);
+	for (int p = 0; p < REQ_PROCS; p++) {
+		int64_t n, sum;
+		int status;
+
+		assert_int_equal(read(fds[0], &n, sizeof(n)), sizeof(n));
+		assert_int_equal(read(fds[0], &sum, sizeof(sum)), sizeof(sum));
+		oks += n;
+		if (idsum < 0)
+			idsum = sum;
+		assert_int_equal(sum, idsum); /* the same IDs everywhere */
+		assert_int_equal(waitpid(pids[p], &status, 0), pids[p]);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
+	close(fds[0]);
+	assert_int_equal(oks, REQ_COUNT);
+	assert_int_equal(balance_of(f->st, "hank"),
+	                 M("100") - REQ_COUNT * M("0.1"));
+	c = raw_connect(f->conninfo);
+	assert_int_equal(raw_int(c, "SELECT COUNT(*) FROM orders"), REQ_COUNT);
+	assert_int_equal(raw_int(c, "SELECT COALESCE(SUM(id), 0) FROM orders"),
+	                 idsum);
+	PQfinish(c);
+	assert_int_equal(violations(f->st), 0);
+}
+
+/* Groups debiting two customers in opposite orders deadlock in the server;
+ * the loser's transaction runs again and every order is still charged
+ * exactly once. */
+#define CROSS_PROCS 2
+#define CROSS_ROUNDS 25
+
+static void
+test_cross_groups(void **state)
+{
+	struct fixture *f = *state;
+	int64_t a = add_customer(f->st, "quin", "100");
+	int64_t b = add_customer(f->st, "rosa", "100");
+	pid_t pids[CROSS_PROCS];
+
+	for (int p = 0; p < CROSS_PROCS; p++) {
+		pids[p] = fork();
+		assert_true(pids[p] >= 0);
+		if (pids[p] == 0) {
+			struct store *st = store_pg_open(f->conninfo, 5, 1);
+			struct order_new v[2];
+			enum store_result res[2];
+			int64_t ids[2];
+
+			if (st == NULL)
+				_exit(3);
+			v[p] = new_order(a, "0.5");
+			v[1 - p] = new_order(b, "0.5");
+			for (int i = 0; i < CROSS_ROUNDS; i++)
+				if (store_order_create_many(st, v, 2, res,
+				                            ids) != STORE_OK ||
+				    res[0] != STORE_OK || res[1] != STORE_OK)
+					_exit(4);
+			store_close(st);
+			_exit(0);
+		}
+	}
+	for (int p = 0; p < CROSS_PROCS; p++) {
+		int status;
+
+		assert_int_equal(waitpid(pids[p], &status, 0), pids[p]);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
+	assert_int_equal(balance_of(f->st, "quin"),
+	                 M("100") - CROSS_PROCS * CROSS_ROUNDS * M("0.5"));
+	assert_int_equal(balance_of(f->st, "rosa"),
+	                 M("100") - CROSS_PROCS * CROSS_ROUNDS * M("0.5"));
+	assert_int_equal(violations(f->st), 0);
+}
+
+struct seen {
+	int64_t ids[128];
+	int64_t polled[128];
+	size_t n;
+};
+
+static int
+see_order(const struct order *o, void *arg)
+{
+	struct seen *s = arg;
+
+	if (s->n < 128) {
+		s->ids[s->n] = o->id;
+		s->polled[s->n] = o->polled_at;
+		s->n++;
+	}
+	return 0;
+}
+
+static int
+seen_has(const struct seen *s, int64_t id)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->ids[i] == id)
+			return 1;
+	return 0;
+}
+
+static void
+test_claim_skip_locked(void **state)
+{
+	struct fixture *f = *state;
+	int64_t cid = add_customer(f->st, "ivan", "100");
+	struct order_filter flt = {ORDER_QUEUED, 0, NULL, 1, 100};
+	struct seen s = {0};
+	int64_t ids[10];
+	struct order o;
+	char sql[256];
+	PGconn *c;
+
+	for (int i = 0; i < 10; i++)
+		ids[i] = create(f->st, cid, "0.1");
+
+	/* another instance holds two of them */
+	c = raw_connect(f->conninfo);
+	raw_exec(c, "BEGIN");
+	snprintf(sql, sizeof(sql),
+	         "SELECT id FROM orders WHERE id IN (%lld, %lld) FOR UPDATE",
+	         (long long)ids[2], (long long)ids[5]);
+	raw_exec(c, sql);
+
+	assert_int_equal(store_order_claim(f->st, &flt, 5000, see_order, &s),
+	                 8);
+	assert_int_equal(s.n, 8);
+	assert_false(seen_has(&s, ids[2]));
+	assert_false(seen_has(&s, ids[5]));
+	for (size_t i = 0; i < s.n; i++) {
+		assert_int_equal(s.polled[i], 0); /* as it was, like SQLite */
+		if (i > 0)
+			assert_true(s.ids[i] > s.ids[i - 1]); /* oldest first */
+	}
+	assert_int_equal(store_order_get(f->st, ids[0], &o), STORE_OK);
+	assert_int_equal(o.polled_at, 5000);
+	assert_int_equal(store_order_get(f->st, ids[2], &o), STORE_OK);
+	assert_int_equal(o.polled_at, 0);
+	/* claimed ones are not due, held ones are still held */
+	s.n = 0;
+	assert_int_equal(store_order_claim(f->st, &flt, 6000, see_order, &s),
+	                 0);
+	raw_exec(c, "COMMIT");
+	PQfinish(c);
+	assert_int_equal(store_order_claim(f->st, &flt, 6000, see_order, &s),
+	                 2);
+	assert_int_equal(s.ids[0], ids[2]);
+	assert_int_equal(s.ids[1], ids[5]);
+
+	/* the limit, oldest poll first */
+	assert_int_equal(store_order_polled(f->st, ids, 10, 0), STORE_OK);
+	assert_int_equal(store_order_polled(f->st, &ids[0], 1, 70), STORE_OK);
+	flt.polled_before = 100;
+	flt.limit = 3;
+	s.n = 0;
+	assert_int_equal(store_order_claim(f->st, &flt, 7000, see_order, &s),
+	                 3);
+	assert_int_equal(s.ids[0], ids[1]);
+	assert_int_equal(s.ids[1], ids[2]);
+	assert_int_equal(s.ids[2], ids[3]);
+	flt.limit = 10;
+	s.n = 0;
+	assert_int_equal(store_order_claim(f->st, &flt, 7000, see_order, &s),
+	                 7);
+	assert_int_equal(s.ids[6], ids[0]); /* polled at 70: the newest */
+	assert_int_equal(s.polled[6], 70);
+	/* filters */
+	flt.polled_before = 8000;
+	flt.upstream = "beta";
+	assert_int_equal(store_order_claim(f->st, &flt, 9000, see_order, &s),
+	                 0);
+	flt.upstream = "alpha";
+	flt.customer_id = cid + 1;
+	assert_int_equal(store_order_claim(f->st, &flt, 9000, see_order, &s),
+	                 0);
+	flt.customer_id = cid;
+	flt.state = ORDER_ACTIVE;
+	assert_int_equal(store_order_claim(f->st, &flt, 9000, see_order, &s),
+	                 0);
+	flt.limit = 0;
+	assert_int_equal(store_order_claim(f->st, &flt, 9000, see_order, &s),
+	                 -1);
+	assert_int_equal(violations(f->st), 0);
+}
+
+/* Processes claim from one pool of due orders at once: no order is
+ * claimed twice and none is left. */
+#define CLAIM_PROCS 4
+#define CLAIM_ORDERS 60
+
+static void
+test_concurrent_claim(void **state)
+{
+	struct fixture *f = *state;
+	int64_t cid = add_customer(f->st, "jane", "100");
+	int fds[2];
+	pid_t pids[CLAIM_PROCS];
+	int64_t ids[CLAIM_ORDERS];
+	int got[CLAIM_ORDERS] = {0};
+	int64_t id;
+	int total = 0;
+
+	for (int i = 0; i < CLAIM_ORDERS; i++)
+		ids[i] = create(f->st, cid, "0.1");
+	assert_int_equal(pipe(fds), 0);
+	for (int p = 0; p < CLAIM_PROCS; p++) {
+		pids[p] = fork();
+		assert_true(pids[p] >= 0);
+		if (pids[p] == 0) {
+			struct store *st = store_pg_open(f->conninfo, 5, 1);
+			struct order_filter flt = {ORDER_QUEUED, 0, NULL, 1, 3};
+			struct seen s;
+			int64_t n;
+
+			close(fds[0]);
+			if (st == NULL)
+				_exit(3);
+			do {
+				s.n = 0;
+				n = store_order_claim(st, &flt, 1000, see_order,
+				                      &s);
+				if (n < 0)
+					_exit(4);
+				for (size_t i = 0; i < s.n; i++)
+					if (write(fds[1], &s.ids[i],
+					          sizeof(s.ids[i])) !=
+					    sizeof(s.ids[i]))
+						_exit(5);
+			} while (n > 0);
+			store_close(st);
+			_exit(0);
+		}
+	}
+	close(fds[1]);
+	while (read(fds[0], &id, sizeof(id)) == sizeof(id)) {
+		int k = -1;
+
+		for (int i = 0; i < CLAIM_ORDERS; i++)
+			if (ids[i] == id)
+				k = i;
+		assert_true(k >= 0);
+		got[k]++;
+		total++;
+	}
+	close(fds[0]);
+	for (int p = 0; p < CLAIM_PROCS; p++) {
+		int status;
+
+		assert_int_equal(waitpid(pids[p], &status, 0), pids[p]);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
+	assert_int_equal(total, CLAIM_ORDERS);
+	for (int i = 0; i < CLAIM_ORDERS; i++)
+		assert_int_equal(got[i], 1);
+}
+
+static void
+test_sending_held(void **state)
+{
+	struct fixture *f = *state;
+	int64_t cid = add_customer(f->st, "kate", "10");
+	int64_t id = create(f->st, cid, "1");
+	struct order o;
+
+	/* held: only an order already marked sending */
+	assert_int_equal(store_order_sending(f->st, id, 0, "alpha", 1448, 1),
+	                 STORE_CONFLICT);
+	assert_int_equal(store_order_sending(f->st, id, 0, "alpha", 1448, 0),
+	                 STORE_OK);
+	/* the claim from queued happens once */
+	assert_int_equal(store_order_sending(f->st, id, 0, "alpha", 1448, 0),
+	                 STORE_CONFLICT);
+	/* its holder moves it to the next route */
+	assert_int_equal(store_order_sending(f->st, id, 1, "beta", 77, 1),
+	                 STORE_OK);
+	assert_int_equal(store_order_get(f->st, id, &o), STORE_OK);
+	assert_int_equal(o.state, ORDER_SENDING);
+	assert_int_equal(o.route_idx, 1);
+	assert_string_equal(o.upstream, "beta");
+	assert_int_equal(o.upstream_service, 77);
+	assert_int_equal(store_order_unsent(f->st, id), STORE_OK);
+	assert_int_equal(store_order_unsent(f->st, id), STORE_CONFLICT);
+	assert_int_equal(store_order_sending(f->st, id, 1, "beta", 77, 1),
+	                 STORE_CONFLICT);
+	assert_int_equal(store_order_get(f->st, id, &o), STORE_OK);
+	assert_int_equal(o.state, ORDER_QUEUED);
+	assert_int_equal(store_order_sending(f->st, id, 1, "beta", 77, 0),
+	                 STORE_OK);
+	assert_int_equal(store_order_active(f->st, id, "U-1", M("0.5")),
+	                 STORE_OK);
+	assert_int_equal(store_order_active(f->st, id, "U-2", M("0.5")),
+	                 STORE_CONFLICT);
+	assert_int_equal(store_order_sending(f->st, id, 1, "beta", 77, 1),
+	                 STORE_CONFLICT);
+	assert_int_equal(store_order_sending(f->st, id, 1, "beta", 77, 0),
+	                 STORE_CONFLICT);
+	assert_int_equal(store_order_get(f->st, id, &o), STORE_OK);
+	assert_int_equal(o.state, ORDER_ACTIVE);
+	assert_string_equal(o.upstream_order, "U-1");
+	assert_int_equal(o.cost, M("0.5"));
+	assert_true(o.polled_at > 0);
+	assert_int_equal(store_order_sending(f->st, id + 50, 0, "a", 1, 0),
+	                 STORE_CONFLICT);
+	assert_int_equal(violations(f->st), 0);
+}
+
+static void
+test_status_settles_once(void **state)
+{
+	struct fixture *f = *state;
+	int64_t cid = add_customer(f->st, "liam", "5");
+	int64_t id = create_active(f->st, cid, "1", "U-1");
+	struct order_update progress = {"In progress", 10, 500, -1, -1};
+	struct order_update partial = {"Partial", -1, 157, M("0.4"),
+	                               ORDER_PARTIAL};
+	struct order_update cancel = {"Canceled", -1, -1, -1, ORDER_CANCELED};
+	struct order_update nofinal = {"Partial", -1, -1, -1, ORDER_PARTIAL};
+	pid_t pids[4];
+	money_t totals[4];
+	struct order o;
+	int oks = 0;
+	int64_t id2, id3;
+
+	assert_int_equal(store_order_status(f->st, id, &progress), STORE_OK);
+	assert_int_equal(store_order_get(f->st, id, &o), STORE_OK);
+	assert_int_equal(o.state, ORDER_ACTIVE);
+	assert_int_equal(o.start_count, 10);
+	assert_int_equal(o.remains, 500);
+	assert_int_equal(o.cost, M("0.01"));
+	assert_string_equal(o.upstream_status, "In progress");
+	assert_int_equal(store_order_status(f->st, id, &partial), STORE_OK);
+	assert_int_equal(store_order_get(f->st, id, &o), STORE_OK);
+	assert_int_equal(o.state, ORDER_PARTIAL);
+	assert_int_equal(o.refunded, M("0.157"));
+	assert_int_equal(o.start_count, 10);
+	assert_int_equal(o.cost, M("0.4"));
+	assert_string_equal(o.upstream_status, "Partial");
+	assert_int_equal(balance_of(f->st, "liam"), M("4.157"));
+	/* final: never changed again */
+	assert_int_equal(store_order_status(f->st, id, &partial),
+	                 STORE_CONFLICT);
+	assert_int_equal(store_order_status(f->st, id, &cancel),
+	                 STORE_CONFLICT);
+	assert_int_equal(store_order_status(f->st, id, &progress),
+	                 STORE_CONFLICT);
+	assert_int_equal(balance_of(f->st, "liam"), M("4.157"));
+	assert_int_equal(store_ledger_totals(f->st, totals), STORE_OK);
+	assert_int_equal(totals[LEDGER_DEPOSIT], M("5"));
+	assert_int_equal(totals[LEDGER_CHARGE], M("-1"));
+	assert_int_equal(totals[LEDGER_REFUND], M("0.157"));
+
+	/* a Partial without remains settles nothing */
+	id2 = create_active(f->st, cid, "1", "U-2");
+	assert_int_equal(store_order_status(f->st, id2, &nofinal), STORE_ERROR);
+	assert_int_equal(store_order_get(f->st, id2, &o), STORE_OK);
+	assert_int_equal(o.state, ORDER_ACTIVE);
+
+	/* processes settle one order at once: one of them does */
+	for (int p = 0; p < 4; p++) {
+		pids[p] = fork();
+		assert_true(pids[p] >= 0);
+		if (pids[p] == 0) {
+			struct store *st = store_pg_open(f->conninfo, 5, 1);
+			enum store_result r;
+
+			if (st == NULL)
+				_exit(3);
+			r = store_order_status(st, id2, &cancel);
+			store_close(st);
+			_exit(r == STORE_OK ? 0 : r == STORE_CONFLICT ? 1 : 2);
+		}
+	}
+	for (int p = 0; p < 4; p++) {
+		int status;
+
+		assert_int_equal(waitpid(pids[p], &status, 0), pids[p]);
+		assert_true(WIFEXITED(status));
+		assert_true(WEXITSTATUS(status) <= 1);
+		oks += WEXITSTATUS(status) == 0;
+	}
+	assert_int_equal(oks, 1);
+	assert_int_equal(store_order_get(f->st, id2, &o), STORE_OK);
+	assert_int_equal(o.state, ORDER_CANCELED);
+	assert_int_equal(o.refunded, M("1"));
+	assert_int_equal(balance_of(f->st, "liam"), M("4.157"));
+
+	/* reject: queued or sending, refunded in full, once */
+	id3 = create(f->st, cid, "0.5");
+	assert_int_equal(store_order_reject(f->st, id3, "no route"), STORE_OK);
+	assert_int_equal(store_order_reject(f->st, id3, "no route"),
+	                 STORE_CONFLICT);
+	assert_int_equal(store_order_reject(f->st, id3 + 50, "x"),
+	                 STORE_NOTFOUND);
+	assert_int_equal(store_order_get(f->st, id3, &o), STORE_OK);
+	assert_int_equal(o.state, ORDER_REJECTED);
+	assert_string_equal(o.upstream_status, "no route");
+	assert_int_equal(o.refunded, M("0.5"));
+	assert_int_equal(store_order_reject(f->st, id, "late"), STORE_CONFLICT);
+	/* resolve: only a sending order */
+	id3 = create(f->st, cid, "0.5");
+	assert_int_equal(store_order_resolve(f->st, id3, NULL), STORE_CONFLICT);
+	assert_int_equal(store_order_sending(f->st, id3, 0, "alpha", 1, 0),
+	                 STORE_OK);
+	assert_int_equal(store_order_resolve(f->st, id3, NULL), STORE_OK);
+	assert_int_equal(store_order_get(f->st, id3, &o), STORE_OK);
+	assert_int_equal(o.state, ORDER_REJECTED);
+	assert_int_equal(o.refunded, M("0.5"));
+	id3 = create(f->st, cid, "0.5");
+	assert_int_equal(store_order_sending(f->st, id3, 0, "alpha", 1, 0),
+	                 STORE_OK);
+	assert_int_equal(store_order_resolve(f->st, id3, "U-9"), STORE_OK);
+	assert_int_equal(store_order_get(f->st, id3, &o), STORE_OK);
+	assert_int_equal(o.state, ORDER_ACTIVE);
+	assert_string_equal(o.upstream_order, "U-9");
+	assert_int_equal(balance_of(f->st, "liam"), M("3.657"));
+	assert_int_equal(violations(f->st), 0);
+}
+
+static void
+test_active_many(void **state)
+{
+	struct fixture *f = *state;
+	int64_t cid = add_customer(f->st, "mona", "10");
+	int64_t ids[4];
+	const char *ups[4] = {"DUP", "DUP", "X-3", "X-4"};
+	money_t costs[4] = {1, 2, 3, 4};
+	enum store_result res[4];
+	struct order o;
+
+	for (int i = 0; i < 4; i++) {
+		ids[i] = create(f->st, cid, "0.1");
+		if (i != 2)
+			assert_int_equal(store_order_sending(f->st, ids[i], 0,
+			                                     "alpha", 1, 0),
+			                 STORE_OK);
+	}
+	/* the second DUP is refused alone; the group still commits */
+	assert_int_equal(
+	    store_order_active_many(f->st, ids, ups, costs, 4, res), STORE_OK);
+	assert_int_equal(res[0], STORE_OK);
+	assert_int_equal(res[1], STORE_EXISTS);
+	assert_int_equal(res[2], STORE_CONFLICT); /* never sent */
+	assert_int_equal(res[3], STORE_OK);
+	assert_int_equal(store_order_get(f->st, ids[1], &o), STORE_OK);
+	assert_int_equal(o.state, ORDER_SENDING);
+	assert_int_equal(store_order_get(f->st, ids[3], &o), STORE_OK);
+	assert_int_equal(o.state, ORDER_ACTIVE);
+	assert_int_equal(o.cost, 4);
+	/* the same upstream order ID on another upstream is another order */
+	assert_int_equal(store_order_sending(f->st, ids[1], 1, "beta", 1, 1),
+	                 STORE_OK);
+	assert_int_equal(store_order_active(f->st, ids[1], "DUP", 5), STORE_OK);
+	assert_int_equal(violations(f->st), 0);
+}
+
+static int
+stop_after_two(const struct order *o, void *arg)
+{
+	return ++*(int *)arg >= 2;
+}
+
+static int
+see_report(const struct report_row *r, void *arg)
+{
+	struct report_row *rows = arg;
+
+	for (int i = 0; i < 4; i++)
+		if (rows[i].upstream[0] == '\0') {
+			rows[i] = *r;
+			break;
+		}
+	return 0;
+}
+
+static void
+test_lists(void **state)
+{
+	struct fixture *f = *state;
+	int64_t c1 = add_customer(f->st, "nina", "10");
+	int64_t c2 = add_customer(f->st, "olaf", "10");
+	int64_t ids[6], get[4], counts[ORDER_STATE_COUNT];
+	struct order_filter flt = {-1, 0, NULL, 0, 0};
+	struct report_row rows[4];
+	struct order out[4];
+	struct seen s = {0};
+	int found[4], stop = 0;
+
+	for (int i = 0; i < 6; i++)
+		ids[i] = create(f->st, i < 4 ? c1 : c2, "1");
+	assert_int_equal(store_order_sending(f->st, ids[1], 0, "beta", 2, 0),
+	                 STORE_OK);
+	assert_int_equal(store_order_active(f->st, ids[1], "B-1", M("0.3")),
+	                 STORE_OK);
+	assert_int_equal(store_order_reject(f->st, ids[5], "gone"), STORE_OK);
+
+	assert_int_equal(store_order_list(f->st, &flt, see_order, &s), 6);
+	flt.customer_id = c2;
+	s.n = 0;
+	assert_int_equal(store_order_list(f->st, &flt, see_order, &s), 2);
+	assert_int_equal(s.ids[0], ids[4]);
+	flt.customer_id = 0;
+	flt.state = ORDER_QUEUED;
+	flt.limit = 3;
+	s.n = 0;
+	assert_int_equal(store_order_list(f->st, &flt, see_order, &s), 3);
+	assert_int_equal(s.ids[0], ids[0]);
+	assert_int_equal(s.ids[1], ids[2]);
+	flt.state = -1;
+	flt.limit = 0;
+	flt.upstream = "beta";
+	s.n = 0;
+	assert_int_equal(store_order_list(f->st, &flt, see_order, &s), 1);
+	assert_int_equal(s.ids[0], ids[1]);
+	/* oldest poll first */
+	flt.upstream = NULL;
+	assert_int_equal(store_order_polled(f->st, &ids[0], 1, 900), STORE_OK);
+	assert_int_equal(store_order_polled(f->st, &ids[3], 1, 500), STORE_OK);
+	flt.polled_before = 1000;
+	flt.customer_id = c1;
+	s.n = 0;
+	assert_int_equal(store_order_list(f->st, &flt, see_order, &s), 3);
+	assert_int_equal(s.ids[0], ids[2]); /* 0 */
+	assert_int_equal(s.ids[1], ids[3]); /* 500 */
+	assert_int_equal(s.ids[2], ids[0]); /* 900 */
+	flt.polled_before = 0;
+	assert_int_equal(store_order_list(f->st, &flt, stop_after_two, &stop),
+	                 2);
+
+	get[0] = ids[3];
+	get[1] = 999999;
+	get[2] = ids[0];
+	get[3] = ids[3];
+	assert_int_equal(store_order_get_many(f->st, get, 4, out, found),
+	                 STORE_OK);
+	assert_int_equal(found[0], 1);
+	assert_int_equal(found[1], 0);
+	assert_int_equal(found[2], 1);
+	assert_int_equal(found[3], 1);
+	assert_int_equal(out[0].id, ids[3]);
+	assert_int_equal(out[2].id, ids[0]);
+	assert_int_equal(out[0].polled_at, 500);
+	assert_int_equal(store_order_get_many(f->st, get, 101, out, found),
+	                 STORE_ERROR);
+
+	assert_int_equal(store_order_counts(f->st, counts), STORE_OK);
+	assert_int_equal(counts[ORDER_QUEUED], 4);
+	assert_int_equal(counts[ORDER_ACTIVE], 1);
+	assert_int_equal(counts[ORDER_REJECTED], 1);
+
+	memset(rows, 0, sizeof(rows));
+	assert_int_equal(store_report(f->st, see_report, rows), 2);
+	assert_string_equal(rows[0].upstream, "alpha");
+	assert_int_equal(rows[0].orders, 5);
+	assert_int_equal(rows[0].charged, M("5"));
+	assert_int_equal(rows[0].refunded, M("1"));
+	assert_string_equal(rows[1].upstream, "beta");
+	assert_int_equal(rows[1].orders, 1);
+	assert_int_equal(rows[1].cost, M("0.3"));
+	assert_int_equal(violations(f->st), 0);
+}
+
+static void
+test_refills_catalog_upstreams(void **state)
+{
+	struct fixture *f = *state;
+	int64_t cid = add_customer(f->st, "pete", "10");
+	int64_t oid = create(f->st, cid, "1"), rid;
+	struct dialect_services list, out;
+	struct upstream_state u, got;
+	struct refill r;
+
+	assert_int_equal(store_refill_add(f->st, oid, cid, "alpha", &rid),
+	                 STORE_OK);
+	assert_int_equal(store_refill_get(f->st, rid, &r), STORE_OK);
+	assert_string_equal(r.state, "sending");
+	assert_string_equal(r.upstream, "alpha");
+	assert_string_equal(r.upstream_refill, "");
+	assert_int_equal(r.order_id, oid);
+	assert_int_equal(
+	    store_refill_update(f->st, rid, "active", "RF-1", "Pending"),
+	    STORE_OK);
+	assert_int_equal(store_refill_update(f->st, rid, "final", NULL, NULL),
+	                 STORE_OK);
+	assert_int_equal(store_refill_get(f->st, rid, &r), STORE_OK);
+	assert_string_equal(r.state, "final");
+	assert_string_equal(r.upstream_refill, "RF-1");
+	assert_string_equal(r.status, "Pending");
+	assert_int_equal(
+	    store_refill_update(f->st, rid + 9, "final", NULL, NULL),
+	    STORE_CONFLICT);
+	assert_int_equal(store_refill_get(f->st, rid + 9, &r), STORE_NOTFOUND);
+	assert_int_equal(store_refill_update(f->st, rid, "bogus", NULL, NULL),
+	                 STORE_ERROR);
+
+	/* the catalogue keeps the list's order, across chunks too */
+	memset(&list, 0, sizeof(list));
+	list.n = 1200;
+	list.v = xcalloc(list.n, sizeof(*list.v));
+	for (size_t i = 0; i < list.n; i++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "svc '%zu'", i);
+		list.v[i].id = (int64_t)(list.n - i) * 7;
+		list.v[i].name = xstrdup(name);
+		list.v[i].type = xstrdup("Default");
+		list.v[i].category = xstrdup(i % 2 ? "Likes" : "");
+		list.v[i].description = i % 3 ? xstrdup("d\\x") : NULL;
+		list.v[i].refill_time = i == 5 ? xstrdup("30") : NULL;
+		list.v[i].rate = (money_t)i * 1000 + 1;
+		list.v[i].min = 10;
+		list.v[i].max = 1000 + (int64_t)i;
+		list.v[i].refill = i == 5;
+		list.v[i].dripfeed = i == 6;
+		list.v[i].cancel = i == 7;
+	}
+	assert_int_equal(store_catalog_replace(f->st, "alpha", &list),
+	                 STORE_OK);
+	assert_int_equal(store_catalog_replace(f->st, "alpha", &list),
+	                 STORE_OK);
+	assert_int_equal(store_catalog_load(f->st, "alpha", &out), STORE_OK);
+	assert_int_equal(out.n, list.n);
+	for (size_t i = 0; i < list.n; i++) {
+		assert_int_equal(out.v[i].id, list.v[i].id);
+		assert_string_equal(out.v[i].name, list.v[i].name);
+		assert_string_equal(out.v[i].category, list.v[i].category);
+		assert_int_equal(out.v[i].rate, list.v[i].rate);
+		assert_int_equal(out.v[i].max, list.v[i].max);
+		assert_int_equal(out.v[i].refill, list.v[i].refill);
+		assert_int_equal(out.v[i].dripfeed, list.v[i].dripfeed);
+		assert_int_equal(out.v[i].cancel, list.v[i].cancel);
+		if (list.v[i].description == NULL)
+			assert_null(out.v[i].description);
+		else
+			assert_string_equal(out.v[i].description, "d\\x");
+		if (i == 5)
+			assert_string_equal(out.v[i].refill_time, "30");
+		else
+			assert_null(out.v[i].refill_time);
+	}
+	dialect_services_free(&out);
+	list.n = 2;
+	assert_int_equal(store_catalog_replace(f->st, "alpha", &list),
+	                 STORE_OK);
+	list.n = 1200;
+	assert_int_equal(store_catalog_load(f->st, "alpha", &out), STORE_OK);
+	assert_int_equal(out.n, 2);
+	dialect_services_free(&out);
+	assert_int_equal(store_catalog_load(f->st, "beta", &out), STORE_OK);
+	assert_int_equal(out.n, 0);
+	dialect_services_free(&out);
+	dialect_services_free(&list);
+
+	memset(&u, 0, sizeof(u));
+	snprintf(u.name, sizeof(u.name), "alpha");
+	snprintf(u.currency, sizeof(u.currency), "USD");
+	snprintf(u.circuit, sizeof(u.circuit), "closed");
+	u.has_balance = 1;
+	u.balance = M("12.5");
+	u.balance_at = 100;
+	u.synced_at = 200;
+	u.services = 1200;
+	u.multi_ok = 1;
+	assert_int_equal(store_upstream_state_put(f->st, &u), STORE_OK);
+	u.has_balance = 0;
+	u.multi_ok = 0;
+	snprintf(u.circuit, sizeof(u.circuit), "open");
+	assert_int_equal(store_upstream_state_put(f->st, &u), STORE_OK);
+	assert_int_equal(store_upstream_state_get(f->st, "alpha", &got),
+	                 STORE_OK);
+	assert_string_equal(got.name, "alpha");
+	assert_int_equal(got.has_balance, 0);
+	assert_string_equal(got.currency, "USD");
+	assert_string_equal(got.circuit, "open");
+	assert_int_equal(got.multi_ok, 0);
+	assert_int_equal(got.services, 1200);
+	assert_int_equal(got.synced_at, 200);
+	assert_true(got.updated_at > 0);
+	assert_int_equal(store_upstream_state_get(f->st, "beta", &got),
+	                 STORE_NOTFOUND);
+}
+
+/* check must see each kind of damage (a test that cannot fail is a
+ * defect). */
+static void
+test_check_detects(void **state)
+{
+	struct fixture *f = *state;
+	int64_t cid = add_customer(f->st, "fred", "5");
+	int64_t id = create(f->st, cid, "1");
+	PGconn *c;
+
+	(void)id;
+	assert_int_equal(violations(f->st), 0);
+	c = raw_connect(f->conninfo);
+	/* a final Canceled order without its refund */
+	raw_exec(c, "UPDATE orders SET state = 'canceled'");
+	assert_int_equal(violations(f->st), 1);
+	/* a Partial order: refund must be floor(charge x remains / qty) */
+	raw_exec(c, "UPDATE orders SET state = 'partial', remains = 157");
+	assert_int_equal(violations(f->st), 1);
+	/* the exact refund (1 x 157 / 1000 = 0.157) satisfies it */
+	raw_exec(c, "INSERT INTO ledger (customer_id, kind, amount,"
+	            " order_id, created_at)"
+	            " SELECT customer_id, 'refund', 15700000, id, 0"
+	            " FROM orders");
+	raw_exec(c, "UPDATE orders SET refunded = 15700000");
+	raw_exec(c, "UPDATE customers SET balance = balance + 15700000");
+	assert_int_equal(violations(f->st), 0);
+	/* a second refund is refused by the schema itself */
+	assert_int_equal(raw_try(c, "INSERT INTO ledger (customer_id, kind,"
+	                            " amount, order_id, created_at)"
+	                            " SELECT customer_id, 'refund', 1, id, 0"
+	                            " FROM orders"),
+	                 -1);
+	/* so is a negative balance */
+	assert_int_equal(raw_try(c, "UPDATE customers SET balance = -1"), -1);
+	/* a balance that disagrees with its ledger */
+	raw_exec(c, "UPDATE customers SET balance = balance + 1");
+	assert_int_equal(violations(f->st), 1);
+	/* an order's refunded column that disagrees with the ledger */
+	raw_exec(c, "UPDATE orders SET refunded = 15700001");
+	assert_int_equal(violations(f->st), 3);
+	PQfinish(c);
+}
+
+static void
+test_open(void **state)
+{
+	struct fixture *f = *state;
+	char name[80], conninfo[1024];
+	pid_t pids[4];
+	struct store *st;
+	PGconn *c;
+
+	/* opening again migrates nothing */
+	st = store_pg_open(f->conninfo, 5, 2);
+	assert_non_null(st);
+	assert_string_equal(st->ops->name, "postgres");
+	assert_int_equal(store_blocking_calls(st), 0);
+	store_close(st);
+	c = raw_connect(f->conninfo);
+	assert_int_equal(raw_int(c, "SELECT COUNT(*) FROM schema_version"), 1);
+	assert_int_equal(raw_int(c, "SELECT version FROM schema_version"), 1);
+	/* a schema from a newer panelmux is refused */
+	raw_exec(c, "UPDATE schema_version SET version = 99");
+	assert_null(store_pg_open(f->conninfo, 5, 2));
+	raw_exec(c, "UPDATE schema_version SET version = 1");
+	PQfinish(c);
+
+	/* instances starting together on an empty database migrate once */
+	snprintf(name, sizeof(name), "%s_race", f->dbname);
+	db_create(name);
+	conninfo_for(name, conninfo, sizeof(conninfo));
+	for (int p = 0; p < 4; p++) {
+		pids[p] = fork();
+		assert_true(pids[p] >= 0);
+		if (pids[p] == 0) {
+			st = store_pg_open(conninfo, 5, 1);
+			if (st == NULL)
+				_exit(3);
+			store_close(st);
+			_exit(0);
+		}
+	}
+	for (int p = 0; p < 4; p++) {
+		int status;
+
+		assert_int_equal(waitpid(pids[p], &status, 0), pids[p]);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
+	c = raw_connect(conninfo);
+	assert_int_equal(raw_int(c, "SELECT COUNT(*) FROM schema_version"), 1);
+	PQfinish(c);
+	db_drop(name);
+
+	/* no server, or no sense */
+	assert_null(
+	    store_pg_open("host=127.0.0.1 port=1 connect_timeout=2", 5, 1));
+	assert_null(store_pg_open("this is not a conninfo", 5, 1));
+}
+
+static void
+test_skipped(void **state)
+{
+	skip();
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_customers, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ledger, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_order_create, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_create_many, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_concurrent_debit, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_concurrent_request, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_cross_groups, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_claim_skip_locked, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_concurrent_claim, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_sending_held, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_status_settles_once, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_active_many, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_lists, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_refills_catalog_upstreams,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_check_detects, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_open, setup, teardown),
+	};
+	const struct CMUnitTest skipped[] = {
+	    cmocka_unit_test(test_skipped),
+	};
+
+	log_init("test_store_pg", LOG_LEVEL_ERROR);
+	pg_base = getenv("PMX_PG");
+	if (pg_base == NULL || pg_base[0] == '\0') {
+		printf("# test_store_pg: PMX_PG is not set: skipped\n");
+		return cmocka_run_group_tests(skipped, NULL, NULL);
+	}
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
