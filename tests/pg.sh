@@ -18,8 +18,9 @@ if [ -z "$bindir" ]; then
 fi
 
 as_pg() {
+	# From /: the caller's directory may be closed to the postgres user.
 	if [ "$(id -u)" = 0 ]; then
-		runuser -u postgres -- "$@"
+		(cd / && runuser -u postgres -- "$@")
 	else
 		"$@"
 	fi

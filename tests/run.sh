@@ -36,7 +36,7 @@ if [ -z "${PMX_NO_PG:-}" ] && compgen -G '/usr/lib/postgresql/*/bin/initdb' >/de
 	for try in 1 2 3; do
 		PMX_PG_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 		# shellcheck disable=SC2086
-		if out=$(bash tests/pg.sh start "$pg_base/data" "$PMX_PG_PORT" $PMX_PG_OPTS 2>&1); then
+		if out=$(bash tests/pg.sh start "$pg_base/data" "$PMX_PG_PORT" $PMX_PG_OPTS 2>"$pg_base/start.err"); then
 			pg_ok=1
 			break
 		fi
@@ -46,7 +46,7 @@ if [ -z "${PMX_NO_PG:-}" ] && compgen -G '/usr/lib/postgresql/*/bin/initdb' >/de
 		echo "# PostgreSQL test cluster: $PMX_PG"
 	else
 		echo "postgres: the test cluster did not start"
-		printf '%s\n' "$out" | tail -n 20
+		tail -n 20 "$pg_base/start.err" 2>/dev/null
 		tail -n 20 "$pg_base/data/server.log" 2>/dev/null
 		fail=$((fail + 1)); failed+=("postgres: the test cluster did not start")
 	fi
