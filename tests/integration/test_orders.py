@@ -345,6 +345,9 @@ services:
             key = pm.customer("fo", "100")
             svcs = start(pm, key)
             wait_for(lambda: 500 in services(pm, key), what="routed service")
+            # beta's import is in too (the catalogue has both routes)
+            wait_for(lambda: re.search(r"^beta\s+closed\s+\S+ \S+\s+20\s", pm.cli("upstream", "list").stdout, re.M),
+                     what="beta imported")
             # a definite rejection on alpha fails over to beta
             fp.fault("add", "error:Incorrect link")
             r = pm.api(key=key, action="add", service=500, link="https://x.example/fo", quantity=1000)

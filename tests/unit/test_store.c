@@ -275,8 +275,11 @@ test_concurrent_debit(void **state)
 					_exit(4);
 			}
 			store_close(st);
-			if (write(fds[1], &n, sizeof(n)) != sizeof(n) ||
-			    write(fds[1], &sum, sizeof(sum)) != sizeof(sum))
+			/* One write: the pair arrives whole (<= PIPE_BUF),
+			 * never interleaved with another process's. */
+			int64_t pair[2] = {n, sum};
+
+			if (write(fds[1], pair, sizeof(pair)) != sizeof(pair))
 				_exit(5);
 			_exit(0);
 		}
@@ -286,9 +289,11 @@ test_concurrent_debit(void **state)
 		int64_t n;
 		money_t sum;
 		int status;
+		int64_t pair[2];
 
-		assert_int_equal(read(fds[0], &n, sizeof(n)), sizeof(n));
-		assert_int_equal(read(fds[0], &sum, sizeof(sum)), sizeof(sum));
+		assert_int_equal(read(fds[0], pair, sizeof(pair)), sizeof(pair));
+		n = pair[0];
+		sum = pair[1];
 		got_orders += n;
 		got_charged += sum;
 		assert_int_equal(waitpid(pids[p], &status, 0), pids[p]);
