@@ -200,8 +200,8 @@ struct add_job {
 	struct add_route routes[ORDERS_MAX_ROUTES];
 	int nroutes;
 	int route;
-	int premarked; /* created 'sending' on route 0 */
-	int held;      /* the order is 'sending' for this job */
+	int marked; /* the route the order is 'sending' on for this job,
+	             * -1 while it is queued */
 	struct add_wait *wait;
 	char key[24];
 };
@@ -299,6 +299,7 @@ orders_job_new(struct orders *o, int64_t id, money_t charge, char *fields)
 	j->id = id;
 	j->charge = charge;
 	j->fields = fields;
+	j->marked = -1;
 	snprintf(j->key, sizeof(j->key), "%lld", (long long)id);
 	strmap_put(o->dispatching, j->key, j);
 	return j;
@@ -368,7 +369,7 @@ orders_add_done(const struct up_result *res, void *arg)
 			orders_ambiguous(j, up, "store error");
 			return;
 		}
-		j->held = 0;
+		j->marked = -1;
 		log_info("order %lld: not sent to %s (%s)", (long long)j->id,
 		         up, res->reason);
 		j->route++;
@@ -437,15 +438,14 @@ orders_dispatch(struct add_job *j)
 			break;
 		if (upstream_circuit(pu->up) != UP_CIRCUIT_CLOSED)
 			continue;
-		/* Created already marked for route 0: no second write. */
-		if (!(j->premarked && j->route == 0))
+		/* Already marked for this route (created so): no write. */
+		if (j->marked != j->route)
 			mr = store_order_sending(o->p->st, j->id, j->route,
 			                         pu->state.name, rt->service,
-			                         j->held);
-		j->premarked = 0;
+			                         j->marked >= 0);
 		switch (mr) {
 		case STORE_OK:
-			j->held = 1;
+			j->marked = j->route;
 			break;
 		case STORE_CONFLICT:
 			/* Settled meanwhile (operator), or another instance
@@ -472,7 +472,7 @@ orders_dispatch(struct add_job *j)
 		return;
 	}
 	/* No route could take it now: it stays queued (charged, not sent). */
-	if (j->held)
+	if (j->marked >= 0)
 		store_order_unsent(o->p->st, j->id);
 	o->stats.parked++;
 	orders_job_free(j);
@@ -555,8 +555,7 @@ orders_pending_start(struct orders *o, struct pending_add *pa, int64_t id)
 	memcpy(j->routes, pa->routes, sizeof(j->routes));
 	j->nroutes = pa->nroutes;
 	j->rate = pa->rate;
-	j->premarked = pa->on.sending;
-	j->held = pa->on.sending;
+	j->marked = pa->on.sending ? 0 : -1;
 	w = xcalloc(1, sizeof(*w));
 	w->r = pa->r;
 	w->done = pa->done;
@@ -1013,7 +1012,6 @@ struct multi_item {
 	int64_t refill;  /* refill: the new local refill ID */
 	char status[32]; /* refill_status */
 	char err[DIALECT_MSG_SZ];
-	int failed; /* refill_status: the store could not tell */
 	/* The ask to make once every item's store work is done. */
 	int upi; /* -1: none */
 	char upid[STORE_UPID_MAX + 1];
@@ -1362,8 +1360,7 @@ orders_refill_status_render(struct multi_req *m)
 			buf_printf(b, "{\"status\":\"%s\"}",
 			           m->items[0].status);
 		else
-			api_error(b, m->items[0].failed ? API_ERR_INTERNAL
-			                                : API_ERR_REFILL);
+			api_error(b, m->items[0].err);
 		return;
 	}
 	buf_puts(b, "[");
@@ -1376,8 +1373,7 @@ orders_refill_status_render(struct multi_req *m)
 		if (it->ok)
 			buf_printf(b, "\"%s\"}", it->status);
 		else {
-			api_error(b, it->failed ? API_ERR_INTERNAL
-			                        : API_ERR_REFILL);
+			api_error(b, it->err);
 			buf_puts(b, "}");
 		}
 	}
@@ -1421,13 +1417,15 @@ orders_refill_status(struct orders *o, const struct customer *c,
 		struct multi_item *it = &m->items[i];
 		int upi;
 
+		snprintf(it->err, sizeof(it->err), "%s", API_ERR_REFILL);
 		switch (store_refill_get(o->p->st, it->id, &rf)) {
 		case STORE_OK:
 			break;
 		case STORE_NOTFOUND:
 			continue;
-		default:
-			it->failed = 1;
+		default: /* an outage is not "no such refill" */
+			snprintf(it->err, sizeof(it->err), "%s",
+			         API_ERR_INTERNAL);
 			continue;
 		}
 		if (rf.customer_id != c->id)
