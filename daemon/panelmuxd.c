@@ -263,6 +263,24 @@ daemon_free(struct daemon_state *d)
 	config_free(d->cfg);
 }
 
+/* The loop.  epoll's change list folds the read/write interest flips of a
+ * keep-alive request (read off, write on, write off, read on) into at most
+ * one epoll_ctl per iteration; its one hazard, descriptors that are dup()s
+ * of each other, does not arise here. */
+static struct event_base *
+daemon_base_new(void)
+{
+	struct event_config *ec = event_config_new();
+	struct event_base *base;
+
+	if (ec == NULL)
+		return NULL;
+	event_config_set_flag(ec, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+	base = event_base_new_with_config(ec);
+	event_config_free(ec);
+	return base;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -320,7 +338,7 @@ main(int argc, char **argv)
 
 	if ((d.st = store_open(d.cfg)) == NULL)
 		goto out;
-	if ((d.base = event_base_new()) == NULL) {
+	if ((d.base = daemon_base_new()) == NULL) {
 		log_warnx("event_base_new failed");
 		goto out;
 	}

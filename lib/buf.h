@@ -16,6 +16,8 @@ void buf_init(struct buf *b, size_t max);
 /* Append; 0, or -1 if it would exceed max (nothing appended). */
 int buf_add(struct buf *b, const void *p, size_t len);
 int buf_puts(struct buf *b, const char *s);
+/* Append a string literal (its length known when compiling). */
+#define BUF_LIT(b, lit) buf_add((b), "" lit, sizeof(lit) - 1)
 int buf_printf(struct buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Append S as a JSON string literal, quotes included. */

@@ -64,6 +64,9 @@ struct orders {
 	struct event *group;
 	int stopping;
 	struct orders_stats stats;
+	/* orders_active_word's last word and what it showed */
+	char memo_word[sizeof(((struct order *)0)->upstream_status)];
+	const char *memo_shown;
 };
 
 static void orders_group_schedule(struct orders *o);
@@ -73,25 +76,39 @@ static void orders_flush_actives(struct orders *o);
  * Rendering.
  */
 
+/* What a customer sees of an active order's upstream word.  The last word
+ * is remembered: a status of 100 IDs mostly repeats one or two. */
+static const char *
+orders_active_word(struct orders *o, const char *word)
+{
+	enum dialect_status s;
+	const char *shown;
+	size_t n;
+
+	if (o->memo_shown != NULL && strcmp(o->memo_word, word) == 0)
+		return o->memo_shown;
+	s = dialect_status_word(word);
+	shown =
+	    s == DIALECT_STATUS_IN_PROGRESS || s == DIALECT_STATUS_PROCESSING
+	        ? dialect_status_name(s)
+	        : "Pending";
+	if ((n = strlen(word)) < sizeof(o->memo_word)) {
+		memcpy(o->memo_word, word, n + 1);
+		o->memo_shown = shown;
+	}
+	return shown;
+}
+
 /* What a customer sees of an order's state. */
 static const char *
-orders_status_word(const struct order *o)
+orders_status_word(struct orders *o, const struct order *ord)
 {
-	switch (o->state) {
+	switch (ord->state) {
 	case ORDER_QUEUED:
 	case ORDER_SENDING:
 		return "Pending";
-	case ORDER_ACTIVE: {
-		enum dialect_status s = dialect_status_word(o->upstream_status);
-
-		switch (s) {
-		case DIALECT_STATUS_IN_PROGRESS:
-		case DIALECT_STATUS_PROCESSING:
-			return dialect_status_name(s);
-		default:
-			return "Pending";
-		}
-	}
+	case ORDER_ACTIVE:
+		return orders_active_word(o, ord->upstream_status);
 	case ORDER_COMPLETED:
 		return "Completed";
 	case ORDER_PARTIAL:
@@ -105,14 +122,14 @@ orders_status_word(const struct order *o)
 	return "Pending";
 }
 
-/* V in decimal into BUF (24 bytes); returns BUF.  No printf: a status
- * of 100 IDs renders 300 numbers. */
-static const char *
-orders_itoa(int64_t v, char *buf)
+/* V in decimal into BUF (24 bytes); returns its length.  No printf: a
+ * status of 100 IDs renders 300 numbers. */
+static size_t
+orders_itoa_len(int64_t v, char *buf)
 {
 	char tmp[24];
 	uint64_t m = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-	int n = 0, o = 0;
+	size_t n = 0, o = 0;
 
 	do {
 		tmp[n++] = (char)('0' + m % 10);
@@ -123,14 +140,41 @@ orders_itoa(int64_t v, char *buf)
 	while (n > 0)
 		buf[o++] = tmp[--n];
 	buf[o] = '\0';
-	return buf;
+	return o;
 }
 
+static void
+orders_put_int(struct buf *b, int64_t v)
+{
+	char num[24];
+
+	buf_add(b, num, orders_itoa_len(v, num));
+}
+
+/* Append literal LIT at P, advancing it. */
+#define ORDERS_LIT(p, lit)                                                     \
+	do {                                                                   \
+		memcpy((p), lit, sizeof(lit) - 1);                             \
+		(p) += sizeof(lit) - 1;                                        \
+	} while (0)
+
+static char *
+orders_put_str(char *p, const char *s)
+{
+	size_t n = strlen(s);
+
+	memcpy(p, s, n);
+	return p + n;
+}
+
+/* One order's status object, built in place and appended at once: a status
+ * of 100 IDs renders 100 of them. */
 static void
 orders_render_one(struct orders *o, struct buf *b, const struct order *ord)
 {
 	const struct config *cfg = o->p->cfg;
-	char charge[MONEY_BUFSZ], num[24];
+	/* 5 keys, 2 numbers, an amount, a status word, a currency code */
+	char out[256], *p = out;
 	int64_t remains;
 
 	if (ord->state == ORDER_COMPLETED)
@@ -140,21 +184,21 @@ orders_render_one(struct orders *o, struct buf *b, const struct order *ord)
 	else
 		remains = ord->remains >= 0 ? ord->remains : ord->quantity;
 	/* The charge net of refunds, as panels show it.  The currency is a
-	 * validated code of capital letters and the status words are ours:
-	 * nothing here needs escaping. */
-	buf_puts(b, "{\"charge\":\"");
-	buf_puts(b, money_format(ord->charge - ord->refunded,
-	                         cfg->money_decimals, charge));
-	buf_puts(b, "\",\"start_count\":\"");
-	buf_puts(
-	    b, orders_itoa(ord->start_count >= 0 ? ord->start_count : 0, num));
-	buf_puts(b, "\",\"status\":\"");
-	buf_puts(b, orders_status_word(ord));
-	buf_puts(b, "\",\"remains\":\"");
-	buf_puts(b, orders_itoa(remains, num));
-	buf_puts(b, "\",\"currency\":\"");
-	buf_puts(b, cfg->currency);
-	buf_puts(b, "\"}");
+	 * validated code of 3 to 8 capital letters and the status words are
+	 * ours: nothing here needs escaping. */
+	ORDERS_LIT(p, "{\"charge\":\"");
+	money_format(ord->charge - ord->refunded, cfg->money_decimals, p);
+	p += strlen(p);
+	ORDERS_LIT(p, "\",\"start_count\":\"");
+	p += orders_itoa_len(ord->start_count >= 0 ? ord->start_count : 0, p);
+	ORDERS_LIT(p, "\",\"status\":\"");
+	p = orders_put_str(p, orders_status_word(o, ord));
+	ORDERS_LIT(p, "\",\"remains\":\"");
+	p += orders_itoa_len(remains, p);
+	ORDERS_LIT(p, "\",\"currency\":\"");
+	p = orders_put_str(p, cfg->currency);
+	ORDERS_LIT(p, "\"}");
+	buf_add(b, out, (size_t)(p - out));
 }
 
 static void
@@ -1029,8 +1073,8 @@ struct multi_req {
 	void *arg;
 	int pending;
 	size_t n;
-	struct multi_item items[API_MAX_IDS];
 	void (*render)(struct multi_req *);
+	struct multi_item items[]; /* n of them */
 };
 
 /* Parse the ID list from ONE (single form) or MANY (list form). */
@@ -1063,7 +1107,7 @@ orders_multi_new(struct orders *o, const struct customer *c,
 		orders_reply_error(r, bad);
 		return NULL;
 	}
-	m = xcalloc(1, sizeof(*m));
+	m = xcalloc(1, sizeof(*m) + n * sizeof(m->items[0]));
 	m->o = o;
 	m->customer = c->id;
 	m->multi = multi;
@@ -1170,13 +1214,13 @@ orders_status_render(struct multi_req *m)
 			api_error(b, API_ERR_ORDER);
 		return;
 	}
-	buf_puts(b, "{");
+	BUF_LIT(b, "{");
 	for (size_t i = 0; i < m->n; i++) {
-		char num[24];
-
-		buf_puts(b, i > 0 ? ",\"" : "\"");
-		buf_puts(b, orders_itoa(m->items[i].id, num));
-		buf_puts(b, "\":");
+		if (i > 0)
+			BUF_LIT(b, ",");
+		BUF_LIT(b, "\"");
+		orders_put_int(b, m->items[i].id);
+		BUF_LIT(b, "\":");
 		if ((ord = orders_status_row(m, i, &tmp)) != NULL)
 			orders_render_one(m->o, b, ord);
 		else
@@ -1204,7 +1248,7 @@ orders_status(struct orders *o, const struct customer *c,
 	                          API_ERR_ORDER)) == NULL)
 		return 1;
 	m->render = orders_status_render;
-	m->orders = xcalloc(m->n, sizeof(*m->orders));
+	m->orders = xreallocarray(NULL, m->n, sizeof(*m->orders));
 	m->found = xcalloc(m->n, sizeof(*m->found));
 	for (size_t i = 0; i < m->n; i++)
 		ids[i] = m->items[i].id;

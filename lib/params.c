@@ -866,9 +866,31 @@ idlist_is_space(char c)
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
+/* Duplicates are looked up in a small open-addressing set (IDs are never 0,
+ * which marks a free slot) when MAX fits it, else by a scan. */
+#define IDLIST_SET 512
+
+/* 1 if V was already in SET (of IDLIST_SET slots), else adds it. */
+static int
+idlist_seen(int64_t *set, int64_t v)
+{
+	size_t i = (size_t)(((uint64_t)v * UINT64_C(0x9E3779B97F4A7C15)) >> 55);
+
+	for (;; i = (i + 1) % IDLIST_SET) {
+		if (set[i] == v)
+			return 1;
+		if (set[i] == 0) {
+			set[i] = v;
+			return 0;
+		}
+	}
+}
+
 enum idlist_result
 idlist_parse(const char *s, int64_t *ids, size_t max, size_t *n)
 {
+	int64_t set[IDLIST_SET];
+	int hashed = max <= IDLIST_SET / 2;
 	const char *b;
 	int64_t v;
 	size_t count = 0, i;
@@ -877,6 +899,8 @@ idlist_parse(const char *s, int64_t *ids, size_t max, size_t *n)
 	*n = 0;
 	if (s == NULL)
 		return IDLIST_EMPTY;
+	if (hashed)
+		memset(set, 0, sizeof(set));
 	for (;;) {
 		while (idlist_is_space(*s))
 			s++;
@@ -893,8 +917,11 @@ idlist_parse(const char *s, int64_t *ids, size_t max, size_t *n)
 		if (*s != ',' && *s != '\0')
 			return IDLIST_BAD;
 		if (digits) {
-			for (i = 0; i < count && ids[i] != v; i++)
-				;
+			if (hashed)
+				i = idlist_seen(set, v) ? 0 : count;
+			else
+				for (i = 0; i < count && ids[i] != v; i++)
+					;
 			if (i == count) {
 				if (count == max)
 					return IDLIST_TOO_MANY;

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include <openssl/crypto.h>
+#include <event2/event.h>
 #include <sqlite3.h>
 
 #include "clock.h"
@@ -19,10 +20,14 @@
 #include "dialect.h"
 #include "log.h"
 #include "money.h"
+#include "rowcache.h"
 #include "store.h"
 #include "xmalloc.h"
 
 #define SQLITE_BUSY_MS 5000
+/* The daemon's read caches (DESIGN.md, "Read caches"). */
+#define SQLITE_CACHE_ORDERS 16384
+#define SQLITE_CACHE_CUSTOMERS 4096
 
 /* Each entry migrates the schema from version i to i + 1 (user_version). */
 static const char *const sqlite_migrations[] = {
@@ -180,6 +185,7 @@ enum sqlite_stmt {
 	Q_REFILL_ADD,
 	Q_REFILL_UPDATE,
 	Q_REFILL_GET,
+	Q_DATA_VERSION,
 	Q_COUNT
 };
 
@@ -193,6 +199,7 @@ enum sqlite_stmt {
 
 static const char *const sqlite_sql[Q_COUNT] = {
     [Q_BEGIN] = "BEGIN IMMEDIATE",
+    [Q_DATA_VERSION] = "PRAGMA data_version",
     [Q_COMMIT] = "COMMIT",
     [Q_ROLLBACK] = "ROLLBACK",
     [Q_CUSTOMER_ADD] = "INSERT INTO customers (name, key_hash, created_at)"
@@ -288,6 +295,23 @@ struct store_sqlite {
 	sqlite3 *db;
 	sqlite3_stmt *q[Q_COUNT];
 	int decimals;
+	/* Read caches, on once attached to the daemon's loop. */
+	struct event_base *loop;
+	struct rowcache *orders;    /* id -> struct order */
+	struct rowcache *customers; /* id -> struct sqlite_cached_customer */
+	struct rowcache *keys;      /* key hash prefix -> struct sqlite_key */
+	struct timeval checked;     /* loop time of the last data_version */
+	int64_t data_version;
+};
+
+struct sqlite_cached_customer {
+	uint8_t key_hash[STORE_KEYHASH_LEN];
+	struct customer c;
+};
+
+struct sqlite_key {
+	uint8_t key_hash[STORE_KEYHASH_LEN];
+	int64_t id;
 };
 
 static const struct store_ops sqlite_ops;
@@ -465,6 +489,125 @@ sqlite_read_order(sqlite3_stmt *q, struct order *o)
 	o->refunded = sqlite3_column_int64(q, 21);
 }
 
+/*
+ * Read caches (DESIGN.md, "Read caches").  Once attached to the daemon's
+ * loop the store answers customer and order reads from memory while nothing
+ * has written those rows: every row this connection changes is forgotten by
+ * the update hook as it changes, and a commit by any other connection (the
+ * CLI) changes data_version, read at the first cached read of each loop
+ * iteration, which empties the caches.  Inside a transaction they are
+ * neither read nor filled: what the connection sees there may yet be
+ * rolled back.
+ */
+
+static void
+sqlite_cache_clear(struct store_sqlite *s)
+{
+	rowcache_clear(s->orders);
+	rowcache_clear(s->customers);
+	rowcache_clear(s->keys);
+}
+
+static void
+sqlite_row_changed(void *arg, int op, const char *db, const char *table,
+                   sqlite3_int64 rowid)
+{
+	struct store_sqlite *s = arg;
+
+	if (strcmp(table, "orders") == 0)
+		rowcache_forget(s->orders, rowid);
+	else if (strcmp(table, "customers") == 0)
+		rowcache_forget(s->customers, rowid);
+}
+
+/* 1 if the caches may be read and filled now. */
+static int
+sqlite_cache_usable(struct store_sqlite *s)
+{
+	struct timeval now;
+	sqlite3_stmt *q;
+	int64_t v;
+
+	if (s->loop == NULL || !sqlite3_get_autocommit(s->db) ||
+	    event_base_gettimeofday_cached(s->loop, &now) != 0)
+		return 0;
+	if (now.tv_sec == s->checked.tv_sec &&
+	    now.tv_usec == s->checked.tv_usec)
+		return 1; /* checked in this loop iteration */
+	q = sqlite_stmt(s, Q_DATA_VERSION);
+	if (sqlite3_step(q) != SQLITE_ROW) {
+		sqlite3_reset(q);
+		sqlite_cache_clear(s);
+		timerclear(&s->checked);
+		return 0;
+	}
+	v = sqlite3_column_int64(q, 0);
+	sqlite3_reset(q);
+	if (v != s->data_version) {
+		sqlite_cache_clear(s);
+		s->data_version = v;
+	}
+	s->checked = now;
+	return 1;
+}
+
+static int64_t
+sqlite_key_slot(const uint8_t *key_hash)
+{
+	int64_t k;
+
+	memcpy(&k, key_hash, sizeof(k));
+	return k;
+}
+
+/* The cached customer of KEY_HASH, or NULL. */
+static const struct customer *
+sqlite_cached_customer(struct store_sqlite *s, const uint8_t *key_hash)
+{
+	const struct sqlite_key *k =
+	    rowcache_get(s->keys, sqlite_key_slot(key_hash));
+	const struct sqlite_cached_customer *cc;
+
+	if (k == NULL ||
+	    CRYPTO_memcmp(k->key_hash, key_hash, STORE_KEYHASH_LEN) != 0 ||
+	    (cc = rowcache_get(s->customers, k->id)) == NULL ||
+	    CRYPTO_memcmp(cc->key_hash, key_hash, STORE_KEYHASH_LEN) != 0)
+		return NULL;
+	return &cc->c;
+}
+
+static void
+sqlite_cache_customer(struct store_sqlite *s, const uint8_t *key_hash,
+                      const struct customer *c)
+{
+	struct sqlite_cached_customer cc;
+	struct sqlite_key k;
+
+	memset(&k, 0, sizeof(k));
+	memcpy(k.key_hash, key_hash, STORE_KEYHASH_LEN);
+	k.id = c->id;
+	rowcache_put(s->keys, sqlite_key_slot(key_hash), &k);
+	memset(&cc, 0, sizeof(cc));
+	memcpy(cc.key_hash, key_hash, STORE_KEYHASH_LEN);
+	cc.c = *c;
+	rowcache_put(s->customers, c->id, &cc);
+}
+
+static int
+sqlite_attach(struct store *st, struct event_base *base)
+{
+	struct store_sqlite *s = sq(st);
+
+	s->orders = rowcache_new(sizeof(struct order), SQLITE_CACHE_ORDERS);
+	s->customers = rowcache_new(sizeof(struct sqlite_cached_customer),
+	                            SQLITE_CACHE_CUSTOMERS);
+	s->keys =
+	    rowcache_new(sizeof(struct sqlite_key), SQLITE_CACHE_CUSTOMERS);
+	sqlite3_update_hook(s->db, sqlite_row_changed, s);
+	s->loop = base;
+	return 0;
+}
+
 static enum store_result
 sqlite_customer_add(struct store *st, const char *name, const uint8_t *key_hash,
                     int64_t *id)
@@ -515,9 +658,17 @@ sqlite_customer_by_key(struct store *st, const uint8_t *key_hash,
                        struct customer *out)
 {
 	struct store_sqlite *s = sq(st);
-	sqlite3_stmt *q = sqlite_stmt(s, Q_CUSTOMER_BY_KEY);
+	int cached = sqlite_cache_usable(s);
+	const struct customer *c;
+	sqlite3_stmt *q;
 	enum store_result r = STORE_NOTFOUND;
 	int rc;
+
+	if (cached && (c = sqlite_cached_customer(s, key_hash)) != NULL) {
+		*out = *c;
+		return STORE_OK;
+	}
+	q = sqlite_stmt(s, Q_CUSTOMER_BY_KEY);
 
 	sqlite3_bind_blob(q, 1, key_hash, STORE_KEYHASH_LEN, SQLITE_STATIC);
 	rc = sqlite3_step(q);
@@ -530,6 +681,8 @@ sqlite_customer_by_key(struct store *st, const uint8_t *key_hash,
 		    CRYPTO_memcmp(h, key_hash, STORE_KEYHASH_LEN) == 0) {
 			sqlite_read_customer(q, out);
 			r = STORE_OK;
+			if (cached)
+				sqlite_cache_customer(s, key_hash, out);
 		}
 	} else if (rc != SQLITE_DONE) {
 		sqlite_log_error(s, "customer by key");
@@ -795,15 +948,24 @@ static enum store_result
 sqlite_order_get(struct store *st, int64_t id, struct order *out)
 {
 	struct store_sqlite *s = sq(st);
-	sqlite3_stmt *q = sqlite_stmt(s, Q_ORDER_GET);
+	int cached = sqlite_cache_usable(s);
+	const struct order *o;
+	sqlite3_stmt *q;
 	enum store_result r = STORE_NOTFOUND;
 	int rc;
 
+	if (cached && (o = rowcache_get(s->orders, id)) != NULL) {
+		*out = *o;
+		return STORE_OK;
+	}
+	q = sqlite_stmt(s, Q_ORDER_GET);
 	sqlite3_bind_int64(q, 1, id);
 	rc = sqlite3_step(q);
 	if (rc == SQLITE_ROW) {
 		sqlite_read_order(q, out);
 		r = STORE_OK;
+		if (cached)
+			rowcache_put(s->orders, id, out);
 	} else if (rc != SQLITE_DONE) {
 		sqlite_log_error(s, "order get");
 		r = STORE_ERROR;
@@ -1457,9 +1619,10 @@ sqlite_order_get_many(struct store *st, const int64_t *ids, size_t n,
                       struct order *out, int *found)
 {
 	struct store_sqlite *s = sq(st);
-	sqlite3_stmt *q = sqlite_stmt(s, Q_ORDER_GET_MANY);
+	int cached = sqlite_cache_usable(s);
+	sqlite3_stmt *q;
 	char list[100 * 21 + 3];
-	size_t off = 0;
+	size_t off = 0, missing = 0;
 	struct order o;
 	int rc;
 
@@ -1467,21 +1630,34 @@ sqlite_order_get_many(struct store *st, const int64_t *ids, size_t n,
 		return STORE_ERROR;
 	list[off++] = '[';
 	for (size_t i = 0; i < n; i++) {
+		const struct order *c;
+
+		if (cached && (c = rowcache_get(s->orders, ids[i])) != NULL) {
+			out[i] = *c;
+			found[i] = 1;
+			continue;
+		}
 		found[i] = 0;
 		off +=
 		    (size_t)snprintf(list + off, sizeof(list) - off, "%s%lld",
-		                     i > 0 ? "," : "", (long long)ids[i]);
+		                     missing > 0 ? "," : "", (long long)ids[i]);
+		missing++;
 	}
+	if (missing == 0)
+		return STORE_OK;
 	list[off++] = ']';
 	list[off] = '\0';
+	q = sqlite_stmt(s, Q_ORDER_GET_MANY);
 	sqlite3_bind_text(q, 1, list, (int)off, SQLITE_STATIC);
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
 		sqlite_read_order(q, &o);
 		for (size_t i = 0; i < n; i++)
-			if (ids[i] == o.id) {
+			if (ids[i] == o.id && !found[i]) {
 				out[i] = o;
 				found[i] = 1;
 			}
+		if (cached)
+			rowcache_put(s->orders, o.id, &o);
 	}
 	sqlite3_reset(q);
 	if (rc != SQLITE_DONE) {
@@ -1700,6 +1876,9 @@ sqlite_close(struct store *st)
 	for (int i = 0; i < Q_COUNT; i++)
 		sqlite3_finalize(s->q[i]);
 	sqlite3_close(s->db);
+	rowcache_free(s->orders);
+	rowcache_free(s->customers);
+	rowcache_free(s->keys);
 	free(s);
 }
 
@@ -1840,6 +2019,7 @@ fail:
 static const struct store_ops sqlite_ops = {
     .name = "sqlite",
     .close = sqlite_close,
+    .attach = sqlite_attach,
     .customer_add = sqlite_customer_add,
     .customer_set_key = sqlite_customer_set_key,
     .customer_by_key = sqlite_customer_by_key,

@@ -804,6 +804,42 @@ test_idlist_limit(void **state)
 	assert_int_equal(idlist_parse("1", NULL, 0, &n), IDLIST_TOO_MANY);
 }
 
+/* The set that finds duplicates (lists of up to 256) and the scan (longer
+ * lists) agree: the first occurrence of each ID, in order. */
+static void
+test_idlist_dedup_paths(void **state)
+{
+	static int64_t hashed[256], scanned[600];
+	static char s[400 * 24];
+	size_t nh, ns, len = 0;
+
+	/* 200 IDs, each twice: random ones over the whole range and a run of
+	 * neighbours (which share hash slots in turn). */
+	for (int pass = 0; pass < 2; pass++) {
+		uint64_t y = 88172645463325252ULL;
+
+		for (int i = 0; i < 100; i++) {
+			y ^= y << 13;
+			y ^= y >> 7;
+			y ^= y << 17;
+			len +=
+			    (size_t)sprintf(s + len, "%lld,%d,",
+			                    (long long)(y >> 1 | 1), 1000 + i);
+		}
+	}
+	assert_int_equal(idlist_parse(s, hashed, 256, &nh), IDLIST_OK);
+	assert_int_equal(idlist_parse(s, scanned, 600, &ns), IDLIST_OK);
+	assert_int_equal(nh, 200);
+	assert_int_equal(ns, 200);
+	assert_memory_equal(hashed, scanned, 200 * sizeof(hashed[0]));
+	for (size_t i = 0; i < nh; i++)
+		for (size_t j = i + 1; j < nh; j++)
+			assert_true(hashed[i] != hashed[j]);
+	assert_int_equal(hashed[1], 1000);
+	assert_int_equal(hashed[199], 1099);
+	assert_int_equal(idlist_parse(s, hashed, 199, &nh), IDLIST_TOO_MANY);
+}
+
 int
 main(void)
 {
@@ -835,6 +871,7 @@ main(void)
 	    cmocka_unit_test(test_idlist_basic),
 	    cmocka_unit_test(test_idlist_bad),
 	    cmocka_unit_test(test_idlist_limit),
+	    cmocka_unit_test(test_idlist_dedup_paths),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
