@@ -43,8 +43,12 @@
 
 struct pending_add;
 
-/* An upstream accepted an order: recorded with others in one commit. */
+struct add_job;
+
+/* An upstream accepted an order: recorded with others in one commit, then
+ * its job completes (the customer gets the ID once it is recorded). */
 struct pending_active {
+	struct add_job *job;
 	int64_t id;
 	char upstream_order[DIALECT_ID_SZ];
 	money_t cost;
@@ -397,6 +401,30 @@ orders_customer_error(const char *upstream_msg)
 	return upstream_msg;
 }
 
+/* Record J's acceptance as UPID with the group's next commit.  The customer
+ * has the order's ID at once: the order exists durably since its creation,
+ * and should this commit be lost the order stays 'sending' (ambiguous, for
+ * the operator), as it would after a crash a moment earlier; with its ID
+ * the customer has no reason to send the add again. */
+static void
+orders_activate(struct orders *o, struct add_job *j, const char *upid,
+                money_t cost)
+{
+	struct pending_active *pa;
+
+	orders_wake(j, NULL);
+
+	/* A full group goes first: those answers are all earlier ones. */
+	if (o->nactives == ORDERS_GROUP_MAX)
+		orders_flush_actives(o);
+	pa = &o->actives[o->nactives++];
+	pa->job = j;
+	pa->id = j->id;
+	snprintf(pa->upstream_order, sizeof(pa->upstream_order), "%s", upid);
+	pa->cost = cost;
+	orders_group_schedule(o);
+}
+
 static void
 orders_add_done(const struct up_result *res, void *arg)
 {
@@ -429,16 +457,7 @@ orders_add_done(const struct up_result *res, void *arg)
 		if (money_mul_div(j->charge, rt->cost, j->rate, MONEY_ROUND_UP,
 		                  &cost) != 0)
 			cost = 0;
-		if (store_order_active(o->p->st, j->id, d.order, cost) !=
-		    STORE_OK) {
-			orders_ambiguous(j, up,
-			                 "its order ID could not be "
-			                 "recorded");
-			return;
-		}
-		log_info("order %lld: sent to %s as %s", (long long)j->id, up,
-		         d.order);
-		orders_job_free(j);
+		orders_activate(o, j, d.order, cost);
 		return;
 	case DIALECT_REJECTED:
 		log_info("order %lld: %s refused it: %s", (long long)j->id, up,
@@ -670,9 +689,12 @@ orders_flush_adds(struct orders *o)
 	}
 }
 
+/* Record every accepted add in one durable transaction, then complete each
+ * job: the customer's answer, or an ambiguous order if it failed. */
 static void
 orders_flush_actives(struct orders *o)
 {
+	struct pending_active acts[ORDERS_GROUP_MAX];
 	enum store_result res[ORDERS_GROUP_MAX];
 	const char *upids[ORDERS_GROUP_MAX];
 	int64_t ids[ORDERS_GROUP_MAX];
@@ -681,21 +703,29 @@ orders_flush_actives(struct orders *o)
 
 	if (n == 0)
 		return;
+	/* Taken out first: on a fiber the commit parks, and the next
+	 * group gathers meanwhile. */
+	memcpy(acts, o->actives, n * sizeof(acts[0]));
 	o->nactives = 0;
 	for (size_t i = 0; i < n; i++) {
-		ids[i] = o->actives[i].id;
-		upids[i] = o->actives[i].upstream_order;
-		costs[i] = o->actives[i].cost;
+		ids[i] = acts[i].id;
+		upids[i] = acts[i].upstream_order;
+		costs[i] = acts[i].cost;
 	}
 	store_order_active_many(o->p->st, ids, upids, costs, n, res);
 	for (size_t i = 0; i < n; i++) {
-		if (res[i] == STORE_OK)
+		struct add_job *j = acts[i].job;
+		const char *up =
+		    o->p->cfg->upstreams[j->routes[j->route].upstream].name;
+
+		if (res[i] != STORE_OK) {
+			orders_ambiguous(j, up,
+			                 "its order ID could not be recorded");
 			continue;
-		o->stats.ambiguous++;
-		log_warnx("order %lld: the upstream accepted it as %s but that "
-		          "could not be recorded: it stays 'sending' with its "
-		          "funds reserved; see `panelmux order resolve %lld`",
-		          (long long)ids[i], upids[i], (long long)ids[i]);
+		}
+		log_info("order %lld: sent to %s as %s", (long long)ids[i], up,
+		         upids[i]);
+		orders_job_free(j);
 	}
 }
 
