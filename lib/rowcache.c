@@ -1,7 +1,16 @@
-/* rowcache.c - see rowcache.h. */
+/* rowcache.c - see rowcache.h.
+ *
+ * The table holds keys and entry numbers only (16 bytes a slot, twice as
+ * many slots as entries); the values sit in a dense array filled from the
+ * front, so the memory a cache touches follows how full it is, not how
+ * large it may grow.  Both are anonymous mappings of their own: their pages
+ * are zero and not resident until written, whatever the heap holds. */
+#include <sys/mman.h>
+
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "rowcache.h"
 #include "xmalloc.h"
 
@@ -9,37 +18,56 @@
 struct rowcache_slot {
 	int64_t key;
 	uint32_t gen;
-	uint32_t pad;
-	/* the value follows, aligned for any of its members */
+	uint32_t entry; /* index into values */
 };
 
 struct rowcache {
-	unsigned char *slots;
-	size_t stride; /* bytes per slot */
-	size_t mask;   /* slots - 1, a power of two minus one */
+	struct rowcache_slot *slots;
+	size_t mask; /* slots - 1, a power of two minus one */
+	int shift;   /* 64 - log2(slots): the hash's top bits pick a slot */
+	unsigned char *values;
 	size_t value_size;
+	size_t stride; /* value_size rounded up: each value is aligned */
 	size_t max, count;
+	uint32_t *free; /* entries given back by rowcache_forget */
+	size_t nfree;
+	size_t next;  /* entries below this have been handed out */
 	uint32_t gen; /* never 0: calloc'ed slots are free */
 };
 
 static size_t
 rowcache_home(const struct rowcache *c, int64_t key)
 {
-	uint64_t h = (uint64_t)key * UINT64_C(0x9E3779B97F4A7C15);
-
-	return (size_t)(h >> 32) & c->mask;
-}
-
-static struct rowcache_slot *
-rowcache_slot(const struct rowcache *c, size_t i)
-{
-	return (struct rowcache_slot *)(c->slots + i * c->stride);
+	/* Fibonacci hashing: the product's top bits depend on every bit of
+	 * the key. */
+	return (size_t)(((uint64_t)key * UINT64_C(0x9E3779B97F4A7C15)) >>
+	                c->shift);
 }
 
 static int
 rowcache_used(const struct rowcache *c, const struct rowcache_slot *s)
 {
 	return s->gen == c->gen;
+}
+
+static void *
+rowcache_value(const struct rowcache *c, uint32_t entry)
+{
+	return c->values + (size_t)entry * c->stride;
+}
+
+static void *
+rowcache_map(size_t n, size_t size)
+{
+	void *p;
+
+	if (size != 0 && n > SIZE_MAX / size)
+		fatalx("rowcache: %zu x %zu bytes is too large", n, size);
+	p = mmap(NULL, n * size, PROT_READ | PROT_WRITE,
+	         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		fatalx("rowcache: cannot map %zu bytes", n * size);
+	return p;
 }
 
 struct rowcache *
@@ -50,13 +78,19 @@ rowcache_new(size_t value_size, size_t max)
 
 	if (max < 1)
 		max = 1;
-	while (n < max * 2)
+	if (max > UINT32_MAX / 2)
+		max = UINT32_MAX / 2;
+	c->shift = 64 - 4;
+	while (n < max * 2) {
 		n *= 2;
-	c->value_size = value_size;
-	c->stride =
-	    (sizeof(struct rowcache_slot) + value_size + 15) & ~(size_t)15;
-	c->slots = xcalloc(n, c->stride);
+		c->shift--;
+	}
+	c->slots = rowcache_map(n, sizeof(*c->slots));
 	c->mask = n - 1;
+	c->stride = (value_size + 15) & ~(size_t)15;
+	c->values = rowcache_map(max, c->stride != 0 ? c->stride : 16);
+	c->value_size = value_size;
+	c->free = xreallocarray(NULL, max, sizeof(*c->free));
 	c->max = max;
 	c->gen = 1;
 	return c;
@@ -67,7 +101,9 @@ rowcache_free(struct rowcache *c)
 {
 	if (c == NULL)
 		return;
-	free(c->slots);
+	munmap(c->slots, (c->mask + 1) * sizeof(*c->slots));
+	munmap(c->values, c->max * (c->stride != 0 ? c->stride : 16));
+	free(c->free);
 	free(c);
 }
 
@@ -78,7 +114,7 @@ rowcache_find(const struct rowcache *c, int64_t key, int *found)
 	size_t i = rowcache_home(c, key);
 
 	for (;; i = (i + 1) & c->mask) {
-		const struct rowcache_slot *s = rowcache_slot(c, i);
+		const struct rowcache_slot *s = &c->slots[i];
 
 		if (!rowcache_used(c, s)) {
 			*found = 0;
@@ -97,7 +133,7 @@ rowcache_get(const struct rowcache *c, int64_t key)
 	int found;
 	size_t i = rowcache_find(c, key, &found);
 
-	return found ? (const void *)(rowcache_slot(c, i) + 1) : NULL;
+	return found ? rowcache_value(c, c->slots[i].entry) : NULL;
 }
 
 void
@@ -111,13 +147,16 @@ rowcache_put(struct rowcache *c, int64_t key, const void *value)
 		rowcache_clear(c);
 		i = rowcache_find(c, key, &found);
 	}
-	s = rowcache_slot(c, i);
+	s = &c->slots[i];
 	if (!found) {
 		s->key = key;
 		s->gen = c->gen;
+		s->entry =
+		    c->nfree > 0 ? c->free[--c->nfree] : (uint32_t)c->next++;
 		c->count++;
 	}
-	memcpy(s + 1, value, c->value_size);
+	/* memmove: VALUE may be this entry (a put of what get returned) */
+	memmove(rowcache_value(c, s->entry), value, c->value_size);
 }
 
 void
@@ -128,21 +167,22 @@ rowcache_forget(struct rowcache *c, int64_t key)
 
 	if (!found)
 		return;
+	c->free[c->nfree++] = c->slots[i].entry;
 	/* Backward shift: move later members of the run into the hole when
 	 * their home is not between the hole and them (cyclically). */
 	for (j = (i + 1) & c->mask;; j = (j + 1) & c->mask) {
-		struct rowcache_slot *sj = rowcache_slot(c, j);
+		struct rowcache_slot *sj = &c->slots[j];
 		size_t home;
 
 		if (!rowcache_used(c, sj))
 			break;
 		home = rowcache_home(c, sj->key);
 		if (((j - home) & c->mask) >= ((j - i) & c->mask)) {
-			memcpy(rowcache_slot(c, i), sj, c->stride);
+			c->slots[i] = *sj;
 			i = j;
 		}
 	}
-	rowcache_slot(c, i)->gen = 0;
+	c->slots[i].gen = 0;
 	c->count--;
 }
 
@@ -150,8 +190,10 @@ void
 rowcache_clear(struct rowcache *c)
 {
 	c->count = 0;
+	c->nfree = 0;
+	c->next = 0;
 	if (++c->gen == 0) { /* after 2^32 clears: really empty it */
-		memset(c->slots, 0, (c->mask + 1) * c->stride);
+		memset(c->slots, 0, (c->mask + 1) * sizeof(*c->slots));
 		c->gen = 1;
 	}
 }

@@ -1,8 +1,9 @@
 /* rowcache.h - a bounded cache of fixed-size values by 64-bit key.
  *
- * Open addressing with linear probing and backward-shift deletion; the
- * values live in the table.  Emptying it is O(1) (a generation number), so
- * the store can drop everything whenever another process may have written.
+ * Open addressing with linear probing and backward-shift deletion over
+ * keys; the values live in a dense array beside it.  Emptying it is O(1)
+ * (a generation number), so the store can drop everything whenever another
+ * process may have written.
  * When it holds its maximum it is emptied before the next insert: a cache
  * that forgets is correct, one that grows is not bounded. */
 #ifndef PANELMUX_ROWCACHE_H
@@ -14,7 +15,7 @@
 struct rowcache;
 
 /* MAX entries (the table has at least twice as many slots) of VALUE_SIZE
- * bytes.  Memory is touched only as slots are used. */
+ * bytes.  The values' memory is touched only as entries are used. */
 struct rowcache *rowcache_new(size_t value_size, size_t max);
 void rowcache_free(struct rowcache *c); /* NULL ok */
 /* KEY's value, or NULL; valid until the next change to the cache. */

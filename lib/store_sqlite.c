@@ -495,9 +495,13 @@ sqlite_read_order(sqlite3_stmt *q, struct order *o)
  * has written those rows: every row this connection changes is forgotten by
  * the update hook as it changes, and a commit by any other connection (the
  * CLI) changes data_version, read at the first cached read of each loop
- * iteration, which empties the caches.  Inside a transaction they are
- * neither read nor filled: what the connection sees there may yet be
- * rolled back.
+ * iteration, which empties the caches.  Iterations are told apart by the
+ * loop's cached time, which the daemon keeps in microseconds
+ * (EVENT_BASE_FLAG_PRECISE_TIMER; the default coarse clock ticks every 4 ms
+ * and hid commits, test_cache.py): the check itself takes longer than a
+ * microsecond, so a later iteration cannot carry the same time.  Inside a
+ * transaction the caches are neither read nor filled: what the connection
+ * sees there may yet be rolled back.
  */
 
 static void

@@ -473,11 +473,15 @@ up_setup_easy(struct up_call *c)
 	curl_easy_setopt(e, CURLOPT_USERAGENT, UP_USER_AGENT);
 	curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
 	curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
-	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
 	if (c->flags & UP_FRESH) {
 		curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
 		curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+	} else {
+		/* Probes only for connections that outlive their call (three
+		 * setsockopt calls each): a fresh one lives for one request,
+		 * bounded by the call's timeout. */
+		curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
 	}
 	return 0;
 }
