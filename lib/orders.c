@@ -414,8 +414,10 @@ orders_activate(struct orders *o, struct add_job *j, const char *upid,
 
 	orders_wake(j, NULL);
 
-	/* A full group goes first: those answers are all earlier ones. */
-	if (o->nactives == ORDERS_GROUP_MAX)
+	/* A full group goes first: those answers are all earlier ones.  A
+	 * loop: on a fiber the flush parks, and others may fill the queue
+	 * again meanwhile. */
+	while (o->nactives >= ORDERS_GROUP_MAX)
 		orders_flush_actives(o);
 	pa = &o->actives[o->nactives++];
 	pa->job = j;
@@ -810,8 +812,9 @@ orders_add(struct orders *o, const struct customer *c, const struct params *p,
 		pa->on.request_id = pa->request_id;
 		pa->on.request_hash = pa->hash;
 	}
-	/* A full group goes first: those requests are all earlier ones. */
-	if (o->nadds == ORDERS_GROUP_MAX)
+	/* A full group goes first: those requests are all earlier ones (a
+	 * loop, as in orders_activate). */
+	while (o->nadds >= ORDERS_GROUP_MAX)
 		orders_flush_adds(o);
 	o->adds[o->nadds++] = pa;
 	orders_group_schedule(o);

@@ -868,13 +868,15 @@ idlist_is_space(char c)
 
 /* Duplicates are looked up in a small open-addressing set (IDs are never 0,
  * which marks a free slot) when MAX fits it, else by a scan. */
-#define IDLIST_SET 512
+#define IDLIST_SET_BITS 9
+#define IDLIST_SET (1 << IDLIST_SET_BITS)
 
 /* 1 if V was already in SET (of IDLIST_SET slots), else adds it. */
 static int
 idlist_seen(int64_t *set, int64_t v)
 {
-	size_t i = (size_t)(((uint64_t)v * UINT64_C(0x9E3779B97F4A7C15)) >> 55);
+	size_t i = (size_t)(((uint64_t)v * UINT64_C(0x9E3779B97F4A7C15)) >>
+	                    (64 - IDLIST_SET_BITS));
 
 	for (;; i = (i + 1) % IDLIST_SET) {
 		if (set[i] == v)

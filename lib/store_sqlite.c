@@ -364,6 +364,10 @@ sqlite_exec_stmt(struct store_sqlite *s, enum sqlite_stmt which)
 static int
 sqlite_begin(struct store_sqlite *s)
 {
+	/* BEGIN IMMEDIATE may wait (up to the busy timeout) for the CLI's
+	 * write lock within one loop iteration: the first cached read after
+	 * this transaction checks data_version again. */
+	timerclear(&s->checked);
 	sqlite_stmt(s, Q_BEGIN);
 	return sqlite_exec_stmt(s, Q_BEGIN);
 }
