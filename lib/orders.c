@@ -637,42 +637,38 @@ orders_pending_start(struct orders *o, struct pending_add *pa, int64_t id)
 	orders_dispatch(j);
 }
 
-/* Create every waiting add in one durable transaction, then answer or
- * dispatch each. */
-static void
-orders_flush_adds(struct orders *o)
-{
-	struct order_new on[ORDERS_GROUP_MAX];
+/* A loop pass's group, taken out of the shared queues. */
+struct orders_group {
 	struct pending_add *adds[ORDERS_GROUP_MAX];
+	struct order_new on[ORDERS_GROUP_MAX];
 	enum store_result res[ORDERS_GROUP_MAX];
 	int64_t ids[ORDERS_GROUP_MAX];
-	size_t n = o->nadds;
+	size_t nadds;
+	struct pending_active acts[ORDERS_GROUP_MAX];
+	enum store_result act_res[ORDERS_GROUP_MAX];
+	const char *upids[ORDERS_GROUP_MAX];
+	int64_t act_ids[ORDERS_GROUP_MAX];
+	money_t costs[ORDERS_GROUP_MAX];
+	size_t nacts;
+};
 
-	if (n == 0)
-		return;
-	/* Taken out first: on a fiber the commit parks, and the next
-	 * group gathers meanwhile. */
-	memcpy(adds, o->adds, n * sizeof(adds[0]));
-	o->nadds = 0;
-	for (size_t i = 0; i < n; i++) {
-		on[i] = adds[i]->on;
-		if (o->stopping)
-			on[i].sending = 0; /* nothing leaves now: queued */
-	}
-	store_order_create_many(o->p->st, on, n, res, ids);
-	for (size_t i = 0; i < n; i++) {
-		struct pending_add *pa = adds[i];
+/* Answer or dispatch each add of G. */
+static void
+orders_group_adds_done(struct orders *o, struct orders_group *g)
+{
+	for (size_t i = 0; i < g->nadds; i++) {
+		struct pending_add *pa = g->adds[i];
 
-		pa->on.sending = on[i].sending;
-		switch (res[i]) {
+		pa->on.sending = g->on[i].sending;
+		switch (g->res[i]) {
 		case STORE_OK:
-			orders_pending_start(o, pa, ids[i]);
+			orders_pending_start(o, pa, g->ids[i]);
 			break;
 		case STORE_NOFUNDS:
 			orders_pending_answer(pa, API_ERR_FUNDS, 0);
 			break;
 		case STORE_EXISTS: /* the same request again: the same order */
-			orders_pending_answer(pa, NULL, ids[i]);
+			orders_pending_answer(pa, NULL, g->ids[i]);
 			break;
 		case STORE_CONFLICT:
 			orders_pending_answer(
@@ -691,53 +687,80 @@ orders_flush_adds(struct orders *o)
 	}
 }
 
-/* Record every accepted add in one durable transaction, then complete each
- * job: the customer's answer, or an ambiguous order if it failed. */
+/* Complete each accepted add's job: recorded, or ambiguous. */
 static void
-orders_flush_actives(struct orders *o)
+orders_group_acts_done(struct orders *o, struct orders_group *g)
 {
-	struct pending_active acts[ORDERS_GROUP_MAX];
-	enum store_result res[ORDERS_GROUP_MAX];
-	const char *upids[ORDERS_GROUP_MAX];
-	int64_t ids[ORDERS_GROUP_MAX];
-	money_t costs[ORDERS_GROUP_MAX];
-	size_t n = o->nactives;
-
-	if (n == 0)
-		return;
-	/* Taken out first: on a fiber the commit parks, and the next
-	 * group gathers meanwhile. */
-	memcpy(acts, o->actives, n * sizeof(acts[0]));
-	o->nactives = 0;
-	for (size_t i = 0; i < n; i++) {
-		ids[i] = acts[i].id;
-		upids[i] = acts[i].upstream_order;
-		costs[i] = acts[i].cost;
-	}
-	store_order_active_many(o->p->st, ids, upids, costs, n, res);
-	for (size_t i = 0; i < n; i++) {
-		struct add_job *j = acts[i].job;
+	for (size_t i = 0; i < g->nacts; i++) {
+		struct add_job *j = g->acts[i].job;
 		const char *up =
 		    o->p->cfg->upstreams[j->routes[j->route].upstream].name;
 
-		if (res[i] != STORE_OK) {
+		if (g->act_res[i] != STORE_OK) {
 			orders_ambiguous(j, up,
 			                 "its order ID could not be recorded");
 			continue;
 		}
-		log_info("order %lld: sent to %s as %s", (long long)ids[i], up,
-		         upids[i]);
+		log_info("order %lld: sent to %s as %s",
+		         (long long)g->act_ids[i], up, g->upids[i]);
 		orders_job_free(j);
 	}
+}
+
+/* Create the waiting adds (with ADDS) and record the accepted ones (with
+ * ACTS) in one durable transaction, then answer, dispatch and complete
+ * each.  Both queues are taken out first: on a fiber the commit parks, and
+ * the next group gathers meanwhile. */
+static void
+orders_flush(struct orders *o, int adds, int acts)
+{
+	struct orders_group *g = xmalloc(sizeof(*g));
+
+	g->nadds = adds ? o->nadds : 0;
+	g->nacts = acts ? o->nactives : 0;
+	if (g->nadds == 0 && g->nacts == 0) {
+		free(g);
+		return;
+	}
+	memcpy(g->adds, o->adds, g->nadds * sizeof(g->adds[0]));
+	memcpy(g->acts, o->actives, g->nacts * sizeof(g->acts[0]));
+	if (adds)
+		o->nadds = 0;
+	if (acts)
+		o->nactives = 0;
+	for (size_t i = 0; i < g->nadds; i++) {
+		g->on[i] = g->adds[i]->on;
+		if (o->stopping)
+			g->on[i].sending = 0; /* nothing leaves now: queued */
+	}
+	for (size_t i = 0; i < g->nacts; i++) {
+		g->act_ids[i] = g->acts[i].id;
+		g->upids[i] = g->acts[i].upstream_order;
+		g->costs[i] = g->acts[i].cost;
+	}
+	store_order_group(o->p->st, g->on, g->nadds, g->res, g->ids, g->act_ids,
+	                  g->upids, g->costs, g->nacts, g->act_res);
+	orders_group_adds_done(o, g);
+	orders_group_acts_done(o, g);
+	free(g);
+}
+
+static void
+orders_flush_adds(struct orders *o)
+{
+	orders_flush(o, 1, 0);
+}
+
+static void
+orders_flush_actives(struct orders *o)
+{
+	orders_flush(o, 0, 1);
 }
 
 static void
 orders_group_run(void *a, void *b)
 {
-	struct orders *o = a;
-
-	orders_flush_adds(o);
-	orders_flush_actives(o);
+	orders_flush(a, 1, 1);
 }
 
 static void

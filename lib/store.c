@@ -71,6 +71,24 @@ store_open(const struct config *cfg)
 	return store_sqlite_open(cfg->store_sqlite, cfg->money_decimals);
 }
 
+void
+store_order_group(struct store *st, const struct order_new *v, size_t n,
+                  enum store_result *res, int64_t *ids, const int64_t *act_ids,
+                  const char *const *upstream_orders, const money_t *costs,
+                  size_t nact, enum store_result *act_res)
+{
+	if (n > 0 && nact > 0 && st->ops->order_group != NULL) {
+		st->ops->order_group(st, v, n, res, ids, act_ids,
+		                     upstream_orders, costs, nact, act_res);
+		return;
+	}
+	if (n > 0)
+		store_order_create_many(st, v, n, res, ids);
+	if (nact > 0)
+		store_order_active_many(st, act_ids, upstream_orders, costs,
+		                        nact, act_res);
+}
+
 int
 store_refund_for(int decimals, enum order_state final, money_t charge,
                  int64_t quantity, int64_t remains, money_t *refund)

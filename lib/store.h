@@ -231,6 +231,17 @@ struct store_ops {
 	    struct store *, const int64_t *ids,
 	    const char *const *upstream_orders, const money_t *costs, size_t n,
 	    enum store_result *res);
+	/* Both of a loop pass's groups in one transaction (one durable
+	 * commit, not two), answering as order_create_many and
+	 * order_active_many would; the acceptances never fail with the adds.
+	 * NULL: store_order_group makes the two calls. */
+	enum store_result (*order_group)(struct store *,
+	                                 const struct order_new *v, size_t n,
+	                                 enum store_result *res, int64_t *ids,
+	                                 const int64_t *act_ids,
+	                                 const char *const *upstream_orders,
+	                                 const money_t *costs, size_t nact,
+	                                 enum store_result *act_res);
 	enum store_result (*order_get)(struct store *, int64_t id,
 	                               struct order *out);
 	/* Up to 100 orders at once: FOUND[i] is 1 and OUT[i] filled when
@@ -332,6 +343,12 @@ struct store_ops {
 /* For backends: the refund a final state owes (SPEC section 6): none for
  * Completed, the charge for Canceled/Refunded/Rejected, the remains' share
  * rounded down to DECIMALS for Partial.  -1 if it cannot be computed. */
+/* ops->order_group, or order_create_many then order_active_many. */
+void store_order_group(struct store *st, const struct order_new *v, size_t n,
+                       enum store_result *res, int64_t *ids,
+                       const int64_t *act_ids,
+                       const char *const *upstream_orders, const money_t *costs,
+                       size_t nact, enum store_result *act_res);
 int store_refund_for(int decimals, enum order_state final, money_t charge,
                      int64_t quantity, int64_t remains, money_t *refund);
 

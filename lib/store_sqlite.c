@@ -1081,6 +1081,45 @@ fail:
 }
 
 static enum store_result
+sqlite_order_group(struct store *st, const struct order_new *v, size_t n,
+                   enum store_result *res, int64_t *ids, const int64_t *act_ids,
+                   const char *const *upstream_orders, const money_t *costs,
+                   size_t nact, enum store_result *act_res)
+{
+	struct store_sqlite *s = sq(st);
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		res[i] = STORE_ERROR;
+	for (i = 0; i < nact; i++)
+		act_res[i] = STORE_ERROR;
+	if (sqlite_begin(s) != 0)
+		goto alone;
+	for (i = 0; i < n; i++)
+		if ((res[i] = sqlite_create_one(s, &v[i], &ids[i])) ==
+		    STORE_ERROR)
+			goto fail;
+	for (i = 0; i < nact; i++)
+		if ((act_res[i] =
+		         sqlite_active_one(s, act_ids[i], upstream_orders[i],
+		                           costs[i])) == STORE_ERROR)
+			goto fail;
+	if (sqlite_commit(s) != 0)
+		goto fail;
+	return STORE_OK;
+fail:
+	sqlite_rollback(s);
+	for (i = 0; i < n; i++)
+		if (res[i] == STORE_OK || res[i] == STORE_EXISTS)
+			res[i] = STORE_ERROR;
+alone:
+	/* The adds failed; the acceptances are real whatever happened to
+	 * them, and get a transaction of their own. */
+	return sqlite_order_active_many(st, act_ids, upstream_orders, costs,
+	                                nact, act_res);
+}
+
+static enum store_result
 sqlite_order_active(struct store *st, int64_t id, const char *upstream_order,
                     money_t cost)
 {
@@ -2037,6 +2076,7 @@ static const struct store_ops sqlite_ops = {
     .ledger_post = sqlite_ledger_post,
     .order_create = sqlite_order_create,
     .order_create_many = sqlite_order_create_many,
+    .order_group = sqlite_order_group,
     .order_active_many = sqlite_order_active_many,
     .order_get = sqlite_order_get,
     .order_get_many = sqlite_order_get_many,

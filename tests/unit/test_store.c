@@ -224,6 +224,63 @@ test_order_create(void **state)
 	assert_int_equal(violations(f->st), 0);
 }
 
+/* One loop pass's adds and acceptances in one transaction; an add that
+ * fails takes the other adds with it (nothing of them exists) but never the
+ * acceptances, which are real upstream. */
+static void
+test_order_group(void **state)
+{
+	struct fixture *f = *state;
+	int64_t cid = add_customer(f->st, "erin", "1");
+	struct order_new o = new_order(cid, "0.3"), v[2];
+	enum store_result res[2], act_res[1];
+	int64_t ids[2], sent[2];
+	const char *upids[1] = {"up-1"};
+	money_t costs[1] = {M("0.2")};
+	struct customer c;
+	struct order ord;
+
+	for (int i = 0; i < 2; i++) {
+		o.sending = 1;
+		assert_int_equal(store_order_create(f->st, &o, &sent[i]),
+		                 STORE_OK);
+	}
+	/* two adds (the second beyond the funds) and one acceptance */
+	v[0] = new_order(cid, "0.1");
+	v[1] = new_order(cid, "0.5");
+	store_order_group(f->st, v, 2, res, ids, &sent[0], upids, costs, 1,
+	                  act_res);
+	assert_int_equal(res[0], STORE_OK);
+	assert_int_equal(res[1], STORE_NOFUNDS);
+	assert_int_equal(act_res[0], STORE_OK);
+	assert_int_equal(store_order_get(f->st, ids[0], &ord), STORE_OK);
+	assert_int_equal(ord.charge, M("0.1"));
+	assert_int_equal(store_order_get(f->st, sent[0], &ord), STORE_OK);
+	assert_int_equal(ord.state, ORDER_ACTIVE);
+	assert_string_equal(ord.upstream_order, "up-1");
+	assert_int_equal(store_customer_by_name(f->st, "erin", &c), STORE_OK);
+	assert_int_equal(c.balance, M("0.3"));
+
+	/* an add that cannot be written (no type: NOT NULL) */
+	v[0] = new_order(cid, "0.1");
+	v[1] = new_order(cid, "0.1");
+	v[1].type = NULL;
+	upids[0] = "up-2";
+	store_order_group(f->st, v, 2, res, ids, &sent[1], upids, costs, 1,
+	                  act_res);
+	assert_int_equal(res[0], STORE_ERROR);
+	assert_int_equal(res[1], STORE_ERROR);
+	assert_int_equal(act_res[0], STORE_OK);
+	assert_int_equal(store_order_get(f->st, sent[1], &ord), STORE_OK);
+	assert_int_equal(ord.state, ORDER_ACTIVE);
+	assert_string_equal(ord.upstream_order, "up-2");
+	assert_int_equal(store_order_get(f->st, sent[1] + 2, &ord),
+	                 STORE_NOTFOUND);
+	assert_int_equal(store_customer_by_name(f->st, "erin", &c), STORE_OK);
+	assert_int_equal(c.balance, M("0.3"));
+	assert_int_equal(violations(f->st), 0);
+}
+
 /* Many processes race order_create on one balance.  Each child reports the
  * charges it got through a pipe; the money must add up exactly and the
  * balance must never go negative (the CHECK constraint would abort the
@@ -291,7 +348,8 @@ test_concurrent_debit(void **state)
 		int status;
 		int64_t pair[2];
 
-		assert_int_equal(read(fds[0], pair, sizeof(pair)), sizeof(pair));
+		assert_int_equal(read(fds[0], pair, sizeof(pair)),
+		                 sizeof(pair));
 		n = pair[0];
 		sum = pair[1];
 		got_orders += n;
@@ -409,6 +467,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_customers, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ledger, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_order_create, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_order_group, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_concurrent_debit, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_check_detects, setup,
