@@ -401,18 +401,14 @@ orders_customer_error(const char *upstream_msg)
 	return upstream_msg;
 }
 
-/* Record J's acceptance as UPID with the group's next commit.  The customer
- * has the order's ID at once: the order exists durably since its creation,
- * and should this commit be lost the order stays 'sending' (ambiguous, for
- * the operator), as it would after a crash a moment earlier; with its ID
- * the customer has no reason to send the add again. */
+/* Record J's acceptance as UPID with the group's next commit; the customer
+ * gets the order's ID once it is recorded, so what they do next (status,
+ * cancel, refill) finds the order active with its upstream ID. */
 static void
 orders_activate(struct orders *o, struct add_job *j, const char *upid,
                 money_t cost)
 {
 	struct pending_active *pa;
-
-	orders_wake(j, NULL);
 
 	/* A full group goes first: those answers are all earlier ones.  A
 	 * loop: on a fiber the flush parks, and others may fill the queue
