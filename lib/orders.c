@@ -429,9 +429,13 @@ orders_add_done(const struct up_result *res, void *arg)
 	struct add_job *j = arg;
 	struct orders *o = j->o;
 	const struct add_route *rt = &j->routes[j->route];
-	const char *up = o->p->cfg->upstreams[rt->upstream].name;
+	/* A copy: a store call may park this fiber while a reload frees the
+	 * configuration. */
+	char up[STORE_UPNAME_MAX + 1];
 	struct dialect_add d;
 	money_t cost = 0;
+
+	snprintf(up, sizeof(up), "%s", o->p->cfg->upstreams[rt->upstream].name);
 
 	if (res->transport == UP_NOT_SENT) {
 		/* Provably not sent: back to queued, then the next route. */
@@ -978,6 +982,8 @@ orders_apply_status(struct orders *o, size_t upi, int64_t local, const char *id,
 	if (store_order_get(o->p->st, local, &ord) != STORE_OK ||
 	    ord.state != ORDER_ACTIVE)
 		return;
+	/* Again: the call may have parked while a reload replaced it. */
+	cu = &o->p->cfg->upstreams[upi];
 	memset(&u, 0, sizeof(u));
 	u.status = dialect_status_name(st->status);
 	u.start_count = st->has_start_count ? st->start_count : -1;
@@ -1067,12 +1073,17 @@ orders_poll(struct orders *o, size_t idx)
 	/* Due a little early, so answers spread over a cycle stay in it. */
 	int64_t due =
 	    clock_wall_ms() - cu->poll_interval_ms + cu->poll_interval_ms / 10;
-	struct order_filter f = {ORDER_ACTIVE, 0, cu->name, due,
+	/* A copy: each claim may park this fiber while a reload frees the
+	 * configuration (valgrind caught the filter reading a freed name). */
+	char name[STORE_UPNAME_MAX + 1];
+	struct order_filter f = {ORDER_ACTIVE, 0, name, due,
 	                         o->p->st->shared ? ORDERS_POLL_CLAIM
 	                                          : INT64_MAX};
 	struct poll_ctx pc = {o, idx, 0};
 	int64_t n;
 
+	snprintf(name, sizeof(name), "%s", cu->name);
+	cu = NULL;
 	if (o->stopping)
 		return;
 	/* Claimed in whole batches: instances sharing a database poll
@@ -1082,7 +1093,7 @@ orders_poll(struct orders *o, size_t idx)
 		                      orders_poll_one, &pc);
 	while (o->p->st->shared && n == ORDERS_POLL_CLAIM && !o->stopping);
 	if (pc.asked > 0)
-		log_debug("poll %s: %lld open orders asked", cu->name,
+		log_debug("poll %s: %lld open orders asked", name,
 		          (long long)pc.asked);
 }
 
