@@ -913,34 +913,20 @@ sqlite_create_one(struct store_sqlite *s, const struct order_new *o,
 	return STORE_OK;
 }
 
+static enum store_result
+sqlite_order_group(struct store *st, const struct order_new *v, size_t n,
+                   enum store_result *res, int64_t *ids, const int64_t *act_ids,
+                   const char *const *upstream_orders, const money_t *costs,
+                   size_t nact, enum store_result *act_res);
+
 /* Group commit: N orders, each with its own conditional debit, in one
  * durable transaction. */
 static enum store_result
 sqlite_order_create_many(struct store *st, const struct order_new *v, size_t n,
                          enum store_result *res, int64_t *ids)
 {
-	struct store_sqlite *s = sq(st);
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		res[i] = STORE_ERROR;
-	if (sqlite_begin(s) != 0)
-		return STORE_ERROR;
-	for (i = 0; i < n; i++) {
-		res[i] = sqlite_create_one(s, &v[i], &ids[i]);
-		if (res[i] == STORE_ERROR)
-			goto fail;
-	}
-	if (sqlite_commit(s) != 0)
-		goto fail;
-	return STORE_OK;
-fail:
-	sqlite_rollback(s);
-	/* Nothing of this transaction exists: only refusals stay true. */
-	for (i = 0; i < n; i++)
-		if (res[i] == STORE_OK || res[i] == STORE_EXISTS)
-			res[i] = STORE_ERROR;
-	return STORE_ERROR;
+	return sqlite_order_group(st, v, n, res, ids, NULL, NULL, NULL, 0,
+	                          NULL);
 }
 
 static enum store_result
@@ -1109,14 +1095,17 @@ sqlite_order_group(struct store *st, const struct order_new *v, size_t n,
 	return STORE_OK;
 fail:
 	sqlite_rollback(s);
+	/* Nothing of this transaction exists: only refusals stay true. */
 	for (i = 0; i < n; i++)
 		if (res[i] == STORE_OK || res[i] == STORE_EXISTS)
 			res[i] = STORE_ERROR;
 alone:
-	/* The adds failed; the acceptances are real whatever happened to
-	 * them, and get a transaction of their own. */
-	return sqlite_order_active_many(st, act_ids, upstream_orders, costs,
-	                                nact, act_res);
+	/* The acceptances are real whatever happened to the adds: a
+	 * transaction of their own. */
+	if (nact > 0)
+		sqlite_order_active_many(st, act_ids, upstream_orders, costs,
+		                         nact, act_res);
+	return STORE_ERROR;
 }
 
 static enum store_result
