@@ -1040,30 +1040,14 @@ sqlite_active_one(struct store_sqlite *s, int64_t id,
 	return sqlite3_changes(s->db) == 1 ? STORE_OK : STORE_CONFLICT;
 }
 
+/* N acceptances in one transaction: a group without adds. */
 static enum store_result
 sqlite_order_active_many(struct store *st, const int64_t *ids,
                          const char *const *upstream_orders,
                          const money_t *costs, size_t n, enum store_result *res)
 {
-	struct store_sqlite *s = sq(st);
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		res[i] = STORE_ERROR;
-	if (sqlite_begin(s) != 0)
-		return STORE_ERROR;
-	for (i = 0; i < n; i++)
-		if ((res[i] = sqlite_active_one(s, ids[i], upstream_orders[i],
-		                                costs[i])) == STORE_ERROR)
-			goto fail;
-	if (sqlite_commit(s) != 0)
-		goto fail;
-	return STORE_OK;
-fail:
-	sqlite_rollback(s);
-	for (i = 0; i < n; i++)
-		res[i] = STORE_ERROR;
-	return STORE_ERROR;
+	return sqlite_order_group(st, NULL, 0, NULL, NULL, ids, upstream_orders,
+	                          costs, n, res);
 }
 
 static enum store_result
@@ -1101,10 +1085,13 @@ fail:
 			res[i] = STORE_ERROR;
 alone:
 	/* The acceptances are real whatever happened to the adds: a
-	 * transaction of their own. */
-	if (nact > 0)
-		sqlite_order_active_many(st, act_ids, upstream_orders, costs,
-		                         nact, act_res);
+	 * transaction of their own (once; without adds they failed alone). */
+	if (n > 0 && nact > 0)
+		sqlite_order_group(st, NULL, 0, NULL, NULL, act_ids,
+		                   upstream_orders, costs, nact, act_res);
+	else
+		for (i = 0; i < nact; i++)
+			act_res[i] = STORE_ERROR;
 	return STORE_ERROR;
 }
 

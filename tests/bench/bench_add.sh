@@ -26,9 +26,7 @@ curl -s "$FP_URL" -d key=bench-upstream-key -d action=add -d service=1 \
 require_reply "$BENCH_TMP/reply.json" '"order":'
 export BENCH_KEY=bench-upstream-key
 wrk_run add-direct "$BENCH_CONNS" "$FP_URL" "$BENCH_DIR/add.lua" "$FP_PID"
-result add.anchor "$WRK_RPS"
-result add.anchor_cpu_us "$WRK_CPU_US"
-result add.anchor_errors "$WRK_ERRORS"
+wrk_results add.anchor
 wrk_run add-direct-latency "$LAT_CONNS" "$FP_URL" "$BENCH_DIR/add.lua"
 result add.anchor_p50 "$WRK_P50_MS"
 result add.anchor_p99 "$WRK_P99_MS"
@@ -42,9 +40,7 @@ curl -s "$PMX_URL" -d key="$KEY" -d action=add -d service=1 \
 require_reply "$BENCH_TMP/reply.json" '"order":'
 export BENCH_KEY=$KEY
 wrk_run add-panelmux "$BENCH_CONNS" "$PMX_URL" "$BENCH_DIR/add.lua" "$PMX_PID"
-result add.pmx "$WRK_RPS"
-result add.pmx_cpu_us "$WRK_CPU_US"
-result add.pmx_errors "$WRK_ERRORS"
+wrk_results add.pmx
 result add.pmx64_p50 "$WRK_P50_MS"
 result add.pmx64_p99 "$WRK_P99_MS"
 wrk_run add-panelmux-latency "$LAT_CONNS" "$PMX_URL" "$BENCH_DIR/add.lua"

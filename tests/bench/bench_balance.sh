@@ -16,14 +16,10 @@ require_reply "$BENCH_TMP/reply.json" '"balance":"1000.00000"'
 log "balance reply: $(cat "$BENCH_TMP/reply.json") ($(wc -c <"$BENCH_TMP/reply.json") bytes)"
 
 wrk_run balance-panelmux "$BENCH_CONNS" "http://127.0.0.1:$PMX_PORT/api/v2" "$BENCH_DIR/request.lua" "$PMX_PID"
-result balance.pmx "$WRK_RPS"
-result balance.pmx_cpu_us "$WRK_CPU_US"
-result balance.pmx_errors "$WRK_ERRORS"
+wrk_results balance.pmx
 stop_pid "$PMX_PID"
 
 start_nginx "$BENCH_TMP/reply.json" -
 curl -s "http://127.0.0.1:$NGINX_PORT/api/v2" -d "$BENCH_BODY" | cmp - "$BENCH_TMP/reply.json"
 wrk_run balance-nginx "$BENCH_CONNS" "http://127.0.0.1:$NGINX_PORT/api/v2" "$BENCH_DIR/request.lua" "$NGINX_PID"
-result balance.anchor "$WRK_RPS"
-result balance.anchor_cpu_us "$WRK_CPU_US"
-result balance.anchor_errors "$WRK_ERRORS"
+wrk_results balance.anchor

@@ -24,15 +24,11 @@ log "status reply: $(wc -c <"$BENCH_TMP/reply.json") bytes: $(head -c 160 "$BENC
 before=$(benchlib fp-stat "$FP_PORT" actions.status)
 wrk_run status-panelmux "$BENCH_CONNS" "http://127.0.0.1:$PMX_PORT/api/v2" "$BENCH_DIR/request.lua" "$PMX_PID"
 after=$(benchlib fp-stat "$FP_PORT" actions.status)
-result status.pmx "$WRK_RPS"
-result status.pmx_cpu_us "$WRK_CPU_US"
-result status.pmx_errors "$WRK_ERRORS"
+wrk_results status.pmx
 result status.upstream_calls "$((after - before))"
 stop_pid "$PMX_PID"
 
 start_nginx "$BENCH_TMP/reply.json" -
 curl -s "http://127.0.0.1:$NGINX_PORT/api/v2" -d "$BENCH_BODY" | cmp - "$BENCH_TMP/reply.json"
 wrk_run status-nginx "$BENCH_CONNS" "http://127.0.0.1:$NGINX_PORT/api/v2" "$BENCH_DIR/request.lua" "$NGINX_PID"
-result status.anchor "$WRK_RPS"
-result status.anchor_cpu_us "$WRK_CPU_US"
-result status.anchor_errors "$WRK_ERRORS"
+wrk_results status.anchor

@@ -138,6 +138,15 @@ wrk_run() {
 		"errors ${WRK_ERRORS}${pid:+, server CPU $WRK_CPU_US us/request}"
 }
 
+# wrk_results KEY [FIGURE]: the last wrk_run's figure (req/s unless
+# FIGURE is given), server CPU per request and errors as KEY, KEY_cpu_us,
+# KEY_errors.
+wrk_results() {
+	result "$1" "${2:-$WRK_RPS}"
+	result "$1_cpu_us" "$WRK_CPU_US"
+	result "$1_errors" "$WRK_ERRORS"
+}
+
 # require_reply FILE PATTERN: the reply a benchmark repeats must be a real one.
 require_reply() {
 	grep -q -- "$2" "$1" || { log "unexpected reply in $1: $(head -c 300 "$1")"; return 1; }

@@ -281,6 +281,37 @@ services:
 """
 
 
+def alpha_config(level="info", reply_wait="1s", extra="", **alpha):
+    """The configuration the order tests share: no abuse limits, one
+    upstream `alpha` (the fake panel on {up_port}) imported whole.  ALPHA
+    adds keys to that upstream (timeout="2s", poll_interval="1s", ...);
+    EXTRA is more top-level YAML (currency, pricing, ...).  The {port},
+    {admin_port}, {store} and {up_port} placeholders are Panelmux's."""
+    keys = "".join(f"    {k}: {v}\n" for k, v in alpha.items())
+    return f"""\
+listen:
+  api: "127.0.0.1:{{port}}"
+  admin: "127.0.0.1:{{admin_port}}"
+store:
+  {{store}}
+log:
+  level: {level}
+limits:
+  max_connections_per_ip: 100000
+  rate_per_key: "0/s"
+  rate_per_ip: "0/s"
+{extra}orders:
+  reply_wait: {reply_wait}
+upstreams:
+  - name: alpha
+    url: "http://127.0.0.1:{{up_port}}/api/v2"
+    key: "${{{{PMX_TEST_UPSTREAM_KEY}}}}"
+{keys}services:
+  - import: alpha
+    id_offset: 0
+"""
+
+
 class Panelmux:
     """One daemon under test with its own directory, config and store.
     SHARE=another Panelmux: use that one's store (several daemons on one

@@ -11,45 +11,18 @@ import threading
 import urllib.parse
 from decimal import Decimal, ROUND_FLOOR
 
-from harness import Panelmux, FakePanel, wait_for, VALGRIND
+from harness import Panelmux, FakePanel, alpha_config, wait_for, VALGRIND
 
 SLOW = 5 if VALGRIND else 1
-
-CONFIG = """\
-listen:
-  api: "127.0.0.1:{port}"
-  admin: "127.0.0.1:{admin_port}"
-currency: USD
-money:
-  decimals: 5
-store:
-  {store}
-log:
-  level: info
-limits:
-  max_connections_per_ip: 100000
-  rate_per_key: "0/s"
-  rate_per_ip: "0/s"
-orders:
-  reply_wait: 5s
-upstreams:
-  - name: alpha
-    url: "http://127.0.0.1:{up_port}/api/v2"
-    key: "${{PMX_TEST_UPSTREAM_KEY}}"
-    timeout: 3s
-    poll_interval: {poll}
-    max_connections: 16
-services:
-  - import: alpha
-    id_offset: 0
-"""
 
 CENT5 = Decimal("0.00001")
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
 def setup(env, fp, poll="60s"):
-    return Panelmux(env, config=CONFIG.replace("{poll}", poll), up_port=fp.port)
+    cfg = alpha_config(reply_wait="5s", extra="currency: USD\nmoney:\n  decimals: 5\n",
+                       timeout="3s", poll_interval=poll, max_connections=16)
+    return Panelmux(env, config=cfg, up_port=fp.port)
 
 
 def fmt(amount):

@@ -13,32 +13,9 @@ import subprocess
 import threading
 import time
 
-from harness import FakePanel, Panelmux, wait_for, skip, sqlite_only, VALGRIND
+from harness import FakePanel, Panelmux, alpha_config, wait_for, skip, sqlite_only, VALGRIND
 
-CONFIG = """\
-listen:
-  api: "127.0.0.1:{port}"
-  admin: "127.0.0.1:{admin_port}"
-store:
-  {store}
-log:
-  level: info
-limits:
-  rate_per_key: "0/s"
-  rate_per_ip: "0/s"
-  max_connections_per_ip: 100000
-orders:
-  reply_wait: 1s
-upstreams:
-  - name: alpha
-    url: "http://127.0.0.1:{up_port}/api/v2"
-    key: "${{PMX_TEST_UPSTREAM_KEY}}"
-    timeout: 1s
-    poll_interval: 500ms
-services:
-  - import: alpha
-    id_offset: 0
-"""
+CONFIG = alpha_config(timeout="1s", poll_interval="500ms")
 
 
 class Daemon(Panelmux):

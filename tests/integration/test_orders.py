@@ -12,38 +12,20 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal, ROUND_CEILING, ROUND_FLOOR
 
-from harness import Panelmux, FakePanel, wait_for, http_request, VALGRIND
+from harness import Panelmux, FakePanel, alpha_config, wait_for, http_request, VALGRIND
 
 SLOW = 5 if VALGRIND else 1  # timeouts stretch under valgrind
 
-CONFIG = """\
-listen:
-  api: "127.0.0.1:{port}"
-  admin: "127.0.0.1:{admin_port}"
-store:
-  {store}
-log:
-  level: debug
-limits:
-  max_connections_per_ip: 100000
-  rate_per_key: "0/s"
-  rate_per_ip: "0/s"
+PRICING = """\
 pricing:
   markup: "25%"
   round_to: "0.0001"
-orders:
-  reply_wait: {reply_wait}
-upstreams:
-  - name: alpha
-    url: "http://127.0.0.1:{up_port}/api/v2"
-    key: "${{PMX_TEST_UPSTREAM_KEY}}"
-    timeout: {timeout}
-    poll_interval: {poll}
-    max_connections: 16
-services:
-  - import: alpha
-    id_offset: 0
 """
+
+
+def config(poll="60s", reply_wait="5s", timeout="3s"):
+    return alpha_config(level="debug", reply_wait=reply_wait, extra=PRICING,
+                        timeout=timeout, poll_interval=poll, max_connections=16)
 
 
 def q(x, places="0.00001", rounding=ROUND_CEILING):
@@ -56,8 +38,7 @@ def marked(rate):
 
 
 def setup(env, fp, poll="60s", reply_wait="5s", timeout="3s"):
-    cfg = CONFIG.replace("{poll}", poll).replace("{reply_wait}", reply_wait).replace("{timeout}", timeout)
-    return Panelmux(env, config=cfg, up_port=fp.port)
+    return Panelmux(env, config=config(poll, reply_wait, timeout), up_port=fp.port)
 
 
 def services(pm, key):
@@ -330,7 +311,7 @@ def test_ambiguous_adds(env):
 
 
 def test_failover_and_rejection(env):
-    cfg = CONFIG.replace("{poll}", "60s").replace("{reply_wait}", "5s").replace("{timeout}", "2s") + """\
+    cfg = config(timeout="2s") + """\
   - id: 500
     route: ["alpha:1", "beta:1"]
 """

@@ -25,36 +25,11 @@ from harness import FakePanel, Panelmux, wait_for, http_request, postgres_only, 
 
 POLL = 1.0  # seconds: the upstream's poll_interval
 
-CONFIG = """\
-listen:
-  api: "127.0.0.1:{port}"
-  admin: "127.0.0.1:{admin_port}"
-store:
-  {store}
-log:
-  level: info
-limits:
-  max_connections_per_ip: 100000
-  rate_per_key: "0/s"
-  rate_per_ip: "0/s"
-orders:
-  reply_wait: 1s
-upstreams:
-  - name: alpha
-    url: "http://127.0.0.1:{up_port}/api/v2"
-    key: "${{PMX_TEST_UPSTREAM_KEY}}"
-    timeout: 2s
-    poll_interval: @POLL@
-services:
-  - import: alpha
-    id_offset: 0
-"""
-
 
 def instances(env, fp, n):
     """N daemons on one database (the first one's), each with its own
     directory, listen port and admin port."""
-    cfg = CONFIG.replace("@POLL@", f"{int(POLL * 1000)}ms")
+    cfg = harness.alpha_config(timeout="2s", poll_interval=f"{int(POLL * 1000)}ms")
     first = Panelmux(env, config=cfg, up_port=fp.port, name="pmx-a")
     pms = [first]
     try:
