@@ -9,7 +9,6 @@ poll_interval 10m, so every copy is fresh.  BENCH_FRESH_WAVES (3) waves of
 once; each asks `status` of its 3 orders.  The fake panel's status counter
 must not move.  Results: fresh.upstream_calls, fresh.requests, fresh.wave_s."""
 import os
-import shutil
 import sys
 import tempfile
 import threading
@@ -85,11 +84,7 @@ def main():
         b.result("fresh.requests", WAVES * CUSTOMERS)
         b.result("fresh.wave_s", f"{wave_s:.2f}")
     finally:
-        if pm is not None and pm.proc is not None:
-            pm.stop()
-        if fp is not None:
-            fp.close()
-        shutil.rmtree(tmp, ignore_errors=True)
+        b.cleanup(tmp, fp, pm)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ Results: poll.calls, poll.ideal, poll.asked, poll.orders, poll.cycle_s,
 poll.max_ids."""
 import math
 import os
-import shutil
 import sys
 import tempfile
 import time
@@ -94,11 +93,7 @@ def main():
         b.result("poll.cycle_s", f"{cycle_s:.2f}")
         b.result("poll.max_ids", max(len(c["ids"]) for c in calls))
     finally:
-        if pm is not None and pm.proc is not None:
-            pm.stop()
-        if fp is not None:
-            fp.close()
-        shutil.rmtree(tmp, ignore_errors=True)
+        b.cleanup(tmp, fp, pm)
 
 
 if __name__ == "__main__":

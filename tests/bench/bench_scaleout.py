@@ -25,7 +25,6 @@ recorded).  Results: scaleout.add_pg, scaleout.add_sqlite,
 scaleout.balance_pg, scaleout.balance_sqlite, and what they rest on
 (per-instance req/s, errors, server CPU per request, states, checks)."""
 import os
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -288,17 +287,14 @@ def main():
         if failures:
             raise SystemExit("scaleout: " + "; ".join(failures))
     finally:
-        for pm in pms:
-            if pm.proc is not None:
+        # the daemons before their database; the directory after both
+        for pm in [*pms, sq]:
+            if pm is not None and pm.proc is not None:
                 pm.stop()
-        if sq is not None and sq.proc is not None:
-            sq.stop()
-        if fp is not None:
-            fp.close()
         if pg_started:
             if pg("stop", pgdir, "fast", check=False).returncode != 0:
                 pg("stop", pgdir, "immediate", check=False)
-        shutil.rmtree(tmp, ignore_errors=True)
+        b.cleanup(tmp, fp)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ then again after BENCH_SECONDS of wrk asking for the services list on 64
 connections.  `panelmux check` runs on the filled store first (BENCH_CHECK=0
 skips it).  Results: startup.s (median), startup.max_s, rss.*_kib."""
 import os
-import shutil
 import socket
 import statistics
 import subprocess
@@ -105,11 +104,7 @@ def main():
         b.result("rss.load_kib", r1["VmRSS"])
         b.result("rss.hwm_kib", r1["VmHWM"])
     finally:
-        if pm is not None and pm.proc is not None:
-            pm.stop()
-        if fp is not None:
-            fp.close()
-        shutil.rmtree(tmp, ignore_errors=True)
+        b.cleanup(tmp, fp, pm)
 
 
 if __name__ == "__main__":

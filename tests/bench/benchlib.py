@@ -9,6 +9,7 @@ import json
 import math
 import os
 import re
+import shutil
 import signal
 import socket
 import sqlite3
@@ -185,6 +186,17 @@ services:
   - import: alpha
     id_offset: 0
 """
+
+
+def cleanup(tmp, fp=None, *pms):
+    """The end of a scenario, however it ends: stop the daemons PMS that
+    still run, close the fake panel FP, remove the scratch directory TMP."""
+    for pm in pms:
+        if pm is not None and pm.proc is not None:
+            pm.stop()
+    if fp is not None:
+        fp.close()
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 def write_config(path, port, up_port, db, poll="10m", up_conns=16):

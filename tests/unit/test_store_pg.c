@@ -25,6 +25,7 @@
 #include "log.h"
 #include "money.h"
 #include "store.h"
+#include "storetest.h"
 #include "xmalloc.h"
 
 static const char *pg_base; /* PMX_PG */
@@ -167,76 +168,6 @@ teardown(void **state)
 	db_drop(f->dbname);
 	free(f);
 	return 0;
-}
-
-static money_t
-M(const char *s)
-{
-	money_t v;
-
-	if (money_parse(s, &v) != 0)
-		fail_msg("bad money literal %s", s);
-	return v;
-}
-
-static int64_t
-add_customer(struct store *st, const char *name, const char *funds)
-{
-	uint8_t h[AUTH_HASH_LEN];
-	int64_t id;
-	money_t bal;
-
-	auth_key_hash(name, strlen(name), h);
-	assert_int_equal(store_customer_add(st, name, h, &id), STORE_OK);
-	if (funds != NULL)
-		assert_int_equal(store_ledger_post(st, id, LEDGER_DEPOSIT,
-		                                   M(funds), "test", &bal),
-		                 STORE_OK);
-	return id;
-}
-
-static money_t
-balance_of(struct store *st, const char *name)
-{
-	struct customer c;
-
-	assert_int_equal(store_customer_by_name(st, name, &c), STORE_OK);
-	return c.balance;
-}
-
-static void
-count_violation(const char *what, void *arg)
-{
-	(*(int *)arg)++;
-	print_message("# violation: %s\n", what);
-}
-
-static int
-violations(struct store *st)
-{
-	int n = 0;
-	int rc = store_check(st, count_violation, &n);
-
-	assert_int_equal(rc, n);
-	return rc;
-}
-
-static struct order_new
-new_order(int64_t customer, const char *charge)
-{
-	struct order_new o;
-
-	memset(&o, 0, sizeof(o));
-	o.customer_id = customer;
-	o.service_id = 1;
-	o.type = "Default";
-	o.quantity = 1000;
-	o.rate = M(charge);
-	o.charge = M(charge);
-	o.fields = "{\"link\":\"https://example.com/x\"}";
-	o.upstream = "alpha";
-	o.upstream_service = 1448;
-	return o;
 }
 
 static int64_t
@@ -456,92 +387,25 @@ test_create_many(void **state)
 	assert_int_equal(violations(f->st), 0);
 }
 
-/* Many processes race order_create on one balance.  Each child reports the
- * charges it got through a pipe; the money must add up exactly and the
- * balance must never go negative. */
-#define RACE_PROCS 8
-#define RACE_TRIES 150
+/* Many processes race order_create on one balance (storetest.c), each
+ * with its own pool. */
+static struct store *
+open_conninfo(void *conninfo)
+{
+	return store_pg_open(conninfo, 5, 2);
+}
 
 static void
 test_concurrent_debit(void **state)
 {
 	struct fixture *f = *state;
-	int64_t cid = add_customer(f->st, "erin", "100");
-	int fds[2];
-	pid_t pids[RACE_PROCS];
-	int64_t got_orders = 0;
-	money_t got_charged = 0, bal;
+	int64_t got_orders, cid;
+	money_t got_charged;
 	char sql[256];
 	PGconn *c;
 
-	assert_int_equal(pipe(fds), 0);
-	for (int p = 0; p < RACE_PROCS; p++) {
-		pids[p] = fork();
-		assert_true(pids[p] >= 0);
-		if (pids[p] == 0) {
-			struct store *st = store_pg_open(f->conninfo, 5, 2);
-			int64_t n = 0, id;
-			money_t sum = 0;
-			unsigned seed = (unsigned)p * 7919u + 1;
-
-			close(fds[0]);
-			if (st == NULL)
-				_exit(3);
-			for (int i = 0; i < RACE_TRIES; i++) {
-				/* charges from 0.00001 to about 1.5 */
-				char amount[32];
-				struct order_new o;
-				enum store_result r;
-
-				snprintf(amount, sizeof(amount), "%u.%05u",
-				         rand_r(&seed) % 2,
-				         rand_r(&seed) % 50000 + 1);
-				o = new_order(cid, amount);
-				r = store_order_create(st, &o, &id);
-				if (r == STORE_OK) {
-					n++;
-					sum += o.charge;
-				} else if (r != STORE_NOFUNDS)
-					_exit(4);
-			}
-			store_close(st);
-			/* One write: the pair arrives whole (<= PIPE_BUF),
-			 * never interleaved with another process's. */
-			int64_t pair[2] = {n, sum};
-
-			if (write(fds[1], pair, sizeof(pair)) != sizeof(pair))
-				_exit(5);
-			_exit(0);
-		}
-	}
-	close(fds[1]);
-	for (int p = 0; p < RACE_PROCS; p++) {
-		int64_t n;
-		money_t sum;
-		int status;
-		int64_t pair[2];
-
-		assert_int_equal(read(fds[0], pair, sizeof(pair)), sizeof(pair));
-		n = pair[0];
-		sum = pair[1];
-		got_orders += n;
-		got_charged += sum;
-		assert_int_equal(waitpid(pids[p], &status, 0), pids[p]);
-		assert_true(WIFEXITED(status));
-		assert_int_equal(WEXITSTATUS(status), 0);
-	}
-	close(fds[0]);
-
-	bal = balance_of(f->st, "erin");
-	print_message("# %d processes x %d tries: %lld orders, %lld units "
-	              "charged, balance %lld\n",
-	              RACE_PROCS, RACE_TRIES, (long long)got_orders,
-	              (long long)got_charged, (long long)bal);
-	assert_true(bal >= 0);
-	assert_int_equal(bal + got_charged, M("100"));
-	/* 1200 tries averaging ~0.75 ask for ~900: the funds ran out */
-	assert_true(bal < M("1.5"));
-	assert_true(got_orders < RACE_PROCS * RACE_TRIES);
+	cid = race_debit(open_conninfo, f->conninfo, f->st, &got_orders,
+	                 &got_charged);
 
 	/* the store agrees with what the clients saw */
 	c = raw_connect(f->conninfo);
@@ -616,7 +480,8 @@ test_concurrent_request(void **state)
 		int status;
 		int64_t pair[2];
 
-		assert_int_equal(read(fds[0], pair, sizeof(pair)), sizeof(pair));
+		assert_int_equal(read(fds[0], pair, sizeof(pair)),
+		                 sizeof(pair));
 		n = pair[0];
 		sum = pair[1];
 		oks += n;

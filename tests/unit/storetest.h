@@ -1,0 +1,34 @@
+/* storetest.h - what the store's unit tests share, whichever backend they
+ * open (test_store.c: SQLite, test_store_pg.c: PostgreSQL).  The helpers
+ * fail the running cmocka test on a store error. */
+#ifndef PANELMUX_STORETEST_H
+#define PANELMUX_STORETEST_H
+
+#include <stdint.h>
+
+#include "money.h"
+#include "store.h"
+
+/* A money literal ("0.6"). */
+money_t M(const char *s);
+/* Customer NAME (its API key is its name), funded with FUNDS unless NULL. */
+int64_t add_customer(struct store *st, const char *name, const char *funds);
+money_t balance_of(struct store *st, const char *name);
+/* check's violations, each printed. */
+int violations(struct store *st);
+/* A plain order of CUSTOMER charged CHARGE, on upstream alpha. */
+struct order_new new_order(int64_t customer, const char *charge);
+
+/* The debit race: a customer "racer" funded with 100 (made through ST;
+ * its ID is returned), then RACE_PROCS processes, each with its own store
+ * from OPEN(ARG), try RACE_TRIES orders of random charges (up to about 1.5)
+ * on it at once.  Asserts that no process failed, that the balance never
+ * went negative and that balance + what the processes were granted is
+ * exactly 100; *ORDERS and *CHARGED are what they were granted, for the
+ * caller to compare with its store's rows. */
+#define RACE_PROCS 8
+#define RACE_TRIES 150
+int64_t race_debit(struct store *(*open)(void *), void *arg, struct store *st,
+                   int64_t *orders, money_t *charged);
+
+#endif
