@@ -92,9 +92,11 @@ orders_active_word(struct orders *o, const char *word)
 	if (o->memo_shown != NULL && strcmp(o->memo_word, word) == 0)
 		return o->memo_shown;
 	s = dialect_status_word(word);
+	/* Customers see the standard v2 words only (DESIGN.md, "Orders"):
+	 * v1 panels' "processing" is In progress. */
 	shown =
 	    s == DIALECT_STATUS_IN_PROGRESS || s == DIALECT_STATUS_PROCESSING
-	        ? dialect_status_name(s)
+	        ? "In progress"
 	        : "Pending";
 	if ((n = strlen(word)) < sizeof(o->memo_word)) {
 		memcpy(o->memo_word, word, n + 1);
@@ -119,9 +121,8 @@ orders_status_word(struct orders *o, const struct order *ord)
 		return "Partial";
 	case ORDER_CANCELED:
 	case ORDER_REJECTED:
+	case ORDER_REFUNDED: /* not a v2 word: canceled with a full refund */
 		return "Canceled";
-	case ORDER_REFUNDED:
-		return "Refunded";
 	}
 	return "Pending";
 }
@@ -181,12 +182,15 @@ orders_render_one(struct orders *o, struct buf *b, const struct order *ord)
 	char out[256], *p = out;
 	int64_t remains;
 
+	/* In the upstream's unit (quantity x runs for drip-feed, max for
+	 * Subscriptions), as the upstream reported it. */
 	if (ord->state == ORDER_COMPLETED)
 		remains = 0;
 	else if (ord->state == ORDER_REJECTED)
-		remains = ord->quantity; /* nothing was delivered */
+		remains = ord->upstream_quantity; /* nothing was delivered */
 	else
-		remains = ord->remains >= 0 ? ord->remains : ord->quantity;
+		remains = ord->remains >= 0 ? ord->remains
+		                            : ord->upstream_quantity;
 	/* The charge net of refunds, as panels show it.  The currency is a
 	 * validated code of 3 to 8 capital letters and the status words are
 	 * ours: nothing here needs escaping. */
@@ -814,6 +818,7 @@ orders_add(struct orders *o, const struct customer *c, const struct params *p,
 	pa->on.service_id = sid;
 	pa->on.type = pa->spec.type;
 	pa->on.quantity = pa->spec.quantity;
+	pa->on.upstream_quantity = pa->spec.upstream_quantity;
 	pa->on.runs = pa->spec.runs;
 	pa->on.interval = pa->spec.interval;
 	pa->on.rate = svc->rate;
@@ -964,6 +969,7 @@ orders_apply_status(struct orders *o, size_t upi, int64_t local, const char *id,
 {
 	const struct cfg_upstream *cu = &o->p->cfg->upstreams[upi];
 	const struct dialect_order_status *st = ans->st;
+	char word[sizeof(((struct order *)0)->upstream_status)];
 	struct order_update u;
 	struct order ord;
 	enum store_result r;
@@ -989,9 +995,10 @@ orders_apply_status(struct orders *o, size_t upi, int64_t local, const char *id,
 	u.start_count = st->has_start_count ? st->start_count : -1;
 	u.remains = -1;
 	if (st->has_remains) /* clamp: panels send negatives and more */
-		u.remains = st->remains < 0              ? 0
-		            : st->remains > ord.quantity ? ord.quantity
-		                                         : st->remains;
+		u.remains = st->remains < 0 ? 0
+		            : st->remains > ord.upstream_quantity
+		                ? ord.upstream_quantity
+		                : st->remains;
 	u.cost = -1;
 	if (st->has_charge &&
 	    config_currency_value(o->p->cfg,
@@ -1003,12 +1010,17 @@ orders_apply_status(struct orders *o, size_t upi, int64_t local, const char *id,
 	u.final_state = orders_final_state(st->status);
 	if (st->status == DIALECT_STATUS_UNKNOWN ||
 	    st->status == DIALECT_STATUS_FAIL) {
-		/* A word we cannot act on moves no money. */
-		o->stats.unknown_status++;
-		log_warnx("order %lld: %s reports status \"%s\": no money "
-		          "moves",
-		          (long long)local, cu->name, st->status_raw);
-		u.status = NULL;
+		/* A word we cannot act on moves no money.  It is recorded as
+		 * the upstream's word (the operator sees it in `order show`),
+		 * and logged and counted once per change, not at every poll. */
+		snprintf(word, sizeof(word), "%s", st->status_raw);
+		if (strcmp(word, ord.upstream_status) != 0) {
+			o->stats.unknown_status++;
+			log_warnx("order %lld: %s reports status \"%s\": no "
+			          "money moves until it reports a known one",
+			          (long long)local, cu->name, word);
+		}
+		u.status = word;
 		u.final_state = -1;
 	}
 	if (u.final_state == ORDER_PARTIAL && u.remains < 0) {

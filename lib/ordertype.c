@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 #include <openssl/evp.h>
@@ -286,7 +287,7 @@ ordertype_utf8_ok(const char *str, size_t len)
 }
 
 /* A number field: 0 when absent or blank, 1 with *OUT set, -1 when it is
- * not decimal digits or exceeds ORDERTYPE_NUM_MAX. */
+ * not decimal digits, -2 when it is but exceeds ORDERTYPE_NUM_MAX. */
 static int
 ordertype_num(const char *v, int64_t *out)
 {
@@ -299,12 +300,13 @@ ordertype_num(const char *v, int64_t *out)
 	ordertype_trim(&v, &len);
 	if (len == 0)
 		return 0;
-	for (i = 0; i < len; i++) {
+	for (i = 0; i < len; i++)
 		if (v[i] < '0' || v[i] > '9')
 			return -1;
+	for (i = 0; i < len; i++) {
 		n = n * 10 + (v[i] - '0');
 		if (n > ORDERTYPE_NUM_MAX)
-			return -1;
+			return -2;
 	}
 	*out = n;
 	return 1;
@@ -488,8 +490,9 @@ ordertype_bounds(const struct catalog_service *s, int64_t q, char *err,
 /* Read field F of P into O (the forwarded fields); its number or line
  * count into VAL[F] (0 when an optional field is absent). */
 static int
-ordertype_field(const struct params *p, enum ordertype_field f, json_t *o,
-                int64_t *val, char *err, size_t errlen)
+ordertype_field(const struct params *p, const struct catalog_service *s,
+                enum ordertype_field f, json_t *o, int64_t *val, char *err,
+                size_t errlen)
 {
 	const char *name = ordertype_fields[f].name;
 	const char *v = params_get(p, name);
@@ -522,6 +525,11 @@ ordertype_field(const struct params *p, enum ordertype_field f, json_t *o,
 			return 0;
 		if (r == 0)
 			return ordertype_err(err, errlen, "Missing %s", name);
+		if (r == -2 && (f == OF_QUANTITY || f == OF_MIN || f == OF_MAX))
+			return ordertype_err(
+			    err, errlen, "Quantity more than maximum %" PRId64,
+			    s->max < ORDERTYPE_NUM_MAX ? s->max
+			                               : ORDERTYPE_NUM_MAX);
 		if (r < 0 || (ordertype_fields[f].kind == OK_POS && val[f] < 1))
 			return ordertype_err(err, errlen, "Incorrect %s", name);
 		if (ordertype_fields[f].kind == OK_DELAY) {
@@ -577,37 +585,47 @@ ordertype_field(const struct params *p, enum ordertype_field f, json_t *o,
 	return ordertype_err(err, errlen, "Incorrect request");
 }
 
-/* Whether field NAME of P is present and not blank. */
+/* Whether a runs or interval value V says "no drip-feed": absent, blank,
+ * "undefined" or "null" (what JavaScript and PHP clients send for an unset
+ * field), or, with ONES, 0 or 1 (one run is a plain order). */
 static int
-ordertype_given(const struct params *p, const char *name)
+ordertype_unset(const char *v, int ones)
 {
-	const char *v = params_get(p, name);
 	size_t len;
 
 	if (v == NULL)
-		return 0;
+		return 1;
 	len = strlen(v);
 	ordertype_trim(&v, &len);
-	return len > 0;
+	if (len == 0 || (len == 9 && strncasecmp(v, "undefined", 9) == 0) ||
+	    (len == 4 && strncasecmp(v, "null", 4) == 0))
+		return 1;
+	if (!ones)
+		return 0;
+	while (len > 1 && *v == '0') { /* "00", "01" */
+		v++;
+		len--;
+	}
+	return len == 1 && (*v == '0' || *v == '1');
 }
 
-/* Drip-feed: runs and interval, both or neither, on Default services that
- * allow it; added to O.  *RUNS and *INTERVAL stay 0 when not drip-fed. */
+/* Drip-feed: runs and interval on Default services that allow it; added to
+ * O.  *RUNS and *INTERVAL stay 0 when not drip-fed, which is the case
+ * whenever runs is unset, 0 or 1 (ordertype.h). */
 static int
 ordertype_drip(const struct params *p, const struct catalog_service *s,
                const struct ordertype_rule *rule, json_t *o, int64_t *runs,
                int64_t *interval, char *err, size_t errlen)
 {
-	int has_runs = ordertype_given(p, "runs");
-	int has_interval = ordertype_given(p, "interval");
+	int has_interval = !ordertype_unset(params_get(p, "interval"), 0);
 
-	if (!has_runs && !has_interval)
+	if (ordertype_unset(params_get(p, "runs"), 1))
 		return 0;
 	if (!rule->drip || !s->dripfeed)
 		return ordertype_err(err, errlen,
 		                     "Drip-feed is not available for this "
 		                     "service");
-	if (!has_runs || !has_interval)
+	if (!has_interval)
 		return ordertype_err(err, errlen,
 		                     "Drip-feed needs both runs and interval");
 	if (ordertype_num(params_get(p, "runs"), runs) != 1 || *runs < 1)
@@ -637,8 +655,8 @@ ordertype_subs(const struct catalog_service *s, const int64_t *val,
 	n = val[OF_POSTS] > 0       ? val[OF_POSTS]
 	    : val[OF_OLD_POSTS] > 0 ? val[OF_OLD_POSTS]
 	                            : 1;
-	/* Both <= ORDERTYPE_NUM_MAX: the product fits. */
-	*units = val[OF_MAX] * n;
+	if (__builtin_mul_overflow(val[OF_MAX], n, units))
+		return ordertype_err(err, errlen, "Quantity too large");
 	return 0;
 }
 
@@ -648,6 +666,7 @@ ordertype_build(const struct params *p, const struct catalog_service *s,
 {
 	const struct ordertype_rule *rule;
 	int64_t val[OF__COUNT] = {0}, units = 0, runs = 0, interval = 0;
+	int64_t upq;
 	money_t charge;
 	json_t *o = NULL;
 	size_t i;
@@ -665,8 +684,8 @@ ordertype_build(const struct params *p, const struct catalog_service *s,
 		fatalx("ordertype: cannot build the order fields");
 	for (i = 0; i < ORDERTYPE_RULE_FIELDS && rule->fields[i] != OF_NONE;
 	     i++)
-		if (ordertype_field(p, rule->fields[i], o, val, err, errlen) <
-		    0)
+		if (ordertype_field(p, s, rule->fields[i], o, val, err,
+		                    errlen) < 0)
 			goto out;
 
 	switch (rule->qty) {
@@ -691,10 +710,27 @@ ordertype_build(const struct params *p, const struct catalog_service *s,
 	if (ordertype_drip(p, s, rule, o, &runs, &interval, err, errlen) < 0)
 		goto out;
 
+	/* What the upstream delivers and counts remains against
+	 * (ordertype.h); the charged units are the same but for
+	 * Subscriptions, charged for max x posts. */
+	switch (rule->qty) {
+	case OQ_ONE:
+		upq = 1;
+		break;
+	case OQ_SUBS:
+		upq = val[OF_MAX];
+		break;
+	default:
+		if (__builtin_mul_overflow(units, runs > 0 ? runs : 1, &upq)) {
+			ordertype_err(err, errlen, "Quantity too large");
+			goto out;
+		}
+		break;
+	}
 	if (rule->qty == OQ_ONE) {
 		charge = s->rate;
-	} else if (money_mul_div(s->rate, units * (runs > 0 ? runs : 1), 1000,
-	                         MONEY_ROUND_UP, &charge) < 0) {
+	} else if (money_mul_div(s->rate, rule->qty == OQ_SUBS ? units : upq,
+	                         1000, MONEY_ROUND_UP, &charge) < 0) {
 		ordertype_err(err, errlen, "Quantity too large");
 		goto out;
 	}
@@ -713,6 +749,7 @@ ordertype_build(const struct params *p, const struct catalog_service *s,
 		fatalx("ordertype: cannot render the order fields");
 	snprintf(out->type, sizeof(out->type), "%s", rule->name);
 	out->quantity = units;
+	out->upstream_quantity = upq;
 	out->runs = runs;
 	out->interval = interval;
 	out->charge = charge;

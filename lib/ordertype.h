@@ -27,7 +27,10 @@
  * - Default (and unknown types): link, quantity; runs + interval (both or
  *   neither, each >= 1) only when the service allows drip-feed.  The
  *   quantity is per run and is what min/max bound; charge = rate x
- *   quantity x runs / 1000.
+ *   quantity x runs / 1000.  Runs that are absent, blank, "undefined",
+ *   "null", 0 or 1 make a plain order whatever interval says (published
+ *   client libraries send `runs=undefined&interval=undefined`, or
+ *   `runs=1&interval=0`, for every order).
  * - Package, Custom Comments Package: link (+ comments); quantity 1, no
  *   min/max check, charge = rate.
  * - Custom Comments, Mentions Custom List, Comment Replies: the quantity is
@@ -38,6 +41,18 @@
  *   and old_posts (>= 0) and expiry; quantity = max x n and charge =
  *   rate x max x n / 1000, n = posts if > 0, else old_posts if > 0, else 1.
  * - The other types: link, quantity and their listed fields.
+ * A quantity of more digits than ORDERTYPE_NUM_MAX allows answers
+ * "Quantity more than maximum N" like any quantity above the service's max.
+ *
+ * The upstream quantity: what the upstream counts `remains` against, so
+ * what a Partial is refunded in (upstream panels report remains of a
+ * drip-feed order against its whole delivery, and of a subscription
+ * against its own quantity, the max per post):
+ * - Default: quantity, x runs when drip-fed;
+ * - Package, Custom Comments Package: 1;
+ * - the line-counted types: the number of lines;
+ * - Subscriptions: max;
+ * - the other types: quantity.
  * runs/interval on a type other than Default is refused like drip-feed on a
  * service without it: never silently dropped. */
 #ifndef PANELMUX_ORDERTYPE_H
@@ -51,7 +66,10 @@
 #define ORDERTYPE_LINK_MAX 2048      /* bytes of a link */
 #define ORDERTYPE_TEXT_MAX 65536     /* bytes of comments/usernames/... */
 #define ORDERTYPE_LINES_MAX 10000    /* lines of a list field */
-#define ORDERTYPE_NUM_MAX 1000000000 /* any number field */
+/* Any number field: quantities up to 10^12 (panels list "unlimited" maxima
+ * as int64's largest; the catalogue clamps them to this), so quantity x
+ * runs is checked for overflow, not assumed to fit. */
+#define ORDERTYPE_NUM_MAX INT64_C(1000000000000)
 #define ORDERTYPE_HASH_LEN 32        /* bytes of ordertype_hash */
 
 struct params;
@@ -63,7 +81,8 @@ struct order_spec {
 	 * number of comment/username lines, 1 for packages, max x posts for
 	 * Subscriptions. */
 	int64_t quantity;
-	int64_t runs, interval; /* drip-feed; 0 when not drip-fed */
+	int64_t upstream_quantity; /* what remains are counted against */
+	int64_t runs, interval;    /* drip-feed; 0 when not drip-fed */
 	money_t charge;         /* > 0, rounded UP to DECIMALS places */
 	/* Owned: a compact JSON object of exactly the fields to forward
 	 * upstream (never key, action, service, request_id), values as

@@ -91,7 +91,7 @@ store_order_group(struct store *st, const struct order_new *v, size_t n,
 
 int
 store_refund_for(int decimals, enum order_state final, money_t charge,
-                 int64_t quantity, int64_t remains, money_t *refund)
+                 int64_t upstream_quantity, int64_t remains, money_t *refund)
 {
 	money_t v;
 
@@ -105,16 +105,32 @@ store_refund_for(int decimals, enum order_state final, money_t charge,
 		*refund = charge;
 		return 0;
 	case ORDER_PARTIAL:
-		if (remains < 0)
+		if (remains < 0 || upstream_quantity <= 0)
 			return -1;
-		if (remains > quantity)
-			remains = quantity;
-		if (money_mul_div(charge, remains, quantity, MONEY_ROUND_DOWN,
-		                  &v) != 0 ||
+		if (remains > upstream_quantity)
+			remains = upstream_quantity;
+		if (money_mul_div(charge, remains, upstream_quantity,
+		                  MONEY_ROUND_DOWN, &v) != 0 ||
 		    money_round_dec(v, decimals, MONEY_ROUND_DOWN, refund) != 0)
 			return -1;
 		return 0;
 	default:
 		return -1;
 	}
+}
+
+int
+store_refund_expected(int decimals, const struct order *o, money_t *want)
+{
+	if (!order_state_final(o->state)) {
+		*want = 0; /* open orders have no refund yet */
+		return 0;
+	}
+	if (o->state == ORDER_PARTIAL &&
+	    (o->remains < 0 || o->remains > o->upstream_quantity))
+		return -1;
+	return store_refund_for(decimals, o->state, o->charge,
+	                        o->upstream_quantity,
+	                        o->state == ORDER_PARTIAL ? o->remains : 0,
+	                        want);
 }

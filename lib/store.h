@@ -82,6 +82,7 @@ struct order_new {
 	int64_t service_id; /* local service ID */
 	const char *type;   /* order type ("Default", "Package", ...) */
 	int64_t quantity;   /* as charged (comment lines for comments) */
+	int64_t upstream_quantity; /* what the upstream counts remains in */
 	int64_t runs;       /* drip-feed runs, 0 if none */
 	int64_t interval;   /* drip-feed interval minutes, 0 if none */
 	money_t rate;       /* marked-up rate per 1000 applied */
@@ -103,6 +104,9 @@ struct order {
 	char type[32];
 	enum order_state state;
 	int64_t quantity, runs, interval;
+	/* The quantity as the upstream counts it: remains are reported, and
+	 * a Partial is refunded, against it (ordertype.h, per type). */
+	int64_t upstream_quantity;
 	money_t rate, charge, refunded;
 	char upstream[STORE_UPNAME_MAX + 1];
 	int64_t upstream_service;
@@ -134,7 +138,7 @@ struct upstream_state {
 struct order_update {
 	const char *status;  /* the upstream's word, normalised; NULL keeps */
 	int64_t start_count; /* -1 unknown */
-	int64_t remains;     /* -1 unknown; else already in [0, quantity] */
+	int64_t remains;     /* -1 unknown; else in [0, upstream_quantity] */
 	money_t cost;        /* what the upstream charged, panel currency;
 	                      * -1 unknown */
 	int final_state;     /* ORDER_COMPLETED.. to settle, or -1 (open) */
@@ -340,17 +344,26 @@ struct store_ops {
 	uint64_t (*blocking_calls)(struct store *);
 };
 
-/* For backends: the refund a final state owes (SPEC section 6): none for
- * Completed, the charge for Canceled/Refunded/Rejected, the remains' share
- * rounded down to DECIMALS for Partial.  -1 if it cannot be computed. */
 /* ops->order_group, or order_create_many then order_active_many. */
 void store_order_group(struct store *st, const struct order_new *v, size_t n,
                        enum store_result *res, int64_t *ids,
                        const int64_t *act_ids,
                        const char *const *upstream_orders, const money_t *costs,
                        size_t nact, enum store_result *act_res);
+
+/* For backends: the refund a final state owes (SPEC section 6): none for
+ * Completed, the charge for Canceled/Refunded/Rejected, and for Partial
+ * floor(charge x remains / upstream_quantity) rounded down to DECIMALS,
+ * REMAINS clamped to [0, UPSTREAM_QUANTITY] (the unit the upstream reports
+ * remains in: ordertype.h).  -1 if it cannot be computed. */
 int store_refund_for(int decimals, enum order_state final, money_t charge,
-                     int64_t quantity, int64_t remains, money_t *refund);
+                     int64_t upstream_quantity, int64_t remains,
+                     money_t *refund);
+
+/* For check: the refund order O must have received by its state (0 for an
+ * open order).  -1 for a Partial whose remains are unknown or outside
+ * [0, O->upstream_quantity]. */
+int store_refund_expected(int decimals, const struct order *o, money_t *want);
 
 /* Open the backend CFG names, create or migrate its schema, and verify it is
  * durable.  NULL on failure, with the reason logged. */

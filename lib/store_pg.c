@@ -152,8 +152,22 @@ static const char *const pg_migration_1[] = {
     NULL,
 };
 
+/* SQLite's migration 3: the quantity as the upstream counts remains. */
+static const char *const pg_migration_2[] = {
+    "ALTER TABLE orders ADD COLUMN upstream_quantity BIGINT NOT NULL"
+    " DEFAULT 0",
+    "UPDATE orders SET upstream_quantity = quantity",
+    "UPDATE orders SET upstream_quantity = CASE"
+    " WHEN type = 'Subscriptions' THEN COALESCE((fields::jsonb->>'max')"
+    "  ::bigint, quantity)"
+    " WHEN runs > 0 THEN quantity * runs ELSE quantity END"
+    " WHERE state IN ('queued', 'sending', 'active')",
+    NULL,
+};
+
 static const char *const *const pg_migrations[] = {
     pg_migration_1,
+    pg_migration_2,
 };
 #define PG_SCHEMA_VERSION                                                      \
 	((int)(sizeof(pg_migrations) / sizeof(pg_migrations[0])))
@@ -164,8 +178,8 @@ static const char *const *const pg_migrations[] = {
 	" o.runs, o.interval, o.rate, o.charge, o.upstream,"                   \
 	" o.upstream_service, o.route_idx, o.upstream_order, o.cost,"          \
 	" o.start_count, o.remains, o.upstream_status, o.created_at,"          \
-	" o.updated_at, o.polled_at, o.refunded"
-#define ORDER_NCOLS 22
+	" o.updated_at, o.polled_at, o.refunded, o.upstream_quantity"
+#define ORDER_NCOLS 23
 
 struct store_pg {
 	struct store base; /* first: a struct store * is a struct store_pg * */
@@ -479,6 +493,7 @@ pg_read_order(const PGresult *res, int row, struct order *o)
 	o->updated_at = pg_int(res, row, 19, 0);
 	o->polled_at = pg_int(res, row, 20, 0);
 	o->refunded = pg_int(res, row, 21, 0);
+	o->upstream_quantity = pg_int(res, row, 22, 0);
 }
 
 /*
@@ -959,7 +974,7 @@ pg_create_one(struct pgtx *t, const struct order_new *o, int64_t *id)
 	int64_t oid;
 	int n;
 
-	if (o->charge <= 0 || o->quantity <= 0)
+	if (o->charge <= 0 || o->quantity <= 0 || o->upstream_quantity <= 0)
 		return STORE_CONFLICT; /* never a free order */
 	if (o->request_id != NULL &&
 	    (r = pg_order_by_request(t, o, id)) != STORE_NOTFOUND)
@@ -989,6 +1004,7 @@ pg_create_one(struct pgtx *t, const struct order_new *o, int64_t *id)
 	arg_hash(&a, o->request_id != NULL ? o->request_hash : NULL);
 	arg_int(&a, pg_now());
 	arg_str(&a, o->sending ? "sending" : "queued");
+	arg_int(&a, o->upstream_quantity);
 	/* Another process may have committed the same request since the
 	 * lookup (it held the balance's row lock meanwhile): then no row. */
 	res =
@@ -996,9 +1012,9 @@ pg_create_one(struct pgtx *t, const struct order_new *o, int64_t *id)
 	            "INSERT INTO orders (customer_id, service_id, type, state,"
 	            " quantity, runs, interval, rate, charge, fields, upstream,"
 	            " upstream_service, route_idx, request_id, request_hash,"
-	            " created_at, updated_at)"
+	            " created_at, updated_at, upstream_quantity)"
 	            " VALUES ($1, $2, $3, $16, $4, $5, $6, $7, $8, $9,"
-	            " $10, $11, $12, $13, $14, $15, $15)"
+	            " $10, $11, $12, $13, $14, $15, $15, $17)"
 	            " ON CONFLICT (customer_id, request_id)"
 	            " WHERE request_id IS NOT NULL DO NOTHING RETURNING id",
 	            &a);
@@ -1314,8 +1330,8 @@ pg_settle(struct pgtx *t, const struct order *o, enum order_state final,
 	money_t refund;
 	int64_t n;
 
-	if (store_refund_for(t->s->decimals, final, o->charge, o->quantity,
-	                     o->remains, &refund) != 0)
+	if (store_refund_for(t->s->decimals, final, o->charge,
+	                     o->upstream_quantity, o->remains, &refund) != 0)
 		return STORE_ERROR;
 	arg_int(&a, o->id);
 	arg_str(&a, order_state_name(final));
@@ -2011,28 +2027,6 @@ pg_check_rows(struct pgtx *t, struct pg_check *c, const char *sql,
 	return 0;
 }
 
-/* The refund a final order must have received, by its final state. */
-static int
-pg_expected_refund(struct store_pg *s, const struct order *o, money_t *want)
-{
-	switch (o->state) {
-	case ORDER_COMPLETED:
-	case ORDER_CANCELED:
-	case ORDER_REFUNDED:
-	case ORDER_REJECTED:
-		return store_refund_for(s->decimals, o->state, o->charge,
-		                        o->quantity, 0, want);
-	case ORDER_PARTIAL:
-		if (o->remains < 0 || o->remains > o->quantity)
-			return -1;
-		return store_refund_for(s->decimals, o->state, o->charge,
-		                        o->quantity, o->remains, want);
-	default:
-		*want = 0; /* open orders have no refund yet */
-		return 0;
-	}
-}
-
 /* Refunds: never above the charge, and what the final state says; the
  * orders are read a page at a time. */
 static int
@@ -2065,14 +2059,15 @@ pg_check_refunds(struct pgtx *t, struct pg_check *c)
 				             (long long)o.id,
 				             (long long)o.refunded,
 				             (long long)o.charge);
-			else if (pg_expected_refund(c->s, &o, &want) != 0)
+			else if (store_refund_expected(c->s->decimals, &o,
+			                               &want) != 0)
 				pg_violation(c,
 				             "partial order without valid "
 				             "remains: order %lld remains=%lld "
-				             "quantity=%lld",
+				             "upstream_quantity=%lld",
 				             (long long)o.id,
 				             (long long)o.remains,
-				             (long long)o.quantity);
+				             (long long)o.upstream_quantity);
 			else if (o.refunded != want)
 				pg_violation(
 				    c,

@@ -147,6 +147,19 @@ static const char *const sqlite_migrations[] = {
     "ALTER TABLE orders ADD COLUMN refunded INTEGER NOT NULL DEFAULT 0;"
     "UPDATE orders SET refunded = COALESCE((SELECT SUM(amount) FROM ledger l"
     " WHERE l.order_id = orders.id AND l.kind = 'refund'), 0);",
+    /* 3: the quantity as the upstream counts remains (ordertype.h):
+     * quantity x runs for drip-feed, max for Subscriptions.  Settled
+     * orders keep the unit they were settled in (their refunds are
+     * history, and check verifies them as they were made); open ones get
+     * the upstream's unit. */
+    "ALTER TABLE orders ADD COLUMN upstream_quantity INTEGER NOT NULL"
+    " DEFAULT 0;"
+    "UPDATE orders SET upstream_quantity = quantity;"
+    "UPDATE orders SET upstream_quantity = CASE"
+    " WHEN type = 'Subscriptions' THEN COALESCE(CAST(json_extract(fields,"
+    "  '$.max') AS INTEGER), quantity)"
+    " WHEN runs > 0 THEN quantity * runs ELSE quantity END"
+    " WHERE state IN ('queued', 'sending', 'active');",
 };
 #define SQLITE_SCHEMA_VERSION                                                  \
 	((int)(sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0])))
@@ -195,7 +208,7 @@ enum sqlite_stmt {
 	" o.runs, o.interval, o.rate, o.charge, o.upstream,"                   \
 	" o.upstream_service, o.route_idx, o.upstream_order, o.cost,"          \
 	" o.start_count, o.remains, o.upstream_status, o.created_at,"          \
-	" o.updated_at, o.polled_at, o.refunded"
+	" o.updated_at, o.polled_at, o.refunded, o.upstream_quantity"
 
 static const char *const sqlite_sql[Q_COUNT] = {
     [Q_BEGIN] = "BEGIN IMMEDIATE",
@@ -227,9 +240,9 @@ static const char *const sqlite_sql[Q_COUNT] = {
     [Q_ORDER_ADD] = "INSERT INTO orders (customer_id, service_id, type, state,"
                     " quantity, runs, interval, rate, charge, fields, upstream,"
                     " upstream_service, route_idx, request_id, request_hash,"
-                    " created_at, updated_at)"
+                    " created_at, updated_at, upstream_quantity)"
                     " VALUES (?1, ?2, ?3, ?16, ?4, ?5, ?6, ?7, ?8, ?9,"
-                    " ?10, ?11, ?12, ?13, ?14, ?15, ?15)",
+                    " ?10, ?11, ?12, ?13, ?14, ?15, ?15, ?17)",
     [Q_ORDER_GET] = "SELECT " ORDER_COLS " FROM orders o WHERE o.id = ?1",
     /* One statement for a list of IDs, passed as a JSON array. */
     [Q_ORDER_GET_MANY] = "SELECT " ORDER_COLS " FROM orders o"
@@ -491,6 +504,7 @@ sqlite_read_order(sqlite3_stmt *q, struct order *o)
 	o->updated_at = sqlite3_column_int64(q, 19);
 	o->polled_at = sqlite3_column_int64(q, 20);
 	o->refunded = sqlite3_column_int64(q, 21);
+	o->upstream_quantity = sqlite3_column_int64(q, 22);
 }
 
 /*
@@ -866,7 +880,7 @@ sqlite_create_one(struct store_sqlite *s, const struct order_new *o,
 	sqlite3_stmt *q;
 	int64_t oid;
 
-	if (o->charge <= 0 || o->quantity <= 0)
+	if (o->charge <= 0 || o->quantity <= 0 || o->upstream_quantity <= 0)
 		return STORE_CONFLICT; /* never a free order */
 	if (o->request_id != NULL &&
 	    (r = sqlite_order_by_request(s, o, id)) != STORE_NOTFOUND)
@@ -903,6 +917,7 @@ sqlite_create_one(struct store_sqlite *s, const struct order_new *o,
 	sqlite3_bind_int64(q, 15, sqlite_now());
 	sqlite3_bind_text(q, 16, o->sending ? "sending" : "queued", -1,
 	                  SQLITE_STATIC);
+	sqlite3_bind_int64(q, 17, o->upstream_quantity);
 	if (sqlite_exec_stmt(s, Q_ORDER_ADD) != 0)
 		return STORE_ERROR;
 	oid = sqlite3_last_insert_rowid(s->db);
@@ -1114,8 +1129,8 @@ sqlite_settle(struct store_sqlite *s, const struct order *o,
 	sqlite3_stmt *q;
 	money_t refund;
 
-	if (store_refund_for(s->decimals, final, o->charge, o->quantity,
-	                     o->remains, &refund) != 0)
+	if (store_refund_for(s->decimals, final, o->charge,
+	                     o->upstream_quantity, o->remains, &refund) != 0)
 		return STORE_ERROR;
 	q = sqlite_stmt(s, Q_ORDER_FINAL);
 	sqlite3_bind_int64(q, 1, o->id);
@@ -1754,37 +1769,6 @@ sqlite_check_rows(struct store_sqlite *s, struct sqlite_check *c,
 	return 0;
 }
 
-/* The refund a final order must have received, by its final state. */
-static int
-sqlite_expected_refund(struct store_sqlite *s, const struct order *o,
-                       money_t *want)
-{
-	money_t v;
-
-	switch (o->state) {
-	case ORDER_COMPLETED:
-		*want = 0;
-		return 0;
-	case ORDER_CANCELED:
-	case ORDER_REFUNDED:
-	case ORDER_REJECTED:
-		*want = o->charge;
-		return 0;
-	case ORDER_PARTIAL:
-		if (o->remains < 0 || o->remains > o->quantity)
-			return -1;
-		if (money_mul_div(o->charge, o->remains, o->quantity,
-		                  MONEY_ROUND_DOWN, &v) != 0 ||
-		    money_round_dec(v, s->decimals, MONEY_ROUND_DOWN, want) !=
-		        0)
-			return -1;
-		return 0;
-	default:
-		*want = 0; /* open orders have no refund yet */
-		return 0;
-	}
-}
-
 static int
 sqlite_check(struct store *st, store_report_cb report, void *arg)
 {
@@ -1848,13 +1832,13 @@ sqlite_check(struct store *st, store_report_cb report, void *arg)
 			    " charge=%lld",
 			    (long long)o.id, (long long)o.refunded,
 			    (long long)o.charge);
-		else if (sqlite_expected_refund(s, &o, &want) != 0)
+		else if (store_refund_expected(s->decimals, &o, &want) != 0)
 			sqlite_violation(
 			    &c,
 			    "partial order without valid remains: order %lld"
-			    " remains=%lld quantity=%lld",
+			    " remains=%lld upstream_quantity=%lld",
 			    (long long)o.id, (long long)o.remains,
-			    (long long)o.quantity);
+			    (long long)o.upstream_quantity);
 		else if (o.refunded != want)
 			sqlite_violation(
 			    &c,

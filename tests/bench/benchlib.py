@@ -284,7 +284,7 @@ def insert_orders(db, customers, per_customer, state="active", polled_at_ms=0,
             """WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < :total)
                INSERT INTO orders (id, customer_id, service_id, type, state, quantity, rate, charge,
                    fields, upstream, upstream_service, upstream_order, cost, start_count, remains,
-                   upstream_status, created_at, updated_at, polled_at)
+                   upstream_status, created_at, updated_at, polled_at, upstream_quantity)
                SELECT :base + i, (SELECT id FROM bench_cust WHERE k = (i - 1) / :per),
                    1, 'Default', st, 1000, 112500000, :charge,
                    '{"link":"https://bench.example/p/' || i || '","quantity":"1000"}',
@@ -292,7 +292,7 @@ def insert_orders(db, customers, per_customer, state="active", polled_at_ms=0,
                    CASE WHEN st = 'active' THEN NULL ELSE 100 END,
                    CASE WHEN st = 'active' THEN NULL ELSE 0 END,
                    CASE WHEN st = 'active' THEN 'Pending' ELSE 'Completed' END,
-                   :now, :now, :polled
+                   :now, :now, :polled, 1000
                FROM (SELECT i, CASE WHEN :every > 0 AND i % :every = 0 THEN 'active'
                                     ELSE :state END AS st FROM seq)""",
             {"total": total, "base": base, "per": per_customer, "charge": CHARGE,

@@ -77,6 +77,7 @@ new_order(int64_t customer, const char *charge)
 	o.service_id = 1;
 	o.type = "Default";
 	o.quantity = 1000;
+	o.upstream_quantity = 1000;
 	o.rate = M(charge);
 	o.charge = M(charge);
 	o.fields = "{\"link\":\"https://example.com/x\"}";

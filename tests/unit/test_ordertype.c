@@ -35,6 +35,10 @@ struct ot_case {
 	const char *want;
 	int64_t qty, runs, interval;
 	const char *canon; /* expected type name; NULL: TYPE */
+	/* Expected upstream quantity, worked out by hand per case; 0: the
+	 * case does not state it (then it must equal QTY x max(RUNS, 1)
+	 * for every type but Subscriptions, whose cases all state it). */
+	int64_t upq;
 };
 
 #define SVC(t, r, mn, mx, d)                                                   \
@@ -128,17 +132,24 @@ run_cases(const struct ot_case *v, size_t n)
 			bad++;
 			continue;
 		}
+		int64_t want_upq =
+		    c->upq != 0 ? c->upq : c->qty * (c->runs > 0 ? c->runs : 1);
+
 		if (o.charge != want_charge || strcmp(o.fields, c->want) != 0 ||
-		    o.quantity != c->qty || o.runs != c->runs ||
+		    o.quantity != c->qty || o.upstream_quantity != want_upq ||
+		    o.runs != c->runs ||
 		    o.interval != c->interval || strcmp(o.type, canon) != 0) {
 			printf("# case %zu [%s] %s:\n#   want %s %s q=%lld "
-			       "runs=%lld interval=%lld %s\n#   got  %s %s "
-			       "q=%lld runs=%lld interval=%lld %s\n",
+			       "upq=%lld runs=%lld interval=%lld %s\n#   got  "
+			       "%s %s q=%lld upq=%lld runs=%lld interval=%lld "
+			       "%s\n",
 			       i, c->type ? c->type : "(null)", c->body,
 			       c->charge, c->want, (long long)c->qty,
-			       (long long)c->runs, (long long)c->interval,
-			       canon, money_format(o.charge, 0, got), o.fields,
-			       (long long)o.quantity, (long long)o.runs,
+			       (long long)want_upq, (long long)c->runs,
+			       (long long)c->interval, canon,
+			       money_format(o.charge, 0, got), o.fields,
+			       (long long)o.quantity,
+			       (long long)o.upstream_quantity, (long long)o.runs,
 			       (long long)o.interval, o.type);
 			bad++;
 		}
@@ -165,13 +176,29 @@ static const struct ot_case default_cases[] = {
      .body = "link=" LINK "&quantity=1000&runs=5&interval=30", .charge = "4.5",
      .want = "{\"link\":\"" LINK "\",\"quantity\":\"1000\",\"runs\":\"5\","
              "\"interval\":\"30\"}",
-     .qty = 1000, .runs = 5, .interval = 30},
-    /* runs = 1 is accepted (as panels do): 0.9 x 100 / 1000 = 0.09 */
+     .qty = 1000, .runs = 5, .interval = 30, .upq = 5000},
+    /* One run is a plain order: 0.9 x 100 / 1000 = 0.09, nothing of
+     * runs or interval forwarded */
     {SVC("Default", "0.9", 10, 100000, 1),
      .body = "link=" LINK "&quantity=100&runs=01&interval=1", .charge = "0.09",
-     .want = "{\"link\":\"" LINK "\",\"quantity\":\"100\",\"runs\":\"1\","
-             "\"interval\":\"1\"}",
-     .qty = 100, .runs = 1, .interval = 1},
+     .want = F_LQ("100"), .qty = 100, .upq = 100},
+    {SVC("Default", "0.9", 10, 100000, 1),
+     .body = "link=" LINK "&quantity=100&runs=1&interval=0", .charge = "0.09",
+     .want = F_LQ("100"), .qty = 100, .upq = 100},
+    {SVC("Default", "0.9", 10, 100000, 1),
+     .body = "link=" LINK "&quantity=100&runs=0&interval=5", .charge = "0.09",
+     .want = F_LQ("100"), .qty = 100, .upq = 100},
+    /* What a Node SDK and PHP clients send for unset fields, on services
+     * with and without drip-feed */
+    {SVC("Default", "0.9", 10, 100000, 0),
+     .body = "link=" LINK "&quantity=100&runs=undefined&interval=undefined",
+     .charge = "0.09", .want = F_LQ("100"), .qty = 100, .upq = 100},
+    {SVC("Default", "0.9", 10, 100000, 1),
+     .body = "link=" LINK "&quantity=100&runs=NULL&interval=null",
+     .charge = "0.09", .want = F_LQ("100"), .qty = 100, .upq = 100},
+    {SVC("Default", "0.9", 10, 100000, 0),
+     .body = "link=" LINK "&quantity=100&interval=5", .charge = "0.09",
+     .want = F_LQ("100"), .qty = 100, .upq = 100},
     /* Blank runs and interval are absent: 0.9 x 100 / 1000 = 0.09 */
     {SVC("Default", "0.9", 10, 100000, 0),
      .body = "link=" LINK "&quantity=100&runs=&interval=+", .charge = "0.09",
@@ -219,11 +246,8 @@ static const struct ot_case default_cases[] = {
      .body = "link=" LINK "&quantity=100&runs=5",
      .want = "Drip-feed needs both runs and interval"},
     {SVC("Default", "0.9", 10, 100000, 1),
-     .body = "link=" LINK "&quantity=100&interval=5",
+     .body = "link=" LINK "&quantity=100&runs=3&interval=undefined",
      .want = "Drip-feed needs both runs and interval"},
-    {SVC("Default", "0.9", 10, 100000, 1),
-     .body = "link=" LINK "&quantity=100&runs=0&interval=5",
-     .want = "Incorrect runs"},
     {SVC("Default", "0.9", 10, 100000, 1),
      .body = "link=" LINK "&quantity=100&runs=2.5&interval=5",
      .want = "Incorrect runs"},
@@ -239,7 +263,7 @@ static const struct ot_case default_cases[] = {
 static const char *const bad_numbers[] = {
     "abc",       "-5",    "%2B5",       "1.5",
     "1.0",       "1e3",   "0x10",       "1+000",
-    "1,000",     "1%0A2", "1000000001", "99999999999999999999999",
+    "1,000",     "1%0A2", "1000000000001", "99999999999999999999999",
     "%EF%BC%91", /* a full-width digit one */
 };
 
@@ -491,21 +515,21 @@ static const struct ot_case subs_cases[] = {
      .charge = "10",
      .want = "{\"username\":\"bob\",\"min\":\"100\",\"max\":\"500\","
              "\"posts\":\"10\",\"delay\":\"30\"}",
-     .qty = 5000},
+     .qty = 5000, .upq = 500},
     /* posts 0: old_posts 4 counts: 2 x 500 x 4 / 1000 = 4 */
     {SUBS("2"),
      .body = "username=bob&min=100&max=500&posts=0&old_posts=4&delay=0",
      .charge = "4",
      .want = "{\"username\":\"bob\",\"min\":\"100\",\"max\":\"500\","
              "\"posts\":\"0\",\"old_posts\":\"4\",\"delay\":\"0\"}",
-     .qty = 2000},
+     .qty = 2000, .upq = 500},
     /* Neither: n = 1: 2 x 500 / 1000 = 1; expiry made canonical */
     {SUBS("2"),
      .body = "username=bob&min=500&max=500&delay=90&expiry=+1/2/2028+",
      .charge = "1",
      .want = "{\"username\":\"bob\",\"min\":\"500\",\"max\":\"500\","
              "\"delay\":\"90\",\"expiry\":\"01/02/2028\"}",
-     .qty = 500},
+     .qty = 500, .upq = 500},
     /* A leap day; blank expiry and posts are absent:
      * 0.0057 x 10 / 1000 = 0.000057 -> 0.00006 */
     {SVC("subscriptions", "0.0057", 10, 1000, 0),
@@ -513,7 +537,7 @@ static const struct ot_case subs_cases[] = {
      .charge = "0.00006",
      .want = "{\"username\":\"bob\",\"min\":\"10\",\"max\":\"10\","
              "\"delay\":\"5\",\"expiry\":\"29/02/2028\"}",
-     .qty = 10, .canon = "Subscriptions"},
+     .qty = 10, .canon = "Subscriptions", .upq = 10},
     {SUBS("2"), .body = "username=bob&min=10&max=10&delay=5&expiry=29/02/2000",
      .charge = "0.02",
      .want = "{\"username\":\"bob\",\"min\":\"10\",\"max\":\"10\","
@@ -604,27 +628,31 @@ static void
 test_bad_numbers(void **state)
 {
 	/* The number goes between PRE and POST. */
+	/* All digits but above ORDERTYPE_NUM_MAX: a quantity's bound. */
+#define OT_BIG "Quantity more than maximum 1000000000"
 	static const struct {
 		const char *type, *pre, *post, *err;
 		int drip;
+		const char *big; /* the error for too many digits; NULL: ERR */
 	} where[] = {
-	    {"Default", "link=x&quantity=", "", "Incorrect quantity", 0},
+	    {"Default", "link=x&quantity=", "", "Incorrect quantity", 0,
+	     OT_BIG},
 	    {"Default", "link=x&quantity=10&runs=", "&interval=5",
-	     "Incorrect runs", 1},
+	     "Incorrect runs", 1, NULL},
 	    {"Default", "link=x&quantity=10&runs=5&interval=", "",
-	     "Incorrect interval", 1},
+	     "Incorrect interval", 1, NULL},
 	    {"Poll", "link=x&quantity=10&answer_number=", "",
-	     "Incorrect answer_number", 0},
+	     "Incorrect answer_number", 0, NULL},
 	    {"Subscriptions", "username=u&min=", "&max=10&delay=0",
-	     "Incorrect min", 0},
+	     "Incorrect min", 0, OT_BIG},
 	    {"Subscriptions", "username=u&min=10&max=", "&delay=0",
-	     "Incorrect max", 0},
+	     "Incorrect max", 0, OT_BIG},
 	    {"Subscriptions", "username=u&min=10&max=10&delay=0&posts=", "",
-	     "Incorrect posts", 0},
+	     "Incorrect posts", 0, NULL},
 	    {"Subscriptions", "username=u&min=10&max=10&delay=0&old_posts=", "",
-	     "Incorrect old_posts", 0},
+	     "Incorrect old_posts", 0, NULL},
 	    {"Subscriptions", "username=u&min=10&max=10&delay=", "",
-	     "Incorrect delay", 0},
+	     "Incorrect delay", 0, NULL},
 	};
 	char body[256], err[256];
 	struct order_spec o;
@@ -632,6 +660,12 @@ test_bad_numbers(void **state)
 
 	for (i = 0; i < NELEMS(where); i++) {
 		for (j = 0; j < NELEMS(bad_numbers); j++) {
+			const char *want = where[i].err;
+
+			if (where[i].big != NULL &&
+			    strspn(bad_numbers[j], "0123456789") ==
+			        strlen(bad_numbers[j]))
+				want = where[i].big;
 			snprintf(body, sizeof(body), "%s%s%s", where[i].pre,
 			         bad_numbers[j], where[i].post);
 			err[0] = '\0';
@@ -640,15 +674,15 @@ test_bad_numbers(void **state)
 			                       where[i].drip, DEC, body, &o,
 			                       err, sizeof(err)),
 			                 -1);
-			if (strncmp(err, where[i].err, strlen(where[i].err)) !=
-			    0)
+			if (strncmp(err, want, strlen(want)) != 0)
 				fail_msg("%s: got \"%s\"", body, err);
 			assert_null(o.fields);
 		}
 	}
 }
 
-/* The largest number accepted is 10^9, with any leading zeros. */
+/* The largest number accepted is 10^12, with any leading zeros; one more
+ * is above any service's maximum. */
 static void
 test_number_limits(void **state)
 {
@@ -665,6 +699,35 @@ test_number_limits(void **state)
 	assert_string_equal(o.fields,
 	                    "{\"link\":\"x\",\"quantity\":\"1000000000\"}");
 	order_spec_clear(&o);
+
+	/* A service listing a max above 10^9 takes quantities up to 10^12:
+	 * 0.001 x 10^12 / 1000 = 10^6 */
+	assert_int_equal(build("Default", "0.001", 1, INT64_C(1000000000000),
+	                       0, DEC, "link=x&quantity=1000000000000", &o,
+	                       err, sizeof(err)),
+	                 0);
+	assert_int_equal(o.quantity, INT64_C(1000000000000));
+	assert_int_equal(o.charge, INT64_C(1000000) * MONEY_SCALE);
+	order_spec_clear(&o);
+	assert_int_equal(build("Default", "0.001", 1, INT64_C(5000000000), 0,
+	                       DEC, "link=x&quantity=5000000001", &o, err,
+	                       sizeof(err)),
+	                 -1);
+	assert_string_equal(err, "Quantity more than maximum 5000000000");
+	/* More digits than any quantity: the largest one accepted is named */
+	assert_int_equal(build("Default", "0.001", 1, INT64_MAX, 0, DEC,
+	                       "link=x&quantity=99999999999999999999999", &o,
+	                       err, sizeof(err)),
+	                 -1);
+	assert_string_equal(err, "Quantity more than maximum 1000000000000");
+	/* Drip-feed 10^12 x 10^12 runs: refused, not wrapped */
+	assert_int_equal(build("Default", "0.001", 1, INT64_C(1000000000000),
+	                       1, DEC,
+	                       "link=x&quantity=1000000000000&"
+	                       "runs=1000000000000&interval=1",
+	                       &o, err, sizeof(err)),
+	                 -1);
+	assert_string_equal(err, "Quantity too large");
 
 	/* Subscriptions: max 10^9 x posts 10^9 = 10^18 units:
 	 * 0.00000001 x 10^18 / 1000 = 10^7 */

@@ -327,11 +327,117 @@ test_refuses_non_durable(void **state)
 	assert_null(store_sqlite_open(path, 5));
 }
 
+/* The refund rule in the upstream's unit (values worked out by hand). */
+static void
+test_refund_rule(void **state)
+{
+	static const struct {
+		int final;
+		const char *charge;
+		int64_t upq, remains;
+		const char *want;
+		int rc;
+	} v[] = {
+	    /* drip-feed 500000 x 10 runs: 2,500,000 of 5,000,000 left */
+	    {ORDER_PARTIAL, "6250", 5000000, 2500000, "3125", 0},
+	    /* Subscriptions max 100, charged for 10 posts: 50 left */
+	    {ORDER_PARTIAL, "2.5", 100, 50, "1.25", 0},
+	    /* floor(0.27819 x 157 / 1000) = 0.04367583 -> 0.04367 */
+	    {ORDER_PARTIAL, "0.27819", 1000, 157, "0.04367", 0},
+	    {ORDER_PARTIAL, "1", 3, 1, "0.33333", 0},
+	    {ORDER_PARTIAL, "1", 3, 9, "1", 0},        /* clamped */
+	    {ORDER_PARTIAL, "1", 3, 0, "0", 0},
+	    {ORDER_PARTIAL, "1", 3, -1, "0", -1},      /* unknown */
+	    {ORDER_PARTIAL, "1", 0, 1, "0", -1},       /* no unit */
+	    {ORDER_COMPLETED, "1", 3, 2, "0", 0},
+	    {ORDER_CANCELED, "0.7", 3, 2, "0.7", 0},
+	    {ORDER_REFUNDED, "0.7", 3, 2, "0.7", 0},
+	    {ORDER_REJECTED, "0.7", 3, 2, "0.7", 0},
+	};
+
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		money_t got = 0;
+
+		assert_int_equal(store_refund_for(5, v[i].final, M(v[i].charge),
+		                                  v[i].upq, v[i].remains, &got),
+		                 v[i].rc);
+		if (v[i].rc == 0 && got != M(v[i].want))
+			fail_msg("case %zu: refund %lld, want %s", i,
+			         (long long)got, v[i].want);
+	}
+}
+
+/* Schema 2 -> 3: open orders get the upstream's unit (drip-feed quantity x
+ * runs, Subscriptions max), settled ones keep the unit they were settled
+ * in, so check holds before and after. */
+static void
+test_migrate_upstream_quantity(void **state)
+{
+	struct fixture *f = *state;
+	int64_t cid = add_customer(f->st, "mig", "100");
+	struct order_new v[3];
+	enum store_result res[3];
+	int64_t ids[3];
+	struct order o;
+	char *err = NULL;
+	sqlite3 *db;
+	int rc;
+
+	v[0] = new_order(cid, "1");
+	v[0].quantity = 500;
+	v[0].runs = 10;
+	v[0].upstream_quantity = 5000;
+	v[1] = new_order(cid, "1");
+	v[1].type = "Subscriptions";
+	v[1].quantity = 1000;
+	v[1].upstream_quantity = 100;
+	v[1].fields = "{\"username\":\"u\",\"min\":\"50\",\"max\":\"100\","
+	              "\"posts\":\"10\",\"delay\":\"0\"}";
+	v[2] = v[0];
+	v[2].sending = 1;
+	assert_int_equal(store_order_create_many(f->st, v, 3, res, ids),
+	                 STORE_OK);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(res[i], STORE_OK);
+	/* the third settled Partial the old way (against quantity 500) */
+	assert_int_equal(store_order_active(f->st, ids[2], "u3", 0), STORE_OK);
+	store_close(f->st);
+
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	rc = sqlite3_exec(db,
+	                 "UPDATE orders SET state = 'partial', remains = 250,"
+	                 " refunded = 50000000 WHERE upstream_order = 'u3';"
+	                 "INSERT INTO ledger (customer_id, kind, amount,"
+	                 " order_id, created_at) SELECT customer_id, 'refund',"
+	                 " 50000000, id, 0 FROM orders WHERE upstream_order ="
+	                 " 'u3';"
+	                 "UPDATE customers SET balance = balance + 50000000;"
+	                 "ALTER TABLE orders DROP COLUMN upstream_quantity;"
+	                 "PRAGMA user_version = 2;",
+	                 NULL, NULL, &err);
+	if (rc != SQLITE_OK)
+		fail_msg("downgrade: %s", err);
+	sqlite3_close(db);
+
+	f->st = store_sqlite_open(f->path, 5);
+	assert_non_null(f->st);
+	assert_int_equal(store_order_get(f->st, ids[0], &o), STORE_OK);
+	assert_int_equal(o.upstream_quantity, 5000);
+	assert_int_equal(store_order_get(f->st, ids[1], &o), STORE_OK);
+	assert_int_equal(o.upstream_quantity, 100);
+	assert_int_equal(store_order_get(f->st, ids[2], &o), STORE_OK);
+	assert_int_equal(o.upstream_quantity, 500);
+	assert_int_equal(violations(f->st), 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_refund_rule),
 	    cmocka_unit_test_setup_teardown(test_customers, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_migrate_upstream_quantity,
+	                                    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ledger, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_order_create, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_order_group, setup, teardown),
