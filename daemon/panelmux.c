@@ -52,6 +52,15 @@ cli_result(enum store_result r, const char *name)
 		        "negative\n",
 		        name);
 		return 1;
+	case STORE_LIMIT: {
+		char max[MONEY_BUFSZ];
+
+		fprintf(stderr,
+		        "panelmux: refused: the balance of %s would exceed %s, "
+		        "the largest balance panelmux keeps\n",
+		        name, money_format(STORE_BALANCE_MAX, 0, max));
+		return 1;
+	}
 	default:
 		fprintf(stderr, "panelmux: store error\n");
 		return 1;
@@ -285,8 +294,20 @@ cli_services_sync(struct cli *c, int argc, char **argv)
 	p->on_sync = cli_sync_done;
 	p->on_sync_arg = &cs;
 	for (size_t i = 0; i < p->nups; i++) {
+		const struct cfg_upstream *cu = &c->cfg->upstreams[i];
+
 		if (idx >= 0 && (size_t)idx != i)
 			continue;
+		if (cu->key == NULL) {
+			/* Loaded with CONFIG_LAZY_SECRETS: say why here,
+			 * where the key is needed. */
+			fprintf(stderr, "panelmux: %s: cannot sync: %s\n",
+			        cu->name,
+			        cu->key_error != NULL ? cu->key_error
+			                              : "no key");
+			cs.failed++;
+			continue;
+		}
 		cs.pending++;
 		panel_sync(p, i);
 	}
@@ -646,7 +667,9 @@ main(int argc, char **argv)
 		return 2;
 	}
 
-	c.cfg = config_load(path, &errs);
+	/* Upstream keys are read only by the commands that call upstreams:
+	 * the others work in a shell without the upstreams' secrets. */
+	c.cfg = config_load_flags(path, CONFIG_LAZY_SECRETS, &errs);
 	for (size_t i = 0; i < errs.n; i++)
 		fprintf(stderr, "%s\n", errs.msgs[i]);
 	cfg_errors_clear(&errs);

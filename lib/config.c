@@ -162,6 +162,7 @@ struct cfg_parser {
 	size_t ndefer;
 	struct cfg_idpos *ids;
 	size_t nids;
+	int flags; /* CONFIG_LAZY_SECRETS */
 };
 
 static int cfg_table(struct cfg_parser *, const struct cfg_table *, void *);
@@ -1165,6 +1166,31 @@ cfg_strlist_add(struct cfg_parser *p, const struct cfg_key *k, void *base,
 	return 0;
 }
 
+static int cfg_put_string(struct cfg_parser *, const struct cfg_key *, void *,
+                          const char *, int, struct cfg_pos);
+
+/* CONFIG_LAZY_SECRETS: a secret that cannot be read (an unset variable,
+ * a missing key file) is no error; the key stays NULL and the message
+ * that would have been reported is kept in the upstream's key_error, for
+ * the commands that do call it.  Everything else is checked as usual. */
+static int
+cfg_put_secret_lazy(struct cfg_parser *p, const struct cfg_key *k, void *base,
+                    const char *text, struct cfg_pos pos)
+{
+	struct cfg_upstream *u = base;
+	size_t n = p->errs->n;
+	int rc;
+
+	p->flags &= ~CONFIG_LAZY_SECRETS;
+	rc = cfg_put_string(p, k, base, text, 0, pos);
+	p->flags |= CONFIG_LAZY_SECRETS;
+	if (rc == 0 || p->errs->n != n + 1 || p->stop)
+		return rc;
+	free(u->key_error);
+	u->key_error = p->errs->msgs[--p->errs->n];
+	return 0;
+}
+
 static int
 cfg_put_string(struct cfg_parser *p, const struct cfg_key *k, void *base,
                const char *text, int null, struct cfg_pos pos)
@@ -1176,6 +1202,9 @@ cfg_put_string(struct cfg_parser *p, const struct cfg_key *k, void *base,
 		cfg_set_str(k, base, NULL);
 		return 0;
 	}
+	if ((k->type == CFG_SECRET || k->type == CFG_KEYFILE) &&
+	    (p->flags & CONFIG_LAZY_SECRETS))
+		return cfg_put_secret_lazy(p, k, base, text, pos);
 	s = (k->flags & CFG_F_ENV) ? cfg_expand(p, text, pos) : xstrdup(text);
 	if (s == NULL)
 		return -1;
@@ -2254,9 +2283,19 @@ cfg_dirname(const char *path)
 	return xstrndup(path, (size_t)(slash - path));
 }
 
+static struct config *cfg_load(const char *, const char *, size_t, int,
+                               struct cfg_errors *);
+
 struct config *
 config_load_buffer(const char *name, const char *buf, size_t len,
                    struct cfg_errors *errs)
+{
+	return cfg_load(name, buf, len, 0, errs);
+}
+
+static struct config *
+cfg_load(const char *name, const char *buf, size_t len, int flags,
+         struct cfg_errors *errs)
 {
 	struct cfg_errors local = {NULL, 0};
 	struct cfg_parser *p;
@@ -2280,6 +2319,7 @@ config_load_buffer(const char *name, const char *buf, size_t len,
 	p->len = len;
 	p->dir = cfg_dirname(name);
 	p->errs = errs;
+	p->flags = flags;
 	p->item = SIZE_MAX;
 	p->cfg = cfg = xcalloc(1, sizeof(*cfg));
 	cfg->path = xstrdup(name);
@@ -2314,6 +2354,12 @@ config_load_buffer(const char *name, const char *buf, size_t len,
 struct config *
 config_load(const char *path, struct cfg_errors *errs)
 {
+	return config_load_flags(path, 0, errs);
+}
+
+struct config *
+config_load_flags(const char *path, int flags, struct cfg_errors *errs)
+{
 	struct cfg_errors local = {NULL, 0};
 	struct config *cfg;
 	char why[128], *buf, *msg;
@@ -2329,7 +2375,7 @@ config_load(const char *path, struct cfg_errors *errs)
 		cfg_errors_clear(&local);
 		return NULL;
 	}
-	cfg = config_load_buffer(path, buf, len, errs);
+	cfg = cfg_load(path, buf, len, flags, errs);
 	explicit_bzero(buf, len); /* may hold literal keys */
 	free(buf);
 	cfg_errors_clear(&local);
@@ -2386,6 +2432,8 @@ config_free(struct config *cfg)
 {
 	if (cfg == NULL)
 		return;
+	for (size_t i = 0; i < cfg->nupstreams; i++)
+		free(cfg->upstreams[i].key_error);
 	cfg_free_table(&cfg_top_table, cfg);
 	free(cfg->path);
 	free(cfg);

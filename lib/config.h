@@ -41,6 +41,9 @@ struct cfg_upstream {
 	char *url;          /* http:// only for loopback hosts, else https:// */
 	char *key;          /* the secret, after ${VAR} / key_file expansion */
 	int key_literal;    /* 1 if the key was written literally in the file */
+	/* CONFIG_LAZY_SECRETS: why KEY is NULL (the error that reading it
+	 * gave, "FILE:LINE:COL: key: ..."), else NULL.  Owned. */
+	char *key_error;
 	char *currency;     /* default: the panel currency */
 	int64_t timeout_ms; /* default 15s */
 	int max_batch;      /* 1..100, default 100 */
@@ -140,6 +143,13 @@ struct cfg_errors {
  * messages are in file order, free them with cfg_errors_clear().  ERRS may be
  * NULL to discard them.  A file that cannot be read gives "FILE: message". */
 struct config *config_load(const char *path, struct cfg_errors *errs);
+/* The same, with FLAGS: CONFIG_LAZY_SECRETS leaves an upstream key that
+ * cannot be read (an unset ${VAR}, a missing key_file) NULL, with the
+ * reason in its key_error, instead of failing: for the operator CLI, whose
+ * commands mostly never call an upstream. */
+#define CONFIG_LAZY_SECRETS 0x1
+struct config *config_load_flags(const char *path, int flags,
+                                 struct cfg_errors *errs);
 /* The same over an in-memory buffer; NAME is used in messages. */
 struct config *config_load_buffer(const char *name, const char *buf, size_t len,
                                   struct cfg_errors *errs);

@@ -393,16 +393,62 @@ orders_ambiguous(struct add_job *j, const char *upstream, const char *why)
 	orders_job_free(j);
 }
 
-/* A definite refusal the customer should not see as theirs. */
-static const char *
-orders_customer_error(const char *upstream_msg)
+/* The number after WORD in MSG ("minimal 1000"), or -1. */
+static long long
+orders_number_after(const char *msg, const char *word)
 {
-	if (strcasestr(upstream_msg, "fund") != NULL ||
-	    strcasestr(upstream_msg, "balance") != NULL ||
-	    strcasestr(upstream_msg, "api key") != NULL ||
-	    strcasestr(upstream_msg, "apikey") != NULL)
-		return ORDERS_UNAVAILABLE;
-	return upstream_msg;
+	const char *p = strcasestr(msg, word);
+	long long n = 0;
+	int digits = 0;
+
+	if (p == NULL)
+		return -1;
+	for (p += strlen(word); *p == ' ' || *p == ':'; p++)
+		;
+	for (; *p >= '0' && *p <= '9' && digits < 13; p++, digits++)
+		n = n * 10 + (*p - '0');
+	return digits > 0 && digits < 13 ? n : -1;
+}
+
+/* What a customer is told of an upstream's definite refusal of an add
+ * (SPEC section 6): the standard v2 error it matches, or a neutral
+ * sentence, written into BUF.  The upstream's own text can name it (its
+ * host, its brand) and goes only to the log and the order record.  Funds,
+ * key and service problems are the operator's account, not the
+ * customer's. */
+const char *
+orders_refusal_text(const char *upstream_msg, char *buf, size_t len)
+{
+	static const char *const operator_words[] = {
+	    "fund", "balance", "api key", "apikey", "api_key", "key",
+	    "service", "disabled", "unavailable", "maintenance"};
+	long long n;
+
+	if ((n = orders_number_after(upstream_msg, "minimal")) >= 0 ||
+	    (n = orders_number_after(upstream_msg, "min_quantity")) >= 0) {
+		snprintf(buf, len, "Quantity less than minimal %lld", n);
+		return buf;
+	}
+	if ((n = orders_number_after(upstream_msg, "maximum")) >= 0 ||
+	    (n = orders_number_after(upstream_msg, "max_quantity")) >= 0) {
+		snprintf(buf, len, "Quantity more than maximum %lld", n);
+		return buf;
+	}
+	if (strcasestr(upstream_msg, "active order") != NULL ||
+	    strcasestr(upstream_msg, "duplicate") != NULL)
+		return "You have active order with this link. Please wait "
+		       "until order being completed.";
+	for (size_t i = 0;
+	     i < sizeof(operator_words) / sizeof(operator_words[0]); i++)
+		if (strcasestr(upstream_msg, operator_words[i]) != NULL)
+			return ORDERS_UNAVAILABLE;
+	if (strcasestr(upstream_msg, "link") != NULL ||
+	    strcasestr(upstream_msg, "url") != NULL ||
+	    strcasestr(upstream_msg, "username") != NULL)
+		return "Incorrect link";
+	if (strcasestr(upstream_msg, "quantity") != NULL)
+		return "Incorrect quantity";
+	return "The order was refused, please check it and try again";
 }
 
 /* Record J's acceptance as UPID with the group's next commit; the customer
@@ -435,7 +481,7 @@ orders_add_done(const struct up_result *res, void *arg)
 	const struct add_route *rt = &j->routes[j->route];
 	/* A copy: a store call may park this fiber while a reload frees the
 	 * configuration. */
-	char up[STORE_UPNAME_MAX + 1];
+	char up[STORE_UPNAME_MAX + 1], shown[96];
 	struct dialect_add d;
 	money_t cost = 0;
 
@@ -479,7 +525,7 @@ orders_add_done(const struct up_result *res, void *arg)
 			return;
 		}
 		o->stats.rejected++;
-		orders_wake(j, orders_customer_error(d.msg));
+		orders_wake(j, orders_refusal_text(d.msg, shown, sizeof(shown)));
 		orders_job_free(j);
 		return;
 	case DIALECT_FAULT:
@@ -1402,10 +1448,15 @@ orders_refill_answer(const char *id, const struct batch_answer *ans, void *arg)
 	} else {
 		store_refill_update(o->p->st, it->refill, "rejected", NULL,
 		                    "Rejected");
+		/* Never the upstream's own words (they can name it). */
+		if (ans->transport == UP_REPLIED &&
+		    ans->item == DIALECT_ITEM_REJECTED)
+			log_info("refill %lld: refused upstream: %s",
+			         (long long)it->refill, ans->msg);
 		snprintf(it->err, sizeof(it->err), "%s",
 		         ans->transport == UP_REPLIED &&
 		                 ans->item == DIALECT_ITEM_REJECTED
-		             ? ans->msg
+		             ? "This order is not eligible for refill"
 		             : "The refill request failed, please try again "
 		               "later");
 		it->refill = 0;
@@ -1598,13 +1649,18 @@ orders_cancel_answer(const char *id, const struct batch_answer *ans, void *arg)
 		    (upi = panel_upstream_index(o->p, ord.upstream)) >= 0)
 			batch_ask(o->b[upi], BATCH_STATUS, id, it->id,
 			          orders_ignore, NULL);
-	} else
+	} else {
+		if (ans->transport == UP_REPLIED &&
+		    ans->item == DIALECT_ITEM_REJECTED)
+			log_info("order %lld: cancel refused upstream: %s",
+			         (long long)it->id, ans->msg);
 		snprintf(it->err, sizeof(it->err), "%s",
 		         ans->transport == UP_REPLIED &&
 		                 ans->item == DIALECT_ITEM_REJECTED
-		             ? ans->msg
+		             ? "This order cannot be canceled"
 		             : "The cancel request failed, please try again "
 		               "later");
+	}
 	orders_multi_step(it->req);
 }
 

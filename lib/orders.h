@@ -44,6 +44,12 @@ void orders_batch_stats(const struct orders *o, size_t idx,
 /* Run one poll cycle of upstream IDX now (tests, the CLI). */
 void orders_poll(struct orders *o, size_t idx);
 
+/* What a customer is told of an upstream's refusal text MSG of an add:
+ * the standard v2 error it matches, or a neutral sentence; never the
+ * upstream's own words.  May write into BUF (LEN bytes); returns it or a
+ * static string. */
+const char *orders_refusal_text(const char *msg, char *buf, size_t len);
+
 int orders_add(struct orders *o, const struct customer *c,
                const struct params *p, struct api_reply *r, orders_done_cb done,
                void *arg);

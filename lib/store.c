@@ -1,4 +1,5 @@
 /* store.c - backend selection and the names shared by every backend. */
+#include <stdio.h>
 #include <string.h>
 
 #include "config.h"
@@ -133,4 +134,20 @@ store_refund_expected(int decimals, const struct order *o, money_t *want)
 	                        o->upstream_quantity,
 	                        o->state == ORDER_PARTIAL ? o->remains : 0,
 	                        want);
+}
+
+int
+store_decimals_agree(const char *stored, int decimals)
+{
+	char want[16];
+
+	snprintf(want, sizeof(want), "%d", decimals);
+	if (strcmp(stored, want) == 0)
+		return 0;
+	log_warnx("store: its amounts were written with money.decimals %s, "
+	          "the configuration says %d: refusing to use it (set "
+	          "money.decimals back to %s; amounts are never converted)",
+	          stored[0] != '\0' ? stored : "(unknown)", decimals,
+	          stored[0] != '\0' ? stored : "(unknown)");
+	return -1;
 }

@@ -30,8 +30,14 @@ enum store_result {
 	STORE_EXISTS,   /* unique name/request already there */
 	STORE_NOFUNDS,  /* the debit would make a balance negative */
 	STORE_CONFLICT, /* request_id reused with different parameters */
+	STORE_LIMIT,    /* a deposit past STORE_BALANCE_MAX */
 	STORE_ERROR     /* I/O, corruption, busy past the timeout: logged */
 };
+
+/* The largest balance a deposit or adjustment may make: 10^10 units of the
+ * panel's currency, far above any real balance and far below money_t's
+ * limit, so refunds on top of it never overflow. */
+#define STORE_BALANCE_MAX (INT64_C(10000000000) * MONEY_SCALE)
 
 #define STORE_KEYHASH_LEN 32 /* SHA-256 of the API key */
 #define STORE_NAME_MAX 64    /* customer names */
@@ -359,6 +365,13 @@ void store_order_group(struct store *st, const struct order_new *v, size_t n,
 int store_refund_for(int decimals, enum order_state final, money_t charge,
                      int64_t upstream_quantity, int64_t remains,
                      money_t *refund);
+
+/* For backends: 0 if STORED, the money.decimals recorded in the store, is
+ * DECIMALS; else -1 with the reason logged.  Balances and charges are
+ * multiples of 10^-decimals: another value would strand them and make
+ * check report false violations, so a store is never used with another
+ * one (converting is not offered). */
+int store_decimals_agree(const char *stored, int decimals);
 
 /* For check: the refund order O must have received by its state (0 for an
  * open order).  -1 for a Partial whose remains are unknown or outside

@@ -162,6 +162,7 @@ static const char *const pg_migration_2[] = {
     "  ::bigint, quantity)"
     " WHEN runs > 0 THEN quantity * runs ELSE quantity END"
     " WHERE state IN ('queued', 'sending', 'active')",
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     NULL,
 };
 
@@ -884,14 +885,32 @@ pg_post_body(struct pgtx *t, void *arg)
 	struct pg_post *p = arg;
 	enum store_result r;
 
-	switch (pg_balance_add(t, p->customer_id, p->amount, &p->balance)) {
-	case 1:
-		break;
-	case 0:
+	struct pgargs a = {0};
+	PGresult *res;
+	int n;
+
+	/* Never negative, never past STORE_BALANCE_MAX ($3 - $2 cannot
+	 * overflow: both are >= 0 there). */
+	arg_int(&a, p->customer_id);
+	arg_int(&a, p->amount);
+	arg_int(&a, STORE_BALANCE_MAX);
+	res = pg_exec(t, "balance post",
+	              "UPDATE customers SET balance = balance + $2::bigint"
+	              " WHERE id = $1 AND balance + $2::bigint >= 0"
+	              " AND ($2::bigint < 0 OR balance <= $3::bigint - $2::bigint)"
+	              " RETURNING balance",
+	              &a);
+	if (res == NULL)
+		return STORE_ERROR;
+	n = PQntuples(res);
+	if (n == 1)
+		p->balance = pg_int(res, 0, 0, 0);
+	PQclear(res);
+	if (n != 1) {
 		r = pg_customer_exists(t, p->customer_id);
-		return r == STORE_OK ? STORE_NOFUNDS : r;
-	default:
-		return STORE_ERROR; /* an overflow, or the connection */
+		return r != STORE_OK ? r
+		       : p->amount > 0 ? STORE_LIMIT
+		                       : STORE_NOFUNDS;
 	}
 	if (pg_ledger_insert(t, p->customer_id, p->kind, p->amount, 0,
 	                     p->note) != 0)
@@ -2290,6 +2309,35 @@ pg_setting(struct pgtx *t, const char *name, char *buf, size_t size)
 	PQclear(res);
 }
 
+/* Record money.decimals at the first open; refuse another value later
+ * (store_decimals_agree). */
+static int
+pg_decimals(struct pgtx *t, int decimals)
+{
+	struct pgargs a = {0};
+	char want[16], stored[16] = "";
+	PGresult *res;
+
+	snprintf(want, sizeof(want), "%d", decimals);
+	arg_str(&a, want);
+	res = pg_exec(t, "record money.decimals",
+	              "INSERT INTO meta (key, value) VALUES"
+	              " ('money_decimals', $1) ON CONFLICT (key) DO NOTHING",
+	              &a);
+	if (res == NULL)
+		return -1;
+	PQclear(res);
+	res = pg_exec(t, "read money.decimals",
+	              "SELECT value FROM meta WHERE key = 'money_decimals'",
+	              NULL);
+	if (res == NULL)
+		return -1;
+	if (PQntuples(res) == 1)
+		pg_text(res, 0, 0, stored, sizeof(stored));
+	PQclear(res);
+	return store_decimals_agree(stored, decimals);
+}
+
 struct store *
 store_pg_open(const char *conninfo, int decimals, int pool)
 {
@@ -2316,6 +2364,8 @@ store_pg_open(const char *conninfo, int decimals, int pool)
 		          "synchronous_commit=%s: commits are not durable",
 		          fs, commit);
 	rc = pg_migrate(&t);
+	if (rc == 0)
+		rc = pg_decimals(&t, decimals);
 	pgpool_put(s->pool, t.c);
 	if (rc != 0)
 		goto fail;

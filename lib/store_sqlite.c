@@ -159,7 +159,10 @@ static const char *const sqlite_migrations[] = {
     " WHEN type = 'Subscriptions' THEN COALESCE(CAST(json_extract(fields,"
     "  '$.max') AS INTEGER), quantity)"
     " WHEN runs > 0 THEN quantity * runs ELSE quantity END"
-    " WHERE state IN ('queued', 'sending', 'active');",
+    " WHERE state IN ('queued', 'sending', 'active');"
+    /* What the store's amounts mean: money.decimals is written once and
+     * checked at every open (store_check_decimals). */
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;",
 };
 #define SQLITE_SCHEMA_VERSION                                                  \
 	((int)(sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0])))
@@ -177,6 +180,7 @@ enum sqlite_stmt {
 	Q_CUSTOMER_LIST,
 	Q_BALANCE_ADD,
 	Q_BALANCE_DEBIT,
+	Q_BALANCE_POST,
 	Q_LEDGER_ADD,
 	Q_ORDER_BY_REQUEST,
 	Q_ORDER_ADD,
@@ -200,6 +204,45 @@ enum sqlite_stmt {
 	Q_REFILL_GET,
 	Q_DATA_VERSION,
 	Q_COUNT
+};
+
+/* Statement names for the log: an operator reads what failed, never SQL. */
+static const char *const sqlite_names[Q_COUNT] = {
+    [Q_BEGIN] = "begin",
+    [Q_COMMIT] = "commit",
+    [Q_ROLLBACK] = "rollback",
+    [Q_CUSTOMER_ADD] = "customer add",
+    [Q_CUSTOMER_SET_KEY] = "customer set key",
+    [Q_CUSTOMER_BY_KEY] = "customer by key",
+    [Q_CUSTOMER_BY_NAME] = "customer by name",
+    [Q_CUSTOMER_BY_ID] = "customer by id",
+    [Q_CUSTOMER_SET_DISABLED] = "customer set disabled",
+    [Q_CUSTOMER_LIST] = "customer list",
+    [Q_BALANCE_ADD] = "balance add",
+    [Q_BALANCE_DEBIT] = "balance debit",
+    [Q_BALANCE_POST] = "balance post",
+    [Q_LEDGER_ADD] = "ledger add",
+    [Q_ORDER_BY_REQUEST] = "order by request",
+    [Q_ORDER_ADD] = "order add",
+    [Q_ORDER_GET] = "order get",
+    [Q_ORDER_GET_MANY] = "order get many",
+    [Q_CATALOG_DELETE] = "catalog delete",
+    [Q_CATALOG_ADD] = "catalog add",
+    [Q_CATALOG_LOAD] = "catalog load",
+    [Q_UPSTREAM_PUT] = "upstream put",
+    [Q_UPSTREAM_GET] = "upstream get",
+    [Q_ORDER_SENDING] = "order sending",
+    [Q_ORDER_UNSENT] = "order unsent",
+    [Q_ORDER_ACTIVE] = "order active",
+    [Q_ORDER_FINAL] = "order final",
+    [Q_ORDER_FIELDS] = "order fields",
+    [Q_ORDER_POLLED] = "order polled",
+    [Q_ORDER_GET_FIELDS] = "order get fields",
+    [Q_ORDER_COUNTS] = "order counts",
+    [Q_REFILL_ADD] = "refill add",
+    [Q_REFILL_UPDATE] = "refill update",
+    [Q_REFILL_GET] = "refill get",
+    [Q_DATA_VERSION] = "data version",
 };
 
 #define CUSTOMER_COLS "id, name, balance, disabled, created_at"
@@ -232,6 +275,11 @@ static const char *const sqlite_sql[Q_COUNT] = {
     /* The debit primitive: rows affected tells whether it happened. */
     [Q_BALANCE_DEBIT] = "UPDATE customers SET balance = balance - ?2"
                         " WHERE id = ?1 AND balance >= ?2",
+    /* An operator's deposit or adjustment: never negative, never past
+     * STORE_BALANCE_MAX (?3; ?3 - ?2 cannot overflow, both are >= 0). */
+    [Q_BALANCE_POST] = "UPDATE customers SET balance = balance + ?2"
+                       " WHERE id = ?1 AND balance + ?2 >= 0"
+                       " AND (?2 < 0 OR balance <= ?3 - ?2)",
     [Q_LEDGER_ADD] = "INSERT INTO ledger (customer_id, kind, amount,"
                      " order_id, note, created_at)"
                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -368,7 +416,7 @@ sqlite_exec_stmt(struct store_sqlite *s, enum sqlite_stmt which)
 
 	sqlite3_reset(q);
 	if (rc != SQLITE_DONE) {
-		sqlite_log_error(s, sqlite_sql[which]);
+		sqlite_log_error(s, sqlite_names[which]);
 		return -1;
 	}
 	return 0;
@@ -725,7 +773,7 @@ sqlite_customer_get(struct store_sqlite *s, enum sqlite_stmt which,
 		sqlite_read_customer(q, out);
 		r = STORE_OK;
 	} else if (rc != SQLITE_DONE) {
-		sqlite_log_error(s, sqlite_sql[which]);
+		sqlite_log_error(s, sqlite_names[which]);
 		r = STORE_ERROR;
 	}
 	sqlite3_reset(q);
@@ -811,17 +859,18 @@ sqlite_ledger_post(struct store *st, int64_t customer_id, enum ledger_kind kind,
 		return STORE_ERROR; /* order money moves through orders */
 	if (sqlite_begin(s) != 0)
 		return STORE_ERROR;
-	q = sqlite_stmt(s, Q_BALANCE_ADD);
+	q = sqlite_stmt(s, Q_BALANCE_POST);
 	sqlite3_bind_int64(q, 1, customer_id);
 	sqlite3_bind_int64(q, 2, amount);
-	if (sqlite_exec_stmt(s, Q_BALANCE_ADD) != 0)
-		goto out; /* overflow of the CHECK or the integer */
+	sqlite3_bind_int64(q, 3, STORE_BALANCE_MAX);
+	if (sqlite_exec_stmt(s, Q_BALANCE_POST) != 0)
+		goto out;
 	if (sqlite3_changes(s->db) != 1) {
 		q = sqlite_stmt(s, Q_CUSTOMER_BY_ID);
 		sqlite3_bind_int64(q, 1, customer_id);
 		r = sqlite_customer_get(s, Q_CUSTOMER_BY_ID, q, &c);
 		if (r == STORE_OK)
-			r = STORE_NOFUNDS;
+			r = amount > 0 ? STORE_LIMIT : STORE_NOFUNDS;
 		goto out;
 	}
 	if (sqlite_ledger_insert(s, customer_id, kind, amount, 0, note) != 0)
@@ -1990,6 +2039,28 @@ sqlite_migrate(struct store_sqlite *s, const char *path)
 	return 0;
 }
 
+/* Record money.decimals at the first open; refuse another value later
+ * (store_decimals_agree). */
+static int
+sqlite_decimals(struct store_sqlite *s, const char *path, int decimals)
+{
+	char sql[128], stored[16] = "";
+
+	snprintf(sql, sizeof(sql),
+	         "INSERT OR IGNORE INTO meta (key, value)"
+	         " VALUES ('money_decimals', '%d')",
+	         decimals);
+	if (sqlite_pragma(s, sql, NULL, 0) != 0 ||
+	    sqlite_pragma(s,
+	                  "SELECT value FROM meta WHERE key = 'money_decimals'",
+	                  stored, sizeof(stored)) != 0) {
+		log_warnx("store: %s: cannot read money.decimals: %s", path,
+		          sqlite3_errmsg(s->db));
+		return -1;
+	}
+	return store_decimals_agree(stored, decimals);
+}
+
 struct store *
 store_sqlite_open(const char *path, int decimals)
 {
@@ -2013,10 +2084,12 @@ store_sqlite_open(const char *path, int decimals)
 		                       SQLITE_PREPARE_PERSISTENT, &s->q[i],
 		                       NULL) != SQLITE_OK) {
 			log_warnx("store: %s: prepare %s: %s", path,
-			          sqlite_sql[i], sqlite3_errmsg(s->db));
+			          sqlite_names[i], sqlite3_errmsg(s->db));
 			goto fail;
 		}
 	}
+	if (sqlite_decimals(s, path, decimals) != 0)
+		goto fail;
 	return &s->base;
 fail:
 	sqlite_close(&s->base);

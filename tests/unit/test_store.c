@@ -413,6 +413,7 @@ test_migrate_upstream_quantity(void **state)
 	                 " 'u3';"
 	                 "UPDATE customers SET balance = balance + 50000000;"
 	                 "ALTER TABLE orders DROP COLUMN upstream_quantity;"
+	                 "DROP TABLE meta;"
 	                 "PRAGMA user_version = 2;",
 	                 NULL, NULL, &err);
 	if (rc != SQLITE_OK)
@@ -430,12 +431,58 @@ test_migrate_upstream_quantity(void **state)
 	assert_int_equal(violations(f->st), 0);
 }
 
+/* money.decimals is recorded at the first open: another value is refused
+ * (balances are multiples of 10^-decimals), the same one opens again. */
+static void
+test_decimals_recorded(void **state)
+{
+	struct fixture *f = *state;
+
+	store_close(f->st);
+	f->st = store_sqlite_open(f->path, 2);
+	assert_null(f->st);
+	f->st = store_sqlite_open(f->path, 8);
+	assert_null(f->st);
+	f->st = store_sqlite_open(f->path, 5);
+	assert_non_null(f->st);
+}
+
+/* A deposit past STORE_BALANCE_MAX is refused as such (never a store
+ * error); a withdrawal below zero is NOFUNDS; nothing is written. */
+static void
+test_deposit_limit(void **state)
+{
+	struct fixture *f = *state;
+	int64_t cid = add_customer(f->st, "rich", "9999999999");
+	money_t bal;
+
+	assert_int_equal(store_ledger_post(f->st, cid, LEDGER_DEPOSIT,
+	                                   M("1.00000001"), NULL, &bal),
+	                 STORE_LIMIT);
+	assert_int_equal(store_ledger_post(f->st, cid, LEDGER_DEPOSIT,
+	                                   INT64_MAX, NULL, &bal),
+	                 STORE_LIMIT);
+	assert_int_equal(store_ledger_post(f->st, cid, LEDGER_DEPOSIT, M("1"),
+	                                   NULL, &bal),
+	                 STORE_OK);
+	assert_int_equal(bal, STORE_BALANCE_MAX);
+	assert_int_equal(store_ledger_post(f->st, cid, LEDGER_ADJUSTMENT,
+	                                   -STORE_BALANCE_MAX - 1, NULL, &bal),
+	                 STORE_NOFUNDS);
+	assert_int_equal(balance_of(f->st, "rich"), STORE_BALANCE_MAX);
+	assert_int_equal(violations(f->st), 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_refund_rule),
 	    cmocka_unit_test_setup_teardown(test_customers, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_decimals_recorded, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_deposit_limit, setup,
+	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_migrate_upstream_quantity,
 	                                    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ledger, setup, teardown),
