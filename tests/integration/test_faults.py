@@ -266,7 +266,7 @@ def test_allocation_failure_is_reported(env):
     in 256 KiB steps from where the loader cannot map the libraries to
     where the daemon starts: somewhere between, its own allocations fail."""
     if env.sanitized or VALGRIND:
-        return  # ASan and memcheck reserve address space of their own
+        skip("ASan and memcheck reserve address space of their own")
     with FakePanel(env, services=20) as fp, Daemon(env, fp) as pm:
         pm.customer("mem", "1")
         reported, started = [], None

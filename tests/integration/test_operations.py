@@ -494,7 +494,7 @@ def test_reload_listen_change_refused(env):
 
 def test_sigterm_drains_add_in_flight(env):
     if VALGRIND:
-        return  # a race against the drain deadline: memcheck's pace decides it
+        skip("a race against the drain deadline: memcheck's pace decides it")
     with FakePanel(env, services=5) as fp, \
             Panelmux(env, config=config(), up_port=fp.port) as pm:
         key = pm.customer("drain", "10")

@@ -54,6 +54,23 @@ def balance(pm, key):
     return Decimal(pm.api(key=key, action="balance")["balance"])
 
 
+def polls_seen(fp, ids, n=3):
+    """Wait until the fake panel has been asked for the status of every
+    upstream order of IDS N more times: the condition 'several poll
+    cycles have run', not a guess at their duration."""
+    ids = {str(i) for i in ids}
+    mark = len(fp.calls())
+
+    def enough():
+        asked = {}
+        for c in fp.calls()[mark:]:
+            if c["action"] == "status":
+                for i in c.get("ids", []):
+                    asked[str(i)] = asked.get(str(i), 0) + 1
+        return all(asked.get(i, 0) >= n for i in ids)
+    wait_for(enough, timeout=20 * SLOW, what=f"{n} polls of {sorted(ids)}")
+
+
 def upstream_order(fp, pm, local):
     """The fake panel's order behind local order LOCAL."""
     out = pm.cli("order", "show", str(local)).stdout
@@ -195,13 +212,16 @@ def test_refunds_exact_once(env):
         fp.control(op="set", order=up["partial"], status="Partial", remains=10)
         fp.control(op="set", order=up["flip"], status="Canceled")
         fp.control(op="set", order=up["completed"], status="Refunded")
-        time.sleep(1.5)  # several poll cycles
-        assert balance(pm, key) == want
+        # Settled orders are never polled again: the open one's polls
+        # show the cycles have run.
+        r = pm.api(key=key, action="add", service=1, link="https://x.example/odd", quantity=1000)
+        odd = upstream_order(fp, pm, r["order"])["order"]
+        polls_seen(fp, [odd])
+        assert balance(pm, key) == want - charge
         assert "check: ok" in pm.check()
         # unknown words move no money either
-        r = pm.api(key=key, action="add", service=1, link="https://x.example/odd", quantity=1000)
-        fp.control(op="set", order=upstream_order(fp, pm, r["order"])["order"], status="Teleported")
-        time.sleep(1.0)
+        fp.control(op="set", order=odd, status="Teleported")
+        polls_seen(fp, [odd])
         assert balance(pm, key) == want - charge
         assert "Teleported" in pm.log()
 
@@ -549,7 +569,7 @@ def test_settled_orders_never_polled_and_private(env):
         fp.control(op="set", order=up_done, status="Completed", remains=0)
         wait_for(lambda: pm.api(key=key, action="status", order=done)["status"] == "Completed", what="settle")
         mark = len(fp.calls())
-        time.sleep(1.5)  # several poll cycles
+        polls_seen(fp, [up_open])
         polled = [i for c in fp.calls()[mark:] if c["action"] == "status" for i in c["ids"]]
         assert str(up_open) in map(str, polled), polled
         assert str(up_done) not in map(str, polled), polled
