@@ -1,13 +1,16 @@
 /* front.c - evhttp on listen.api: limits, decoding, and the hand-off to the
  * API layer.  Every request gets exactly one reply, sent from here. */
+#include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -34,8 +37,9 @@ struct front {
 	struct evhttp *http;
 	struct evhttp_bound_socket *sock;
 	struct conns *conns;
-	struct ratelimit *per_ip;
-	size_t pending; /* requests waiting on an upstream */
+	struct ratelimit *per_ip;   /* requests that do not authenticate */
+	struct ratelimit *per_read; /* the API's read bucket, lent to it */
+	size_t pending;             /* requests waiting on an upstream */
 	struct front_metrics m;
 };
 
@@ -142,6 +146,9 @@ front_send(struct evhttp_request *req, struct api_reply *r)
 	case 200:
 		reason = "OK";
 		break;
+	case 400:
+		reason = "Bad Request";
+		break;
 	case 404:
 		reason = "Not Found";
 		break;
@@ -173,13 +180,60 @@ front_reply_new(void)
 }
 
 static void
-front_send_error(struct evhttp_request *req, int status, const char *msg)
+front_send_error(struct front *f, struct evhttp_request *req, int status,
+                 const char *msg)
 {
 	struct api_reply *r = front_reply_new();
 
 	r->status = status;
 	api_error(&r->body, msg);
-	front_send(req, r);
+	front_answer(f, req, r);
+}
+
+/* The framing of REQ's body if two HTTP readers could disagree on it (a
+ * proxy in front that reads it otherwise would pass a request hidden in
+ * the body: request smuggling), as the reason for a 400; NULL if sound.
+ * RFC 9112 section 6: one Content-Length of plain digits (no sign, no
+ * leading zero: an octal reader sees another number), or Transfer-Encoding
+ * "chunked" alone, never both; no white space before a field name's
+ * colon.  evhttp 2.1 has no hook between the headers and the body of an
+ * incoming request: it has read the body by the first Content-Length (or
+ * as chunked) when this runs, and the 400 closes the connection, so
+ * nothing after that body is ever read as a request. */
+static const char *
+front_framing_bad(struct evhttp_request *req)
+{
+	static const char bad_length[] =
+	    "The request's Content-Length is not one plain decimal number.";
+	struct evkeyvalq *hdrs = evhttp_request_get_input_headers(req);
+	const char *cl = NULL, *te = NULL;
+	struct evkeyval *h;
+	size_t n;
+
+	TAILQ_FOREACH(h, hdrs, next)
+	{
+		if (strpbrk(h->key, " \t") != NULL)
+			return "A request header name holds white space.";
+		if (strcasecmp(h->key, "Content-Length") == 0) {
+			if (cl != NULL)
+				return bad_length;
+			cl = h->value;
+		} else if (strcasecmp(h->key, "Transfer-Encoding") == 0) {
+			if (te != NULL || strcasecmp(h->value, "chunked") != 0)
+				return "The only Transfer-Encoding accepted is "
+				       "chunked.";
+			te = h->value;
+		}
+	}
+	if (cl != NULL && te != NULL)
+		return "A request may not have both Content-Length and "
+		       "Transfer-Encoding.";
+	if (cl != NULL) {
+		n = strspn(cl, "0123456789");
+		if (n == 0 || cl[n] != '\0' || (cl[0] == '0' && n > 1))
+			return bad_length;
+	}
+	return NULL;
 }
 
 /* Decode body, query string and X-Api-Key into P; NULL or the reason. */
@@ -224,18 +278,31 @@ front_done(void *arg)
 	free(fp);
 }
 
-/* Per client address, before authentication. */
+/* Per client address, before anything else: a token is taken from the
+ * address's bucket into IP (IPSZ bytes, "" when none was taken; the
+ * connection may be gone when the request is answered) and given back
+ * once the request's key turns out valid, so only requests that do not
+ * authenticate count (a status cron from one address is limited by its
+ * key's bucket alone).  0 when the bucket is empty. */
 static int
-front_ip_allowed(struct front *f, struct evhttp_request *req)
+front_ip_take(struct front *f, struct evhttp_request *req, char *ip,
+              size_t ipsz)
 {
 	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
 	char *addr = NULL;
 	ev_uint16_t port;
 
+	ip[0] = '\0';
 	if (evcon == NULL || !ratelimit_enabled(f->per_ip))
 		return 1;
 	evhttp_connection_get_peer(evcon, &addr, &port);
-	return addr == NULL || ratelimit_take(f->per_ip, addr, clock_mono_ms());
+	if (addr == NULL)
+		return 1;
+	snprintf(ip, ipsz, "%s", addr);
+	if (ratelimit_take(f->per_ip, ip, clock_mono_ms()))
+		return 1;
+	ip[0] = '\0';
+	return 0;
 }
 
 size_t
@@ -254,22 +321,32 @@ front_request_run(void *a, void *b)
 	struct api_reply *r;
 	struct params *p;
 	const char *why;
+	char ip[64];
 	int64_t start = clock_mono_ms();
+	int ip_ok, done;
 
 	conns_request_arrived(f->conns, req);
-	if (!front_ip_allowed(f, req)) {
+	ip_ok = front_ip_take(f, req, ip, sizeof(ip));
+	if ((why = front_framing_bad(req)) != NULL) {
+		log_debug("front: refused framing: %s", why);
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		                  "Connection", "close");
+		front_send_error(f, req, 400, why);
+		return;
+	}
+	if (!ip_ok) {
 		f->m.ip_limited++;
-		front_send_error(req, 429, API_ERR_RATE);
+		front_send_error(f, req, 429, API_ERR_RATE);
 		return;
 	}
 	if (!front_path_ok(f, evhttp_uri_get_path(uri))) {
-		front_send_error(req, 404, "Not found");
+		front_send_error(f, req, 404, "Not found");
 		return;
 	}
 	p = params_new();
 	if ((why = front_decode(req, p)) != NULL) {
 		log_debug("front: undecodable request: %s", why);
-		front_send_error(req, 200, why);
+		front_send_error(f, req, 200, why);
 		params_free(p);
 		return;
 	}
@@ -279,7 +356,10 @@ front_request_run(void *a, void *b)
 	fp->req = req;
 	fp->r = r;
 	fp->start_ms = start;
-	if (api_handle(f->api, p, r, &fp->action, front_done, fp)) {
+	done = api_handle(f->api, p, r, &fp->action, front_done, fp);
+	if (r->key_ok && ip[0] != '\0')
+		ratelimit_give(f->per_ip, ip);
+	if (done) {
 		log_debug("front: %s -> %d", api_action_name(fp->action),
 		          r->status);
 		front_count(f, fp->action, r->status, r, start);
@@ -302,6 +382,7 @@ void
 front_set_limits(struct front *f, const struct config *cfg)
 {
 	const struct cfg_rate *r = &cfg->rate_per_ip;
+	const struct cfg_rate *rr = &cfg->read_rate_per_key;
 	struct timeval tv;
 
 	f->cfg = cfg;
@@ -316,6 +397,7 @@ front_set_limits(struct front *f, const struct config *cfg)
 	conns_set_limits(f->conns, cfg->header_timeout_ms, cfg->max_connections,
 	                 cfg->max_connections_per_ip);
 	ratelimit_set(f->per_ip, r->count, r->per_ms, r->count * 2);
+	ratelimit_set(f->per_read, rr->count, rr->per_ms, rr->count * 2);
 }
 
 const struct front_metrics *
@@ -351,6 +433,10 @@ front_new(struct event_base *base, const struct config *cfg, struct api *api)
 	}
 	f->conns = conns_new(base);
 	f->per_ip = ratelimit_new(0, 1000, 0);
+	/* The read bucket is applied with the front's other limits, on
+	 * reload too; the API takes from it after authentication. */
+	f->per_read = ratelimit_new(0, 1000, 0);
+	api->per_key_read = f->per_read;
 	front_set_limits(f, cfg);
 	evhttp_set_allowed_methods(f->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
 	evhttp_set_default_content_type(f->http, "application/json");
@@ -395,5 +481,8 @@ front_free(struct front *f)
 		evhttp_free(f->http); /* closes connections: conns sees it */
 	conns_free(f->conns);
 	ratelimit_free(f->per_ip);
+	if (f->per_read != NULL && f->api->per_key_read == f->per_read)
+		f->api->per_key_read = NULL;
+	ratelimit_free(f->per_read);
 	free(f);
 }

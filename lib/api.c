@@ -149,8 +149,50 @@ api_services(struct api *api, struct api_reply *r)
 	r->ref_arg = cat;
 }
 
+/* Take a token of customer C's bucket for action A: writes (they charge,
+ * or call an upstream at once) and reads have one each. */
+static int
+api_rate_ok(struct api *api, enum api_action a, const struct customer *c)
+{
+	struct ratelimit *rl;
+	char id[24];
+
+	if (a == API_ADD || a == API_REFILL || a == API_CANCEL)
+		rl = api->per_key;
+	else
+		rl = api->per_key_read;
+	if (rl == NULL || !ratelimit_enabled(rl))
+		return 1;
+	snprintf(id, sizeof(id), "%lld", (long long)c->id);
+	return ratelimit_take(rl, id, clock_mono_ms());
+}
+
+/* A comma in the single form's field (`order=187,999999`, as a Node SDK
+ * sends a multi-status) asks for the list form: the list field gets the
+ * value unless it was given. */
+static void
+api_list_alias(struct params *p, enum api_action a)
+{
+	const char *one = "order", *many = "orders", *v;
+
+	switch (a) {
+	case API_STATUS:
+	case API_REFILL:
+	case API_CANCEL:
+		break;
+	case API_REFILL_STATUS:
+		one = "refill";
+		many = "refills";
+		break;
+	default:
+		return;
+	}
+	if ((v = params_get(p, one)) != NULL && strchr(v, ',') != NULL)
+		(void)params_set_default(p, many, v);
+}
+
 int
-api_handle(struct api *api, const struct params *p, struct api_reply *r,
+api_handle(struct api *api, struct params *p, struct api_reply *r,
            enum api_action *action, api_done_cb done, void *arg)
 {
 	struct buf *out = &r->body;
@@ -159,16 +201,13 @@ api_handle(struct api *api, const struct params *p, struct api_reply *r,
 	*action = api_action_resolve(p);
 	if (api_authenticate(api, p, out, &c) != 0)
 		return 1;
-	if (api->per_key != NULL && ratelimit_enabled(api->per_key)) {
-		char id[24];
-
-		snprintf(id, sizeof(id), "%lld", (long long)c.id);
-		if (!ratelimit_take(api->per_key, id, clock_mono_ms())) {
-			r->status = 429;
-			api_error(out, API_ERR_RATE);
-			return 1;
-		}
+	r->key_ok = 1;
+	if (!api_rate_ok(api, *action, &c)) {
+		r->status = 429;
+		api_error(out, API_ERR_RATE);
+		return 1;
 	}
+	api_list_alias(p, *action);
 	switch (*action) {
 	case API_BALANCE:
 		api_balance(api, &c, out);

@@ -42,9 +42,13 @@ enum api_action {
 struct api {
 	const struct config *cfg;
 	struct store *st;
-	struct panel *panel;       /* upstreams and catalogue */
-	struct orders *orders;     /* the order engine */
-	struct ratelimit *per_key; /* limits.rate_per_key, or NULL */
+	struct panel *panel;   /* upstreams and catalogue */
+	struct orders *orders; /* the order engine */
+	/* Per-key buckets, or NULL: writes (add, refill, cancel) take from
+	 * PER_KEY (limits.rate_per_key), the other actions, cheap reads, from
+	 * PER_KEY_READ (limits.read_rate_per_key). */
+	struct ratelimit *per_key;
+	struct ratelimit *per_key_read;
 };
 
 /* What api_handle answers: BODY, or borrowed bytes (REF, the pre-rendered
@@ -57,6 +61,7 @@ struct api_reply {
 	size_t ref_len;
 	void (*ref_release)(void *arg);
 	void *ref_arg;
+	int key_ok; /* the request's API key was valid (set by api_handle) */
 };
 
 void api_reply_init(struct api_reply *r);
@@ -71,10 +76,12 @@ enum api_action api_action_resolve(const struct params *p);
 typedef void (*api_done_cb)(void *arg);
 
 /* Answer one request into OUT (initialised by the caller).  *ACTION is set
- * to the resolved action for metrics and logs.  Returns 1 when OUT is
- * complete on return; 0 when DONE(ARG) will be called from the event loop
- * once it is (P is not used after the return). */
-int api_handle(struct api *api, const struct params *p, struct api_reply *out,
+ * to the resolved action for metrics and logs, OUT->key_ok once the key is
+ * known (before any wait).  P may gain fields (an ID list given in the
+ * single form, `order=1,2`, is copied to the list form's field).  Returns 1
+ * when OUT is complete on return; 0 when DONE(ARG) will be called from the
+ * event loop once it is (P is not used after the return). */
+int api_handle(struct api *api, struct params *p, struct api_reply *out,
                enum api_action *action, api_done_cb done, void *arg);
 
 /* {"error":MSG} into OUT. */

@@ -122,11 +122,43 @@ batch_requeue(struct batcher *b, struct batch_call *c)
 	batch_send(b, c->a);
 }
 
+/* The answers of one request the dialect parser found unusable for their
+ * ID (one naming another order, an unreadable item): applied to nothing,
+ * and logged once per request, since only the operator can chase the
+ * panel. */
+struct batch_faults {
+	int n;
+	char id[DIALECT_ID_SZ]; /* the first one's */
+	const char *msg;        /* its reason, valid until the reply is freed */
+};
+
+static void
+batch_fault_note(struct batch_faults *f, const char *id, enum dialect_item item,
+                 const char *msg)
+{
+	if (item != DIALECT_ITEM_FAULT || f->n++ > 0)
+		return;
+	snprintf(f->id, sizeof(f->id), "%s", id);
+	f->msg = msg;
+}
+
+static void
+batch_fault_log(const struct batcher *b, enum batch_action a,
+                const struct batch_faults *f, int n)
+{
+	if (f->n > 0)
+		log_warnx("upstream %s: %s: %d of %d answers unusable, "
+		          "nothing applied for them (%s: %s)",
+		          upstream_name(b->up), batch_forms[a].action, f->n, n,
+		          f->id, f->msg);
+}
+
 static void
 batch_answer_items(struct batcher *b, struct batch_call *c,
                    const struct up_result *r)
 {
 	const char *ids[BATCH_MAX];
+	struct batch_faults faults = {0, "", NULL};
 	struct batch_answer ans;
 	enum dialect_result whole = DIALECT_FAULT;
 	int n = c->n;
@@ -149,9 +181,11 @@ batch_answer_items(struct batcher *b, struct batch_call *c,
 		for (int i = 0; i < n; i++) {
 			ans.item = m.items[i].item;
 			ans.msg = m.items[i].msg;
+			batch_fault_note(&faults, ids[i], ans.item, ans.msg);
 			ans.st = &m.items[i].st;
 			batch_deliver(b, c->a, c->items[i], &ans);
 		}
+		batch_fault_log(b, c->a, &faults, n);
 		dialect_status_multi_free(&m);
 		break;
 	}
@@ -167,9 +201,11 @@ batch_answer_items(struct batcher *b, struct batch_call *c,
 		for (int i = 0; i < n; i++) {
 			ans.item = m.items[i].item;
 			ans.msg = m.items[i].msg;
+			batch_fault_note(&faults, ids[i], ans.item, ans.msg);
 			ans.refill = m.items[i].refill;
 			batch_deliver(b, c->a, c->items[i], &ans);
 		}
+		batch_fault_log(b, c->a, &faults, n);
 		dialect_refill_multi_free(&m);
 		break;
 	}
@@ -185,10 +221,12 @@ batch_answer_items(struct batcher *b, struct batch_call *c,
 		for (int i = 0; i < n; i++) {
 			ans.item = m.items[i].item;
 			ans.msg = m.items[i].msg;
+			batch_fault_note(&faults, ids[i], ans.item, ans.msg);
 			ans.rstatus = m.items[i].status;
 			ans.rstatus_raw = m.items[i].status_raw;
 			batch_deliver(b, c->a, c->items[i], &ans);
 		}
+		batch_fault_log(b, c->a, &faults, n);
 		dialect_refill_status_multi_free(&m);
 		break;
 	}
@@ -204,8 +242,10 @@ batch_answer_items(struct batcher *b, struct batch_call *c,
 		for (int i = 0; i < n; i++) {
 			ans.item = m.items[i].item;
 			ans.msg = m.items[i].msg;
+			batch_fault_note(&faults, ids[i], ans.item, ans.msg);
 			batch_deliver(b, c->a, c->items[i], &ans);
 		}
+		batch_fault_log(b, c->a, &faults, n);
 		dialect_cancel_free(&m);
 		break;
 	}

@@ -10,7 +10,11 @@
 #include "dialect.h"
 #include "log.h"
 #include "money.h"
+#include "ordertype.h"
 #include "xmalloc.h"
+
+_Static_assert(CATALOG_QTY_MAX == ORDERTYPE_NUM_MAX,
+               "the catalogue lists no quantity ordertype refuses");
 
 /* 10^10: a percent stored as money (25% = 25 x 10^8) over 100. */
 #define CATALOG_PERCENT_DEN (MONEY_SCALE * 100)
@@ -114,9 +118,35 @@ catalog_describe(struct catalog_service *s, const struct dialect_service *u,
 	s->category = xstrdup(e->category != NULL ? e->category : u->category);
 	s->description = catalog_strdup_or_null(u->description);
 	s->refill_time = catalog_strdup_or_null(u->refill_time);
-	s->refill = u->refill;
-	s->cancel = u->cancel;
+	s->refill_flag = u->refill;
+	s->cancel_flag = u->cancel;
 	s->dripfeed = u->dripfeed;
+}
+
+/* One more route's flag F (1, 0 or unknown) into the service's *FLAG: a no
+ * wins, then an unknown. */
+static void
+catalog_flag_and(int *flag, int f)
+{
+	if (*flag == 0 || f == 0)
+		*flag = 0;
+	else if (*flag == DIALECT_FLAG_UNKNOWN || f == DIALECT_FLAG_UNKNOWN)
+		*flag = DIALECT_FLAG_UNKNOWN;
+}
+
+/* What is offered: the config's word when it has one, else a yes from
+ * every route's upstream. */
+static void
+catalog_offers(struct catalog_service *s, const struct cfg_service *e)
+{
+	s->refill = e->refill >= 0 ? e->refill : s->refill_flag == 1;
+	s->cancel = e->cancel >= 0 ? e->cancel : s->cancel_flag == 1;
+}
+
+static int64_t
+catalog_qty(int64_t v)
+{
+	return v < CATALOG_QTY_MAX ? v : CATALOG_QTY_MAX;
 }
 
 /* Limits: every route's limits must allow the quantity, so failover never
@@ -136,8 +166,8 @@ catalog_limits(struct catalog_service *s, const struct cfg_service *e)
 		lo = s->routes[0].min;
 		hi = s->routes[0].max;
 	}
-	s->min = e->min > 0 ? e->min : lo;
-	s->max = e->max > 0 ? e->max : hi;
+	s->min = catalog_qty(e->min > 0 ? e->min : lo);
+	s->max = catalog_qty(e->max > 0 ? e->max : hi);
 }
 
 static int
@@ -161,8 +191,18 @@ catalog_add_route(struct catalog_builder *b, struct catalog_service *s,
 	r->service = u->id;
 	r->cost = cost;
 	r->rate = rate;
-	r->min = u->min;
-	r->max = u->max;
+	/* "Unlimited" (int64's largest) is listed as the most panelmux
+	 * takes; the service is kept. */
+	r->min = catalog_qty(u->min);
+	r->max = catalog_qty(u->max);
+	if (r->min != u->min || r->max != u->max) {
+		if (b->c->clamped++ == 0)
+			log_debug("catalog: %s service %lld: limits %lld/%lld "
+			          "clamped to %lld",
+			          up->name, (long long)u->id, (long long)u->min,
+			          (long long)u->max,
+			          (long long)CATALOG_QTY_MAX);
+	}
 	if (rate > s->rate)
 		s->rate = rate;
 	return 0;
@@ -208,8 +248,8 @@ catalog_build_route(struct catalog_builder *b, const struct cfg_service *e,
 		if (s->name == NULL)
 			catalog_describe(s, u, e);
 		else {
-			s->refill &= u->refill;
-			s->cancel &= u->cancel;
+			catalog_flag_and(&s->refill_flag, u->refill);
+			catalog_flag_and(&s->cancel_flag, u->cancel);
 			s->dripfeed &= u->dripfeed;
 		}
 		catalog_add_route(b, s, e, rt->upstream, u);
@@ -220,6 +260,7 @@ catalog_build_route(struct catalog_builder *b, const struct cfg_service *e,
 		return;
 	}
 	catalog_limits(s, e);
+	catalog_offers(s, e);
 }
 
 static int
@@ -259,6 +300,7 @@ catalog_build_import(struct catalog_builder *b, const struct cfg_service *e,
 			continue;
 		}
 		catalog_limits(s, e);
+		catalog_offers(s, e);
 	}
 }
 
@@ -390,4 +432,15 @@ catalog_find(const struct catalog *c, int64_t id)
 	if (c == NULL || c->n == 0)
 		return NULL;
 	return bsearch(&key, c->v, c->n, sizeof(*c->v), catalog_cmp);
+}
+
+int
+catalog_service_allows(const struct catalog *c, int64_t id,
+                       enum catalog_action a)
+{
+	const struct catalog_service *s = catalog_find(c, id);
+
+	if (s == NULL)
+		return 0;
+	return a == CATALOG_REFILL ? s->refill : s->cancel;
 }

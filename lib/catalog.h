@@ -14,6 +14,19 @@
 
 #include "money.h"
 
+/* The largest quantity panelmux takes, and so the largest min/max a
+ * service is listed with: ordertype's ORDERTYPE_NUM_MAX (checked in
+ * catalog.c).  Panels list "unlimited" maxima as int64's largest value;
+ * such limits are clamped to this, and the service kept. */
+#define CATALOG_QTY_MAX INT64_C(1000000000000)
+
+/* What a customer is told when a service does not offer refill / cancel
+ * (catalog_service_allows), answered without calling the upstream. */
+#define CATALOG_NO_REFILL "Refill is not available for this service"
+#define CATALOG_NO_CANCEL "Cancel is not available for this service"
+
+enum catalog_action { CATALOG_REFILL, CATALOG_CANCEL };
+
 struct config;
 struct cfg_markup;
 struct cfg_upstream;
@@ -24,16 +37,22 @@ struct catalog_route {
 	int64_t service;  /* the upstream's service ID */
 	money_t cost;     /* upstream rate per 1000 in the panel currency */
 	money_t rate;     /* this entry's marked-up rate per 1000 */
-	int64_t min, max; /* the upstream's own limits */
+	int64_t min, max; /* the upstream's own limits, <= CATALOG_QTY_MAX */
 };
 
 struct catalog_service {
 	int64_t id; /* local service ID */
 	char *name, *type, *category;
 	char *description, *refill_time; /* NULL when unknown */
-	money_t rate; /* listed rate per 1000: the highest route rate */
-	int64_t min, max;
-	int refill, cancel, dripfeed;
+	money_t rate;     /* listed rate per 1000: the highest route rate */
+	int64_t min, max; /* <= CATALOG_QTY_MAX */
+	/* As the routes' upstreams list them: 1 when every one says yes, 0
+	 * when one says no, else DIALECT_FLAG_UNKNOWN (one does not say). */
+	int refill_flag, cancel_flag;
+	/* Offered, listed as such, and forwarded: the config's refill /
+	 * cancel when set, else the flag is 1.  0/1. */
+	int refill, cancel;
+	int dripfeed;
 	struct catalog_route *routes; /* in route order, present ones only */
 	size_t nroutes;
 	size_t seq; /* build order, for precedence on id collisions */
@@ -44,6 +63,7 @@ struct catalog {
 	struct catalog_service *v; /* sorted by id */
 	size_t n;
 	size_t skipped; /* entries left out (logged): collisions, no price */
+	size_t clamped; /* routes whose limits were over CATALOG_QTY_MAX */
 	char *json;     /* the rendered services reply */
 	size_t json_len;
 };
@@ -57,6 +77,14 @@ struct catalog *catalog_ref(struct catalog *c);
 void catalog_unref(struct catalog *c); /* NULL ok */
 
 const struct catalog_service *catalog_find(const struct catalog *c, int64_t id);
+
+/* Whether local service ID offers A (refill or cancel): 1, or 0 when it
+ * does not (the routes' upstreams do not all list it and the config does
+ * not say so), is not listed (any more), or C is NULL.  A refused request
+ * is answered CATALOG_NO_REFILL / CATALOG_NO_CANCEL and never reaches an
+ * upstream. */
+int catalog_service_allows(const struct catalog *c, int64_t id,
+                           enum catalog_action a);
 
 /* The marked-up panel-currency rate for an upstream rate RATE (per 1000, in
  * UP's currency), with markup SVC (service level, may be NULL or unset)

@@ -68,6 +68,7 @@ enum cfg_type {
 	CFG_SEQ,      /* sequence of mappings (sub): array at off, count at
 	                 off2, items of elsize bytes starting with their pos */
 	CFG_CURRENCIES, /* CODE: value mapping into struct config */
+	CFG_BOOL,       /* int 0/1: true or false */
 };
 
 static const char *const cfg_type_names[] = {
@@ -90,6 +91,7 @@ static const char *const cfg_type_names[] = {
     [CFG_TABLE] = "a mapping",
     [CFG_SEQ] = "a sequence",
     [CFG_CURRENCIES] = "a mapping",
+    [CFG_BOOL] = "true or false",
 };
 
 #define CFG_F_REQUIRED 0x1 /* a missing key is an error */
@@ -1364,6 +1366,19 @@ cfg_put(struct cfg_parser *p, const struct cfg_key *k, void *base,
 			return -1;
 		}
 		return 0;
+	case CFG_BOOL:
+		if (strcasecmp(text, "true") == 0 ||
+		    strcasecmp(text, "yes") == 0)
+			*(int *)dst = 1;
+		else if (strcasecmp(text, "false") == 0 ||
+		         strcasecmp(text, "no") == 0)
+			*(int *)dst = 0;
+		else {
+			cfg_err(p, pos, "expected true or false, not \"%s\"",
+			        q);
+			return -1;
+		}
+		return 0;
 	case CFG_LOGLEVEL:
 		if ((rc = log_level_parse(text)) == -1) {
 			cfg_err(p, pos,
@@ -1767,6 +1782,8 @@ enum {
 	SVC_CATEGORY,
 	SVC_MIN,
 	SVC_MAX,
+	SVC_REFILL,
+	SVC_CANCEL,
 	SVC_NKEYS
 };
 
@@ -1809,6 +1826,10 @@ cfg_check_service(struct cfg_parser *p, void *base, const struct cfg_pos *seen,
 	}
 	if (s->min > 0 && s->max > 0 && s->min > s->max)
 		cfg_err_key(p, "max", seen[SVC_MAX], "is less than min");
+	if (seen[SVC_REFILL].line == 0)
+		s->refill = -1;
+	if (seen[SVC_CANCEL].line == 0)
+		s->cancel = -1;
 }
 
 enum { ST_SQLITE, ST_POSTGRES, ST_NKEYS };
@@ -1957,6 +1978,9 @@ static const struct cfg_key cfg_service_keys[] = {
                  .off = SVC(max),
                  .min = 1,
                  .max = CFG_MAX_ID},
+    /* Over what the upstreams list: a v1 upstream lists neither flag. */
+    [SVC_REFILL] = {.name = "refill", .type = CFG_BOOL, .off = SVC(refill)},
+    [SVC_CANCEL] = {.name = "cancel", .type = CFG_BOOL, .off = SVC(cancel)},
     [SVC_NKEYS] = {.name = NULL},
 };
 static const struct cfg_table cfg_service_table = {cfg_service_keys,
@@ -2011,6 +2035,31 @@ static const struct cfg_key cfg_store_keys[] = {
 static const struct cfg_table cfg_store_table = {cfg_store_keys,
                                                  cfg_check_store};
 
+/* Rows of cfg_limits_keys that cfg_check_limits looks at. */
+enum {
+	LIM_MAX_BODY,
+	LIM_MAX_HEADERS,
+	LIM_HEADER_TIMEOUT,
+	LIM_IDLE_TIMEOUT,
+	LIM_MAX_CONNECTIONS,
+	LIM_MAX_CONNECTIONS_PER_IP,
+	LIM_RATE_PER_KEY,
+	LIM_READ_RATE_PER_KEY
+};
+
+/* A config written before reads had their own bucket limited every
+ * request of a key by rate_per_key: it keeps doing so. */
+static void
+cfg_check_limits(struct cfg_parser *p, void *base, const struct cfg_pos *seen,
+                 struct cfg_pos pos)
+{
+	struct config *cfg = base;
+
+	if (seen[LIM_RATE_PER_KEY].line > 0 &&
+	    seen[LIM_READ_RATE_PER_KEY].line == 0)
+		cfg->read_rate_per_key = cfg->rate_per_key;
+}
+
 static const struct cfg_key cfg_limits_keys[] = {
     {.name = "max_body",
      .type = CFG_SIZE,
@@ -2048,17 +2097,22 @@ static const struct cfg_key cfg_limits_keys[] = {
      .min = 1,
      .max = 1000000,
      .def = "256"},
-    {.name = "rate_per_key",
-     .type = CFG_RATE,
-     .off = CF(rate_per_key),
-     .def = "50/s"},
+    [LIM_RATE_PER_KEY] = {.name = "rate_per_key",
+                          .type = CFG_RATE,
+                          .off = CF(rate_per_key),
+                          .def = "50/s"},
+    [LIM_READ_RATE_PER_KEY] = {.name = "read_rate_per_key",
+                               .type = CFG_RATE,
+                               .off = CF(read_rate_per_key),
+                               .def = "1000/s"},
     {.name = "rate_per_ip",
      .type = CFG_RATE,
      .off = CF(rate_per_ip),
      .def = "200/s"},
     {.name = NULL},
 };
-static const struct cfg_table cfg_limits_table = {cfg_limits_keys, NULL};
+static const struct cfg_table cfg_limits_table = {cfg_limits_keys,
+                                                  cfg_check_limits};
 
 static const struct cfg_key cfg_pricing_keys[] = {
     {.name = "markup",

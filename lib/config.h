@@ -78,6 +78,9 @@ struct cfg_service {
 	char *name;
 	char *category;
 	int64_t min, max;
+	/* -1 not set, else 0/1: whether refill / cancel are offered, over
+	 * what the upstreams list (a v1 upstream lists neither) */
+	int refill, cancel;
 };
 
 struct cfg_currency {
@@ -103,14 +106,20 @@ struct config {
 	char *store_postgres;
 
 	/* limits */
-	size_t max_body;              /* default 1MiB */
-	size_t max_headers;           /* default 16KiB (header bytes) */
-	int64_t header_timeout_ms;    /* default 10s */
-	int64_t idle_timeout_ms;      /* keep-alive idle, default 60s */
-	int max_connections;          /* default 10000 */
-	int max_connections_per_ip;   /* default 256 */
-	struct cfg_rate rate_per_key; /* default 50/s; burst = 2 x rate */
-	struct cfg_rate rate_per_ip;  /* before authentication, default 200/s */
+	size_t max_body;            /* default 1MiB */
+	size_t max_headers;         /* default 16KiB (header bytes) */
+	int64_t header_timeout_ms;  /* default 10s */
+	int64_t idle_timeout_ms;    /* keep-alive idle, default 60s */
+	int max_connections;        /* default 10000 */
+	int max_connections_per_ip; /* default 256 */
+	/* Token buckets, burst = 2 x rate.  Per key: rate_per_key for writes
+	 * (add, refill, cancel), default 50/s; read_rate_per_key for the
+	 * other actions, default 1000/s, or rate_per_key when only that is
+	 * given.  rate_per_ip: requests that do not authenticate, per client
+	 * address, default 200/s. */
+	struct cfg_rate rate_per_key;
+	struct cfg_rate read_rate_per_key;
+	struct cfg_rate rate_per_ip;
 
 	/* pricing */
 	struct cfg_markup markup; /* default 25% */

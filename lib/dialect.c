@@ -365,6 +365,47 @@ dialect_int(const json_t *v, int64_t *out)
 	}
 }
 
+/* A service's min or max: an integer as dialect_int() reads it, except that
+ * a non-negative one too large to read exactly (more than
+ * DIALECT_INT_DIGITS digits, or a real of 2^53 or more) reads as INT64_MAX.
+ * Panels write "unlimited" as int64's largest value, as a JSON number or a
+ * string, and PHP turns what overflows into a float. */
+static int
+dialect_limit(const json_t *v, int64_t *out)
+{
+	const char *s;
+	size_t len, i;
+
+	if (dialect_int(v, out) == 0)
+		return 0;
+	if (json_is_real(v)) {
+		if (!(json_real_value(v) >= DIALECT_REAL_INT)) /* NaN too */
+			return -1;
+		*out = INT64_MAX;
+		return 0;
+	}
+	if (!json_is_string(v))
+		return -1;
+	s = json_string_value(v);
+	len = json_string_length(v);
+	dialect_trim(&s, &len);
+	if (len > 0 && s[0] == '+') {
+		s++;
+		len--;
+	}
+	while (len > 1 && s[0] == '0') {
+		s++;
+		len--;
+	}
+	if (len <= DIALECT_INT_DIGITS)
+		return -1; /* short enough, and still unreadable */
+	for (i = 0; i < len; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+	*out = INT64_MAX;
+	return 0;
+}
+
 /* Write a decimal with an exponent ("1.5e-3", "1.0E-5") out in plain form
  * ("0.0015") into BUF, exactly, by moving the point in the digit text. */
 static int
@@ -740,11 +781,11 @@ dialect_html_reason(const char *s, size_t len, char *msg)
 		dialect_msg(msg, "HTML, not JSON");
 }
 
-/* Check the transport facts and parse BODY.  Returns the document (an
- * object or array; the caller json_decref()s it), or NULL with the reason
- * in MSG. */
+/* Check the transport facts and parse BODY (at most MAX bytes).  Returns
+ * the document (an object or array; the caller json_decref()s it), or NULL
+ * with the reason in MSG. */
 static json_t *
-dialect_load(int http, const char *body, size_t len, char *msg)
+dialect_load(int http, const char *body, size_t len, size_t max, char *msg)
 {
 	json_error_t err;
 	json_t *root;
@@ -753,9 +794,9 @@ dialect_load(int http, const char *body, size_t len, char *msg)
 		dialect_msg(msg, "HTTP status %d", http);
 		return NULL;
 	}
-	if (len > DIALECT_MAX_BODY) {
+	if (len > max) {
 		dialect_msg(msg, "reply of %zu bytes is over the %zu limit",
-		            len, DIALECT_MAX_BODY);
+		            len, max);
 		return NULL;
 	}
 	if (body == NULL)
@@ -828,7 +869,8 @@ dialect_load_object(int http, const char *body, size_t len, json_t **o,
 {
 	json_t *root;
 
-	if ((root = dialect_load(http, body, len, msg)) == NULL)
+	if ((root = dialect_load(http, body, len, DIALECT_MAX_BODY, msg)) ==
+	    NULL)
 		return NULL;
 	*o = dialect_unwrap(root);
 	if (!json_is_object(*o)) {
@@ -1205,8 +1247,8 @@ dialect_service(const json_t *e, struct dialect_service *sv, char *why)
 		dialect_msg(why, "service %lld: negative rate", (long long)id);
 		return -1;
 	}
-	if (dialect_int(json_object_get(e, "min"), &sv->min) < 0 ||
-	    dialect_int(json_object_get(e, "max"), &sv->max) < 0) {
+	if (dialect_limit(json_object_get(e, "min"), &sv->min) < 0 ||
+	    dialect_limit(json_object_get(e, "max"), &sv->max) < 0) {
 		dialect_msg(why, "service %lld: no usable min/max",
 		            (long long)id);
 		return -1;
@@ -1217,10 +1259,12 @@ dialect_service(const json_t *e, struct dialect_service *sv, char *why)
 		            (long long)sv->max);
 		return -1;
 	}
+	/* Whether refill and cancel were said at all is kept: a panel that
+	 * lists neither (the v1 family) has not said they are refused. */
 	if (dialect_bool(json_object_get(e, "refill"), &sv->refill) < 0)
-		sv->refill = 0;
+		sv->refill = DIALECT_FLAG_UNKNOWN;
 	if (dialect_bool(json_object_get(e, "cancel"), &sv->cancel) < 0)
-		sv->cancel = 0;
+		sv->cancel = DIALECT_FLAG_UNKNOWN;
 	if (dialect_bool(json_object_get(e, "dripfeed"), &sv->dripfeed) < 0)
 		sv->dripfeed = 0;
 
@@ -1348,7 +1392,8 @@ dialect_services(int http, const char *body, size_t len,
 	size_t i, n;
 
 	memset(out, 0, sizeof(*out));
-	if ((root = dialect_load(http, body, len, out->msg)) == NULL)
+	if ((root = dialect_load(http, body, len, DIALECT_MAX_SERVICES_BODY,
+	                         out->msg)) == NULL)
 		return DIALECT_FAULT;
 	list = dialect_unwrap(root);
 	if (json_is_object(list)) {
@@ -1423,6 +1468,7 @@ dialect_services_free(struct dialect_services *s)
 /* Where each requested ID's answer is in a multi reply. */
 struct dialect_match {
 	json_t *root;       /* the document, owned */
+	const char *idkey;  /* the member an answer names its ID in */
 	json_t **found;     /* per requested ID: its element, or NULL */
 	unsigned char *dup; /* per requested ID: answered twice */
 	size_t nextra;
@@ -1507,7 +1553,9 @@ dialect_match(int http, const char *body, size_t len, const char *idkey,
 	size_t i, nfound = 0, nmatched = 0;
 
 	memset(m, 0, sizeof(*m));
-	if ((m->root = dialect_load(http, body, len, msg)) == NULL)
+	m->idkey = idkey;
+	if ((m->root = dialect_load(http, body, len, DIALECT_MAX_BODY, msg)) ==
+	    NULL)
 		return DIALECT_FAULT;
 	m->found = xcalloc(nids, sizeof(*m->found));
 	m->dup = xcalloc(nids, 1);
@@ -1556,12 +1604,31 @@ dialect_match_free(struct dialect_match *m)
 	memset(m, 0, sizeof(*m));
 }
 
-/* The outcome for item I before its element is read: missing, answered
- * twice, or the whole reply's outcome.  Returns 1 when that settles it. */
+/* Whether E, the answer found for ID, names another ID in its IDKEY member
+ * (the single form's {"order":"6",...} asked for order 5, or an item keyed
+ * "5" holding "order":"6"); the reason goes into MSG.  An absent or
+ * unreadable member names nothing. */
+static int
+dialect_names_other(const json_t *e, const char *idkey, const char *id,
+                    char *msg)
+{
+	char named[DIALECT_ID_SZ];
+
+	if (!json_is_object(e) ||
+	    dialect_id(json_object_get(e, idkey), 0, named) < 0 ||
+	    strcmp(named, id) == 0)
+		return 0;
+	dialect_msg(msg, "answer names %s %s, not %s", idkey, named, id);
+	return 1;
+}
+
+/* The outcome for item I (asked as ID) before its element is read:
+ * missing, answered twice, answered for another ID, or the whole reply's
+ * outcome.  Returns 1 when that settles it. */
 static int
 dialect_item_settled(enum dialect_result whole, const struct dialect_match *m,
-                     size_t i, const char *wholemsg, enum dialect_item *it,
-                     char *msg)
+                     size_t i, const char *id, const char *wholemsg,
+                     enum dialect_item *it, char *msg)
 {
 	if (whole != DIALECT_OK) {
 		*it = whole == DIALECT_REJECTED ? DIALECT_ITEM_REJECTED
@@ -1577,6 +1644,10 @@ dialect_item_settled(enum dialect_result whole, const struct dialect_match *m,
 	if (m->dup[i]) {
 		*it = DIALECT_ITEM_FAULT;
 		dialect_msg(msg, "answered more than once");
+		return 1;
+	}
+	if (dialect_names_other(m->found[i], m->idkey, id, msg)) {
+		*it = DIALECT_ITEM_FAULT;
 		return 1;
 	}
 	return 0;
@@ -1651,8 +1722,8 @@ dialect_status_multi(int http, const char *body, size_t len,
 	for (i = 0; i < nids; i++) {
 		it = &out->items[i];
 		memcpy(it->order, ids[i], strlen(ids[i]) + 1);
-		if (!dialect_item_settled(whole, &m, i, out->msg, &it->item,
-		                          it->msg))
+		if (!dialect_item_settled(whole, &m, i, ids[i], out->msg,
+		                          &it->item, it->msg))
 			it->item =
 			    dialect_status_elem(m.found[i], &it->st, it->msg);
 	}
@@ -1683,8 +1754,8 @@ dialect_refill_multi(int http, const char *body, size_t len,
 	for (i = 0; i < nids; i++) {
 		it = &out->items[i];
 		memcpy(it->order, ids[i], strlen(ids[i]) + 1);
-		if (!dialect_item_settled(whole, &m, i, out->msg, &it->item,
-		                          it->msg))
+		if (!dialect_item_settled(whole, &m, i, ids[i], out->msg,
+		                          &it->item, it->msg))
 			it->item = dialect_refill_elem(m.found[i], it->refill,
 			                               it->msg);
 	}
@@ -1715,8 +1786,8 @@ dialect_refill_status_multi(int http, const char *body, size_t len,
 	for (i = 0; i < nids; i++) {
 		it = &out->items[i];
 		memcpy(it->refill, ids[i], strlen(ids[i]) + 1);
-		if (!dialect_item_settled(whole, &m, i, out->msg, &it->item,
-		                          it->msg))
+		if (!dialect_item_settled(whole, &m, i, ids[i], out->msg,
+		                          &it->item, it->msg))
 			it->item = dialect_refill_status_elem(
 			    m.found[i], &it->status, it->status_raw, it->msg);
 	}
@@ -1808,8 +1879,8 @@ dialect_cancel(int http, const char *body, size_t len, const char *const *ids,
 	for (i = 0; i < nids; i++) {
 		it = &out->items[i];
 		memcpy(it->order, ids[i], strlen(ids[i]) + 1);
-		if (!dialect_item_settled(whole, &m, i, out->msg, &it->item,
-		                          it->msg))
+		if (!dialect_item_settled(whole, &m, i, ids[i], out->msg,
+		                          &it->item, it->msg))
 			it->item = dialect_cancel_elem(m.found[i], it->msg);
 	}
 	whole = dialect_single_result(whole, &m, out->items[0].item,

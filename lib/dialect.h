@@ -34,9 +34,23 @@
 
 #include "money.h"
 
-#define DIALECT_MAX_BODY ((size_t)8 << 20) /* reply bytes accepted */
-#define DIALECT_MAX_DEPTH 16               /* nesting of JSON arrays/objects */
+/* Reply size caps.  The transport (lib/upstream.h) caps what it downloads
+ * with these same constants, so a reply it delivers is never refused for its
+ * size here, and one it refuses would have been.
+ * - Every reply but services: the largest is a multi reply of
+ *   DIALECT_MAX_MULTI items of a few hundred bytes each, well inside 1 MiB.
+ * - The services list: DIALECT_MAX_SERVICES entries (the documented limit of
+ *   one upstream's catalogue) of DIALECT_SERVICE_BYTES on average.  A std
+ *   entry is about 200 bytes; the rest is room for descriptions and long
+ *   names.  10,000 real services take about 2 MB; the cap (61 MiB) bounds
+ *   what one misbehaving upstream can make the daemon hold (the body, then
+ *   its JSON tree) while it is read. */
+#define DIALECT_MAX_BODY ((size_t)1 << 20) /* reply bytes accepted */
 #define DIALECT_MAX_SERVICES 100000        /* entries of a services list */
+#define DIALECT_SERVICE_BYTES 640 /* average bytes per services entry */
+#define DIALECT_MAX_SERVICES_BODY                                              \
+	((size_t)DIALECT_MAX_SERVICES * DIALECT_SERVICE_BYTES)
+#define DIALECT_MAX_DEPTH 16   /* nesting of JSON arrays/objects */
 #define DIALECT_MAX_MULTI 1000 /* IDs per multi call / reply items */
 #define DIALECT_MAX_SERVICE_ID INT64_C(999999999999)
 #define DIALECT_ID_MAX 64 /* bytes of an upstream order/refill ID */
@@ -97,19 +111,26 @@ struct dialect_balance {
 
 /* One entry of action=services.  Strings are owned by the list. */
 struct dialect_service {
-	int64_t id;        /* 1..DIALECT_MAX_SERVICE_ID */
-	char *name;        /* never NULL, never empty */
-	char *type;        /* never NULL; known types in their canonical
-	                    * spelling ("default" -> "Default"); "Default" if
-	                    * absent */
-	char *category;    /* never NULL; "" if absent */
-	char *description; /* "description" or "desc"; NULL if absent */
-	char *refill_time; /* as sent ("30"); NULL if absent */
-	money_t rate;      /* per 1000, upstream currency, >= 0; >8 decimals
-	                    * rounded up (a cost is never understated) */
-	int64_t min, max;  /* 0 <= min <= max */
-	int refill, cancel, dripfeed; /* 0/1; absent or unreadable = 0 */
+	int64_t id;         /* 1..DIALECT_MAX_SERVICE_ID */
+	char *name;         /* never NULL, never empty */
+	char *type;         /* never NULL; known types in their canonical
+	                     * spelling ("default" -> "Default"); "Default" if
+	                     * absent */
+	char *category;     /* never NULL; "" if absent */
+	char *description;  /* "description" or "desc"; NULL if absent */
+	char *refill_time;  /* as sent ("30"); NULL if absent */
+	money_t rate;       /* per 1000, upstream currency, >= 0; >8 decimals
+	                     * rounded up (a cost is never understated) */
+	int64_t min, max;   /* 0 <= min <= max; a number too large to read
+	                     * exactly (over 18 digits, or a real of 2^53 or
+	                     * more: panels write "unlimited" as int64's
+	                     * largest, often as a string) reads as INT64_MAX,
+	                     * which the catalogue clamps */
+	int refill, cancel; /* 1, 0, or DIALECT_FLAG_UNKNOWN when absent or
+	                     * unreadable (the v1 family lists neither) */
+	int dripfeed;       /* 0/1; absent or unreadable = 0 */
 };
+#define DIALECT_FLAG_UNKNOWN (-1)
 
 /* action=services.  Malformed entries (no usable id, name, rate, min/max;
  * negative rate; min > max; duplicate id) are skipped and counted; the first
@@ -235,7 +256,11 @@ struct dialect_cancel {
  * that order.  When the whole reply is REJECTED or a FAULT, every item
  * carries the same outcome (ITEM_REJECTED / ITEM_FAULT with the same msg),
  * so a caller may walk the items alone.  A reply that answers none of the
- * IDs is a FAULT.  Results with arrays are released with their _free.
+ * IDs is a FAULT.  An answer that names another ID than the one it answers
+ * for (the single form's "order" member, or the inner "order" / "refill" of
+ * an item keyed by ID) is an ITEM_FAULT for that ID: a panel that mixes its
+ * orders up must not have one order's answer applied to another.  Results
+ * with arrays are released with their _free.
  */
 enum dialect_result dialect_add(int http, const char *body, size_t len,
                                 struct dialect_add *out);

@@ -1492,6 +1492,12 @@ orders_refill(struct orders *o, const struct customer *c,
 		if ((own = orders_get_own(o, c->id, it->id, &ord)) < 0)
 			snprintf(it->err, sizeof(it->err), "%s",
 			         API_ERR_INTERNAL);
+		if (own > 0 && !catalog_service_allows(o->p->cat, ord.service_id,
+		                                       CATALOG_REFILL)) {
+			snprintf(it->err, sizeof(it->err), "%s",
+			         CATALOG_NO_REFILL);
+			continue;
+		}
 		if (own <= 0 || !orders_refillable(&ord) ||
 		    (upi = panel_upstream_index(o->p, ord.upstream)) < 0)
 			continue;
@@ -1688,6 +1694,12 @@ orders_cancel(struct orders *o, const struct customer *c,
 			         API_ERR_INTERNAL);
 		if (own <= 0)
 			continue;
+		if (!catalog_service_allows(o->p->cat, ord.service_id,
+		                            CATALOG_CANCEL)) {
+			snprintf(it->err, sizeof(it->err), "%s",
+			         CATALOG_NO_CANCEL);
+			continue;
+		}
 		snprintf(key, sizeof(key), "%lld", (long long)ord.id);
 		if (ord.state == ORDER_QUEUED &&
 		    strmap_get(o->dispatching, key) == NULL) {

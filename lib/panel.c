@@ -6,8 +6,10 @@
 #include <event2/event.h>
 
 #include "catalog.h"
+#include "clock.h"
 #include "config.h"
 #include "dialect.h"
+#include "fiber.h"
 #include "log.h"
 #include "panel.h"
 #include "store.h"
@@ -25,9 +27,37 @@ panel_rebuild(struct panel *p)
 		lists[i] = p->ups[i].list; /* shallow: the build copies */
 	p->cat = catalog_build(p->cfg, lists);
 	free(lists);
-	catalog_unref(old);
 	log_info("catalog: %zu services listed (%zu left out)", p->cat->n,
 	         p->cat->skipped);
+	/* Once, not at every sync: when the number changes. */
+	if (p->cat->clamped > 0 &&
+	    (old == NULL || old->clamped != p->cat->clamped))
+		log_warnx("catalog: %zu upstream services list limits over "
+		          "%lld, the largest quantity panelmux takes: clamped "
+		          "to it",
+		          p->cat->clamped, (long long)CATALOG_QTY_MAX);
+	catalog_unref(old);
+}
+
+/* The store's catalogue generation of PU's upstream into *GEN: 0, or -1
+ * when the store keeps none or cannot say. */
+static int
+panel_generation(struct panel_upstream *pu, int64_t *gen)
+{
+	return store_catalog_generation(pu->panel->st, pu->state.name, gen) ==
+	               STORE_OK
+	           ? 0
+	           : -1;
+}
+
+/* Install LIST (owned from now on) as PU's services list. */
+static void
+panel_set_list(struct panel_upstream *pu, struct dialect_services *list)
+{
+	dialect_services_free(&pu->list);
+	pu->list = *list;
+	pu->list_seq++;
+	pu->state.services = (int64_t)pu->list.n;
 }
 
 static void
@@ -39,15 +69,24 @@ panel_save_state(struct panel_upstream *pu)
 		log_warnx("upstream %s: cannot save its state", pu->state.name);
 }
 
+/* Arm PU's next sync DELAY_MS from now. */
+static void
+panel_schedule_in(struct panel_upstream *pu, int64_t delay_ms)
+{
+	struct timeval tv;
+
+	if (delay_ms < 0)
+		delay_ms = 0;
+	tv.tv_sec = (time_t)(delay_ms / 1000);
+	tv.tv_usec = (suseconds_t)((delay_ms % 1000) * 1000);
+	evtimer_add(pu->timer, &tv);
+}
+
 static void
 panel_schedule(struct panel_upstream *pu)
 {
-	const struct cfg_upstream *cu = &pu->panel->cfg->upstreams[pu->idx];
-	struct timeval tv;
-
-	tv.tv_sec = cu->sync_interval_ms / 1000;
-	tv.tv_usec = (cu->sync_interval_ms % 1000) * 1000;
-	evtimer_add(pu->timer, &tv);
+	panel_schedule_in(pu,
+	                  pu->panel->cfg->upstreams[pu->idx].sync_interval_ms);
 }
 
 static void
@@ -91,6 +130,8 @@ panel_services_done(const struct up_result *res, void *arg)
 	struct dialect_services list;
 	enum dialect_result r;
 	const char *why;
+	uint64_t seq;
+	int64_t gen;
 
 	if (res->transport != UP_REPLIED) {
 		log_warnx("upstream %s: services: %s; keeping the last known "
@@ -115,16 +156,31 @@ panel_services_done(const struct up_result *res, void *arg)
 		log_warnx("upstream %s: services: %zu malformed entries "
 		          "skipped (%s)",
 		          pu->state.name, list.nskipped, list.msg);
+	seq = pu->list_seq;
 	if (store_catalog_replace(p->st, pu->state.name, &list) != STORE_OK) {
 		dialect_services_free(&list);
 		panel_sync_end(pu, 0, "store error");
 		return;
 	}
-	dialect_services_free(&pu->list);
-	pu->list = list;
+	/* Tell every other process (the daemon after `panelmux services
+	 * sync`, the other instances) that the list changed.  The new
+	 * generation is the one held here, unless another process saved too
+	 * since our last look (or a check loaded its save while the calls
+	 * above parked this fiber): then the next check loads whatever the
+	 * store holds last. */
+	if (store_catalog_bump(p->st, pu->state.name, &gen) == STORE_OK) {
+		if (gen == pu->gen + 1 && pu->list_seq == seq)
+			pu->gen = gen;
+	} else if (p->st->ops->catalog_bump != NULL) {
+		log_warnx("upstream %s: catalogue saved, but its generation "
+		          "could not be moved: other processes see it at "
+		          "their own next sync",
+		          pu->state.name);
+	}
+	panel_set_list(pu, &list);
 	pu->state.synced_at = (int64_t)time(NULL);
-	pu->state.services = (int64_t)list.n;
-	log_info("upstream %s: %zu services imported", pu->state.name, list.n);
+	log_info("upstream %s: %zu services imported", pu->state.name,
+	         pu->list.n);
 	panel_rebuild(p);
 	upstream_call(pu->up, "balance", NULL, 0, panel_balance_done, pu);
 }
@@ -146,25 +202,128 @@ panel_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct panel_upstream *pu = arg;
 
+	pu->sync_started_ms = clock_mono_ms();
 	panel_sync(pu->panel, pu->idx);
 	panel_schedule(pu);
+}
+
+/* Whether PU's list is behind the store's (saved by the CLI or another
+ * instance): then load it.  1 when PU's list changed. */
+static int
+panel_check_one(struct panel_upstream *pu)
+{
+	struct panel *p = pu->panel;
+	struct dialect_services list;
+	struct upstream_state us;
+	uint64_t seq = pu->list_seq;
+	int64_t gen;
+
+	/* Generation first, then the list: a save between the two makes a
+	 * needless reload at the next look, never a missed one. */
+	if (panel_generation(pu, &gen) != 0 || gen == pu->gen)
+		return 0;
+	if (store_catalog_load(p->st, pu->state.name, &list) != STORE_OK) {
+		log_warnx("upstream %s: stored catalogue unreadable",
+		          pu->state.name);
+		return 0;
+	}
+	memset(&us, 0, sizeof(us));
+	if (store_upstream_state_get(p->st, pu->state.name, &us) == STORE_ERROR)
+		us.synced_at = 0;
+	/* The calls above may have parked this fiber: a sync of our own that
+	 * ended meanwhile holds the newer list. */
+	if (pu->list_seq != seq || p->stopped) {
+		dialect_services_free(&list);
+		return 0;
+	}
+	panel_set_list(pu, &list);
+	pu->gen = gen;
+	if (us.synced_at > pu->state.synced_at)
+		pu->state.synced_at = us.synced_at;
+	log_info("upstream %s: catalogue changed in the store (generation "
+	         "%lld, saved by another process): %zu services",
+	         pu->state.name, (long long)gen, pu->list.n);
+	return 1;
+}
+
+static void
+panel_check_run(void *a, void *b)
+{
+	struct panel *p = a;
+	int changed = 0;
+
+	for (size_t i = 0; i < p->nups && !p->stopped; i++)
+		changed |= panel_check_one(&p->ups[i]);
+	if (changed && !p->stopped)
+		panel_rebuild(p);
+	p->checking = 0;
+}
+
+static void
+panel_check_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct panel *p = arg;
+
+	if (p->checking || p->stopped)
+		return;
+	p->checking = 1;
+	/* On its own fiber when the store may park it (fiber.h). */
+	fiber_spawn(panel_check_run, p, NULL);
 }
 
 void
 panel_start(struct panel *p)
 {
+	struct timeval tv = {PANEL_CATALOG_CHECK_MS / 1000,
+	                     (PANEL_CATALOG_CHECK_MS % 1000) * 1000};
+
 	for (size_t i = 0; i < p->nups; i++) {
+		p->ups[i].sync_started_ms = clock_mono_ms();
 		panel_sync(p, i);
 		panel_schedule(&p->ups[i]);
 	}
+	if (p->st->ops->catalog_generation == NULL)
+		return; /* the store keeps no generations */
+	p->check = event_new(p->base, -1, EV_PERSIST, panel_check_cb, p);
+	if (p->check == NULL)
+		fatalx("panel: out of memory for a timer");
+	evtimer_add(p->check, &tv);
+}
+
+void
+panel_stop(struct panel *p)
+{
+	if (p == NULL)
+		return;
+	p->stopped = 1;
+	for (size_t i = 0; i < p->nups; i++)
+		evtimer_del(p->ups[i].timer);
+	if (p->check != NULL)
+		evtimer_del(p->check);
 }
 
 void
 panel_reload(struct panel *p, const struct config *cfg)
 {
+	const struct config *old = p->cfg;
+
 	p->cfg = cfg;
 	for (size_t i = 0; i < p->nups && p->eng != NULL; i++)
 		upstream_update(p->ups[i].up, &cfg->upstreams[i]);
+	/* A waiting sync follows a changed interval at once, counted from
+	 * the last sync: an hour's wait does not outlast a change to 1s. */
+	for (size_t i = 0; i < p->nups; i++) {
+		struct panel_upstream *pu = &p->ups[i];
+		int64_t ms = cfg->upstreams[i].sync_interval_ms;
+
+		if (ms == old->upstreams[i].sync_interval_ms || p->stopped ||
+		    !evtimer_pending(pu->timer, NULL))
+			continue;
+		log_info("upstream %s: sync_interval is now %lld ms",
+		         pu->state.name, (long long)ms);
+		panel_schedule_in(pu,
+		                  pu->sync_started_ms + ms - clock_mono_ms());
+	}
 	panel_rebuild(p);
 }
 
@@ -209,6 +368,9 @@ panel_new(struct event_base *base, const struct config *cfg, struct store *st)
 		         cu->name);
 		if (pu->state.updated_at == 0)
 			pu->state.multi_ok = 1;
+		/* The generation before the list: see panel_check_one. */
+		if (panel_generation(pu, &pu->gen) != 0)
+			pu->gen = 0;
 		if (store_catalog_load(st, cu->name, &pu->list) != STORE_OK)
 			log_warnx("upstream %s: stored catalogue unreadable",
 			          cu->name);
@@ -243,6 +405,8 @@ panel_free(struct panel *p)
 			event_free(p->ups[i].timer);
 		dialect_services_free(&p->ups[i].list);
 	}
+	if (p->check != NULL)
+		event_free(p->check);
 	free(p->ups);
 	catalog_unref(p->cat);
 	free(p);

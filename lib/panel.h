@@ -1,6 +1,13 @@
 /* panel.h - the running panel: config, store, upstream engine, each
  * upstream's last known services list, the current catalogue, and the
- * periodic services/balance sync on the event loop. */
+ * periodic services/balance sync on the event loop.
+ *
+ * Every catalogue save (a sync here, `panelmux services sync`, another
+ * instance on the same PostgreSQL database) moves the upstream's
+ * catalogue generation in the store.  A running daemon reads the
+ * generations every PANEL_CATALOG_CHECK_MS and, when one moved past what it
+ * holds, reloads that list from the store and rebuilds its catalogue: a
+ * sync made anywhere is served everywhere within a second or so. */
 #ifndef PANELMUX_PANEL_H
 #define PANELMUX_PANEL_H
 
@@ -18,13 +25,21 @@ struct up_engine;
 struct upstream;
 struct panel;
 
+/* How often a daemon looks for catalogue saves made by other processes:
+ * one indexed read per upstream. */
+#define PANEL_CATALOG_CHECK_MS 1000
+
 struct panel_upstream {
 	struct panel *panel;
 	size_t idx; /* index into config.upstreams */
 	struct upstream *up;
 	struct dialect_services list; /* last good services list */
+	uint64_t list_seq;            /* moves whenever list is replaced */
+	int64_t gen;                  /* the store's catalogue generation that
+	                               * list is (store_catalog_generation) */
 	struct upstream_state state;  /* mirrored into the store */
 	struct event *timer;          /* next sync */
+	int64_t sync_started_ms;      /* monotonic: the timer's last sync */
 	int syncing;
 };
 
@@ -43,6 +58,9 @@ struct panel {
 	struct catalog *cat; /* the current snapshot (one reference) */
 	panel_sync_cb on_sync;
 	void *on_sync_arg;
+	struct event *check; /* catalogue generations, once started */
+	int checking;        /* a check runs (it may park on a fiber) */
+	int stopped;
 };
 
 /* Build the panel on BASE: one upstream per config entry, the stored lists
@@ -50,8 +68,11 @@ struct panel {
  * upstream down still serves the last known catalogue).  NULL on failure. */
 struct panel *panel_new(struct event_base *base, const struct config *cfg,
                         struct store *st);
-/* Sync every upstream now and then every sync_interval. */
+/* Sync every upstream now and then every sync_interval; look for
+ * catalogue saves by other processes every PANEL_CATALOG_CHECK_MS. */
 void panel_start(struct panel *p);
+/* No more syncs or checks (a clean stop). */
+void panel_stop(struct panel *p);
 /* Sync upstream IDX now (services, then balance); the panel's on_sync is
  * called when it ends. */
 void panel_sync(struct panel *p, size_t idx);
@@ -59,7 +80,9 @@ void panel_sync(struct panel *p, size_t idx);
  * callbacks running here; no call can be made after it. */
 void panel_stop_engine(struct panel *p);
 /* Take a reloaded config (same upstreams, in the same order): upstream
- * settings, sync intervals and the catalogue follow it. */
+ * settings, sync intervals and the catalogue follow it.  A changed
+ * sync_interval applies to the sync in wait too: it comes the new interval
+ * after the last one, at once if that time has passed. */
 void panel_reload(struct panel *p, const struct config *cfg);
 /* Index of the upstream named NAME, or -1. */
 int panel_upstream_index(const struct panel *p, const char *name);

@@ -25,6 +25,7 @@
 #define PARAMS_INLINE 1024 /* arena bytes inside struct params */
 #define PARAMS_CHUNK 4096  /* minimum size of a further arena block */
 #define PARAMS_REAL_MAX JSONX_REAL_MAX
+#define PARAMS_MAX_BIG 16 /* integers beyond int64 read per JSON body */
 
 struct params_chunk {
 	struct params_chunk *next;
@@ -653,6 +654,81 @@ params_json_scalar(json_t *v, char *buf, const char **s, size_t *len)
 	}
 }
 
+static int
+params_is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* The bounds of the integer token jansson refused with a numeric overflow,
+ * which ends at byte END of S: *START.  0, or -1 when the token there is not
+ * an integer (a real such as 1e400 overflows too). */
+static int
+params_big_integer(const char *s, size_t end, size_t *start)
+{
+	size_t b = end;
+
+	while (b > 0 && params_is_digit(s[b - 1]))
+		b--;
+	if (b == end)
+		return -1;
+	if (b > 0 && s[b - 1] == '-')
+		b--;
+	if (b > 0 &&
+	    (s[b - 1] == '\0' || strchr(" \t\r\n:[,", s[b - 1]) == NULL))
+		return -1; /* the digits of an exponent or a fraction */
+	*start = b;
+	return 0;
+}
+
+/* json_loadb of BODY (LEN bytes) with integers beyond int64 read as strings
+ * of their digits.  jansson refuses such an integer with
+ * json_error_numeric_overflow and its end as the error position: the token
+ * is put in quotes in a copy of the body and the copy decoded again, for at
+ * most PARAMS_MAX_BIG of them.  The digits are the customer's own (a
+ * quantity above the maximum is answered as such, not as invalid JSON);
+ * nothing is converted to binary floating point.  NULL with *WHY set. */
+static json_t *
+params_json_load(const char *body, size_t len, const char **why)
+{
+	static const char big[] = "A number in the JSON body is out of range.";
+	char *copy = NULL;
+	const char *cur = body;
+	json_error_t err;
+	json_t *root;
+	size_t n = len, start, end;
+	int quoted = 0;
+
+	for (;;) {
+		root = json_loadb(cur, n, JSON_REJECT_DUPLICATES, &err);
+		if (root != NULL)
+			break;
+		if (json_error_code(&err) != json_error_numeric_overflow) {
+			*why = "The body is not valid JSON.";
+			break;
+		}
+		end = err.position > 0 ? (size_t)err.position : 0;
+		if (quoted == PARAMS_MAX_BIG || end > n ||
+		    params_big_integer(cur, end, &start) == -1) {
+			*why = big;
+			break;
+		}
+		if (copy == NULL) {
+			copy = xmalloc(len + 2 * PARAMS_MAX_BIG);
+			memcpy(copy, body, len);
+			cur = copy;
+		}
+		memmove(copy + end + 2, copy + end, n - end);
+		memmove(copy + start + 1, copy + start, end - start);
+		copy[start] = '"';
+		copy[end + 1] = '"';
+		n += 2;
+		quoted++;
+	}
+	free(copy);
+	return root;
+}
+
 /* application/json: a top-level object of scalars and arrays of scalars.
  * Duplicate keys are rejected (parsers disagree on which one wins). */
 static enum params_result
@@ -662,7 +738,6 @@ params_json(struct params *p, const char *body, size_t len, const char **why)
 	    "The JSON body may hold only values and arrays of values.";
 	char buf[PARAMS_REAL_MAX];
 	json_t *root, *v, *item;
-	json_error_t err;
 	const char *key, *s;
 	size_t klen, slen, i;
 	enum params_result r = PARAMS_OK;
@@ -674,10 +749,8 @@ params_json(struct params *p, const char *body, size_t len, const char **why)
 	if (jsonx_too_deep(body, len, PARAMS_MAX_JSON_DEPTH))
 		return params_fail(why, PARAMS_BAD_ENCODING,
 		                   "The JSON body is nested too deeply.");
-	root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &err);
-	if (root == NULL)
-		return params_fail(why, PARAMS_BAD_ENCODING,
-		                   "The body is not valid JSON.");
+	if ((root = params_json_load(body, len, why)) == NULL)
+		return PARAMS_BAD_ENCODING;
 	if (!json_is_object(root)) {
 		json_decref(root);
 		return params_fail(why, PARAMS_BAD_ENCODING,
@@ -722,11 +795,12 @@ params_json(struct params *p, const char *body, size_t len, const char **why)
 }
 
 enum params_kind {
+	PARAMS_KIND_NONE, /* no media type: form data, or a JSON object */
 	PARAMS_KIND_FORM,
 	PARAMS_KIND_MULTIPART,
 	PARAMS_KIND_JSON,
 	PARAMS_KIND_UNSUPPORTED,
-	PARAMS_KIND_UNKNOWN
+	PARAMS_KIND_UNKNOWN /* text/plain and the rest */
 };
 
 /* The media type of CTYPE; *PARAMS is where its parameters start. */
@@ -738,12 +812,14 @@ params_kind(const char *ctype, const char **params)
 
 	*params = ctype;
 	if (ctype == NULL)
-		return PARAMS_KIND_FORM;
+		return PARAMS_KIND_NONE;
 	t = ctype + strspn(ctype, " \t");
 	e = t + strcspn(t, " \t;");
 	*params = e;
 	len = e - t;
-	if (len == 0 || params_ieq(t, len, "application/x-www-form-urlencoded"))
+	if (len == 0)
+		return PARAMS_KIND_NONE;
+	if (params_ieq(t, len, "application/x-www-form-urlencoded"))
 		return PARAMS_KIND_FORM;
 	if (params_ieq(t, len, "multipart/form-data"))
 		return PARAMS_KIND_MULTIPART;
@@ -757,12 +833,46 @@ params_kind(const char *ctype, const char **params)
 	return PARAMS_KIND_UNKNOWN;
 }
 
+/* A body sent without a JSON type that is a JSON object all the same: its
+ * first byte after a byte-order mark and blanks is '{' (form data never
+ * starts so; fetch() sends a string body as text/plain). */
+static int
+params_looks_json(const char *body, size_t len)
+{
+	size_t i = 0;
+
+	if (len >= 3 && memcmp(body, "\xEF\xBB\xBF", 3) == 0)
+		i = 3;
+	while (i < len && (body[i] == ' ' || body[i] == '\t' ||
+	                   body[i] == '\r' || body[i] == '\n'))
+		i++;
+	return i < len && body[i] == '{';
+}
+
+/* Every non-empty '&'-separated pair of BODY has a '=': form data, as
+ * opposed to free text, when the type does not say. */
+static int
+params_form_shaped(const char *body, size_t len)
+{
+	const char *s = body, *e = body + len, *amp;
+
+	for (; s < e; s = amp + 1) {
+		if ((amp = memchr(s, '&', e - s)) == NULL)
+			amp = e;
+		if (amp > s && memchr(s, '=', amp - s) == NULL)
+			return 0;
+	}
+	return 1;
+}
+
 enum params_result
 params_decode_body(struct params *p, const char *ctype, const char *body,
                    size_t len, const char **why)
 {
 	static const char unsupported[] =
-	    "The request Content-Type is not supported.";
+	    "The request Content-Type is not supported: send "
+	    "application/x-www-form-urlencoded, multipart/form-data or "
+	    "application/json (a JSON object).";
 	struct params_mark m;
 	enum params_result r;
 	const char *cparams, *dummy;
@@ -773,6 +883,12 @@ params_decode_body(struct params *p, const char *ctype, const char *body,
 		return PARAMS_OK;
 	params_begin(p, &m);
 	switch (params_kind(ctype, &cparams)) {
+	case PARAMS_KIND_NONE:
+		if (params_looks_json(body, len))
+			r = params_json(p, body, len, why);
+		else
+			r = params_form(p, body, len, why);
+		break;
 	case PARAMS_KIND_FORM:
 		r = params_form(p, body, len, why);
 		break;
@@ -784,7 +900,14 @@ params_decode_body(struct params *p, const char *ctype, const char *body,
 		r = params_json(p, body, len, why);
 		break;
 	case PARAMS_KIND_UNKNOWN:
-		r = params_form(p, body, len, why);
+		if (params_looks_json(body, len)) {
+			r = params_json(p, body, len, why);
+			break;
+		}
+		if (!params_form_shaped(body, len))
+			r = PARAMS_BAD_ENCODING;
+		else
+			r = params_form(p, body, len, why);
 		if (r == PARAMS_BAD_ENCODING)
 			r = params_fail(why, PARAMS_UNSUPPORTED_TYPE,
 			                unsupported);

@@ -348,6 +348,18 @@ struct store_ops {
 	/* Optional: calls that had to block the loop since start (made
 	 * off a fiber while attached): 0 is the design. */
 	uint64_t (*blocking_calls)(struct store *);
+	/* UPSTREAM's catalogue generation (0 before the first bump): a
+	 * counter whoever saves a list with catalog_replace moves with
+	 * catalog_bump once the save committed, and a running daemon
+	 * compares with the one its list came with, to see saves by the CLI
+	 * or another instance.  catalog_bump returns the new value.  Both
+	 * optional (NULL: no generations kept; a save elsewhere shows at the
+	 * daemon's own next sync). */
+	enum store_result (*catalog_generation)(struct store *,
+	                                        const char *upstream,
+	                                        int64_t *gen);
+	enum store_result (*catalog_bump)(struct store *, const char *upstream,
+	                                  int64_t *gen);
 };
 
 /* ops->order_group, or order_create_many then order_active_many. */
@@ -398,6 +410,24 @@ store_blocking_calls(struct store *st)
 {
 	return st->ops->blocking_calls != NULL ? st->ops->blocking_calls(st)
 	                                       : 0;
+}
+
+/* ops->catalog_generation / catalog_bump, or STORE_ERROR when the backend
+ * keeps no generations. */
+static inline enum store_result
+store_catalog_generation(struct store *st, const char *upstream, int64_t *gen)
+{
+	return st->ops->catalog_generation != NULL
+	           ? st->ops->catalog_generation(st, upstream, gen)
+	           : STORE_ERROR;
+}
+
+static inline enum store_result
+store_catalog_bump(struct store *st, const char *upstream, int64_t *gen)
+{
+	return st->ops->catalog_bump != NULL
+	           ? st->ops->catalog_bump(st, upstream, gen)
+	           : STORE_ERROR;
 }
 
 static inline void

@@ -2375,6 +2375,53 @@ fail:
 	return NULL;
 }
 
+/*
+ * Catalogue generations (store.h: catalog_generation, catalog_bump): one
+ * counter per upstream in meta, key "catalog_gen:NAME", moved after every
+ * catalogue save so running instances see saves made elsewhere.
+ */
+
+#define PG_GEN_KEY "catalog_gen:"
+
+/* One statement with the meta key of UPSTREAM as $1, returning at most one
+ * integer: *GEN, or 0 with no row. */
+static enum store_result
+pg_catalog_gen_run(struct store *st, const char *what, const char *sql,
+                   const char *upstream, int64_t *gen)
+{
+	char key[sizeof(PG_GEN_KEY) + STORE_UPNAME_MAX];
+	struct pgargs a = {0};
+	struct pg_one o = {what, sql, &a, 0, 1, NULL, 0, PG_OK};
+
+	snprintf(key, sizeof(key), "%s%s", PG_GEN_KEY, upstream);
+	arg_str(&a, key);
+	if (pg_one(spg(st), &o) != STORE_OK)
+		return STORE_ERROR;
+	*gen = PQntuples(o.res) == 1 ? pg_int(o.res, 0, 0, 0) : 0;
+	PQclear(o.res);
+	return STORE_OK;
+}
+
+static enum store_result
+pg_catalog_generation(struct store *st, const char *upstream, int64_t *gen)
+{
+	return pg_catalog_gen_run(
+	    st, "catalog generation",
+	    "SELECT value::bigint FROM meta WHERE key = $1", upstream, gen);
+}
+
+static enum store_result
+pg_catalog_bump(struct store *st, const char *upstream, int64_t *gen)
+{
+	return pg_catalog_gen_run(
+	    st, "catalog bump",
+	    "INSERT INTO meta (key, value) VALUES ($1, '1')"
+	    " ON CONFLICT (key) DO UPDATE"
+	    " SET value = (meta.value::bigint + 1)::text"
+	    " RETURNING value::bigint",
+	    upstream, gen);
+}
+
 static const struct store_ops pg_ops = {
     .name = "postgres",
     .close = pg_close,
@@ -2413,4 +2460,6 @@ static const struct store_ops pg_ops = {
     .check = pg_check,
     .attach = pg_attach,
     .blocking_calls = pg_blocking_calls,
+    .catalog_generation = pg_catalog_generation,
+    .catalog_bump = pg_catalog_bump,
 };

@@ -2096,6 +2096,67 @@ fail:
 	return NULL;
 }
 
+/*
+ * Catalogue generations (store.h: catalog_generation, catalog_bump): one
+ * counter per upstream in meta, key "catalog_gen:NAME", moved after every
+ * catalogue save so running daemons see saves made elsewhere.
+ */
+
+#define SQLITE_GEN_KEY "catalog_gen:"
+
+/* Run SQL (one statement whose one row, if any, is an integer) with the
+ * meta key of UPSTREAM bound to ?1; *GEN is that integer, or 0 with no
+ * row. */
+static enum store_result
+sqlite_catalog_gen_run(struct store_sqlite *s, const char *what,
+                       const char *sql, const char *upstream, int64_t *gen)
+{
+	char key[sizeof(SQLITE_GEN_KEY) + STORE_UPNAME_MAX];
+	sqlite3_stmt *q;
+	int rc;
+
+	snprintf(key, sizeof(key), "%s%s", SQLITE_GEN_KEY, upstream);
+	if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK) {
+		sqlite_log_error(s, what);
+		return STORE_ERROR;
+	}
+	sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
+	*gen = 0;
+	if ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		*gen = sqlite3_column_int64(q, 0);
+		rc = sqlite3_step(q);
+	}
+	if (rc != SQLITE_DONE) {
+		sqlite_log_error(s, what);
+		sqlite3_finalize(q);
+		return STORE_ERROR;
+	}
+	sqlite3_finalize(q);
+	return STORE_OK;
+}
+
+static enum store_result
+sqlite_catalog_generation(struct store *st, const char *upstream, int64_t *gen)
+{
+	return sqlite_catalog_gen_run(
+	    sq(st), "catalog generation",
+	    "SELECT CAST(value AS INTEGER) FROM meta WHERE key = ?1", upstream,
+	    gen);
+}
+
+/* One statement, so its own durable transaction. */
+static enum store_result
+sqlite_catalog_bump(struct store *st, const char *upstream, int64_t *gen)
+{
+	return sqlite_catalog_gen_run(
+	    sq(st), "catalog bump",
+	    "INSERT INTO meta (key, value) VALUES (?1, '1')"
+	    " ON CONFLICT (key) DO UPDATE"
+	    " SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)"
+	    " RETURNING CAST(value AS INTEGER)",
+	    upstream, gen);
+}
+
 static const struct store_ops sqlite_ops = {
     .name = "sqlite",
     .close = sqlite_close,
@@ -2134,4 +2195,6 @@ static const struct store_ops sqlite_ops = {
     .upstream_state_put = sqlite_upstream_state_put,
     .upstream_state_get = sqlite_upstream_state_get,
     .check = sqlite_check,
+    .catalog_generation = sqlite_catalog_generation,
+    .catalog_bump = sqlite_catalog_bump,
 };

@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dialect.h"
+
 struct event_base;
 struct cfg_upstream;
 struct buf;
@@ -36,8 +38,11 @@ enum up_circuit { UP_CIRCUIT_CLOSED, UP_CIRCUIT_OPEN, UP_CIRCUIT_HALF_OPEN };
 	              * re-send the POST when a kept-alive connection dies */
 #define UP_LARGE 0x2 /* the reply may be large (services) */
 
-#define UP_REPLY_MAX (1u << 20)    /* reply cap for ordinary calls */
-#define UP_REPLY_LARGE (64u << 20) /* reply cap with UP_LARGE */
+/* Reply caps: the parser's own (lib/dialect.h, where the sizes are
+ * reasoned), so every reply downloaded in full is one the parser reads, and
+ * one it would refuse for its size is never downloaded past the cap. */
+#define UP_REPLY_MAX DIALECT_MAX_BODY            /* ordinary calls */
+#define UP_REPLY_LARGE DIALECT_MAX_SERVICES_BODY /* with UP_LARGE */
 
 struct up_result {
 	enum up_transport transport;

@@ -115,7 +115,8 @@ fp_usage(FILE *f)
 	    "[--key KEY]...\n"
 	    "  [--dialect std|v1|var] [--currency USD] [--services N | "
 	    "--services-file F.json]\n"
-	    "  [--balance AMOUNT] [--progress manual|instant|timer:MS]\n"
+	    "  [--name-pad BYTES]"
+	    " [--balance AMOUNT] [--progress manual|instant|timer:MS]\n"
 	    "  [--fault ACTION=MODE[:ARG][,after=N][,count=N][,nocreate]]...\n"
 	    "  [--log FILE] [--log-max N] [--ready-fd N] [--max-ids N] "
 	    "[--max-body BYTES]\n"
@@ -454,7 +455,10 @@ fp_api_request(struct evhttp_request *req, struct fp_conn *c, int fresh,
 		fp_reply_error(fp.body, f.text);
 		res.key_ok = fp_params_get(p, "key") != NULL;
 	} else {
+		if (faulty && f.mode == FP_FAULT_WRONGID)
+			fp_reply_set_id_shift(f.shift);
 		fp_api_handle(p, act, faulty ? f.effects : 1, fp.body, &res);
+		fp_reply_set_id_shift(0);
 	}
 
 	memset(&call, 0, sizeof(call));
@@ -663,6 +667,7 @@ enum {
 	OPT_CURRENCY,
 	OPT_SERVICES,
 	OPT_SERVICES_FILE,
+	OPT_NAME_PAD,
 	OPT_BALANCE,
 	OPT_PROGRESS,
 	OPT_FAULT,
@@ -684,6 +689,7 @@ static const struct option fp_options[] = {
     {"currency", required_argument, NULL, OPT_CURRENCY},
     {"services", required_argument, NULL, OPT_SERVICES},
     {"services-file", required_argument, NULL, OPT_SERVICES_FILE},
+    {"name-pad", required_argument, NULL, OPT_NAME_PAD},
     {"balance", required_argument, NULL, OPT_BALANCE},
     {"progress", required_argument, NULL, OPT_PROGRESS},
     {"fault", required_argument, NULL, OPT_FAULT},
@@ -710,7 +716,7 @@ main(int argc, char **argv)
 	size_t nkeys = 0, nfaults = 0;
 	int64_t services = FP_SERVICES_DEFAULT, log_max = FP_LOG_MAX_DEFAULT;
 	int64_t max_ids = 100, first_order = 1, ready_fd = -1;
-	int64_t max_body = FP_MAX_BODY_DEFAULT;
+	int64_t max_body = FP_MAX_BODY_DEFAULT, name_pad = 0;
 	money_t balance = 1000000 * MONEY_SCALE;
 	enum fp_dialect dialect = FP_DIALECT_STD;
 	struct fp_orders_conf oc;
@@ -758,6 +764,10 @@ main(int argc, char **argv)
 			break;
 		case OPT_SERVICES_FILE:
 			services_file = optarg;
+			break;
+		case OPT_NAME_PAD:
+			name_pad = fp_opt_int("--name-pad", optarg, 0,
+			                      FP_CATALOG_NAME_PAD_MAX);
 			break;
 		case OPT_BALANCE:
 			if (money_parse(optarg, &balance) == -1)
@@ -835,8 +845,8 @@ main(int argc, char **argv)
 	fp_params_init(&fp.params, 2 * fp.max_body + 3 * FP_MAX_HEADERS);
 	fp.body = evbuffer_new();
 
-	if (fp_catalog_init((int)services, services_file, err, sizeof(err)) ==
-	    -1)
+	if (fp_catalog_init((int)services, (size_t)name_pad, services_file, err,
+	                    sizeof(err)) == -1)
 		fatalx("%s", err);
 	oc.balance = balance;
 	oc.currency = currency;

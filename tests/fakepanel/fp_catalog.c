@@ -105,6 +105,7 @@ static struct fp_service *fp_catalog_svcs;
 static size_t fp_catalog_n, fp_catalog_cap;
 static uint64_t fp_catalog_gen;
 static int fp_catalog_start_n;
+static size_t fp_catalog_name_pad;
 static char *fp_catalog_start_path;
 
 const char *
@@ -220,6 +221,25 @@ fp_catalog_put(struct fp_service *s)
 	fp_catalog_gen++;
 }
 
+/* Pad the generated name *NAME with " ~~~~..." to fp_catalog_name_pad
+ * bytes. */
+static void
+fp_catalog_pad_name(char **name)
+{
+	size_t len = strlen(*name);
+	char *s;
+
+	if (len >= fp_catalog_name_pad)
+		return;
+	s = xmalloc(fp_catalog_name_pad + 1);
+	memcpy(s, *name, len);
+	s[len] = ' ';
+	memset(s + len + 1, '~', fp_catalog_name_pad - len - 1);
+	s[fp_catalog_name_pad] = '\0';
+	free(*name);
+	*name = s;
+}
+
 static void
 fp_catalog_generate(int n)
 {
@@ -269,6 +289,7 @@ fp_catalog_generate(int n)
 			s.dripfeed = i % 5 == 0;
 			s.refill_time = s.refill ? 30 : 0;
 		}
+		fp_catalog_pad_name(&s.name);
 		s.type_name = xstrdup(fp_catalog_types[s.type].name);
 		if (money_parse(s.rate_text, &s.rate) == -1)
 			fatalx("bad seed rate %s", s.rate_text);
@@ -445,9 +466,13 @@ fp_catalog_load(const char *path, char *err, size_t errlen)
 }
 
 int
-fp_catalog_init(int n, const char *path, char *err, size_t errlen)
+fp_catalog_init(int n, size_t name_pad, const char *path, char *err,
+                size_t errlen)
 {
 	fp_catalog_clear();
+	fp_catalog_name_pad = name_pad < FP_CATALOG_NAME_PAD_MAX
+	                          ? name_pad
+	                          : FP_CATALOG_NAME_PAD_MAX;
 	free(fp_catalog_start_path);
 	fp_catalog_start_path = path != NULL ? xstrdup(path) : NULL;
 	fp_catalog_start_n = n;

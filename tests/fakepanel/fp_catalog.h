@@ -31,7 +31,8 @@ enum fp_type {
 	FP_T__COUNT
 };
 
-#define FP_CATALOG_MAX 1000000 /* services kept */
+#define FP_CATALOG_MAX 1000000       /* services kept */
+#define FP_CATALOG_NAME_PAD_MAX 4096 /* bytes a generated name is padded to */
 
 struct fp_service {
 	int64_t id;
@@ -54,9 +55,12 @@ const char *fp_catalog_type_slug(enum fp_type t);
 /* Any case, spaces, '_' or '-': 0 and *OUT, or -1. */
 int fp_catalog_type_parse(const char *s, enum fp_type *out);
 
-/* Set the start-up catalogue: N generated services, or the JSON array in
- * PATH (PATH wins when not NULL).  0, or -1 with a message in ERR. */
-int fp_catalog_init(int n, const char *path, char *err, size_t errlen);
+/* Set the start-up catalogue: N generated services, each name padded to
+ * NAME_PAD bytes (0: not padded; at most FP_CATALOG_NAME_PAD_MAX) so a
+ * catalogue reaches a chosen size, or the JSON array in PATH (PATH wins
+ * when not NULL).  0, or -1 with a message in ERR. */
+int fp_catalog_init(int n, size_t name_pad, const char *path, char *err,
+                    size_t errlen);
 /* Back to the start-up catalogue. */
 void fp_catalog_reset(void);
 void fp_catalog_free(void);

@@ -19,7 +19,7 @@ static const struct {
     {"close", FP_FAULT_CLOSE}, {"502", FP_FAULT_502},
     {"524", FP_FAULT_524},     {"garbage", FP_FAULT_GARBAGE},
     {"empty", FP_FAULT_EMPTY}, {"slow", FP_FAULT_SLOW},
-    {"error", FP_FAULT_ERROR},
+    {"error", FP_FAULT_ERROR}, {"wrongid", FP_FAULT_WRONGID},
 };
 
 static const char *const fp_fault_garbage_names[] = {
@@ -85,6 +85,13 @@ fp_fault_parse(const char *spec, struct fp_fault *out, char *err, size_t errlen)
 		                 &out->ms) == -1 ||
 		    out->ms > FP_FAULT_SLOW_MAX)
 			goto bad;
+	} else if (out->mode == FP_FAULT_WRONGID) {
+		out->shift = 1;
+		if (colon != NULL &&
+		    (fp_fault_num(colon + 1, (size_t)(end - colon - 1),
+		                  &out->shift) == -1 ||
+		     out->shift == 0))
+			goto bad;
 	} else if (out->mode == FP_FAULT_GARBAGE && colon != NULL) {
 		size_t alen = (size_t)(end - colon - 1);
 
@@ -129,7 +136,7 @@ bad:
 	snprintf(err, errlen,
 	         "bad fault \"%s\" (MODE[:ARG][,after=N][,count=N][,nocreate]; "
 	         "modes: none hang close 502 524 garbage[:php|truncated|html] "
-	         "empty slow:MS error:TEXT)",
+	         "empty slow:MS error:TEXT wrongid[:N])",
 	         spec);
 	return -1;
 }
@@ -208,6 +215,9 @@ fp_fault_describe(const struct fp_fault *f, char *buf, size_t len)
 	case FP_FAULT_GARBAGE:
 		snprintf(buf, len, "garbage:%s",
 		         fp_fault_garbage_names[f->garbage]);
+		break;
+	case FP_FAULT_WRONGID:
+		snprintf(buf, len, "wrongid:%lld", (long long)f->shift);
 		break;
 	default:
 		for (size_t i = 0;

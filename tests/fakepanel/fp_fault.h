@@ -17,7 +17,8 @@ enum fp_fault_mode {
 	FP_FAULT_GARBAGE, /* 200 with a body that is not JSON */
 	FP_FAULT_EMPTY,   /* 200 with an empty body */
 	FP_FAULT_SLOW,    /* the normal reply after MS milliseconds */
-	FP_FAULT_ERROR    /* {"error": TEXT}, nothing done */
+	FP_FAULT_ERROR,   /* {"error": TEXT}, nothing done */
+	FP_FAULT_WRONGID  /* status answers name order ID+N, not the ID asked */
 };
 
 enum fp_garbage { FP_GARBAGE_PHP, FP_GARBAGE_TRUNCATED, FP_GARBAGE_HTML };
@@ -25,6 +26,7 @@ enum fp_garbage { FP_GARBAGE_PHP, FP_GARBAGE_TRUNCATED, FP_GARBAGE_HTML };
 struct fp_fault {
 	enum fp_fault_mode mode;
 	int64_t ms;              /* slow */
+	int64_t shift;           /* wrongid: N, default 1 */
 	enum fp_garbage garbage; /* garbage */
 	char text[FP_TEXT_MAX];  /* error */
 	int effects;   /* the call still takes effect (order created, ...) */

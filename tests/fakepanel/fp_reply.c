@@ -38,6 +38,7 @@ struct fp_blob {
 
 static enum fp_dialect fp_reply_d = FP_DIALECT_STD;
 static int fp_reply_pretty, fp_reply_bom;
+static int64_t fp_reply_shift;       /* the wrongid fault's N, or 0 */
 static struct fp_blob *fp_reply_svc; /* cached services list */
 static uint64_t fp_reply_svc_gen;    /* catalogue generation of it */
 static char fp_reply_buf[FP_REPLY_BUFSZ];
@@ -83,6 +84,12 @@ fp_reply_set_format(int pretty, int bom)
 	fp_reply_pretty = pretty;
 	fp_reply_bom = bom;
 	fp_reply_drop_cache();
+}
+
+void
+fp_reply_set_id_shift(int64_t shift)
+{
+	fp_reply_shift = shift;
 }
 
 void
@@ -262,7 +269,8 @@ fp_reply_error_json(const char *text)
 static int
 fp_reply_fast(void)
 {
-	return !fp_reply_pretty && fp_reply_d != FP_DIALECT_VAR;
+	return !fp_reply_pretty && fp_reply_d != FP_DIALECT_VAR &&
+	       fp_reply_shift == 0;
 }
 
 static char *
@@ -524,7 +532,8 @@ fp_reply_status_json(int64_t id, const struct fp_order_view *v, const char *cur)
 	else
 		remains = fp_reply_num_string(v->remains);
 	if (fp_reply_d == FP_DIALECT_V1) {
-		json_object_set_new(o, "order", fp_reply_id(id));
+		json_object_set_new(o, "order",
+		                    fp_reply_id(id + fp_reply_shift));
 		json_object_set_new(o, "status", json_string(word));
 		json_object_set_new(o, "charge", fp_reply_money(v->charge, 4));
 		json_object_set_new(o, "start_count",
@@ -532,6 +541,9 @@ fp_reply_status_json(int64_t id, const struct fp_order_view *v, const char *cur)
 		json_object_set_new(o, "remains", remains);
 		return o;
 	}
+	if (fp_reply_shift != 0)
+		json_object_set_new(o, "order",
+		                    fp_reply_id(id + fp_reply_shift));
 	json_object_set_new(o, "charge", fp_reply_money(v->charge, 5));
 	json_object_set_new(o, "start_count",
 	                    fp_reply_num_string(v->start_count));

@@ -17,6 +17,10 @@ enum fp_dialect fp_reply_dialect(void);
 /* PRETTY: indent 4 in every dialect; BOM: prefix every body with a UTF-8
  * byte-order mark. */
 void fp_reply_set_format(int pretty, int bom);
+/* From now on status replies (single and multi) name order ID+SHIFT in an
+ * "order" member instead of the ID asked, as a panel mixing up its orders
+ * would (the wrongid fault); 0 turns it off. */
+void fp_reply_set_id_shift(int64_t shift);
 /* Drop the cached services lists. */
 void fp_reply_free(void);
 

@@ -280,6 +280,158 @@ test_empty(void **state)
 	config_free(cfg);
 }
 
+/* Issue 15: an upstream's "unlimited" maximum (int64's largest) keeps the
+ * service; its limits are clamped to the largest quantity panelmux takes,
+ * and the clamping is counted for the log. */
+static void
+test_qty_clamp(void **state)
+{
+	struct config *cfg =
+	    load("services:\n"
+	         "  - id: 1\n    route: [\"alpha:1\"]\n"
+	         "  - id: 2\n    route: [\"alpha:2\"]\n"
+	         "  - id: 3\n    route: [\"alpha:3\", \"gamma:3\"]\n"
+	         "  - id: 4\n    route: [\"alpha:1\"]\n    max: 5000\n");
+	struct dialect_services lists[4];
+	const struct catalog_service *s;
+	struct catalog *c;
+	json_t *j;
+
+	memset(lists, 0, sizeof(lists));
+	svc(&lists[0], 1, "Unlimited", "X", "0.90", 10, INT64_MAX, 1);
+	svc(&lists[0], 2, "Huge min", "X", "0.90", INT64_MAX, INT64_MAX, 1);
+	svc(&lists[0], 3, "Routed", "X", "0.90", 10, INT64_MAX, 1);
+	svc(&lists[2], 3, "Routed", "X", "0.90", 20, 7000, 1);
+	c = catalog_build(cfg, lists);
+
+	s = catalog_find(c, 1);
+	assert_non_null(s);
+	assert_int_equal(s->min, 10);
+	assert_int_equal(s->max, CATALOG_QTY_MAX);
+	assert_int_equal(s->routes[0].max, CATALOG_QTY_MAX);
+	s = catalog_find(c, 2);
+	assert_non_null(s);
+	assert_int_equal(s->min, CATALOG_QTY_MAX);
+	assert_int_equal(s->max, CATALOG_QTY_MAX);
+	s = catalog_find(c, 3); /* the other route's limits still narrow */
+	assert_non_null(s);
+	assert_int_equal(s->min, 20);
+	assert_int_equal(s->max, 7000);
+	s = catalog_find(c, 4); /* the config's override wins */
+	assert_non_null(s);
+	assert_int_equal(s->max, 5000);
+	assert_int_equal(c->n, 4);
+	assert_int_equal(c->skipped, 0);
+	/* routes clamped: 1, 2, 3's first, 4 */
+	assert_int_equal(c->clamped, 4);
+
+	j = json_loads(c->json, 0, NULL);
+	assert_non_null(j);
+	assert_string_equal(
+	    json_string_value(json_object_get(json_array_get(j, 0), "max")),
+	    "1000000000000");
+	json_decref(j);
+	catalog_unref(c);
+	for (int i = 0; i < 4; i++)
+		dialect_services_free(&lists[i]);
+	config_free(cfg);
+}
+
+/* The listed refill/cancel flag of local service ID in C's reply. */
+static int
+listed(const struct catalog *c, int64_t id, const char *flag)
+{
+	json_t *j = json_loads(c->json, 0, NULL), *o;
+	size_t i;
+	int v = -1;
+
+	assert_non_null(j);
+	json_array_foreach(j, i, o)
+	{
+		if (json_integer_value(json_object_get(o, "service")) != id)
+			continue;
+		assert_true(json_is_boolean(json_object_get(o, flag)));
+		v = json_is_true(json_object_get(o, flag));
+	}
+	json_decref(j);
+	return v;
+}
+
+/* Issue 15: refill and cancel are allowed only when every route's upstream
+ * lists the flag true, or the config says so; a flag an upstream does not
+ * list (the v1 family) is unknown and neither listed nor allowed. */
+static void
+test_flags(void **state)
+{
+	struct config *cfg =
+	    load("services:\n"
+	         "  - id: 1\n    route: [\"alpha:1\"]\n"
+	         "  - id: 2\n    route: [\"alpha:2\"]\n"
+	         "  - id: 3\n    route: [\"alpha:2\"]\n"
+	         "    refill: true\n    cancel: true\n"
+	         "  - id: 4\n    route: [\"beta:4\", \"alpha:2\"]\n"
+	         "  - id: 5\n    route: [\"beta:4\", \"gamma:5\"]\n"
+	         "  - id: 6\n    route: [\"beta:4\"]\n    cancel: false\n"
+	         "  - import: alpha\n    id_offset: 100\n"
+	         "    refill: true\n");
+	struct dialect_services lists[4];
+	const struct catalog_service *s;
+	struct catalog *c;
+
+	memset(lists, 0, sizeof(lists));
+	svc(&lists[0], 1, "listed", "X", "1", 1, 10, 1);
+	svc(&lists[0], 2, "v1", "X", "1", 1, 10, DIALECT_FLAG_UNKNOWN);
+	lists[0].v[1].cancel = DIALECT_FLAG_UNKNOWN;
+	svc(&lists[1], 4, "both", "X", "1", 1, 10, 1);
+	svc(&lists[2], 5, "no refill", "X", "1", 1, 10, 0);
+	c = catalog_build(cfg, lists);
+
+	/* listed true by the upstream */
+	assert_int_equal(catalog_service_allows(c, 1, CATALOG_REFILL), 1);
+	assert_int_equal(catalog_service_allows(c, 1, CATALOG_CANCEL), 1);
+	assert_int_equal(listed(c, 1, "refill"), 1);
+	s = catalog_find(c, 1);
+	assert_int_equal(s->refill_flag, 1);
+	/* not listed: unknown, shown false, refused */
+	s = catalog_find(c, 2);
+	assert_non_null(s);
+	assert_int_equal(s->refill_flag, DIALECT_FLAG_UNKNOWN);
+	assert_int_equal(s->cancel_flag, DIALECT_FLAG_UNKNOWN);
+	assert_int_equal(catalog_service_allows(c, 2, CATALOG_REFILL), 0);
+	assert_int_equal(catalog_service_allows(c, 2, CATALOG_CANCEL), 0);
+	assert_int_equal(listed(c, 2, "refill"), 0);
+	assert_int_equal(listed(c, 2, "cancel"), 0);
+	/* the config's override for a v1 upstream whose services do */
+	assert_int_equal(catalog_service_allows(c, 3, CATALOG_REFILL), 1);
+	assert_int_equal(catalog_service_allows(c, 3, CATALOG_CANCEL), 1);
+	assert_int_equal(listed(c, 3, "refill"), 1);
+	assert_int_equal(listed(c, 3, "cancel"), 1);
+	assert_int_equal(catalog_find(c, 3)->refill_flag, DIALECT_FLAG_UNKNOWN);
+	/* two routes: one unknown makes it unknown, one false makes it
+	 * false */
+	assert_int_equal(catalog_find(c, 4)->refill_flag, DIALECT_FLAG_UNKNOWN);
+	assert_int_equal(catalog_service_allows(c, 4, CATALOG_REFILL), 0);
+	assert_int_equal(catalog_find(c, 5)->refill_flag, 0);
+	assert_int_equal(catalog_service_allows(c, 5, CATALOG_REFILL), 0);
+	assert_int_equal(catalog_service_allows(c, 5, CATALOG_CANCEL), 1);
+	/* an override may also take a flag away */
+	assert_int_equal(catalog_service_allows(c, 6, CATALOG_REFILL), 1);
+	assert_int_equal(catalog_service_allows(c, 6, CATALOG_CANCEL), 0);
+	assert_int_equal(listed(c, 6, "cancel"), 0);
+	/* an import's override covers each imported service */
+	assert_int_equal(catalog_service_allows(c, 102, CATALOG_REFILL), 1);
+	assert_int_equal(catalog_service_allows(c, 102, CATALOG_CANCEL), 0);
+	assert_int_equal(listed(c, 102, "refill"), 1);
+	/* no such service */
+	assert_int_equal(catalog_service_allows(c, 999, CATALOG_REFILL), 0);
+	assert_int_equal(catalog_service_allows(NULL, 1, CATALOG_REFILL), 0);
+
+	catalog_unref(c);
+	for (int i = 0; i < 4; i++)
+		dialect_services_free(&lists[i]);
+	config_free(cfg);
+}
+
 int
 main(void)
 {
@@ -287,6 +439,8 @@ main(void)
 	    cmocka_unit_test(test_price_table),
 	    cmocka_unit_test(test_build),
 	    cmocka_unit_test(test_empty),
+	    cmocka_unit_test(test_qty_clamp),
+	    cmocka_unit_test(test_flags),
 	};
 
 	log_init("test_catalog", LOG_LEVEL_ERROR);

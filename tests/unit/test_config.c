@@ -169,6 +169,9 @@ test_full(void **state)
 	assert_int_equal(cfg->max_connections_per_ip, 20);
 	assert_int_equal(cfg->rate_per_key.count, 3000);
 	assert_int_equal(cfg->rate_per_key.per_ms, 60000);
+	/* only rate_per_key given: reads keep its rate */
+	assert_int_equal(cfg->read_rate_per_key.count, 3000);
+	assert_int_equal(cfg->read_rate_per_key.per_ms, 60000);
 	assert_int_equal(cfg->rate_per_ip.count, 100);
 	assert_int_equal(cfg->rate_per_ip.per_ms, 3600000);
 	assert_int_equal(cfg->markup.set, 1);
@@ -283,6 +286,8 @@ check_defaults(const struct config *cfg)
 	assert_int_equal(cfg->max_connections_per_ip, 256);
 	assert_int_equal(cfg->rate_per_key.count, 50);
 	assert_int_equal(cfg->rate_per_key.per_ms, 1000);
+	assert_int_equal(cfg->read_rate_per_key.count, 1000);
+	assert_int_equal(cfg->read_rate_per_key.per_ms, 1000);
 	assert_int_equal(cfg->rate_per_ip.count, 200);
 	assert_int_equal(cfg->rate_per_ip.per_ms, 1000);
 	assert_int_equal(cfg->markup.set, 1);
@@ -517,6 +522,46 @@ test_bad_rate(void **state)
 	    "50/s, 3000/m, 100/h)");
 	expect_error("limits:\n  rate_per_ip: 50\n",
 	             "t.yaml:2:16: limits.rate_per_ip: bad rate \"50\"");
+	expect_error(
+	    "limits:\n  read_rate_per_key: fast\n",
+	    "t.yaml:2:22: limits.read_rate_per_key: bad rate \"fast\"");
+}
+
+/* Reads and writes have a bucket each; a config that gives only
+ * rate_per_key (written before the split) limits reads by it too. */
+static void
+test_read_rate(void **state)
+{
+	struct config *cfg;
+
+	cfg = expect_ok("limits:\n  read_rate_per_key: 10/s\n");
+	assert_int_equal(cfg->read_rate_per_key.count, 10);
+	assert_int_equal(cfg->rate_per_key.count, 50);
+	config_free(cfg);
+	cfg = expect_ok("limits:\n  read_rate_per_key: 600/m\n"
+	                "  rate_per_key: 5/s\n");
+	assert_int_equal(cfg->read_rate_per_key.count, 600);
+	assert_int_equal(cfg->read_rate_per_key.per_ms, 60000);
+	assert_int_equal(cfg->rate_per_key.count, 5);
+	assert_int_equal(cfg->rate_per_key.per_ms, 1000);
+	config_free(cfg);
+	cfg = expect_ok("limits:\n  rate_per_key: 20/s\n");
+	assert_int_equal(cfg->read_rate_per_key.count, 20);
+	assert_int_equal(cfg->read_rate_per_key.per_ms, 1000);
+	config_free(cfg);
+	cfg = expect_ok("limits:\n  rate_per_key: 0/s\n");
+	assert_int_equal(cfg->read_rate_per_key.count, 0);
+	assert_int_equal(cfg->rate_per_key.count, 0);
+	config_free(cfg);
+	cfg = expect_ok("limits:\n  rate_per_key: 0/s\n"
+	                "  read_rate_per_key: 0/s\n"
+	                "  rate_per_ip: 0/s\n");
+	assert_int_equal(cfg->read_rate_per_key.count, 0);
+	config_free(cfg);
+	/* another limits key does not count as giving rate_per_key */
+	cfg = expect_ok("limits:\n  max_connections: 5\n");
+	assert_int_equal(cfg->read_rate_per_key.count, 1000);
+	config_free(cfg);
 }
 
 static void
@@ -1212,6 +1257,7 @@ main(void)
 	    cmocka_unit_test(test_bad_duration),
 	    cmocka_unit_test(test_bad_size),
 	    cmocka_unit_test(test_bad_rate),
+	    cmocka_unit_test(test_read_rate),
 	    cmocka_unit_test(test_bad_money),
 	    cmocka_unit_test(test_bad_markup),
 	    cmocka_unit_test(test_bad_hostport),

@@ -529,7 +529,8 @@ test_corpus_services(void **state)
 	assert_int_equal(e->rate, M(102000000));
 	assert_int_equal(e->min, 500);
 	assert_true(e->dripfeed);
-	assert_false(e->refill);
+	/* the v1 family lists no refill/cancel: unknown, not false */
+	assert_int_equal(e->refill, DIALECT_FLAG_UNKNOWN);
 	dialect_services_free(&s);
 
 	body = slurp("v1-empty-catalog.json", &len);
@@ -1438,8 +1439,9 @@ test_services_fields(void **state)
 	assert_string_equal(s.v[0].description, "line 1\nline 2");
 	assert_string_equal(s.v[0].refill_time, "30");
 	assert_string_equal(s.v[1].type, "Drip Magic");
-	assert_false(s.v[1].refill);
-	assert_false(s.v[1].cancel);
+	/* 2 and "maybe" say nothing readable */
+	assert_int_equal(s.v[1].refill, DIALECT_FLAG_UNKNOWN);
+	assert_int_equal(s.v[1].cancel, DIALECT_FLAG_UNKNOWN);
 	assert_null(s.v[1].description);
 	assert_string_equal(s.v[1].refill_time, "Lifetime");
 	assert_string_equal(s.v[2].type, "Default");
@@ -1728,6 +1730,237 @@ test_refill_status_shapes(void **state)
 	}
 }
 
+/* Issue 15: a services list over the old 8 MiB parser cap (the download
+ * cap was 64 MiB, the list limit 100,000 services) is read; the caps of the
+ * services reply agree; what is over them is a fault. */
+static void
+test_services_large_reply(void **state)
+{
+	struct dialect_services s;
+	size_t n = 20000, i, cap, len;
+	char *body, *p, pad[401];
+
+	memset(pad, 'x', sizeof(pad) - 1);
+	pad[sizeof(pad) - 1] = '\0';
+	cap = n * (sizeof(pad) + 200) + 16;
+	body = malloc(cap);
+	assert_non_null(body);
+	p = body;
+	*p++ = '[';
+	for (i = 0; i < n; i++)
+		p +=
+		    sprintf(p,
+		            "%s{\"service\":%zu,\"name\":\"Service %zu %s\","
+		            "\"type\":\"Default\",\"category\":\"Big\","
+		            "\"rate\":\"0.90\",\"min\":\"10\",\"max\":\"1000\","
+		            "\"refill\":true,\"cancel\":false}",
+		            i > 0 ? "," : "", i + 1, i + 1, pad);
+	*p++ = ']';
+	len = (size_t)(p - body);
+	assert_true(len > ((size_t)8 << 20)); /* the old cap */
+	assert_int_equal(dialect_services(200, body, len, &s), DIALECT_OK);
+	assert_int_equal(s.n, n);
+	assert_int_equal(s.nskipped, 0);
+	assert_int_equal(s.v[n - 1].id, (int64_t)n);
+	dialect_services_free(&s);
+	free(body);
+
+	/* The parser takes what the transport may deliver for a services
+	 * call, and the cap is room for the list limit's entries. */
+	assert_true(DIALECT_MAX_SERVICES_BODY >=
+	            (size_t)DIALECT_MAX_SERVICES * 512);
+	body = malloc(DIALECT_MAX_SERVICES_BODY + 1);
+	assert_non_null(body);
+	memset(body, ' ', DIALECT_MAX_SERVICES_BODY + 1);
+	memcpy(body, "[]", 2);
+	assert_int_equal(
+	    dialect_services(200, body, DIALECT_MAX_SERVICES_BODY, &s),
+	    DIALECT_OK);
+	assert_int_equal(
+	    dialect_services(200, body, DIALECT_MAX_SERVICES_BODY + 1, &s),
+	    DIALECT_FAULT);
+	assert_non_null(strstr(s.msg, "limit"));
+	/* Other replies keep the ordinary cap. */
+	{
+		struct dialect_add a;
+
+		memcpy(body, "{\"order\":1}", 11);
+		assert_int_equal(
+		    dialect_add(200, body, DIALECT_MAX_BODY + 1, &a),
+		    DIALECT_FAULT);
+	}
+	free(body);
+}
+
+/* Issue 15: panels write "unlimited" as int64's largest value, often as a
+ * string; the service is kept, its limits read as INT64_MAX (the catalogue
+ * clamps them), whatever the number of digits. */
+static void
+test_services_unlimited_max(void **state)
+{
+	struct dialect_services s;
+
+	assert_int_equal(
+	    services_of(
+	        "[" SVC("1", "\"0.90\"", "\"10\"", "\"9223372036854775807\"") "," SVC("2", "1", "10", "9223372036854775807") "," SVC(
+	            "3", "1", "\"5\"",
+	            "\"99999999999999999999\"") "," SVC("4", "1",
+	                                                "\"9223372036854775807"
+	                                                "\"",
+	                                                "\"9223372036854775807"
+	                                                "\"") "," SVC("5", "1",
+	                                                              "1",
+	                                                              "1e300") "," SVC("6",
+	                                                                               "1",
+	                                                                               "\"-99999999999999999999\"",
+	                                                                               "2") "]",
+	        &s),
+	    DIALECT_OK);
+	assert_int_equal(s.n, 5);
+	assert_int_equal(s.v[0].id, 1);
+	assert_int_equal(s.v[0].min, 10);
+	assert_int_equal(s.v[0].max, INT64_MAX);
+	assert_int_equal(s.v[1].id, 2);
+	assert_int_equal(s.v[1].max, INT64_MAX);
+	assert_int_equal(s.v[2].id, 3);
+	assert_int_equal(s.v[2].min, 5);
+	assert_int_equal(s.v[2].max, INT64_MAX);
+	assert_int_equal(s.v[3].id, 4);
+	assert_int_equal(s.v[3].min, INT64_MAX);
+	assert_int_equal(s.v[3].max, INT64_MAX);
+	assert_int_equal(s.v[4].id, 5);
+	assert_int_equal(s.v[4].max, INT64_MAX);
+	/* a negative minimum is still refused */
+	assert_int_equal(s.nskipped, 1);
+	dialect_services_free(&s);
+}
+
+/* Issue 15: a refill or cancel flag the panel does not list (the v1
+ * family lists none) is recorded as unknown, not as false. */
+static void
+test_services_flags_unknown(void **state)
+{
+	struct dialect_services s;
+	char *body;
+	size_t len;
+
+	body = slurp("v1-services.json", &len);
+	assert_int_equal(dialect_services(200, body, len, &s), DIALECT_OK);
+	free(body);
+	assert_int_equal(s.v[0].refill, DIALECT_FLAG_UNKNOWN);
+	assert_int_equal(s.v[0].cancel, DIALECT_FLAG_UNKNOWN);
+	assert_int_equal(s.v[0].dripfeed, 1);
+	dialect_services_free(&s);
+
+	assert_int_equal(
+	    services_of("[{\"service\":1,\"name\":\"a\",\"rate\":1,\"min\":1,"
+	                "\"max\":2,\"refill\":false,\"cancel\":true},"
+	                "{\"service\":2,\"name\":\"b\",\"rate\":1,\"min\":1,"
+	                "\"max\":2,\"refill\":null,\"cancel\":\"maybe\"},"
+	                "{\"service\":3,\"name\":\"c\",\"rate\":1,\"min\":1,"
+	                "\"max\":2}]",
+	                &s),
+	    DIALECT_OK);
+	assert_int_equal(s.v[0].refill, 0);
+	assert_int_equal(s.v[0].cancel, 1);
+	assert_int_equal(s.v[1].refill, DIALECT_FLAG_UNKNOWN);
+	assert_int_equal(s.v[1].cancel, DIALECT_FLAG_UNKNOWN);
+	assert_int_equal(s.v[2].refill, DIALECT_FLAG_UNKNOWN);
+	assert_int_equal(s.v[2].cancel, DIALECT_FLAG_UNKNOWN);
+	assert_int_equal(s.v[2].dripfeed, 0); /* dripfeed stays 0/1 */
+	dialect_services_free(&s);
+}
+
+/* Issue 15: an answer that names another order (or refill) than the one it
+ * is filed under is a fault for that ID: never applied to the ID asked. */
+static void
+test_multi_names_other_id(void **state)
+{
+	static const char *const five[] = {"5"};
+	static const char *const two[] = {"5", "6"};
+	static const char *const refills[] = {"10", "11"};
+	struct dialect_status_multi m;
+	struct dialect_refill_multi rm;
+	struct dialect_refill_status_multi sm;
+	struct dialect_cancel c;
+	const char *b;
+
+	/* the single-order form naming another order */
+	b = "{\"order\":\"6\",\"status\":\"Completed\",\"charge\":\"1\","
+	    "\"remains\":\"0\"}";
+	assert_int_equal(dialect_status_multi(200, b, strlen(b), five, 1, &m),
+	                 DIALECT_FAULT);
+	assert_int_equal(m.items[0].item, DIALECT_ITEM_FAULT);
+	assert_int_equal(m.items[0].st.status, DIALECT_STATUS_UNKNOWN);
+	assert_non_null(strstr(m.items[0].msg, "6"));
+	assert_non_null(strstr(m.msg, "6"));
+	dialect_status_multi_free(&m);
+	/* as a number, and the v1 envelope */
+	b = "{\"order\":6,\"status\":\"Canceled\"}";
+	assert_int_equal(dialect_status_multi(200, b, strlen(b), five, 1, &m),
+	                 DIALECT_FAULT);
+	dialect_status_multi_free(&m);
+	b = "{\"status\":\"success\",\"data\":{\"order\":\"7\","
+	    "\"status\":\"completed\"}}";
+	assert_int_equal(dialect_status_multi(200, b, strlen(b), five, 1, &m),
+	                 DIALECT_FAULT);
+	dialect_status_multi_free(&m);
+	/* naming the order asked is fine (the v1 family always does) */
+	b = "{\"order\":\"5\",\"status\":\"completed\",\"remains\":\"0\"}";
+	assert_int_equal(dialect_status_multi(200, b, strlen(b), five, 1, &m),
+	                 DIALECT_OK);
+	assert_int_equal(m.items[0].st.status, DIALECT_STATUS_COMPLETED);
+	dialect_status_multi_free(&m);
+	b = "{\"order\":5,\"status\":\"Completed\"}";
+	assert_int_equal(dialect_status_multi(200, b, strlen(b), five, 1, &m),
+	                 DIALECT_OK);
+	dialect_status_multi_free(&m);
+
+	/* keyed by ID: the item under "5" names 6; "6" is its own */
+	b = "{\"5\":{\"order\":\"6\",\"status\":\"Completed\"},"
+	    "\"6\":{\"order\":6,\"status\":\"Pending\"}}";
+	assert_int_equal(dialect_status_multi(200, b, strlen(b), two, 2, &m),
+	                 DIALECT_OK);
+	assert_int_equal(m.items[0].item, DIALECT_ITEM_FAULT);
+	assert_non_null(strstr(m.items[0].msg, "6"));
+	assert_int_equal(m.items[1].item, DIALECT_ITEM_OK);
+	assert_int_equal(m.items[1].st.status, DIALECT_STATUS_PENDING);
+	dialect_status_multi_free(&m);
+
+	/* refill and cancel, keyed and single */
+	b = "{\"5\":{\"order\":\"7\",\"refill\":\"1\"},\"6\":{\"refill\":2}}";
+	assert_int_equal(dialect_refill_multi(200, b, strlen(b), two, 2, &rm),
+	                 DIALECT_OK);
+	assert_int_equal(rm.items[0].item, DIALECT_ITEM_FAULT);
+	assert_string_equal(rm.items[0].refill, "");
+	assert_int_equal(rm.items[1].item, DIALECT_ITEM_OK);
+	dialect_refill_multi_free(&rm);
+	b = "{\"order\":\"7\",\"refill\":\"1\"}";
+	assert_int_equal(dialect_refill_multi(200, b, strlen(b), five, 1, &rm),
+	                 DIALECT_FAULT);
+	dialect_refill_multi_free(&rm);
+	b = "{\"order\":\"7\",\"cancel\":1}";
+	assert_int_equal(dialect_cancel(200, b, strlen(b), five, 1, &c),
+	                 DIALECT_FAULT);
+	assert_int_equal(c.items[0].item, DIALECT_ITEM_FAULT);
+	dialect_cancel_free(&c);
+	b = "{\"5\":{\"order\":9,\"cancel\":1},\"6\":{\"cancel\":1}}";
+	assert_int_equal(dialect_cancel(200, b, strlen(b), two, 2, &c),
+	                 DIALECT_OK);
+	assert_int_equal(c.items[0].item, DIALECT_ITEM_FAULT);
+	assert_int_equal(c.items[1].item, DIALECT_ITEM_OK);
+	dialect_cancel_free(&c);
+	/* refill_status items are keyed by refill ID */
+	b = "{\"10\":{\"refill\":\"12\",\"status\":\"Completed\"},"
+	    "\"11\":{\"refill\":11,\"status\":\"Pending\"}}";
+	assert_int_equal(
+	    dialect_refill_status_multi(200, b, strlen(b), refills, 2, &sm),
+	    DIALECT_OK);
+	assert_int_equal(sm.items[0].item, DIALECT_ITEM_FAULT);
+	assert_int_equal(sm.items[1].item, DIALECT_ITEM_OK);
+	dialect_refill_status_multi_free(&sm);
+}
+
 int
 main(void)
 {
@@ -1757,6 +1990,10 @@ main(void)
 	    cmocka_unit_test(test_multi_shapes),
 	    cmocka_unit_test(test_multi_limits),
 	    cmocka_unit_test(test_refill_status_shapes),
+	    cmocka_unit_test(test_services_large_reply),
+	    cmocka_unit_test(test_services_unlimited_max),
+	    cmocka_unit_test(test_services_flags_unknown),
+	    cmocka_unit_test(test_multi_names_other_id),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

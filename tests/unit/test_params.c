@@ -533,9 +533,152 @@ test_json_numbers(void **state)
 	assert_int_equal(strlen(params_get(p, "j")), 2 + 323 + 1);
 	assert_true(strtod(params_get(p, "j"), NULL) == 5e-324);
 	params_free(p);
-	/* out of range for jansson */
-	assert_int_equal(result(JSON, "{\"a\":99999999999999999999}"),
+}
+
+/* The value of NAME after decoding BODY by CTYPE (which must succeed), in
+ * BUF. */
+static const char *
+value_of(const char *ctype, const char *body, const char *name, char *buf,
+         size_t size)
+{
+	struct params *p;
+	const char *v;
+
+	assert_int_equal(decode(&p, ctype, body), PARAMS_OK);
+	v = params_get(p, name);
+	assert_non_null(v);
+	snprintf(buf, size, "%s", v);
+	params_free(p);
+	return buf;
+}
+
+/* Why decoding BODY by CTYPE fails with R. */
+static const char *
+why_of(const char *ctype, const char *body, enum params_result r)
+{
+	struct params *p = params_new();
+	const char *why = NULL;
+
+	assert_int_equal(params_decode_body(p, ctype, body, strlen(body), &why),
+	                 r);
+	assert_int_equal(params_count(p), 0);
+	params_free(p);
+	assert_non_null(why);
+	return why;
+}
+
+static void
+test_json_big_integers(void **state)
+{
+	static const char range[] =
+	    "A number in the JSON body is out of range.";
+	char buf[256], *s, *q;
+	struct params *p;
+	int i;
+
+	/* beyond int64: the digits as sent, not "invalid JSON" */
+	assert_string_equal(value_of(JSON,
+	                             "{\"key\":\"k\",\"quantity\":"
+	                             "99999999999999999999999,\"service\":1}",
+	                             "quantity", buf, sizeof buf),
+	                    "99999999999999999999999");
+	assert_string_equal(
+	    value_of(JSON, "{\"a\":9223372036854775808}", "a", buf, sizeof buf),
+	    "9223372036854775808");
+	assert_string_equal(value_of(JSON, "{\"a\" : -9223372036854775809 }",
+	                             "a", buf, sizeof buf),
+	                    "-9223372036854775809");
+	assert_string_equal(value_of(JSON, "{\"a\":\n99999999999999999999\n}",
+	                             "a", buf, sizeof buf),
+	                    "99999999999999999999");
+	/* in arrays, beside ordinary numbers, after a byte-order mark */
+	assert_int_equal(
+	    decode(&p, JSON,
+	           "\xef\xbb\xbf{\"orders\":[1,99999999999999999999,"
+	           "3,-99999999999999999999],\"n\":"
+	           "9223372036854775807,\"r\":1.5}"),
+	    PARAMS_OK);
+	assert_string_equal(params_get(p, "orders"),
+	                    "1,99999999999999999999,3,-99999999999999999999");
+	assert_string_equal(params_get(p, "n"), "9223372036854775807");
+	assert_string_equal(params_get(p, "r"), "1.5");
+	params_free(p);
+	/* the rest of the rules still hold */
+	assert_int_equal(result(JSON, "{\"a\":99999999999999999999,\"a\":1}"),
 	                 PARAMS_BAD_ENCODING);
+	assert_int_equal(result(JSON, "[99999999999999999999]"),
+	                 PARAMS_BAD_ENCODING);
+	assert_string_equal(
+	    why_of(JSON, "{\"a\":99999999999999999999,}", PARAMS_BAD_ENCODING),
+	    "The body is not valid JSON.");
+	/* reals out of range, and too many big integers */
+	assert_string_equal(why_of(JSON, "{\"a\":1e400}", PARAMS_BAD_ENCODING),
+	                    range);
+	assert_string_equal(
+	    why_of(JSON, "{\"a\":-1.5E+99999}", PARAMS_BAD_ENCODING), range);
+	s = malloc(40 * 20);
+	assert_non_null(s);
+	q = s + sprintf(s, "{\"a\":[");
+	for (i = 0; i < 16; i++)
+		q += sprintf(q, "%s99999999999999999999%d", i ? "," : "",
+		             i % 10);
+	strcpy(q, "]}");
+	assert_int_equal(result(JSON, s), PARAMS_OK);
+	strcpy(q, ",99999999999999999999]}");
+	assert_string_equal(why_of(JSON, s, PARAMS_BAD_ENCODING), range);
+	free(s);
+}
+
+static void
+test_json_without_json_type(void **state)
+{
+	static const char body[] =
+	    "{\"key\":\"0123456789abcdef0123456789abcdef\","
+	    "\"action\":\"balance\"}";
+	static const char *const types[] = {NULL, "", "text/plain",
+	                                    "text/plain;charset=UTF-8",
+	                                    "application/octet-stream"};
+	char buf[64];
+	const char *why;
+
+	/* fetch() sends a string body as text/plain; some send no type */
+	for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+		assert_string_equal(
+		    value_of(types[i], body, "action", buf, sizeof buf),
+		    "balance");
+		assert_string_equal(value_of(types[i], " \r\n\t{\"a\":1}", "a",
+		                             buf, sizeof buf),
+		                    "1");
+	}
+	assert_string_equal(value_of("text/plain", "\xef\xbb\xbf{\"a\":2}", "a",
+	                             buf, sizeof buf),
+	                    "2");
+	/* meant as JSON: JSON's own errors */
+	assert_string_equal(
+	    why_of("text/plain", "{\"key\":", PARAMS_BAD_ENCODING),
+	    "The body is not valid JSON.");
+	assert_int_equal(result(NULL, "{\"a\":{\"b\":1}}"),
+	                 PARAMS_BAD_ENCODING);
+	/* form data as text/plain still works; free text is refused with
+	 * the types that work */
+	assert_string_equal(value_of("text/plain", "key=k&action=balance",
+	                             "action", buf, sizeof buf),
+	                    "balance");
+	why = why_of("text/plain", "hello", PARAMS_UNSUPPORTED_TYPE);
+	assert_non_null(strstr(why, "application/x-www-form-urlencoded"));
+	assert_non_null(strstr(why, "multipart/form-data"));
+	assert_non_null(strstr(why, "application/json"));
+	assert_int_equal(result("text/plain", "[1,2]"),
+	                 PARAMS_UNSUPPORTED_TYPE);
+	assert_int_equal(result("text/plain", "a=1&b"),
+	                 PARAMS_UNSUPPORTED_TYPE);
+	assert_int_equal(result("text/plain", "a=1&&b=2&"), PARAMS_OK);
+	assert_int_equal(
+	    result("text/plain", "0123456789abcdef0123456789abcdef"),
+	    PARAMS_UNSUPPORTED_TYPE);
+	/* no type: form data as before */
+	assert_string_equal(value_of(NULL, "hello", "hello", buf, sizeof buf),
+	                    "");
 }
 
 static void
@@ -861,6 +1004,8 @@ main(void)
 	    cmocka_unit_test(test_multipart_malformed),
 	    cmocka_unit_test(test_multipart_boundary),
 	    cmocka_unit_test(test_json_numbers),
+	    cmocka_unit_test(test_json_big_integers),
+	    cmocka_unit_test(test_json_without_json_type),
 	    cmocka_unit_test(test_json_bools_null),
 	    cmocka_unit_test(test_json_arrays),
 	    cmocka_unit_test(test_json_rejected),

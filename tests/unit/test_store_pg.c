@@ -265,10 +265,14 @@ test_ledger(void **state)
 	assert_int_equal(
 	    store_ledger_post(f->st, 9999, LEDGER_DEPOSIT, M("1"), NULL, &bal),
 	    STORE_NOTFOUND);
-	/* an overflow is an error, never a wrap */
+	/* past the largest balance: refused as such, never a wrap */
 	assert_int_equal(store_ledger_post(f->st, id, LEDGER_DEPOSIT,
 	                                   INT64_MAX - 5, NULL, &bal),
-	                 STORE_ERROR);
+	                 STORE_LIMIT);
+	assert_int_equal(store_ledger_post(f->st, id, LEDGER_DEPOSIT,
+	                                   STORE_BALANCE_MAX - M("5"), NULL,
+	                                   &bal),
+	                 STORE_LIMIT);
 	assert_int_equal(balance_of(f->st, "carol"), M("6"));
 	assert_int_equal(store_ledger_totals(f->st, totals), STORE_OK);
 	assert_int_equal(totals[LEDGER_DEPOSIT], M("10"));
