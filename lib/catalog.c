@@ -10,11 +10,7 @@
 #include "dialect.h"
 #include "log.h"
 #include "money.h"
-#include "ordertype.h"
 #include "xmalloc.h"
-
-_Static_assert(CATALOG_QTY_MAX == ORDERTYPE_NUM_MAX,
-               "the catalogue lists no quantity ordertype refuses");
 
 /* 10^10: a percent stored as money (25% = 25 x 10^8) over 100. */
 #define CATALOG_PERCENT_DEN (MONEY_SCALE * 100)

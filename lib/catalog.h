@@ -16,7 +16,7 @@
 
 /* The largest quantity panelmux takes, and so the largest min/max a
  * service is listed with: ordertype's ORDERTYPE_NUM_MAX (checked in
- * catalog.c).  Panels list "unlimited" maxima as int64's largest value;
+ * ordertype.c).  Panels list "unlimited" maxima as int64's largest value;
  * such limits are clamped to this, and the service kept. */
 #define CATALOG_QTY_MAX INT64_C(1000000000000)
 

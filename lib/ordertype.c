@@ -159,6 +159,11 @@ static const int64_t ordertype_delays[] = {0, 5, 10, 15, 30, 60, 90};
 /* Digits of a canonical number (<= ORDERTYPE_NUM_MAX) and NUL. */
 #define ORDERTYPE_NUM_SZ 24
 
+/* The catalogue clamps listed limits to its own constant (catalog.h): the
+ * same value, so it lists no quantity refused here. */
+_Static_assert(CATALOG_QTY_MAX == ORDERTYPE_NUM_MAX,
+               "the catalogue lists no quantity ordertype refuses");
+
 static const char ordertype_hash_tag[] = "panelmux-order-v1";
 
 /* Outcomes of reading a text field. */
