@@ -24,6 +24,7 @@
 #include "config.h"
 #include "conns.h"
 #include "fiber.h"
+#include "framing.h"
 #include "front.h"
 #include "log.h"
 #include "params.h"
@@ -190,52 +191,6 @@ front_send_error(struct front *f, struct evhttp_request *req, int status,
 	front_answer(f, req, r);
 }
 
-/* The framing of REQ's body if two HTTP readers could disagree on it (a
- * proxy in front that reads it otherwise would pass a request hidden in
- * the body: request smuggling), as the reason for a 400; NULL if sound.
- * RFC 9112 section 6: one Content-Length of plain digits (no sign, no
- * leading zero: an octal reader sees another number), or Transfer-Encoding
- * "chunked" alone, never both; no white space before a field name's
- * colon.  evhttp 2.1 has no hook between the headers and the body of an
- * incoming request: it has read the body by the first Content-Length (or
- * as chunked) when this runs, and the 400 closes the connection, so
- * nothing after that body is ever read as a request. */
-static const char *
-front_framing_bad(struct evhttp_request *req)
-{
-	static const char bad_length[] =
-	    "The request's Content-Length is not one plain decimal number.";
-	struct evkeyvalq *hdrs = evhttp_request_get_input_headers(req);
-	const char *cl = NULL, *te = NULL;
-	struct evkeyval *h;
-	size_t n;
-
-	TAILQ_FOREACH(h, hdrs, next)
-	{
-		if (strpbrk(h->key, " \t") != NULL)
-			return "A request header name holds white space.";
-		if (strcasecmp(h->key, "Content-Length") == 0) {
-			if (cl != NULL)
-				return bad_length;
-			cl = h->value;
-		} else if (strcasecmp(h->key, "Transfer-Encoding") == 0) {
-			if (te != NULL || strcasecmp(h->value, "chunked") != 0)
-				return "The only Transfer-Encoding accepted is "
-				       "chunked.";
-			te = h->value;
-		}
-	}
-	if (cl != NULL && te != NULL)
-		return "A request may not have both Content-Length and "
-		       "Transfer-Encoding.";
-	if (cl != NULL) {
-		n = strspn(cl, "0123456789");
-		if (n == 0 || cl[n] != '\0' || (cl[0] == '0' && n > 1))
-			return bad_length;
-	}
-	return NULL;
-}
-
 /* Decode body, query string and X-Api-Key into P; NULL or the reason. */
 static const char *
 front_decode(struct evhttp_request *req, struct params *p)
@@ -327,7 +282,12 @@ front_request_run(void *a, void *b)
 
 	conns_request_arrived(f->conns, req);
 	ip_ok = front_ip_take(f, req, ip, sizeof(ip));
-	if ((why = front_framing_bad(req)) != NULL) {
+	/* evhttp 2.1 has no hook between an incoming request's headers and
+	 * its body: it has read the body (by the first Content-Length, or
+	 * chunked) when this runs; the 400 closes the connection, so
+	 * nothing after that body is ever read as a request. */
+	why = framing_check(evhttp_request_get_input_headers(req));
+	if (why != NULL) {
 		log_debug("front: refused framing: %s", why);
 		evhttp_add_header(evhttp_request_get_output_headers(req),
 		                  "Connection", "close");
