@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The layout rules of lib/ (issue 16, DESIGN.md "Layout"), as TAP:
   1. no include cycle among lib/ files (a file's module is its name
-     without extension: api.c and api.h are one node);
+     without extension, api.c and api.h one node, a private header
+     NAME_int.h part of NAME);
   2. the order engine (lib/orders*.c, lib/orders*.h) includes neither
      api.h nor params.h: it takes typed input and renders no v2 JSON;
   3. no lib/ source or header is over 1,000 lines;
@@ -17,7 +18,10 @@ INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 
 
 def module(name):
-    return os.path.splitext(os.path.basename(name))[0]
+    """A file's node: its name without extension, a private header
+    (NAME_int.h) counted with its module."""
+    stem = os.path.splitext(os.path.basename(name))[0]
+    return stem[:-4] if stem.endswith("_int") else stem
 
 
 files = sorted(f for f in os.listdir(LIB) if f.endswith((".c", ".h")))
