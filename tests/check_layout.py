@@ -1,8 +1,7 @@
 #!/usr/bin/env python3
 """The layout rules of lib/ (issue 16, DESIGN.md "Layout"), as TAP:
-  1. no include cycle among lib/ files (a file's module is its name
-     without extension, api.c and api.h one node, a private header
-     NAME_int.h part of NAME);
+  1. no include cycle among lib/'s modules (a module is the files named
+     by its prefix: api.c and api.h; store.c, store_core.c, store_pg.c);
   2. the order engine (lib/orders*.c, lib/orders*.h) includes neither
      api.h nor params.h: it takes typed input and renders no v2 JSON;
   3. no lib/ source or header is over 1,000 lines;
@@ -18,10 +17,10 @@ INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 
 
 def module(name):
-    """A file's node: its name without extension, a private header
-    (NAME_int.h) counted with its module."""
-    stem = os.path.splitext(os.path.basename(name))[0]
-    return stem[:-4] if stem.endswith("_int") else stem
+    """A file's node: its module, the name up to the first '_' (STYLE.md:
+    the module prefix is the file name), so store.c, store.h,
+    store_core.c and store_sqlite_orders.c are one node, the store."""
+    return os.path.splitext(os.path.basename(name))[0].split("_")[0]
 
 
 files = sorted(f for f in os.listdir(LIB) if f.endswith((".c", ".h")))
