@@ -25,6 +25,7 @@
 #include "money.h"
 #include "pgpool.h"
 #include "store.h"
+#include "store_core.h"
 #include "xmalloc.h"
 
 #define PG_TRIES 5          /* runs of a transaction that keeps conflicting */
@@ -213,6 +214,7 @@ struct pgargs {
 #define PGX_UNIQUE_OK 1 /* a unique violation is the caller's answer */
 
 static const struct store_ops pg_ops;
+static const struct store_driver pg_driver;
 
 static struct store_pg *
 spg(struct store *st)
@@ -588,6 +590,28 @@ pg_run(struct store_pg *s, int txn, pg_body body, void *arg)
 	return r;
 }
 
+/* The driver's transaction runner: pg_run in a transaction. */
+struct pg_core {
+	store_core_body body;
+	void *arg;
+};
+
+static enum store_result
+pg_core_body(struct pgtx *t, void *arg)
+{
+	struct pg_core *c = arg;
+
+	return c->body(t, c->arg);
+}
+
+static enum store_result
+pg_txn(struct store *st, store_core_body body, void *arg)
+{
+	struct pg_core c = {body, arg};
+
+	return pg_run(spg(st), 1, pg_core_body, &c);
+}
+
 /* One statement outside a transaction.  With KEEP its result is left in
  * RES (PQclear it) for the caller to read with the connection given back;
  * ROWS is the rows affected or returned; ERR the statement's failure. */
@@ -807,9 +831,10 @@ pg_customer_list(struct store *st, store_customer_cb cb, void *arg)
 
 /* Insert one ledger row inside T's transaction; 0 or -1. */
 static int
-pg_ledger_insert(struct pgtx *t, int64_t customer_id, enum ledger_kind kind,
+pg_ledger_insert(store_tx *tx, int64_t customer_id, enum ledger_kind kind,
                  money_t amount, int64_t order_id, const char *note)
 {
+	struct pgtx *t = tx;
 	struct pgargs a = {0};
 
 	arg_int(&a, customer_id);
@@ -829,36 +854,26 @@ pg_ledger_insert(struct pgtx *t, int64_t customer_id, enum ledger_kind kind,
 	           ? 0
 	           : -1;
 }
-
 /* Add AMOUNT to a balance unless it would go below zero: 1 done, 0 not,
  * -1 error (an overflow included). */
 static int
-pg_balance_add(struct pgtx *t, int64_t customer_id, money_t amount,
-               money_t *new_balance)
+pg_balance_add(store_tx *tx, int64_t customer_id, money_t amount)
 {
 	struct pgargs a = {0};
-	PGresult *res;
-	int n;
+	int64_t n;
 
 	arg_int(&a, customer_id);
 	arg_int(&a, amount);
-	res = pg_exec(t, "balance add",
-	              "UPDATE customers SET balance = balance + $2::bigint"
-	              " WHERE id = $1 AND balance + $2::bigint >= 0"
-	              " RETURNING balance",
-	              &a);
-	if (res == NULL)
-		return -1;
-	n = PQntuples(res);
-	if (n == 1 && new_balance != NULL)
-		*new_balance = pg_int(res, 0, 0, 0);
-	PQclear(res);
-	return n == 1 ? 1 : 0;
+	n = pg_cmd(tx, "balance add",
+	           "UPDATE customers SET balance = balance + $2::bigint"
+	           " WHERE id = $1 AND balance + $2::bigint >= 0",
+	           &a);
+	return n < 0 ? -1 : n == 1;
 }
 
 /* Whether customer ID exists: STORE_OK, STORE_NOTFOUND or STORE_ERROR. */
 static enum store_result
-pg_customer_exists(struct pgtx *t, int64_t id)
+pg_customer_exists(store_tx *t, int64_t id)
 {
 	struct pgargs a = {0};
 	int64_t n;
@@ -870,68 +885,32 @@ pg_customer_exists(struct pgtx *t, int64_t id)
 		return STORE_ERROR;
 	return n == 1 ? STORE_OK : STORE_NOTFOUND;
 }
-
-struct pg_post {
-	int64_t customer_id;
-	enum ledger_kind kind;
-	money_t amount;
-	const char *note;
-	money_t balance;
-};
-
-static enum store_result
-pg_post_body(struct pgtx *t, void *arg)
+/* An operator's deposit or adjustment: never negative, never past MAX
+ * ($3 - $2 cannot overflow: both are >= 0 there). */
+static int
+pg_balance_post(store_tx *tx, int64_t customer_id, money_t amount, money_t max,
+                money_t *balance)
 {
-	struct pg_post *p = arg;
-	enum store_result r;
-
 	struct pgargs a = {0};
 	PGresult *res;
 	int n;
 
-	/* Never negative, never past STORE_BALANCE_MAX ($3 - $2 cannot
-	 * overflow: both are >= 0 there). */
-	arg_int(&a, p->customer_id);
-	arg_int(&a, p->amount);
-	arg_int(&a, STORE_BALANCE_MAX);
-	res = pg_exec(t, "balance post",
+	arg_int(&a, customer_id);
+	arg_int(&a, amount);
+	arg_int(&a, max);
+	res = pg_exec(tx, "balance post",
 	              "UPDATE customers SET balance = balance + $2::bigint"
 	              " WHERE id = $1 AND balance + $2::bigint >= 0"
 	              " AND ($2::bigint < 0 OR balance <= $3::bigint - $2::bigint)"
 	              " RETURNING balance",
 	              &a);
 	if (res == NULL)
-		return STORE_ERROR;
+		return -1;
 	n = PQntuples(res);
 	if (n == 1)
-		p->balance = pg_int(res, 0, 0, 0);
+		*balance = pg_int(res, 0, 0, 0);
 	PQclear(res);
-	if (n != 1) {
-		r = pg_customer_exists(t, p->customer_id);
-		return r != STORE_OK ? r
-		       : p->amount > 0 ? STORE_LIMIT
-		                       : STORE_NOFUNDS;
-	}
-	if (pg_ledger_insert(t, p->customer_id, p->kind, p->amount, 0,
-	                     p->note) != 0)
-		return STORE_ERROR;
-	return STORE_OK;
-}
-
-static enum store_result
-pg_ledger_post(struct store *st, int64_t customer_id, enum ledger_kind kind,
-               money_t amount, const char *note, money_t *new_balance)
-{
-	struct pg_post p = {customer_id, kind, amount, note, 0};
-	enum store_result r;
-
-	if (amount == 0 || (kind == LEDGER_DEPOSIT && amount < 0) ||
-	    kind == LEDGER_CHARGE || kind == LEDGER_REFUND)
-		return STORE_ERROR; /* order money moves through orders */
-	r = pg_run(spg(st), 1, pg_post_body, &p);
-	if (r == STORE_OK && new_balance != NULL)
-		*new_balance = p.balance;
-	return r;
+	return n == 1;
 }
 
 /*
@@ -941,7 +920,7 @@ pg_ledger_post(struct store *st, int64_t customer_id, enum ledger_kind kind,
 /* The order of O's request_id: STORE_EXISTS (*ID set) when it has O's
  * hash, STORE_CONFLICT when another, STORE_NOTFOUND, STORE_ERROR. */
 static enum store_result
-pg_order_by_request(struct pgtx *t, const struct order_new *o, int64_t *id)
+pg_order_by_request(store_tx *t, const struct order_new *o, int64_t *id)
 {
 	struct pgargs a = {0};
 	enum store_result r = STORE_NOTFOUND;
@@ -966,7 +945,7 @@ pg_order_by_request(struct pgtx *t, const struct order_new *o, int64_t *id)
 
 /* Debit CHARGE from customer ID if the balance covers it: 1, 0, -1. */
 static int
-pg_debit(struct pgtx *t, int64_t id, money_t charge)
+pg_debit(store_tx *t, int64_t id, money_t charge)
 {
 	struct pgargs a = {0};
 	int64_t n;
@@ -980,32 +959,17 @@ pg_debit(struct pgtx *t, int64_t id, money_t charge)
 	           &a);
 	return n < 0 ? -1 : n == 1;
 }
-
-/* One order inside T's transaction.  STORE_ERROR means a failed statement:
- * the transaction must be rolled back; every other result wrote nothing
- * but the order. */
+/* Insert O in STATE inside T's transaction; STORE_EXISTS when another
+ * transaction committed O's request since the lookup (it held the
+ * balance's row lock meanwhile): then no row. */
 static enum store_result
-pg_create_one(struct pgtx *t, const struct order_new *o, int64_t *id)
+pg_order_insert(store_tx *tx, const struct order_new *o, enum order_state state,
+                int64_t *id)
 {
+	struct pgtx *t = tx;
 	struct pgargs a = {0};
-	enum store_result r;
 	PGresult *res;
-	int64_t oid;
 	int n;
-
-	if (o->charge <= 0 || o->quantity <= 0 || o->upstream_quantity <= 0)
-		return STORE_CONFLICT; /* never a free order */
-	if (o->request_id != NULL &&
-	    (r = pg_order_by_request(t, o, id)) != STORE_NOTFOUND)
-		return r;
-	switch (pg_debit(t, o->customer_id, o->charge)) {
-	case 1:
-		break;
-	case 0:
-		return STORE_NOFUNDS;
-	default:
-		return STORE_ERROR;
-	}
 
 	arg_int(&a, o->customer_id);
 	arg_int(&a, o->service_id);
@@ -1022,10 +986,8 @@ pg_create_one(struct pgtx *t, const struct order_new *o, int64_t *id)
 	arg_str(&a, o->request_id);
 	arg_hash(&a, o->request_id != NULL ? o->request_hash : NULL);
 	arg_int(&a, pg_now());
-	arg_str(&a, o->sending ? "sending" : "queued");
+	arg_str(&a, order_state_name(state));
 	arg_int(&a, o->upstream_quantity);
-	/* Another process may have committed the same request since the
-	 * lookup (it held the balance's row lock meanwhile): then no row. */
 	res =
 	    pg_exec(t, "order add",
 	            "INSERT INTO orders (customer_id, service_id, type, state,"
@@ -1040,20 +1002,10 @@ pg_create_one(struct pgtx *t, const struct order_new *o, int64_t *id)
 	if (res == NULL)
 		return STORE_ERROR;
 	n = PQntuples(res);
-	oid = n == 1 ? pg_int(res, 0, 0, 0) : 0;
+	if (n == 1)
+		*id = pg_int(res, 0, 0, 0);
 	PQclear(res);
-	if (n != 1) {
-		/* Give the debit back: this order is not written. */
-		if (pg_balance_add(t, o->customer_id, o->charge, NULL) != 1)
-			return STORE_ERROR;
-		r = pg_order_by_request(t, o, id);
-		return r == STORE_NOTFOUND ? STORE_ERROR : r;
-	}
-	if (pg_ledger_insert(t, o->customer_id, LEDGER_CHARGE, -o->charge, oid,
-	                     NULL) != 0)
-		return STORE_ERROR;
-	*id = oid;
-	return STORE_OK;
+	return n == 1 ? STORE_OK : STORE_EXISTS;
 }
 
 struct pg_create {
@@ -1103,8 +1055,8 @@ pg_create_body(struct pgtx *t, void *arg)
 	if (pg_lock_customers(t, c->v, c->n) != 0)
 		return STORE_ERROR;
 	for (i = 0; i < c->n; i++)
-		if ((c->res[i] = pg_create_one(t, &c->v[i], &c->ids[i])) ==
-		    STORE_ERROR)
+		if ((c->res[i] = store_core_create_one(&pg_driver, t, &c->v[i],
+		                                       &c->ids[i])) == STORE_ERROR)
 			return STORE_ERROR;
 	return STORE_OK;
 }
@@ -1128,18 +1080,9 @@ pg_order_create_many(struct store *st, const struct order_new *v, size_t n,
 	return STORE_ERROR;
 }
 
-static enum store_result
-pg_order_create(struct store *st, const struct order_new *o, int64_t *id)
-{
-	enum store_result r;
-
-	pg_order_create_many(st, o, 1, &r, id);
-	return r;
-}
-
 /* Read order ID inside T's transaction. */
 static enum store_result
-pg_order_read(struct pgtx *t, int64_t id, struct order *out)
+pg_order_read(store_tx *t, int64_t id, struct order *out)
 {
 	struct pgargs a = {0};
 	enum store_result r = STORE_NOTFOUND;
@@ -1219,6 +1162,7 @@ pg_order_sending(struct store *st, int64_t id, int route_idx,
                  const char *upstream, int64_t upstream_service, int held)
 {
 	struct pgargs a = {0};
+	const char *from, *same;
 
 	arg_int(&a, id);
 	arg_int(&a, route_idx);
@@ -1226,7 +1170,9 @@ pg_order_sending(struct store *st, int64_t id, int route_idx,
 	arg_int(&a, upstream_service);
 	arg_int(&a, pg_now());
 	/* The move from queued is the claim; HELD re-marks the holder's. */
-	arg_str(&a, held ? "sending" : "queued");
+	store_core_from(held ? STORE_MOVE_RESEND : STORE_MOVE_SEND, &from,
+	                &same);
+	arg_str(&a, from);
 	return pg_transition(spg(st), "order sending",
 	                     "UPDATE orders SET state = 'sending',"
 	                     " route_idx = $2, upstream = $3,"
@@ -1327,105 +1273,49 @@ pg_order_active_many(struct store *st, const int64_t *ids,
 		res[i] = STORE_ERROR;
 	return STORE_ERROR;
 }
-
-static enum store_result
-pg_order_active(struct store *st, int64_t id, const char *upstream_order,
-                money_t cost)
-{
-	enum store_result r;
-
-	pg_order_active_many(st, &id, &upstream_order, &cost, 1, &r);
-	return r;
-}
-
-/* Inside a transaction: move open order O to FINAL and write its refund.
+/* Inside a transaction: move order ID by MOVE to TO (the core's settle).
  * The state condition makes it happen once: a concurrent settlement waits
  * on the row and then finds it final. */
 static enum store_result
-pg_settle(struct pgtx *t, const struct order *o, enum order_state final,
-          const char *status, const char *from1, const char *from2)
+pg_order_final(store_tx *tx, int64_t id, enum store_move move,
+               enum order_state to, const char *status, money_t refunded)
 {
 	struct pgargs a = {0};
-	money_t refund;
+	const char *from1, *from2;
 	int64_t n;
 
-	if (store_refund_for(t->s->decimals, final, o->charge,
-	                     o->upstream_quantity, o->remains, &refund) != 0)
-		return STORE_ERROR;
-	arg_int(&a, o->id);
-	arg_str(&a, order_state_name(final));
+	store_core_from(move, &from1, &from2);
+	arg_int(&a, id);
+	arg_str(&a, order_state_name(to));
 	arg_str(&a, status);
 	arg_int(&a, pg_now());
 	arg_str(&a, from1);
 	arg_str(&a, from2);
-	arg_int(&a, refund);
-	n = pg_cmd(t, "order final",
+	arg_int(&a, refunded);
+	n = pg_cmd(tx, "order final",
 	           "UPDATE orders SET state = $2, upstream_status ="
 	           " COALESCE($3, upstream_status), updated_at = $4,"
 	           " refunded = $7 WHERE id = $1 AND state IN ($5, $6)",
 	           &a);
 	if (n < 0)
 		return STORE_ERROR;
-	if (n != 1)
-		return STORE_CONFLICT;
-	if (refund == 0)
-		return STORE_OK;
-	if (pg_balance_add(t, o->customer_id, refund, NULL) != 1)
-		return STORE_ERROR;
-	if (pg_ledger_insert(t, o->customer_id, LEDGER_REFUND, refund, o->id,
-	                     NULL) != 0)
-		return STORE_ERROR;
-	return STORE_OK;
+	return n == 1 ? STORE_OK : STORE_CONFLICT;
 }
-
-struct pg_reject {
-	int64_t id;
-	const char *why, *from1, *from2;
-};
-
+/* A status reply's fields on an active order, inside a transaction. */
 static enum store_result
-pg_reject_body(struct pgtx *t, void *arg)
+pg_order_observe(store_tx *tx, int64_t id, const struct order_update *u)
 {
-	struct pg_reject *j = arg;
-	enum store_result r;
-	struct order o;
-
-	if ((r = pg_order_read(t, j->id, &o)) != STORE_OK)
-		return r;
-	return pg_settle(t, &o, ORDER_REJECTED, j->why, j->from1, j->from2);
-}
-
-static enum store_result
-pg_order_reject(struct store *st, int64_t id, const char *why)
-{
-	struct pg_reject j = {id, why, "queued", "sending"};
-
-	return pg_run(spg(st), 1, pg_reject_body, &j);
-}
-
-struct pg_status {
-	int64_t id;
-	const struct order_update *u;
-};
-
-static enum store_result
-pg_status_body(struct pgtx *t, void *arg)
-{
-	struct pg_status *p = arg;
-	const struct order_update *u = p->u;
 	struct pgargs a = {0};
-	enum store_result r;
-	struct order o;
 	int64_t n;
 
-	arg_int(&a, p->id);
+	arg_int(&a, id);
 	arg_str(&a, u->status);
 	arg_int_or_null(&a, u->start_count);
 	arg_int_or_null(&a, u->remains);
 	arg_int_or_null(&a, u->cost);
 	arg_int(&a, clock_wall_ms());
 	arg_int(&a, pg_now());
-	n = pg_cmd(t, "order fields",
+	n = pg_cmd(tx, "order fields",
 	           "UPDATE orders SET upstream_status ="
 	           " COALESCE($2, upstream_status),"
 	           " start_count = COALESCE($3, start_count),"
@@ -1435,35 +1325,7 @@ pg_status_body(struct pgtx *t, void *arg)
 	           &a);
 	if (n < 0)
 		return STORE_ERROR;
-	if (n != 1)
-		return STORE_CONFLICT; /* not active: final already, or unsent
-		                        */
-	if (u->final_state >= ORDER_COMPLETED) {
-		/* The UPDATE holds the row: this read is what settles. */
-		if ((r = pg_order_read(t, p->id, &o)) != STORE_OK)
-			return r;
-		return pg_settle(t, &o, (enum order_state)u->final_state,
-		                 u->status, "active", "active");
-	}
-	return STORE_OK;
-}
-
-static enum store_result
-pg_order_status(struct store *st, int64_t id, const struct order_update *u)
-{
-	struct pg_status p = {id, u};
-
-	return pg_run(spg(st), 1, pg_status_body, &p);
-}
-
-static enum store_result
-pg_order_resolve(struct store *st, int64_t id, const char *upstream_order)
-{
-	struct pg_reject j = {id, "resolved: refunded", "sending", "sending"};
-
-	if (upstream_order == NULL)
-		return pg_run(spg(st), 1, pg_reject_body, &j);
-	return pg_order_active(st, id, upstream_order, 0);
+	return n == 1 ? STORE_OK : STORE_CONFLICT;
 }
 
 static enum store_result
@@ -2347,6 +2209,8 @@ store_pg_open(const char *conninfo, int decimals, int pool)
 	int rc;
 
 	s->base.ops = &pg_ops;
+	s->base.drv = &pg_driver;
+	s->base.decimals = decimals;
 	s->base.shared = 1; /* several instances may share the database */
 	s->decimals = decimals;
 	if ((s->pool = pgpool_new(conninfo, pool)) == NULL)
@@ -2422,6 +2286,20 @@ pg_catalog_bump(struct store *st, const char *upstream, int64_t *gen)
 	    upstream, gen);
 }
 
+static const struct store_driver pg_driver = {
+    .run = pg_txn,
+    .debit = pg_debit,
+    .balance_add = pg_balance_add,
+    .balance_post = pg_balance_post,
+    .customer_exists = pg_customer_exists,
+    .ledger_insert = pg_ledger_insert,
+    .order_by_request = pg_order_by_request,
+    .order_insert = pg_order_insert,
+    .order_read = pg_order_read,
+    .order_final = pg_order_final,
+    .order_observe = pg_order_observe,
+};
+
 static const struct store_ops pg_ops = {
     .name = "postgres",
     .close = pg_close,
@@ -2431,18 +2309,12 @@ static const struct store_ops pg_ops = {
     .customer_by_name = pg_customer_by_name,
     .customer_set_disabled = pg_customer_set_disabled,
     .customer_list = pg_customer_list,
-    .ledger_post = pg_ledger_post,
-    .order_create = pg_order_create,
     .order_create_many = pg_order_create_many,
     .order_active_many = pg_order_active_many,
     .order_get = pg_order_get,
     .order_get_many = pg_order_get_many,
     .order_sending = pg_order_sending,
     .order_unsent = pg_order_unsent,
-    .order_active = pg_order_active,
-    .order_reject = pg_order_reject,
-    .order_status = pg_order_status,
-    .order_resolve = pg_order_resolve,
     .order_fields = pg_order_fields,
     .order_polled = pg_order_polled,
     .order_list = pg_order_list,

@@ -22,6 +22,7 @@
 #include "money.h"
 #include "rowcache.h"
 #include "store.h"
+#include "store_core.h"
 #include "xmalloc.h"
 
 #define SQLITE_BUSY_MS 5000
@@ -376,6 +377,7 @@ struct sqlite_key {
 };
 
 static const struct store_ops sqlite_ops;
+static const struct store_driver sqlite_driver;
 static char *sqlite_col_strdup(sqlite3_stmt *q, int col);
 
 static struct store_sqlite *
@@ -828,10 +830,10 @@ sqlite_customer_list(struct store *st, store_customer_cb cb, void *arg)
 
 /* Insert one ledger row inside the caller's transaction. */
 static int
-sqlite_ledger_insert(struct store_sqlite *s, int64_t customer_id,
-                     enum ledger_kind kind, money_t amount, int64_t order_id,
-                     const char *note)
+sqlite_ledger_insert(store_tx *tx, int64_t customer_id, enum ledger_kind kind,
+                     money_t amount, int64_t order_id, const char *note)
 {
+	struct store_sqlite *s = tx;
 	sqlite3_stmt *q = sqlite_stmt(s, Q_LEDGER_ADD);
 
 	sqlite3_bind_int64(q, 1, customer_id);
@@ -844,55 +846,91 @@ sqlite_ledger_insert(struct store_sqlite *s, int64_t customer_id,
 	sqlite3_bind_int64(q, 6, sqlite_now());
 	return sqlite_exec_stmt(s, Q_LEDGER_ADD);
 }
-
+/* The driver's transaction runner: BEGIN IMMEDIATE ... COMMIT. */
 static enum store_result
-sqlite_ledger_post(struct store *st, int64_t customer_id, enum ledger_kind kind,
-                   money_t amount, const char *note, money_t *new_balance)
+sqlite_run(struct store *st, store_core_body body, void *arg)
 {
 	struct store_sqlite *s = sq(st);
-	struct customer c;
-	enum store_result r = STORE_ERROR;
-	sqlite3_stmt *q;
+	enum store_result r;
 
-	if (amount == 0 || (kind == LEDGER_DEPOSIT && amount < 0) ||
-	    kind == LEDGER_CHARGE || kind == LEDGER_REFUND)
-		return STORE_ERROR; /* order money moves through orders */
 	if (sqlite_begin(s) != 0)
 		return STORE_ERROR;
-	q = sqlite_stmt(s, Q_BALANCE_POST);
-	sqlite3_bind_int64(q, 1, customer_id);
-	sqlite3_bind_int64(q, 2, amount);
-	sqlite3_bind_int64(q, 3, STORE_BALANCE_MAX);
-	if (sqlite_exec_stmt(s, Q_BALANCE_POST) != 0)
-		goto out;
-	if (sqlite3_changes(s->db) != 1) {
-		q = sqlite_stmt(s, Q_CUSTOMER_BY_ID);
-		sqlite3_bind_int64(q, 1, customer_id);
-		r = sqlite_customer_get(s, Q_CUSTOMER_BY_ID, q, &c);
-		if (r == STORE_OK)
-			r = amount > 0 ? STORE_LIMIT : STORE_NOFUNDS;
-		goto out;
-	}
-	if (sqlite_ledger_insert(s, customer_id, kind, amount, 0, note) != 0)
-		goto out;
-	q = sqlite_stmt(s, Q_CUSTOMER_BY_ID);
-	sqlite3_bind_int64(q, 1, customer_id);
-	if (sqlite_customer_get(s, Q_CUSTOMER_BY_ID, q, &c) != STORE_OK)
-		goto out;
-	if (sqlite_commit(s) != 0)
-		goto out;
-	if (new_balance != NULL)
-		*new_balance = c.balance;
-	return STORE_OK;
-out:
-	sqlite_rollback(s);
+	r = body(s, arg);
+	if (r == STORE_OK && sqlite_commit(s) != 0)
+		r = STORE_ERROR;
+	if (r != STORE_OK)
+		sqlite_rollback(s);
 	return r;
 }
 
-static enum store_result
-sqlite_order_by_request(struct store_sqlite *s, const struct order_new *o,
-                        int64_t *id)
+/* Run balance statement WHICH (bound): 1 a row changed, 0 none, -1. */
+static int
+sqlite_balance_run(struct store_sqlite *s, enum sqlite_stmt which)
 {
+	if (sqlite_exec_stmt(s, which) != 0)
+		return -1;
+	return sqlite3_changes(s->db) == 1;
+}
+
+static int
+sqlite_debit(store_tx *tx, int64_t customer_id, money_t charge)
+{
+	struct store_sqlite *s = tx;
+	sqlite3_stmt *q = sqlite_stmt(s, Q_BALANCE_DEBIT);
+
+	sqlite3_bind_int64(q, 1, customer_id);
+	sqlite3_bind_int64(q, 2, charge);
+	return sqlite_balance_run(s, Q_BALANCE_DEBIT);
+}
+
+static int
+sqlite_balance_add(store_tx *tx, int64_t customer_id, money_t amount)
+{
+	struct store_sqlite *s = tx;
+	sqlite3_stmt *q = sqlite_stmt(s, Q_BALANCE_ADD);
+
+	sqlite3_bind_int64(q, 1, customer_id);
+	sqlite3_bind_int64(q, 2, amount);
+	return sqlite_balance_run(s, Q_BALANCE_ADD);
+}
+
+static int
+sqlite_balance_post(store_tx *tx, int64_t customer_id, money_t amount,
+                    money_t max, money_t *balance)
+{
+	struct store_sqlite *s = tx;
+	sqlite3_stmt *q = sqlite_stmt(s, Q_BALANCE_POST);
+	struct customer c;
+	int n;
+
+	sqlite3_bind_int64(q, 1, customer_id);
+	sqlite3_bind_int64(q, 2, amount);
+	sqlite3_bind_int64(q, 3, max);
+	if ((n = sqlite_balance_run(s, Q_BALANCE_POST)) != 1)
+		return n;
+	q = sqlite_stmt(s, Q_CUSTOMER_BY_ID);
+	sqlite3_bind_int64(q, 1, customer_id);
+	if (sqlite_customer_get(s, Q_CUSTOMER_BY_ID, q, &c) != STORE_OK)
+		return -1;
+	*balance = c.balance;
+	return 1;
+}
+
+static enum store_result
+sqlite_customer_exists(store_tx *tx, int64_t id)
+{
+	struct store_sqlite *s = tx;
+	sqlite3_stmt *q = sqlite_stmt(s, Q_CUSTOMER_BY_ID);
+	struct customer c;
+
+	sqlite3_bind_int64(q, 1, id);
+	return sqlite_customer_get(s, Q_CUSTOMER_BY_ID, q, &c);
+}
+
+static enum store_result
+sqlite_order_by_request(store_tx *tx, const struct order_new *o, int64_t *id)
+{
+	struct store_sqlite *s = tx;
 	sqlite3_stmt *q = sqlite_stmt(s, Q_ORDER_BY_REQUEST);
 	enum store_result r = STORE_NOTFOUND;
 	int rc;
@@ -917,33 +955,15 @@ sqlite_order_by_request(struct store_sqlite *s, const struct order_new *o,
 	sqlite3_reset(q);
 	return r;
 }
-
-/* One order inside the caller's transaction.  STORE_ERROR means an SQL
- * error: the transaction must be rolled back; every other result wrote
- * nothing. */
+/* Insert O in STATE inside the caller's transaction.  Never STORE_EXISTS:
+ * the request's lookup ran under this transaction's write lock. */
 static enum store_result
-sqlite_create_one(struct store_sqlite *s, const struct order_new *o,
-                  int64_t *id)
+sqlite_order_insert(store_tx *tx, const struct order_new *o,
+                    enum order_state state, int64_t *id)
 {
-	enum store_result r;
-	sqlite3_stmt *q;
-	int64_t oid;
+	struct store_sqlite *s = tx;
+	sqlite3_stmt *q = sqlite_stmt(s, Q_ORDER_ADD);
 
-	if (o->charge <= 0 || o->quantity <= 0 || o->upstream_quantity <= 0)
-		return STORE_CONFLICT; /* never a free order */
-	if (o->request_id != NULL &&
-	    (r = sqlite_order_by_request(s, o, id)) != STORE_NOTFOUND)
-		return r;
-
-	q = sqlite_stmt(s, Q_BALANCE_DEBIT);
-	sqlite3_bind_int64(q, 1, o->customer_id);
-	sqlite3_bind_int64(q, 2, o->charge);
-	if (sqlite_exec_stmt(s, Q_BALANCE_DEBIT) != 0)
-		return STORE_ERROR;
-	if (sqlite3_changes(s->db) != 1)
-		return STORE_NOFUNDS;
-
-	q = sqlite_stmt(s, Q_ORDER_ADD);
 	sqlite3_bind_int64(q, 1, o->customer_id);
 	sqlite3_bind_int64(q, 2, o->service_id);
 	sqlite3_bind_text(q, 3, o->type, -1, SQLITE_STATIC);
@@ -964,16 +984,11 @@ sqlite_create_one(struct store_sqlite *s, const struct order_new *o,
 			                  STORE_KEYHASH_LEN, SQLITE_STATIC);
 	}
 	sqlite3_bind_int64(q, 15, sqlite_now());
-	sqlite3_bind_text(q, 16, o->sending ? "sending" : "queued", -1,
-	                  SQLITE_STATIC);
+	sqlite3_bind_text(q, 16, order_state_name(state), -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 17, o->upstream_quantity);
 	if (sqlite_exec_stmt(s, Q_ORDER_ADD) != 0)
 		return STORE_ERROR;
-	oid = sqlite3_last_insert_rowid(s->db);
-	if (sqlite_ledger_insert(s, o->customer_id, LEDGER_CHARGE, -o->charge,
-	                         oid, NULL) != 0)
-		return STORE_ERROR;
-	*id = oid;
+	*id = sqlite3_last_insert_rowid(s->db);
 	return STORE_OK;
 }
 
@@ -991,15 +1006,6 @@ sqlite_order_create_many(struct store *st, const struct order_new *v, size_t n,
 {
 	return sqlite_order_group(st, v, n, res, ids, NULL, NULL, NULL, 0,
 	                          NULL);
-}
-
-static enum store_result
-sqlite_order_create(struct store *st, const struct order_new *o, int64_t *id)
-{
-	enum store_result r;
-
-	sqlite_order_create_many(st, o, 1, &r, id);
-	return r;
 }
 
 static enum store_result
@@ -1054,13 +1060,17 @@ sqlite_order_sending(struct store *st, int64_t id, int route_idx,
 {
 	struct store_sqlite *s = sq(st);
 	sqlite3_stmt *q = sqlite_stmt(s, Q_ORDER_SENDING);
+	const char *from, *same;
 
+	/* The move from queued is the claim; HELD re-marks the holder's. */
+	store_core_from(held ? STORE_MOVE_RESEND : STORE_MOVE_SEND, &from,
+	                &same);
 	sqlite3_bind_int64(q, 1, id);
 	sqlite3_bind_int(q, 2, route_idx);
 	sqlite3_bind_text(q, 3, upstream, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 4, upstream_service);
 	sqlite3_bind_int64(q, 5, sqlite_now());
-	sqlite3_bind_text(q, 6, held ? "sending" : "queued", -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 6, from, -1, SQLITE_STATIC);
 	return sqlite_transition(s, Q_ORDER_SENDING);
 }
 
@@ -1130,8 +1140,8 @@ sqlite_order_group(struct store *st, const struct order_new *v, size_t n,
 	if (sqlite_begin(s) != 0)
 		goto alone;
 	for (i = 0; i < n; i++)
-		if ((res[i] = sqlite_create_one(s, &v[i], &ids[i])) ==
-		    STORE_ERROR)
+		if ((res[i] = store_core_create_one(&sqlite_driver, s, &v[i],
+		                                    &ids[i])) == STORE_ERROR)
 			goto fail;
 	for (i = 0; i < nact; i++)
 		if ((act_res[i] =
@@ -1158,88 +1168,33 @@ alone:
 			act_res[i] = STORE_ERROR;
 	return STORE_ERROR;
 }
-
+/* Inside a transaction: move order ID by MOVE to TO (the core's settle). */
 static enum store_result
-sqlite_order_active(struct store *st, int64_t id, const char *upstream_order,
-                    money_t cost)
+sqlite_order_final(store_tx *tx, int64_t id, enum store_move move,
+                   enum order_state to, const char *status, money_t refunded)
 {
-	enum store_result r;
+	struct store_sqlite *s = tx;
+	sqlite3_stmt *q = sqlite_stmt(s, Q_ORDER_FINAL);
+	const char *from1, *from2;
 
-	sqlite_order_active_many(st, &id, &upstream_order, &cost, 1, &r);
-	return r;
-}
-
-/* Inside a transaction: move open order O to FINAL and write its refund. */
-static enum store_result
-sqlite_settle(struct store_sqlite *s, const struct order *o,
-              enum order_state final, const char *status, const char *from1,
-              const char *from2)
-{
-	sqlite3_stmt *q;
-	money_t refund;
-
-	if (store_refund_for(s->decimals, final, o->charge,
-	                     o->upstream_quantity, o->remains, &refund) != 0)
-		return STORE_ERROR;
-	q = sqlite_stmt(s, Q_ORDER_FINAL);
-	sqlite3_bind_int64(q, 1, o->id);
-	sqlite3_bind_text(q, 2, order_state_name(final), -1, SQLITE_STATIC);
+	store_core_from(move, &from1, &from2);
+	sqlite3_bind_int64(q, 1, id);
+	sqlite3_bind_text(q, 2, order_state_name(to), -1, SQLITE_STATIC);
 	if (status != NULL)
 		sqlite3_bind_text(q, 3, status, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 4, sqlite_now());
 	sqlite3_bind_text(q, 5, from1, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 6, from2, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(q, 7, refund);
-	if (sqlite_exec_stmt(s, Q_ORDER_FINAL) != 0)
-		return STORE_ERROR;
-	if (sqlite3_changes(s->db) != 1)
-		return STORE_CONFLICT;
-	if (refund == 0)
-		return STORE_OK;
-	q = sqlite_stmt(s, Q_BALANCE_ADD);
-	sqlite3_bind_int64(q, 1, o->customer_id);
-	sqlite3_bind_int64(q, 2, refund);
-	if (sqlite_exec_stmt(s, Q_BALANCE_ADD) != 0 ||
-	    sqlite3_changes(s->db) != 1)
-		return STORE_ERROR;
-	if (sqlite_ledger_insert(s, o->customer_id, LEDGER_REFUND, refund,
-	                         o->id, NULL) != 0)
-		return STORE_ERROR;
-	return STORE_OK;
+	sqlite3_bind_int64(q, 7, refunded);
+	return sqlite_transition(s, Q_ORDER_FINAL);
 }
-
 /* Read order ID inside the current transaction. */
 static enum store_result
-sqlite_order_read(struct store_sqlite *s, int64_t id, struct order *o)
+sqlite_order_read(store_tx *tx, int64_t id, struct order *o)
 {
-	return s->base.ops->order_get(&s->base, id, o);
-}
+	struct store_sqlite *s = tx;
 
-static enum store_result
-sqlite_order_reject_from(struct store_sqlite *s, int64_t id, const char *why,
-                         const char *from1, const char *from2)
-{
-	enum store_result r;
-	struct order o;
-
-	if (sqlite_begin(s) != 0)
-		return STORE_ERROR;
-	if ((r = sqlite_order_read(s, id, &o)) != STORE_OK)
-		goto out;
-	r = sqlite_settle(s, &o, ORDER_REJECTED, why, from1, from2);
-	if (r == STORE_OK && sqlite_commit(s) != 0)
-		r = STORE_ERROR;
-	if (r == STORE_OK)
-		return STORE_OK;
-out:
-	sqlite_rollback(s);
-	return r;
-}
-
-static enum store_result
-sqlite_order_reject(struct store *st, int64_t id, const char *why)
-{
-	return sqlite_order_reject_from(sq(st), id, why, "queued", "sending");
+	return sqlite_order_get(&s->base, id, o);
 }
 
 static void
@@ -1248,18 +1203,13 @@ sqlite_bind_int_or_null(sqlite3_stmt *q, int col, int64_t v)
 	if (v >= 0)
 		sqlite3_bind_int64(q, col, v);
 }
-
+/* A status reply's fields on an active order, inside a transaction. */
 static enum store_result
-sqlite_order_status(struct store *st, int64_t id, const struct order_update *u)
+sqlite_order_observe(store_tx *tx, int64_t id, const struct order_update *u)
 {
-	struct store_sqlite *s = sq(st);
-	enum store_result r;
-	sqlite3_stmt *q;
-	struct order o;
+	struct store_sqlite *s = tx;
+	sqlite3_stmt *q = sqlite_stmt(s, Q_ORDER_FIELDS);
 
-	if (sqlite_begin(s) != 0)
-		return STORE_ERROR;
-	q = sqlite_stmt(s, Q_ORDER_FIELDS);
 	sqlite3_bind_int64(q, 1, id);
 	sqlite_bind_text_or_null(q, 2, u->status);
 	sqlite_bind_int_or_null(q, 3, u->start_count);
@@ -1267,33 +1217,7 @@ sqlite_order_status(struct store *st, int64_t id, const struct order_update *u)
 	sqlite_bind_int_or_null(q, 5, u->cost);
 	sqlite3_bind_int64(q, 6, clock_wall_ms());
 	sqlite3_bind_int64(q, 7, sqlite_now());
-	if ((r = sqlite_transition(s, Q_ORDER_FIELDS)) != STORE_OK)
-		goto out; /* not active: final already, or never sent */
-	if (u->final_state >= ORDER_COMPLETED) {
-		if ((r = sqlite_order_read(s, id, &o)) != STORE_OK)
-			goto out;
-		r = sqlite_settle(s, &o, (enum order_state)u->final_state,
-		                  u->status, "active", "active");
-		if (r != STORE_OK)
-			goto out;
-	}
-	if (sqlite_commit(s) != 0) {
-		r = STORE_ERROR;
-		goto out;
-	}
-	return STORE_OK;
-out:
-	sqlite_rollback(s);
-	return r;
-}
-
-static enum store_result
-sqlite_order_resolve(struct store *st, int64_t id, const char *upstream_order)
-{
-	if (upstream_order == NULL)
-		return sqlite_order_reject_from(
-		    sq(st), id, "resolved: refunded", "sending", "sending");
-	return sqlite_order_active(st, id, upstream_order, 0);
+	return sqlite_transition(s, Q_ORDER_FIELDS);
 }
 
 static enum store_result
@@ -2069,6 +1993,8 @@ store_sqlite_open(const char *path, int decimals)
 	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
 
 	s->base.ops = &sqlite_ops;
+	s->base.drv = &sqlite_driver;
+	s->base.decimals = decimals;
 	s->decimals = decimals;
 	if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
 		log_warnx("store: %s: %s", path,
@@ -2157,6 +2083,20 @@ sqlite_catalog_bump(struct store *st, const char *upstream, int64_t *gen)
 	    upstream, gen);
 }
 
+static const struct store_driver sqlite_driver = {
+    .run = sqlite_run,
+    .debit = sqlite_debit,
+    .balance_add = sqlite_balance_add,
+    .balance_post = sqlite_balance_post,
+    .customer_exists = sqlite_customer_exists,
+    .ledger_insert = sqlite_ledger_insert,
+    .order_by_request = sqlite_order_by_request,
+    .order_insert = sqlite_order_insert,
+    .order_read = sqlite_order_read,
+    .order_final = sqlite_order_final,
+    .order_observe = sqlite_order_observe,
+};
+
 static const struct store_ops sqlite_ops = {
     .name = "sqlite",
     .close = sqlite_close,
@@ -2167,8 +2107,6 @@ static const struct store_ops sqlite_ops = {
     .customer_by_name = sqlite_customer_by_name,
     .customer_set_disabled = sqlite_customer_set_disabled,
     .customer_list = sqlite_customer_list,
-    .ledger_post = sqlite_ledger_post,
-    .order_create = sqlite_order_create,
     .order_create_many = sqlite_order_create_many,
     .order_group = sqlite_order_group,
     .order_active_many = sqlite_order_active_many,
@@ -2176,10 +2114,6 @@ static const struct store_ops sqlite_ops = {
     .order_get_many = sqlite_order_get_many,
     .order_sending = sqlite_order_sending,
     .order_unsent = sqlite_order_unsent,
-    .order_active = sqlite_order_active,
-    .order_reject = sqlite_order_reject,
-    .order_status = sqlite_order_status,
-    .order_resolve = sqlite_order_resolve,
     .order_fields = sqlite_order_fields,
     .order_polled = sqlite_order_polled,
     .order_list = sqlite_order_list,
