@@ -1,9 +1,13 @@
 /* store_core.c - the store's money and state rules over a backend's driver
  * (store_core.h). */
+#include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 #include "store.h"
 #include "store_core.h"
+#include "xmalloc.h"
 
 #define F(s) STORE_FROM(s)
 
@@ -250,4 +254,126 @@ store_core_order_resolve(struct store *st, int64_t id,
 		return st->drv->run(st, store_core_reject_body, &j);
 	st->ops->order_active_many(st, &id, &upstream_order, &cost, 1, &r);
 	return r;
+}
+
+/*
+ * check.  The queries are written once for both SQL dialects: no column
+ * alias in HAVING (PostgreSQL has none there), ORDER BY for a stable report.
+ */
+const struct store_invariant store_invariants[STORE_INVARIANT_COUNT] = {
+    {"SELECT c.id, c.balance, COALESCE(SUM(l.amount), 0) AS ledger"
+     " FROM customers c LEFT JOIN ledger l ON l.customer_id = c.id"
+     " GROUP BY c.id HAVING c.balance <> COALESCE(SUM(l.amount), 0)"
+     " ORDER BY c.id",
+     "balance differs from its ledger: customer"},
+    {"SELECT id, balance FROM customers WHERE balance < 0 ORDER BY id",
+     "negative balance: customer"},
+    {"SELECT o.id, o.charge, COUNT(l.id) AS charges,"
+     " COALESCE(-SUM(l.amount), 0) AS charged"
+     " FROM orders o LEFT JOIN ledger l"
+     " ON l.order_id = o.id AND l.kind = 'charge'"
+     " GROUP BY o.id HAVING COUNT(l.id) <> 1"
+     " OR COALESCE(-SUM(l.amount), 0) <> o.charge ORDER BY o.id",
+     "order without exactly one matching charge: order"},
+    {"SELECT l.id, l.customer_id, o.customer_id AS owner"
+     " FROM ledger l JOIN orders o ON o.id = l.order_id"
+     " WHERE l.customer_id <> o.customer_id ORDER BY l.id",
+     "ledger entry for another customer's order: entry"},
+    {"SELECT o.id, o.refunded, COALESCE(SUM(l.amount), 0) AS ledger"
+     " FROM orders o LEFT JOIN ledger l"
+     " ON l.order_id = o.id AND l.kind = 'refund'"
+     " GROUP BY o.id HAVING o.refunded <> COALESCE(SUM(l.amount), 0)"
+     " ORDER BY o.id",
+     "order's refund differs from its ledger: order"},
+    {"SELECT l.id, l.order_id FROM ledger l"
+     " LEFT JOIN orders o ON o.id = l.order_id"
+     " WHERE l.order_id IS NOT NULL AND o.id IS NULL ORDER BY l.id",
+     "ledger entry for a missing order: entry"},
+};
+
+void
+store_core_check_add(struct store_core_check *c, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (c->n == c->cap) {
+		c->cap = c->cap != 0 ? c->cap * 2 : 16;
+		c->msgs = xreallocarray(c->msgs, c->cap, sizeof(*c->msgs));
+	}
+	c->msgs[c->n++] = xstrdup(buf);
+}
+
+void
+store_core_check_row(struct store_core_check *c,
+                     const struct store_invariant *inv, int64_t id, int n,
+                     const char *const *names, const int64_t *vals)
+{
+	char extra[256] = "";
+	size_t off = 0;
+
+	for (int i = 0; i < n && off < sizeof(extra) - 1; i++) {
+		int k = snprintf(extra + off, sizeof(extra) - off, " %s=%lld",
+		                 names[i], (long long)vals[i]);
+		if (k < 0)
+			break;
+		off += (size_t)k;
+	}
+	store_core_check_add(c, "%s %lld:%s", inv->msg, (long long)id, extra);
+}
+
+void
+store_core_check_order(struct store_core_check *c, int decimals,
+                       const struct order *o)
+{
+	money_t want;
+
+	if (o->refunded > o->charge)
+		store_core_check_add(c,
+		                     "refund above charge: order %lld "
+		                     "refunded=%lld charge=%lld",
+		                     (long long)o->id, (long long)o->refunded,
+		                     (long long)o->charge);
+	else if (store_refund_expected(decimals, o, &want) != 0)
+		store_core_check_add(c,
+		                     "partial order without valid remains: "
+		                     "order %lld remains=%lld "
+		                     "upstream_quantity=%lld",
+		                     (long long)o->id, (long long)o->remains,
+		                     (long long)o->upstream_quantity);
+	else if (o->refunded != want)
+		store_core_check_add(c,
+		                     "refund does not match final status: "
+		                     "order %lld state=%s refunded=%lld "
+		                     "expected=%lld",
+		                     (long long)o->id,
+		                     order_state_name(o->state),
+		                     (long long)o->refunded, (long long)want);
+}
+
+void
+store_core_check_clear(struct store_core_check *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		free(c->msgs[i]);
+	c->n = 0;
+}
+
+int
+store_core_check_done(struct store_core_check *c, int failed,
+                      store_report_cb report, void *arg)
+{
+	int n = failed ? -1 : (int)c->n;
+
+	if (!failed)
+		for (size_t i = 0; i < c->n; i++)
+			report(c->msgs[i], arg);
+	store_core_check_clear(c);
+	free(c->msgs);
+	c->msgs = NULL;
+	c->cap = 0;
+	return n;
 }

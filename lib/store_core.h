@@ -124,4 +124,44 @@ enum store_result store_core_order_status(struct store *st, int64_t id,
 enum store_result store_core_order_resolve(struct store *st, int64_t id,
                                            const char *upstream_order);
 
+/*
+ * check (SPEC section 6): the invariants are the core's, as queries both
+ * backends run and messages both report; a backend adds only what is its
+ * own (SQLite's integrity_check).
+ */
+
+/* A query whose rows each are a violation: column 0 an id, the rest
+ * integers reported by their column names after MSG. */
+struct store_invariant {
+	const char *sql;
+	const char *msg;
+};
+#define STORE_INVARIANT_COUNT 6
+extern const struct store_invariant store_invariants[STORE_INVARIANT_COUNT];
+
+/* The violations found so far, reported once the reading is over (a
+ * PostgreSQL check may run again after a serialization failure). */
+struct store_core_check {
+	char **msgs;
+	size_t n, cap;
+};
+
+void store_core_check_add(struct store_core_check *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* A row of invariant INV: ID, then N columns NAMES[i]=VALS[i]. */
+void store_core_check_row(struct store_core_check *c,
+                          const struct store_invariant *inv, int64_t id,
+                          int n, const char *const *names,
+                          const int64_t *vals);
+/* The refund rules on one order: never above the charge, and what its
+ * final state says. */
+void store_core_check_order(struct store_core_check *c, int decimals,
+                            const struct order *o);
+/* Forget the violations found (a check starting again). */
+void store_core_check_clear(struct store_core_check *c);
+/* Report the violations to REPORT and free them: their number, or -1 (and
+ * nothing reported) when FAILED. */
+int store_core_check_done(struct store_core_check *c, int failed,
+                          store_report_cb report, void *arg);
+
 #endif

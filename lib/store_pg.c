@@ -1852,70 +1852,42 @@ pg_upstream_state_get(struct store *st, const char *name,
  * It reads one snapshot (REPEATABLE READ) and collects the violations,
  * reporting them once the connection is back in the pool.
  */
-
 struct pg_check {
 	struct store_pg *s;
-	char **msgs;
-	size_t n, cap;
+	struct store_core_check c;
 };
 
-static void pg_violation(struct pg_check *c, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-pg_violation(struct pg_check *c, const char *fmt, ...)
-{
-	char buf[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	if (c->n == c->cap) {
-		c->cap = c->cap != 0 ? c->cap * 2 : 16;
-		c->msgs = xreallocarray(c->msgs, c->cap, sizeof(*c->msgs));
-	}
-	c->msgs[c->n++] = xstrdup(buf);
-}
-
-/* Run SQL whose rows each describe a violation: column 0 an id, the rest
- * integers printed after MSG. */
+/* Run invariant INV's query and record its rows. */
 static int
-pg_check_rows(struct pgtx *t, struct pg_check *c, const char *sql,
-              const char *msg)
+pg_check_rows(struct pgtx *t, struct store_core_check *c,
+              const struct store_invariant *inv)
 {
-	PGresult *res = pg_exec(t, "check", sql, NULL);
+	PGresult *res = pg_exec(t, "check", inv->sql, NULL);
+	const char *names[8];
+	int64_t vals[8];
+	int n;
 
 	if (res == NULL)
 		return -1;
 	for (int r = 0; r < PQntuples(res); r++) {
-		char extra[256] = "";
-		size_t off = 0;
-
-		for (int i = 1; i < PQnfields(res) && off < sizeof(extra) - 1;
-		     i++) {
-			int n = snprintf(extra + off, sizeof(extra) - off,
-			                 " %s=%lld", PQfname(res, i),
-			                 (long long)pg_int(res, r, i, 0));
-			if (n < 0)
-				break;
-			off += (size_t)n;
+		n = 0;
+		for (int i = 1; i < PQnfields(res) && n < 8; i++) {
+			names[n] = PQfname(res, i);
+			vals[n++] = pg_int(res, r, i, 0);
 		}
-		pg_violation(c, "%s %lld:%s", msg,
-		             (long long)pg_int(res, r, 0, 0), extra);
+		store_core_check_row(c, inv, pg_int(res, r, 0, 0), n, names,
+		                     vals);
 	}
 	PQclear(res);
 	return 0;
 }
 
-/* Refunds: never above the charge, and what the final state says; the
- * orders are read a page at a time. */
+/* The refunds of every order, read a page at a time. */
 static int
 pg_check_refunds(struct pgtx *t, struct pg_check *c)
 {
 	int64_t after = 0;
 	struct order o;
-	money_t want;
 
 	for (;;) {
 		struct pgargs a = {0};
@@ -1933,30 +1905,7 @@ pg_check_refunds(struct pgtx *t, struct pg_check *c)
 		for (int i = 0; i < n; i++) {
 			pg_read_order(res, i, &o);
 			after = o.id;
-			if (o.refunded > o.charge)
-				pg_violation(c,
-				             "refund above charge: order %lld "
-				             "refunded=%lld charge=%lld",
-				             (long long)o.id,
-				             (long long)o.refunded,
-				             (long long)o.charge);
-			else if (store_refund_expected(c->s->decimals, &o,
-			                               &want) != 0)
-				pg_violation(c,
-				             "partial order without valid "
-				             "remains: order %lld remains=%lld "
-				             "upstream_quantity=%lld",
-				             (long long)o.id,
-				             (long long)o.remains,
-				             (long long)o.upstream_quantity);
-			else if (o.refunded != want)
-				pg_violation(
-				    c,
-				    "refund does not match final "
-				    "status: order %lld state=%s "
-				    "refunded=%lld expected=%lld",
-				    (long long)o.id, order_state_name(o.state),
-				    (long long)o.refunded, (long long)want);
+			store_core_check_order(&c->c, c->s->decimals, &o);
 		}
 		PQclear(res);
 		if (n < 10000)
@@ -1964,69 +1913,19 @@ pg_check_refunds(struct pgtx *t, struct pg_check *c)
 	}
 }
 
-static void
-pg_check_clear(struct pg_check *c)
-{
-	for (size_t i = 0; i < c->n; i++)
-		free(c->msgs[i]);
-	c->n = 0;
-}
-
 static enum store_result
 pg_check_body(struct pgtx *t, void *arg)
 {
 	struct pg_check *c = arg;
 
-	pg_check_clear(c);
+	store_core_check_clear(&c->c);
 	if (pg_simple(t, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ,"
-	                 " READ ONLY") != 0 ||
-	    pg_check_rows(t, c,
-	                  "SELECT c.id, c.balance,"
-	                  " COALESCE(SUM(l.amount), 0) AS ledger"
-	                  " FROM customers c"
-	                  " LEFT JOIN ledger l ON l.customer_id = c.id"
-	                  " GROUP BY c.id"
-	                  " HAVING c.balance <> COALESCE(SUM(l.amount), 0)"
-	                  " ORDER BY c.id",
-	                  "balance differs from its ledger: customer") != 0 ||
-	    pg_check_rows(t, c,
-	                  "SELECT id, balance FROM customers WHERE balance < 0"
-	                  " ORDER BY id",
-	                  "negative balance: customer") != 0 ||
-	    pg_check_rows(t, c,
-	                  "SELECT o.id, o.charge, COUNT(l.id) AS charges,"
-	                  " COALESCE(-SUM(l.amount), 0) AS charged"
-	                  " FROM orders o LEFT JOIN ledger l"
-	                  " ON l.order_id = o.id AND l.kind = 'charge'"
-	                  " GROUP BY o.id HAVING COUNT(l.id) <> 1"
-	                  " OR COALESCE(-SUM(l.amount), 0) <> o.charge"
-	                  " ORDER BY o.id",
-	                  "order without exactly one matching charge: "
-	                  "order") != 0 ||
-	    pg_check_rows(t, c,
-	                  "SELECT l.id, l.customer_id, o.customer_id AS owner"
-	                  " FROM ledger l JOIN orders o ON o.id = l.order_id"
-	                  " WHERE l.customer_id <> o.customer_id"
-	                  " ORDER BY l.id",
-	                  "ledger entry for another customer's order: "
-	                  "entry") != 0 ||
-	    pg_check_rows(t, c,
-	                  "SELECT o.id, o.refunded,"
-	                  " COALESCE(SUM(l.amount), 0) AS ledger"
-	                  " FROM orders o LEFT JOIN ledger l"
-	                  " ON l.order_id = o.id AND l.kind = 'refund'"
-	                  " GROUP BY o.id"
-	                  " HAVING o.refunded <> COALESCE(SUM(l.amount), 0)"
-	                  " ORDER BY o.id",
-	                  "order's refund differs from its ledger: order") !=
-	        0 ||
-	    pg_check_rows(t, c,
-	                  "SELECT l.id, l.order_id FROM ledger l"
-	                  " LEFT JOIN orders o ON o.id = l.order_id"
-	                  " WHERE l.order_id IS NOT NULL AND o.id IS NULL"
-	                  " ORDER BY l.id",
-	                  "ledger entry for a missing order: entry") != 0 ||
-	    pg_check_refunds(t, c) != 0)
+	                 " READ ONLY") != 0)
+		return STORE_ERROR;
+	for (int i = 0; i < STORE_INVARIANT_COUNT; i++)
+		if (pg_check_rows(t, &c->c, &store_invariants[i]) != 0)
+			return STORE_ERROR;
+	if (pg_check_refunds(t, c) != 0)
 		return STORE_ERROR;
 	/* PostgreSQL has no integrity_check: its checksums are its own. */
 	return STORE_OK;
@@ -2035,17 +1934,10 @@ pg_check_body(struct pgtx *t, void *arg)
 static int
 pg_check(struct store *st, store_report_cb report, void *arg)
 {
-	struct pg_check c = {spg(st), NULL, 0, 0};
-	int n = -1;
+	struct pg_check c = {spg(st), {NULL, 0, 0}};
+	int failed = pg_run(spg(st), 1, pg_check_body, &c) != STORE_OK;
 
-	if (pg_run(spg(st), 1, pg_check_body, &c) == STORE_OK) {
-		for (size_t i = 0; i < c.n; i++)
-			report(c.msgs[i], arg);
-		n = (int)c.n;
-	}
-	pg_check_clear(&c);
-	free(c.msgs);
-	return n;
+	return store_core_check_done(&c.c, failed, report, arg);
 }
 
 /*

@@ -1681,58 +1681,28 @@ sqlite_order_get_many(struct store *st, const int64_t *ids, size_t n,
 /*
  * check: SPEC section 6's invariants, each violation reported in words.
  */
-
-struct sqlite_check {
-	store_report_cb report;
-	void *arg;
-	int violations;
-};
-
-static void sqlite_violation(struct sqlite_check *c, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-sqlite_violation(struct sqlite_check *c, const char *fmt, ...)
-{
-	char buf[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	c->violations++;
-	c->report(buf, c->arg);
-}
-
-/* Run SQL whose rows each describe a violation: column 0 an id, the rest
- * integers printed after MSG. */
+/* Run invariant INV's query and record its rows. */
 static int
-sqlite_check_rows(struct store_sqlite *s, struct sqlite_check *c,
-                  const char *sql, const char *msg)
+sqlite_check_rows(struct store_sqlite *s, struct store_core_check *c,
+                  const struct store_invariant *inv)
 {
+	const char *names[8];
+	int64_t vals[8];
 	sqlite3_stmt *q;
-	int rc;
+	int rc, n;
 
-	if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(s->db, inv->sql, -1, &q, NULL) != SQLITE_OK) {
 		sqlite_log_error(s, "check prepare");
 		return -1;
 	}
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		char extra[256] = "";
-		size_t off = 0;
-
-		for (int i = 1;
-		     i < sqlite3_column_count(q) && off < sizeof(extra) - 1;
-		     i++) {
-			int n = snprintf(extra + off, sizeof(extra) - off,
-			                 " %s=%lld", sqlite3_column_name(q, i),
-			                 (long long)sqlite3_column_int64(q, i));
-			if (n < 0)
-				break;
-			off += (size_t)n;
+		n = 0;
+		for (int i = 1; i < sqlite3_column_count(q) && n < 8; i++) {
+			names[n] = sqlite3_column_name(q, i);
+			vals[n++] = sqlite3_column_int64(q, i);
 		}
-		sqlite_violation(c, "%s %lld:%s", msg,
-		                 (long long)sqlite3_column_int64(q, 0), extra);
+		store_core_check_row(c, inv, sqlite3_column_int64(q, 0), n,
+		                     names, vals);
 	}
 	sqlite3_finalize(q);
 	if (rc != SQLITE_DONE) {
@@ -1742,55 +1712,17 @@ sqlite_check_rows(struct store_sqlite *s, struct sqlite_check *c,
 	return 0;
 }
 
+/* The core's invariants, the refunds of every order, integrity_check. */
 static int
-sqlite_check(struct store *st, store_report_cb report, void *arg)
+sqlite_check_all(struct store_sqlite *s, struct store_core_check *c)
 {
-	struct store_sqlite *s = sq(st);
-	struct sqlite_check c = {report, arg, 0};
 	sqlite3_stmt *q;
 	struct order o;
-	money_t want;
 	int rc;
 
-	if (sqlite_check_rows(
-	        s, &c,
-	        "SELECT c.id, c.balance, COALESCE(SUM(l.amount), 0) AS ledger"
-	        " FROM customers c LEFT JOIN ledger l ON l.customer_id = c.id"
-	        " GROUP BY c.id HAVING c.balance <> ledger",
-	        "balance differs from its ledger: customer") != 0 ||
-	    sqlite_check_rows(
-	        s, &c, "SELECT id, balance FROM customers WHERE balance < 0",
-	        "negative balance: customer") != 0 ||
-	    sqlite_check_rows(
-	        s, &c,
-	        "SELECT o.id, o.charge, COUNT(l.id) AS charges,"
-	        " COALESCE(-SUM(l.amount), 0) AS charged"
-	        " FROM orders o LEFT JOIN ledger l ON l.order_id = o.id"
-	        "  AND l.kind = 'charge'"
-	        " GROUP BY o.id HAVING charges <> 1 OR charged <> o.charge",
-	        "order without exactly one matching charge: order") != 0 ||
-	    sqlite_check_rows(
-	        s, &c,
-	        "SELECT l.id, l.customer_id, o.customer_id AS owner"
-	        " FROM ledger l JOIN orders o ON o.id = l.order_id"
-	        " WHERE l.customer_id <> o.customer_id",
-	        "ledger entry for another customer's order: entry") != 0 ||
-	    sqlite_check_rows(
-	        s, &c,
-	        "SELECT o.id, o.refunded,"
-	        " COALESCE(SUM(l.amount), 0) AS ledger"
-	        " FROM orders o LEFT JOIN ledger l"
-	        " ON l.order_id = o.id AND l.kind = 'refund'"
-	        " GROUP BY o.id HAVING o.refunded <> ledger",
-	        "order's refund differs from its ledger: order") != 0 ||
-	    sqlite_check_rows(s, &c,
-	                      "SELECT l.id, l.order_id FROM ledger l"
-	                      " LEFT JOIN orders o ON o.id = l.order_id"
-	                      " WHERE l.order_id IS NOT NULL AND o.id IS NULL",
-	                      "ledger entry for a missing order: entry") != 0)
-		return -1;
-
-	/* Refunds: never above the charge, and what the final state says. */
+	for (int i = 0; i < STORE_INVARIANT_COUNT; i++)
+		if (sqlite_check_rows(s, c, &store_invariants[i]) != 0)
+			return -1;
 	if (sqlite3_prepare_v2(s->db, "SELECT " ORDER_COLS " FROM orders o", -1,
 	                       &q, NULL) != SQLITE_OK) {
 		sqlite_log_error(s, "check prepare");
@@ -1798,27 +1730,7 @@ sqlite_check(struct store *st, store_report_cb report, void *arg)
 	}
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
 		sqlite_read_order(q, &o);
-		if (o.refunded > o.charge)
-			sqlite_violation(
-			    &c,
-			    "refund above charge: order %lld refunded=%lld"
-			    " charge=%lld",
-			    (long long)o.id, (long long)o.refunded,
-			    (long long)o.charge);
-		else if (store_refund_expected(s->decimals, &o, &want) != 0)
-			sqlite_violation(
-			    &c,
-			    "partial order without valid remains: order %lld"
-			    " remains=%lld upstream_quantity=%lld",
-			    (long long)o.id, (long long)o.remains,
-			    (long long)o.upstream_quantity);
-		else if (o.refunded != want)
-			sqlite_violation(
-			    &c,
-			    "refund does not match final status: order %lld"
-			    " state=%s refunded=%lld expected=%lld",
-			    (long long)o.id, order_state_name(o.state),
-			    (long long)o.refunded, (long long)want);
+		store_core_check_order(c, s->decimals, &o);
 	}
 	sqlite3_finalize(q);
 	if (rc != SQLITE_DONE) {
@@ -1835,15 +1747,24 @@ sqlite_check(struct store *st, store_report_cb report, void *arg)
 		const char *t = (const char *)sqlite3_column_text(q, 0);
 
 		if (t == NULL || strcmp(t, "ok") != 0)
-			sqlite_violation(&c, "integrity_check: %s",
-			                 t != NULL ? t : "(null)");
+			store_core_check_add(c, "integrity_check: %s",
+			                     t != NULL ? t : "(null)");
 	}
 	sqlite3_finalize(q);
 	if (rc != SQLITE_DONE) {
 		sqlite_log_error(s, "integrity_check");
 		return -1;
 	}
-	return c.violations;
+	return 0;
+}
+
+static int
+sqlite_check(struct store *st, store_report_cb report, void *arg)
+{
+	struct store_core_check c = {NULL, 0, 0};
+	int failed = sqlite_check_all(sq(st), &c) != 0;
+
+	return store_core_check_done(&c, failed, report, arg);
 }
 
 static void
