@@ -132,10 +132,9 @@ store_refund_expected(int decimals, const struct order *o, money_t *want)
 	if (o->state == ORDER_PARTIAL &&
 	    (o->remains < 0 || o->remains > o->upstream_quantity))
 		return -1;
-	return store_refund_for(decimals, o->state, o->charge,
-	                        o->upstream_quantity,
-	                        o->state == ORDER_PARTIAL ? o->remains : 0,
-	                        want);
+	return store_refund_for(
+	    decimals, o->state, o->charge, o->upstream_quantity,
+	    o->state == ORDER_PARTIAL ? o->remains : 0, want);
 }
 
 int
@@ -180,8 +179,7 @@ store_customer_by_key(struct store *st, const uint8_t *key_hash,
 }
 
 enum store_result
-store_customer_by_name(struct store *st, const char *name,
-                       struct customer *out)
+store_customer_by_name(struct store *st, const char *name, struct customer *out)
 {
 	return st->ops->customer_by_name(st, name, out);
 }

@@ -85,14 +85,14 @@ int order_state_final(enum order_state s);
  * in one transaction. */
 struct order_new {
 	int64_t customer_id;
-	int64_t service_id; /* local service ID */
-	const char *type;   /* order type ("Default", "Package", ...) */
-	int64_t quantity;   /* as charged (comment lines for comments) */
+	int64_t service_id;        /* local service ID */
+	const char *type;          /* order type ("Default", "Package", ...) */
+	int64_t quantity;          /* as charged (comment lines for comments) */
 	int64_t upstream_quantity; /* what the upstream counts remains in */
-	int64_t runs;       /* drip-feed runs, 0 if none */
-	int64_t interval;   /* drip-feed interval minutes, 0 if none */
-	money_t rate;       /* marked-up rate per 1000 applied */
-	money_t charge;     /* > 0 */
+	int64_t runs;              /* drip-feed runs, 0 if none */
+	int64_t interval;          /* drip-feed interval minutes, 0 if none */
+	money_t rate;              /* marked-up rate per 1000 applied */
+	money_t charge;            /* > 0 */
 	const char *fields; /* JSON object of the type's fields to forward */
 	const char *request_id; /* NULL or the customer's idempotency token */
 	const uint8_t
@@ -446,8 +446,7 @@ enum store_result store_order_create(struct store *st,
                                      const struct order_new *o, int64_t *id);
 enum store_result store_order_create_many(struct store *st,
                                           const struct order_new *v, size_t n,
-                                          enum store_result *res,
-                                          int64_t *ids);
+                                          enum store_result *res, int64_t *ids);
 enum store_result store_order_active_many(struct store *st, const int64_t *ids,
                                           const char *const *upstream_orders,
                                           const money_t *costs, size_t n,
@@ -455,8 +454,7 @@ enum store_result store_order_active_many(struct store *st, const int64_t *ids,
 enum store_result store_order_get(struct store *st, int64_t id,
                                   struct order *out);
 enum store_result store_order_get_many(struct store *st, const int64_t *ids,
-                                       size_t n, struct order *out,
-                                       int *found);
+                                       size_t n, struct order *out, int *found);
 enum store_result store_order_sending(struct store *st, int64_t id,
                                       int route_idx, const char *upstream,
                                       int64_t upstream_service, int held);
@@ -477,8 +475,7 @@ enum store_result store_order_status(struct store *st, int64_t id,
  * becomes active, with NULL it is refunded. */
 enum store_result store_order_resolve(struct store *st, int64_t id,
                                       const char *upstream_order);
-enum store_result store_order_fields(struct store *st, int64_t id,
-                                     char **json);
+enum store_result store_order_fields(struct store *st, int64_t id, char **json);
 enum store_result store_order_polled(struct store *st, const int64_t *ids,
                                      size_t n, int64_t now_ms);
 int64_t store_order_list(struct store *st, const struct order_filter *f,

@@ -16,8 +16,7 @@ const struct store_transition store_transitions[STORE_MOVE_COUNT] = {
     [STORE_MOVE_RESEND] = {F(ORDER_SENDING), ORDER_SENDING},
     [STORE_MOVE_UNSENT] = {F(ORDER_SENDING), ORDER_QUEUED},
     [STORE_MOVE_ACCEPT] = {F(ORDER_SENDING), ORDER_ACTIVE},
-    [STORE_MOVE_REJECT] = {F(ORDER_QUEUED) | F(ORDER_SENDING),
-                           ORDER_REJECTED},
+    [STORE_MOVE_REJECT] = {F(ORDER_QUEUED) | F(ORDER_SENDING), ORDER_REJECTED},
     [STORE_MOVE_DISOWN] = {F(ORDER_SENDING), ORDER_REJECTED},
     [STORE_MOVE_SETTLE] = {F(ORDER_ACTIVE), -1},
 };
@@ -148,7 +147,7 @@ store_core_post_body(store_tx *tx, void *arg)
 		break;
 	case 0:
 		r = p->d->customer_exists(tx, p->customer_id);
-		return r != STORE_OK ? r
+		return r != STORE_OK   ? r
 		       : p->amount > 0 ? STORE_LIMIT
 		                       : STORE_NOFUNDS;
 	default:
@@ -165,7 +164,8 @@ store_core_ledger_post(struct store *st, int64_t customer_id,
                        enum ledger_kind kind, money_t amount, const char *note,
                        money_t *new_balance)
 {
-	struct store_core_post p = {st->drv, customer_id, kind, amount, note, 0};
+	struct store_core_post p = {st->drv, customer_id, kind,
+	                            amount,  note,        0};
 	enum store_result r;
 
 	if (amount == 0 || (kind == LEDGER_DEPOSIT && amount < 0) ||

@@ -21,13 +21,13 @@
 
 /* The moves an order makes, each with the states it may start from. */
 enum store_move {
-	STORE_MOVE_SEND,    /* queued -> sending: the claim */
-	STORE_MOVE_RESEND,  /* sending -> sending: the holder re-marks */
-	STORE_MOVE_UNSENT,  /* sending -> queued: provably never left */
-	STORE_MOVE_ACCEPT,  /* sending -> active: the upstream's ID known */
-	STORE_MOVE_REJECT,  /* queued or sending -> rejected, refunded */
-	STORE_MOVE_DISOWN,  /* sending -> rejected: the operator refunds */
-	STORE_MOVE_SETTLE,  /* active -> a final state read upstream */
+	STORE_MOVE_SEND,   /* queued -> sending: the claim */
+	STORE_MOVE_RESEND, /* sending -> sending: the holder re-marks */
+	STORE_MOVE_UNSENT, /* sending -> queued: provably never left */
+	STORE_MOVE_ACCEPT, /* sending -> active: the upstream's ID known */
+	STORE_MOVE_REJECT, /* queued or sending -> rejected, refunded */
+	STORE_MOVE_DISOWN, /* sending -> rejected: the operator refunds */
+	STORE_MOVE_SETTLE, /* active -> a final state read upstream */
 	STORE_MOVE_COUNT
 };
 
@@ -96,8 +96,8 @@ struct store_driver {
 	 * row in such a state), STORE_ERROR. */
 	enum store_result (*order_final)(store_tx *, int64_t id,
 	                                 enum store_move move,
-	                                 enum order_state to, const char *status,
-	                                 money_t refunded);
+	                                 enum order_state to,
+	                                 const char *status, money_t refunded);
 	/* Write a status reply's fields on active order ID (its polled_at
 	 * now): STORE_OK, STORE_CONFLICT (not active), STORE_ERROR. */
 	enum store_result (*order_observe)(store_tx *, int64_t id,
@@ -108,8 +108,7 @@ struct store_driver {
  * transaction must be rolled back; every other result wrote nothing but
  * the order. */
 enum store_result store_core_create_one(const struct store_driver *d,
-                                        store_tx *tx,
-                                        const struct order_new *o,
+                                        store_tx *tx, const struct order_new *o,
                                         int64_t *id);
 
 /* The rules behind store.h's calls of the same names. */
@@ -150,9 +149,8 @@ void store_core_check_add(struct store_core_check *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* A row of invariant INV: ID, then N columns NAMES[i]=VALS[i]. */
 void store_core_check_row(struct store_core_check *c,
-                          const struct store_invariant *inv, int64_t id,
-                          int n, const char *const *names,
-                          const int64_t *vals);
+                          const struct store_invariant *inv, int64_t id, int n,
+                          const char *const *names, const int64_t *vals);
 /* The refund rules on one order: never above the charge, and what its
  * final state says. */
 void store_core_check_order(struct store_core_check *c, int decimals,

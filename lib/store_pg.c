@@ -898,12 +898,13 @@ pg_balance_post(store_tx *tx, int64_t customer_id, money_t amount, money_t max,
 	arg_int(&a, customer_id);
 	arg_int(&a, amount);
 	arg_int(&a, max);
-	res = pg_exec(tx, "balance post",
-	              "UPDATE customers SET balance = balance + $2::bigint"
-	              " WHERE id = $1 AND balance + $2::bigint >= 0"
-	              " AND ($2::bigint < 0 OR balance <= $3::bigint - $2::bigint)"
-	              " RETURNING balance",
-	              &a);
+	res = pg_exec(
+	    tx, "balance post",
+	    "UPDATE customers SET balance = balance + $2::bigint"
+	    " WHERE id = $1 AND balance + $2::bigint >= 0"
+	    " AND ($2::bigint < 0 OR balance <= $3::bigint - $2::bigint)"
+	    " RETURNING balance",
+	    &a);
 	if (res == NULL)
 		return -1;
 	n = PQntuples(res);
@@ -1055,8 +1056,8 @@ pg_create_body(struct pgtx *t, void *arg)
 	if (pg_lock_customers(t, c->v, c->n) != 0)
 		return STORE_ERROR;
 	for (i = 0; i < c->n; i++)
-		if ((c->res[i] = store_core_create_one(&pg_driver, t, &c->v[i],
-		                                       &c->ids[i])) == STORE_ERROR)
+		if ((c->res[i] = store_core_create_one(
+		         &pg_driver, t, &c->v[i], &c->ids[i])) == STORE_ERROR)
 			return STORE_ERROR;
 	return STORE_OK;
 }
