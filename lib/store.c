@@ -1,6 +1,7 @@
 /* store.c - backend selection, the names shared by every backend, and the
  * calls of store.h: the backend's entry or the core's rule. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
@@ -135,6 +136,22 @@ store_refund_expected(int decimals, const struct order *o, money_t *want)
 	return store_refund_for(
 	    decimals, o->state, o->charge, o->upstream_quantity,
 	    o->state == ORDER_PARTIAL ? o->remains : 0, want);
+}
+
+void
+store_service_rows_free(struct store_service_rows *rows)
+{
+	if (rows == NULL)
+		return;
+	for (size_t i = 0; i < rows->n; i++) {
+		free(rows->v[i].name);
+		free(rows->v[i].type);
+		free(rows->v[i].category);
+		free(rows->v[i].description);
+		free(rows->v[i].refill_time);
+	}
+	free(rows->v);
+	memset(rows, 0, sizeof(*rows));
 }
 
 int
@@ -351,14 +368,14 @@ store_report(struct store *st, store_report_row_cb cb, void *arg)
 
 enum store_result
 store_catalog_replace(struct store *st, const char *upstream,
-                      const struct dialect_services *list)
+                      const struct store_service_rows *list)
 {
 	return st->ops->catalog_replace(st, upstream, list);
 }
 
 enum store_result
 store_catalog_load(struct store *st, const char *upstream,
-                   struct dialect_services *out)
+                   struct store_service_rows *out)
 {
 	return st->ops->catalog_load(st, upstream, out);
 }

@@ -22,7 +22,6 @@
 #include "money.h"
 
 struct config;
-struct dialect_services;
 
 enum store_result {
 	STORE_OK = 0,
@@ -125,6 +124,31 @@ struct order {
 	int64_t created_at, updated_at;
 	int64_t polled_at; /* unix ms of the last status read, 0 never */
 };
+
+/* One service of an upstream's stored catalogue, as the store keeps it
+ * whoever read the list (lib/panel.c converts an upstream's reply). */
+struct store_service_row {
+	int64_t id;
+	char *name;        /* never NULL */
+	char *type;        /* never NULL */
+	char *category;    /* never NULL; "" if none */
+	char *description; /* NULL if none */
+	char *refill_time; /* NULL if none */
+	money_t rate;      /* per 1000, upstream currency */
+	int64_t min, max;
+	int refill, cancel; /* 1, 0, or -1 unknown */
+	int dripfeed;
+};
+
+/* A stored catalogue: N rows in the list's order.  Loaded rows own their
+ * strings (store_service_rows_free); rows given to catalog_replace are
+ * only read. */
+struct store_service_rows {
+	struct store_service_row *v;
+	size_t n;
+};
+/* Free ROWS' strings and array; zeroes it (a second call is harmless). */
+void store_service_rows_free(struct store_service_rows *rows);
 
 /* What the daemon last knew of an upstream, for `panelmux upstream list`. */
 struct upstream_state {
@@ -301,11 +325,11 @@ struct store_ops {
 	 * transaction (the last known catalogue survives restarts). */
 	enum store_result (*catalog_replace)(
 	    struct store *, const char *upstream,
-	    const struct dialect_services *list);
-	/* Load UPSTREAM's stored list into OUT (dialect_services_free it);
+	    const struct store_service_rows *list);
+	/* Load UPSTREAM's stored list into OUT (store_service_rows_free it);
 	 * an empty list when none is stored. */
 	enum store_result (*catalog_load)(struct store *, const char *upstream,
-	                                  struct dialect_services *out);
+	                                  struct store_service_rows *out);
 	enum store_result (*upstream_state_put)(struct store *,
 	                                        const struct upstream_state *s);
 	enum store_result (*upstream_state_get)(struct store *,
@@ -498,9 +522,9 @@ enum store_result store_ledger_totals(struct store *st, money_t *totals);
 int store_report(struct store *st, store_report_row_cb cb, void *arg);
 
 enum store_result store_catalog_replace(struct store *st, const char *upstream,
-                                        const struct dialect_services *list);
+                                        const struct store_service_rows *list);
 enum store_result store_catalog_load(struct store *st, const char *upstream,
-                                     struct dialect_services *out);
+                                     struct store_service_rows *out);
 enum store_result store_upstream_state_put(struct store *st,
                                            const struct upstream_state *s);
 enum store_result store_upstream_state_get(struct store *st, const char *name,

@@ -20,7 +20,6 @@
 #include <openssl/crypto.h>
 
 #include "clock.h"
-#include "dialect.h"
 #include "log.h"
 #include "money.h"
 #include "pgpool.h"

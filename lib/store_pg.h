@@ -177,11 +177,11 @@ enum store_result store_pg_orders_refill_get(struct store *st, int64_t id,
                                              struct refill *out);
 
 /* store_pg_catalog.c: catalogues, generations, upstream state. */
-enum store_result store_pg_catalog_replace(struct store *st,
-                                           const char *upstream,
-                                           const struct dialect_services *list);
+enum store_result
+store_pg_catalog_replace(struct store *st, const char *upstream,
+                         const struct store_service_rows *list);
 enum store_result store_pg_catalog_load(struct store *st, const char *upstream,
-                                        struct dialect_services *out);
+                                        struct store_service_rows *out);
 enum store_result store_pg_catalog_upstream_put(struct store *st,
                                                 const struct upstream_state *u);
 enum store_result store_pg_catalog_upstream_get(struct store *st,

@@ -9,7 +9,6 @@
 #include <openssl/crypto.h>
 
 #include "clock.h"
-#include "dialect.h"
 #include "log.h"
 #include "pgpool.h"
 #include "store.h"
@@ -19,7 +18,7 @@
 
 struct pg_catalog {
 	const char *upstream;
-	const struct dialect_services *list;
+	const struct store_service_rows *list;
 };
 
 #define PG_CATALOG_COLS 15
@@ -43,7 +42,7 @@ pg_catalog_chunk(struct pgtx *t, const struct pg_catalog *c, size_t from,
 	                        " refill, cancel, dripfeed, description,"
 	                        " refill_time, synced_at, pos) VALUES ");
 	for (size_t i = from; i < to; i++) {
-		const struct dialect_service *s = &c->list->v[i];
+		const struct store_service_row *s = &c->list->v[i];
 		int64_t ints[] = {s->id,       s->rate,   s->min,
 		                  s->max,      s->refill, s->cancel,
 		                  s->dripfeed, now,       (int64_t)i};
@@ -111,7 +110,7 @@ pg_catalog_body(struct pgtx *t, void *arg)
 
 enum store_result
 store_pg_catalog_replace(struct store *st, const char *upstream,
-                         const struct dialect_services *list)
+                         const struct store_service_rows *list)
 {
 	struct pg_catalog c = {upstream, list};
 
@@ -120,7 +119,7 @@ store_pg_catalog_replace(struct store *st, const char *upstream,
 
 enum store_result
 store_pg_catalog_load(struct store *st, const char *upstream,
-                      struct dialect_services *out)
+                      struct store_service_rows *out)
 {
 	struct pgargs a = {0};
 	PGresult *res;
@@ -140,7 +139,7 @@ store_pg_catalog_load(struct store *st, const char *upstream,
 	if (n > 0)
 		out->v = xcalloc((size_t)n, sizeof(*out->v));
 	for (int i = 0; i < n; i++) {
-		struct dialect_service *v = &out->v[out->n++];
+		struct store_service_row *v = &out->v[out->n++];
 
 		v->id = store_pg_int(res, i, 0, 0);
 		v->name = store_pg_strdup(res, i, 1);

@@ -11,7 +11,6 @@
 #include <openssl/crypto.h>
 
 #include "clock.h"
-#include "dialect.h"
 #include "log.h"
 #include "pgpool.h"
 #include "store.h"

@@ -9,7 +9,6 @@
 #include <openssl/crypto.h>
 
 #include "clock.h"
-#include "dialect.h"
 #include "log.h"
 #include "pgpool.h"
 #include "store.h"

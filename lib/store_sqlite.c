@@ -17,7 +17,6 @@
 
 #include "clock.h"
 #include "config.h"
-#include "dialect.h"
 #include "log.h"
 #include "money.h"
 #include "rowcache.h"

@@ -198,10 +198,10 @@ enum store_result store_sqlite_orders_observe(store_tx *tx, int64_t id,
 /* store_sqlite_catalog.c: catalogues, their generations, upstream state. */
 enum store_result
 store_sqlite_catalog_replace(struct store *st, const char *upstream,
-                             const struct dialect_services *list);
+                             const struct store_service_rows *list);
 enum store_result store_sqlite_catalog_load(struct store *st,
                                             const char *upstream,
-                                            struct dialect_services *out);
+                                            struct store_service_rows *out);
 enum store_result store_sqlite_catalog_generation(struct store *st,
                                                   const char *upstream,
                                                   int64_t *gen);

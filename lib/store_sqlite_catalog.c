@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dialect.h"
 #include "log.h"
 #include "store.h"
 #include "store_sqlite.h"
@@ -12,7 +11,7 @@
 
 enum store_result
 store_sqlite_catalog_replace(struct store *st, const char *upstream,
-                             const struct dialect_services *list)
+                             const struct store_service_rows *list)
 {
 	struct store_sqlite *s = sq(st);
 	int64_t now = sqlite_now();
@@ -25,7 +24,7 @@ store_sqlite_catalog_replace(struct store *st, const char *upstream,
 	if (store_sqlite_exec(s, Q_CATALOG_DELETE) != 0)
 		goto fail;
 	for (size_t i = 0; i < list->n; i++) {
-		const struct dialect_service *v = &list->v[i];
+		const struct store_service_row *v = &list->v[i];
 
 		q = store_sqlite_stmt(s, Q_CATALOG_ADD);
 		sqlite3_bind_text(q, 1, upstream, -1, SQLITE_STATIC);
@@ -55,7 +54,7 @@ fail:
 
 enum store_result
 store_sqlite_catalog_load(struct store *st, const char *upstream,
-                          struct dialect_services *out)
+                          struct store_service_rows *out)
 {
 	struct store_sqlite *s = sq(st);
 	sqlite3_stmt *q = store_sqlite_stmt(s, Q_CATALOG_LOAD);
@@ -65,7 +64,7 @@ store_sqlite_catalog_load(struct store *st, const char *upstream,
 	memset(out, 0, sizeof(*out));
 	sqlite3_bind_text(q, 1, upstream, -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		struct dialect_service *v;
+		struct store_service_row *v;
 
 		if (out->n == cap) {
 			cap = cap != 0 ? cap * 2 : 64;
@@ -93,7 +92,7 @@ store_sqlite_catalog_load(struct store *st, const char *upstream,
 	sqlite3_reset(q);
 	if (rc != SQLITE_DONE) {
 		store_sqlite_log_error(s, "catalog load");
-		dialect_services_free(out);
+		store_service_rows_free(out);
 		return STORE_ERROR;
 	}
 	return STORE_OK;

@@ -14,7 +14,6 @@
 #include <cmocka.h>
 
 #include "auth.h"
-#include "dialect.h"
 #include "log.h"
 #include "xmalloc.h"
 #include "storetest.h"
@@ -628,7 +627,7 @@ test_refills_catalog_upstreams(void **state)
 	struct fixture *f = *state;
 	int64_t cid = add_customer(f->st, "pete", "10");
 	int64_t oid = create_order(f->st, cid, "1"), rid;
-	struct dialect_services list, out;
+	struct store_service_rows list, out;
 	struct upstream_state u, got;
 	struct refill r;
 
@@ -700,18 +699,18 @@ test_refills_catalog_upstreams(void **state)
 		else
 			assert_null(out.v[i].refill_time);
 	}
-	dialect_services_free(&out);
+	store_service_rows_free(&out);
 	list.n = 2;
 	assert_int_equal(store_catalog_replace(f->st, "alpha", &list),
 	                 STORE_OK);
 	list.n = 1200;
 	assert_int_equal(store_catalog_load(f->st, "alpha", &out), STORE_OK);
 	assert_int_equal(out.n, 2);
-	dialect_services_free(&out);
+	store_service_rows_free(&out);
 	assert_int_equal(store_catalog_load(f->st, "beta", &out), STORE_OK);
 	assert_int_equal(out.n, 0);
-	dialect_services_free(&out);
-	dialect_services_free(&list);
+	store_service_rows_free(&out);
+	store_service_rows_free(&list);
 
 	memset(&u, 0, sizeof(u));
 	snprintf(u.name, sizeof(u.name), "alpha");
