@@ -19,6 +19,16 @@
 #include "money.h"
 #include "store.h"
 
+/* The columns both backends read a customer and an order (as "o") by, in
+ * the order their row readers take them. */
+#define CUSTOMER_COLS "id, name, balance, disabled, created_at"
+#define ORDER_COLS                                                             \
+	"o.id, o.customer_id, o.service_id, o.type, o.state, o.quantity,"      \
+	" o.runs, o.interval, o.rate, o.charge, o.upstream,"                   \
+	" o.upstream_service, o.route_idx, o.upstream_order, o.cost,"          \
+	" o.start_count, o.remains, o.upstream_status, o.created_at,"          \
+	" o.updated_at, o.polled_at, o.refunded, o.upstream_quantity"
+
 /* The moves an order makes, each with the states it may start from. */
 enum store_move {
 	STORE_MOVE_SEND,   /* queued -> sending: the claim */

@@ -18,13 +18,6 @@
 #define PG_MAXARGS 24       /* parameters of a fixed statement */
 #define PG_CATALOG_ROWS 500 /* rows per catalogue INSERT (15 params each) */
 
-#define CUSTOMER_COLS "id, name, balance, disabled, created_at"
-#define ORDER_COLS                                                             \
-	"o.id, o.customer_id, o.service_id, o.type, o.state, o.quantity,"      \
-	" o.runs, o.interval, o.rate, o.charge, o.upstream,"                   \
-	" o.upstream_service, o.route_idx, o.upstream_order, o.cost,"          \
-	" o.start_count, o.remains, o.upstream_status, o.created_at,"          \
-	" o.updated_at, o.polled_at, o.refunded, o.upstream_quantity"
 #define ORDER_NCOLS 23
 
 struct store_pg {

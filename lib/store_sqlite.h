@@ -58,13 +58,6 @@ enum sqlite_stmt {
 	Q_COUNT
 };
 
-#define CUSTOMER_COLS "id, name, balance, disabled, created_at"
-#define ORDER_COLS                                                             \
-	"o.id, o.customer_id, o.service_id, o.type, o.state, o.quantity,"      \
-	" o.runs, o.interval, o.rate, o.charge, o.upstream,"                   \
-	" o.upstream_service, o.route_idx, o.upstream_order, o.cost,"          \
-	" o.start_count, o.remains, o.upstream_status, o.created_at,"          \
-	" o.updated_at, o.polled_at, o.refunded, o.upstream_quantity"
 
 struct store_sqlite {
 	struct store
