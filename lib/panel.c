@@ -16,6 +16,74 @@
 #include "upstream.h"
 #include "xmalloc.h"
 
+/* The store keeps a services list as its own rows (store.h); these two
+ * convert.  A save lends LIST's strings to the rows. */
+static enum store_result
+panel_save(struct store *st, const char *upstream,
+           const struct dialect_services *list)
+{
+	struct store_service_rows rows;
+	enum store_result r;
+
+	rows.n = list->n;
+	rows.v = xcalloc(list->n > 0 ? list->n : 1, sizeof(*rows.v));
+	for (size_t i = 0; i < list->n; i++) {
+		const struct dialect_service *u = &list->v[i];
+
+		rows.v[i] = (struct store_service_row){
+		    .id = u->id,
+		    .name = u->name,
+		    .type = u->type,
+		    .category = u->category,
+		    .description = u->description,
+		    .refill_time = u->refill_time,
+		    .rate = u->rate,
+		    .min = u->min,
+		    .max = u->max,
+		    .refill = u->refill,
+		    .cancel = u->cancel,
+		    .dripfeed = u->dripfeed,
+		};
+	}
+	r = store_catalog_replace(st, upstream, &rows);
+	free(rows.v);
+	return r;
+}
+
+/* A load takes the rows' strings over; OUT is empty on an error. */
+static enum store_result
+panel_load(struct store *st, const char *upstream, struct dialect_services *out)
+{
+	struct store_service_rows rows;
+	enum store_result r;
+
+	memset(out, 0, sizeof(*out));
+	if ((r = store_catalog_load(st, upstream, &rows)) != STORE_OK)
+		return r;
+	out->n = rows.n;
+	out->v = rows.n > 0 ? xcalloc(rows.n, sizeof(*out->v)) : NULL;
+	for (size_t i = 0; i < rows.n; i++) {
+		const struct store_service_row *w = &rows.v[i];
+
+		out->v[i] = (struct dialect_service){
+		    .id = w->id,
+		    .name = w->name,
+		    .type = w->type,
+		    .category = w->category,
+		    .description = w->description,
+		    .refill_time = w->refill_time,
+		    .rate = w->rate,
+		    .min = w->min,
+		    .max = w->max,
+		    .refill = w->refill,
+		    .cancel = w->cancel,
+		    .dripfeed = w->dripfeed,
+		};
+	}
+	free(rows.v);
+	return STORE_OK;
+}
+
 static void
 panel_rebuild(struct panel *p)
 {
@@ -157,7 +225,7 @@ panel_services_done(const struct up_result *res, void *arg)
 		          "skipped (%s)",
 		          pu->state.name, list.nskipped, list.msg);
 	seq = pu->list_seq;
-	if (store_catalog_replace(p->st, pu->state.name, &list) != STORE_OK) {
+	if (panel_save(p->st, pu->state.name, &list) != STORE_OK) {
 		dialect_services_free(&list);
 		panel_sync_end(pu, 0, "store error");
 		return;
@@ -222,7 +290,7 @@ panel_check_one(struct panel_upstream *pu)
 	 * needless reload at the next look, never a missed one. */
 	if (panel_generation(pu, &gen) != 0 || gen == pu->gen)
 		return 0;
-	if (store_catalog_load(p->st, pu->state.name, &list) != STORE_OK) {
+	if (panel_load(p->st, pu->state.name, &list) != STORE_OK) {
 		log_warnx("upstream %s: stored catalogue unreadable",
 		          pu->state.name);
 		return 0;
@@ -371,7 +439,7 @@ panel_new(struct event_base *base, const struct config *cfg, struct store *st)
 		/* The generation before the list: see panel_check_one. */
 		if (panel_generation(pu, &pu->gen) != 0)
 			pu->gen = 0;
-		if (store_catalog_load(st, cu->name, &pu->list) != STORE_OK)
+		if (panel_load(st, cu->name, &pu->list) != STORE_OK)
 			log_warnx("upstream %s: stored catalogue unreadable",
 			          cu->name);
 		else if (pu->list.n > 0)

@@ -1,10 +1,13 @@
-/* store.c - backend selection and the names shared by every backend. */
+/* store.c - backend selection, the names shared by every backend, and the
+ * calls of store.h: the backend's entry or the core's rule. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
 #include "log.h"
 #include "store.h"
+#include "store_core.h"
 
 static const char *const store_state_names[ORDER_STATE_COUNT] = {
     [ORDER_QUEUED] = "queued",     [ORDER_SENDING] = "sending",
@@ -130,10 +133,25 @@ store_refund_expected(int decimals, const struct order *o, money_t *want)
 	if (o->state == ORDER_PARTIAL &&
 	    (o->remains < 0 || o->remains > o->upstream_quantity))
 		return -1;
-	return store_refund_for(decimals, o->state, o->charge,
-	                        o->upstream_quantity,
-	                        o->state == ORDER_PARTIAL ? o->remains : 0,
-	                        want);
+	return store_refund_for(
+	    decimals, o->state, o->charge, o->upstream_quantity,
+	    o->state == ORDER_PARTIAL ? o->remains : 0, want);
+}
+
+void
+store_service_rows_free(struct store_service_rows *rows)
+{
+	if (rows == NULL)
+		return;
+	for (size_t i = 0; i < rows->n; i++) {
+		free(rows->v[i].name);
+		free(rows->v[i].type);
+		free(rows->v[i].category);
+		free(rows->v[i].description);
+		free(rows->v[i].refill_time);
+	}
+	free(rows->v);
+	memset(rows, 0, sizeof(*rows));
 }
 
 int
@@ -150,4 +168,233 @@ store_decimals_agree(const char *stored, int decimals)
 	          stored[0] != '\0' ? stored : "(unknown)", decimals,
 	          stored[0] != '\0' ? stored : "(unknown)");
 	return -1;
+}
+
+/*
+ * The calls (store.h): the backend's entry, or the core's rule.
+ */
+
+enum store_result
+store_customer_add(struct store *st, const char *name, const uint8_t *key_hash,
+                   int64_t *id)
+{
+	return st->ops->customer_add(st, name, key_hash, id);
+}
+
+enum store_result
+store_customer_set_key(struct store *st, const char *name,
+                       const uint8_t *key_hash)
+{
+	return st->ops->customer_set_key(st, name, key_hash);
+}
+
+enum store_result
+store_customer_by_key(struct store *st, const uint8_t *key_hash,
+                      struct customer *out)
+{
+	return st->ops->customer_by_key(st, key_hash, out);
+}
+
+enum store_result
+store_customer_by_name(struct store *st, const char *name, struct customer *out)
+{
+	return st->ops->customer_by_name(st, name, out);
+}
+
+enum store_result
+store_customer_set_disabled(struct store *st, const char *name, int disabled)
+{
+	return st->ops->customer_set_disabled(st, name, disabled);
+}
+
+int
+store_customer_list(struct store *st, store_customer_cb cb, void *arg)
+{
+	return st->ops->customer_list(st, cb, arg);
+}
+
+enum store_result
+store_ledger_post(struct store *st, int64_t customer_id, enum ledger_kind kind,
+                  money_t amount, const char *note, money_t *new_balance)
+{
+	return store_core_ledger_post(st, customer_id, kind, amount, note,
+	                              new_balance);
+}
+
+enum store_result
+store_order_create(struct store *st, const struct order_new *o, int64_t *id)
+{
+	enum store_result r;
+
+	st->ops->order_create_many(st, o, 1, &r, id);
+	return r;
+}
+
+enum store_result
+store_order_create_many(struct store *st, const struct order_new *v, size_t n,
+                        enum store_result *res, int64_t *ids)
+{
+	return st->ops->order_create_many(st, v, n, res, ids);
+}
+
+enum store_result
+store_order_active_many(struct store *st, const int64_t *ids,
+                        const char *const *upstream_orders,
+                        const money_t *costs, size_t n, enum store_result *res)
+{
+	return st->ops->order_active_many(st, ids, upstream_orders, costs, n,
+	                                  res);
+}
+
+enum store_result
+store_order_get(struct store *st, int64_t id, struct order *out)
+{
+	return st->ops->order_get(st, id, out);
+}
+
+enum store_result
+store_order_get_many(struct store *st, const int64_t *ids, size_t n,
+                     struct order *out, int *found)
+{
+	return st->ops->order_get_many(st, ids, n, out, found);
+}
+
+enum store_result
+store_order_sending(struct store *st, int64_t id, int route_idx,
+                    const char *upstream, int64_t upstream_service, int held)
+{
+	return st->ops->order_sending(st, id, route_idx, upstream,
+	                              upstream_service, held);
+}
+
+enum store_result
+store_order_unsent(struct store *st, int64_t id)
+{
+	return st->ops->order_unsent(st, id);
+}
+
+enum store_result
+store_order_active(struct store *st, int64_t id, const char *upstream_order,
+                   money_t cost)
+{
+	enum store_result r;
+
+	st->ops->order_active_many(st, &id, &upstream_order, &cost, 1, &r);
+	return r;
+}
+
+enum store_result
+store_order_reject(struct store *st, int64_t id, const char *why)
+{
+	return store_core_order_reject(st, id, why);
+}
+
+enum store_result
+store_order_status(struct store *st, int64_t id, const struct order_update *u)
+{
+	return store_core_order_status(st, id, u);
+}
+
+enum store_result
+store_order_resolve(struct store *st, int64_t id, const char *upstream_order)
+{
+	return store_core_order_resolve(st, id, upstream_order);
+}
+
+enum store_result
+store_order_fields(struct store *st, int64_t id, char **json)
+{
+	return st->ops->order_fields(st, id, json);
+}
+
+enum store_result
+store_order_polled(struct store *st, const int64_t *ids, size_t n,
+                   int64_t now_ms)
+{
+	return st->ops->order_polled(st, ids, n, now_ms);
+}
+
+int64_t
+store_order_list(struct store *st, const struct order_filter *f,
+                 store_order_cb cb, void *arg)
+{
+	return st->ops->order_list(st, f, cb, arg);
+}
+
+int64_t
+store_order_claim(struct store *st, const struct order_filter *f,
+                  int64_t now_ms, store_order_cb cb, void *arg)
+{
+	return st->ops->order_claim(st, f, now_ms, cb, arg);
+}
+
+enum store_result
+store_order_counts(struct store *st, int64_t *counts)
+{
+	return st->ops->order_counts(st, counts);
+}
+
+enum store_result
+store_refill_add(struct store *st, int64_t order_id, int64_t customer_id,
+                 const char *upstream, int64_t *id)
+{
+	return st->ops->refill_add(st, order_id, customer_id, upstream, id);
+}
+
+enum store_result
+store_refill_update(struct store *st, int64_t id, const char *state,
+                    const char *upstream_refill, const char *status)
+{
+	return st->ops->refill_update(st, id, state, upstream_refill, status);
+}
+
+enum store_result
+store_refill_get(struct store *st, int64_t id, struct refill *out)
+{
+	return st->ops->refill_get(st, id, out);
+}
+
+enum store_result
+store_ledger_totals(struct store *st, money_t *totals)
+{
+	return st->ops->ledger_totals(st, totals);
+}
+
+int
+store_report(struct store *st, store_report_row_cb cb, void *arg)
+{
+	return st->ops->report(st, cb, arg);
+}
+
+enum store_result
+store_catalog_replace(struct store *st, const char *upstream,
+                      const struct store_service_rows *list)
+{
+	return st->ops->catalog_replace(st, upstream, list);
+}
+
+enum store_result
+store_catalog_load(struct store *st, const char *upstream,
+                   struct store_service_rows *out)
+{
+	return st->ops->catalog_load(st, upstream, out);
+}
+
+enum store_result
+store_upstream_state_put(struct store *st, const struct upstream_state *s)
+{
+	return st->ops->upstream_state_put(st, s);
+}
+
+enum store_result
+store_upstream_state_get(struct store *st, const char *name,
+                         struct upstream_state *out)
+{
+	return st->ops->upstream_state_get(st, name, out);
+}
+
+int
+store_check(struct store *st, store_report_cb report, void *arg)
+{
+	return st->ops->check(st, report, arg);
 }

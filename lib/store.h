@@ -22,7 +22,6 @@
 #include "money.h"
 
 struct config;
-struct dialect_services;
 
 enum store_result {
 	STORE_OK = 0,
@@ -85,14 +84,14 @@ int order_state_final(enum order_state s);
  * in one transaction. */
 struct order_new {
 	int64_t customer_id;
-	int64_t service_id; /* local service ID */
-	const char *type;   /* order type ("Default", "Package", ...) */
-	int64_t quantity;   /* as charged (comment lines for comments) */
+	int64_t service_id;        /* local service ID */
+	const char *type;          /* order type ("Default", "Package", ...) */
+	int64_t quantity;          /* as charged (comment lines for comments) */
 	int64_t upstream_quantity; /* what the upstream counts remains in */
-	int64_t runs;       /* drip-feed runs, 0 if none */
-	int64_t interval;   /* drip-feed interval minutes, 0 if none */
-	money_t rate;       /* marked-up rate per 1000 applied */
-	money_t charge;     /* > 0 */
+	int64_t runs;              /* drip-feed runs, 0 if none */
+	int64_t interval;          /* drip-feed interval minutes, 0 if none */
+	money_t rate;              /* marked-up rate per 1000 applied */
+	money_t charge;            /* > 0 */
 	const char *fields; /* JSON object of the type's fields to forward */
 	const char *request_id; /* NULL or the customer's idempotency token */
 	const uint8_t
@@ -125,6 +124,31 @@ struct order {
 	int64_t created_at, updated_at;
 	int64_t polled_at; /* unix ms of the last status read, 0 never */
 };
+
+/* One service of an upstream's stored catalogue, as the store keeps it
+ * whoever read the list (lib/panel.c converts an upstream's reply). */
+struct store_service_row {
+	int64_t id;
+	char *name;        /* never NULL */
+	char *type;        /* never NULL */
+	char *category;    /* never NULL; "" if none */
+	char *description; /* NULL if none */
+	char *refill_time; /* NULL if none */
+	money_t rate;      /* per 1000, upstream currency */
+	int64_t min, max;
+	int refill, cancel; /* 1, 0, or -1 unknown */
+	int dripfeed;
+};
+
+/* A stored catalogue: N rows in the list's order.  Loaded rows own their
+ * strings (store_service_rows_free); rows given to catalog_replace are
+ * only read. */
+struct store_service_rows {
+	struct store_service_row *v;
+	size_t n;
+};
+/* Free ROWS' strings and array; zeroes it (a second call is harmless). */
+void store_service_rows_free(struct store_service_rows *rows);
 
 /* What the daemon last knew of an upstream, for `panelmux upstream list`. */
 struct upstream_state {
@@ -184,9 +208,13 @@ typedef int (*store_order_cb)(const struct order *, void *arg);
 typedef int (*store_report_row_cb)(const struct report_row *, void *arg);
 
 struct store_ops;
+struct store_driver;
 struct event_base;
 struct store {
 	const struct store_ops *ops;
+	const struct store_driver *drv; /* the core's primitives
+	                                 * (store_core.h) */
+	int decimals;                   /* money.decimals of its amounts */
 	int async;  /* calls may park the calling fiber (see above) */
 	int shared; /* several instances may use the data: claims mark rows */
 };
@@ -213,21 +241,6 @@ struct store_ops {
 	                                           int disabled);
 	int (*customer_list)(struct store *, store_customer_cb cb, void *arg);
 
-	/* A balance change by the operator: DEPOSIT (> 0) or ADJUSTMENT.
-	 * STORE_NOFUNDS if it would take the balance below zero. */
-	enum store_result (*ledger_post)(struct store *, int64_t customer_id,
-	                                 enum ledger_kind kind, money_t amount,
-	                                 const char *note,
-	                                 money_t *new_balance);
-
-	/* The debit primitive: one conditional write (balance >= charge)
-	 * inside the transaction that creates the order as ORDER_QUEUED and
-	 * its CHARGE ledger entry.  STORE_NOFUNDS: nothing written.  With a
-	 * request_id already used by this customer: STORE_EXISTS and *id is
-	 * the first order (same hash), or STORE_CONFLICT (other hash). */
-	enum store_result (*order_create)(struct store *,
-	                                  const struct order_new *o,
-	                                  int64_t *id);
 	/* Group commit: N order_create in one transaction; RES[i] and
 	 * IDS[i] as order_create answers for V[i].  On an error nothing is
 	 * written and every order that would have been created is
@@ -271,22 +284,6 @@ struct store_ops {
 	                                   int64_t upstream_service, int held);
 	/* sending -> queued: the request provably never left. */
 	enum store_result (*order_unsent)(struct store *, int64_t id);
-	/* sending -> active with the upstream's order ID. */
-	enum store_result (*order_active)(struct store *, int64_t id,
-	                                  const char *upstream_order,
-	                                  money_t cost);
-	/* queued or sending -> rejected, with the full refund. */
-	enum store_result (*order_reject)(struct store *, int64_t id,
-	                                  const char *why);
-	/* Apply a status read from the upstream to an open order; a final
-	 * state settles the money (its refund) in the same transaction,
-	 * exactly once: a final order is never changed again. */
-	enum store_result (*order_status)(struct store *, int64_t id,
-	                                  const struct order_update *u);
-	/* The operator settles an ambiguous (sending) order: with
-	 * UPSTREAM_ORDER it becomes active, with NULL it is refunded. */
-	enum store_result (*order_resolve)(struct store *, int64_t id,
-	                                   const char *upstream_order);
 	/* The forwarded fields of order ID (a JSON object); free(*json). */
 	enum store_result (*order_fields)(struct store *, int64_t id,
 	                                  char **json);
@@ -328,11 +325,11 @@ struct store_ops {
 	 * transaction (the last known catalogue survives restarts). */
 	enum store_result (*catalog_replace)(
 	    struct store *, const char *upstream,
-	    const struct dialect_services *list);
-	/* Load UPSTREAM's stored list into OUT (dialect_services_free it);
+	    const struct store_service_rows *list);
+	/* Load UPSTREAM's stored list into OUT (store_service_rows_free it);
 	 * an empty list when none is stored. */
 	enum store_result (*catalog_load)(struct store *, const char *upstream,
-	                                  struct dialect_services *out);
+	                                  struct store_service_rows *out);
 	enum store_result (*upstream_state_put)(struct store *,
 	                                        const struct upstream_state *s);
 	enum store_result (*upstream_state_get)(struct store *,
@@ -437,49 +434,101 @@ store_close(struct store *st)
 		st->ops->close(st);
 }
 
-#define STORE_CALL(st, fn, ...) ((st)->ops->fn((st), __VA_ARGS__))
-#define store_customer_add(st, ...) STORE_CALL(st, customer_add, __VA_ARGS__)
-#define store_customer_set_key(st, ...)                                        \
-	STORE_CALL(st, customer_set_key, __VA_ARGS__)
-#define store_customer_by_key(st, ...)                                         \
-	STORE_CALL(st, customer_by_key, __VA_ARGS__)
-#define store_customer_by_name(st, ...)                                        \
-	STORE_CALL(st, customer_by_name, __VA_ARGS__)
-#define store_customer_set_disabled(st, ...)                                   \
-	STORE_CALL(st, customer_set_disabled, __VA_ARGS__)
-#define store_customer_list(st, ...) STORE_CALL(st, customer_list, __VA_ARGS__)
-#define store_ledger_post(st, ...) STORE_CALL(st, ledger_post, __VA_ARGS__)
-#define store_order_create(st, ...) STORE_CALL(st, order_create, __VA_ARGS__)
-#define store_order_create_many(st, ...)                                       \
-	STORE_CALL(st, order_create_many, __VA_ARGS__)
-#define store_order_active_many(st, ...)                                       \
-	STORE_CALL(st, order_active_many, __VA_ARGS__)
-#define store_order_get_many(st, ...)                                          \
-	STORE_CALL(st, order_get_many, __VA_ARGS__)
-#define store_order_get(st, ...) STORE_CALL(st, order_get, __VA_ARGS__)
-#define store_catalog_replace(st, ...)                                         \
-	STORE_CALL(st, catalog_replace, __VA_ARGS__)
-#define store_catalog_load(st, ...) STORE_CALL(st, catalog_load, __VA_ARGS__)
-#define store_upstream_state_put(st, ...)                                      \
-	STORE_CALL(st, upstream_state_put, __VA_ARGS__)
-#define store_upstream_state_get(st, ...)                                      \
-	STORE_CALL(st, upstream_state_get, __VA_ARGS__)
-#define store_order_sending(st, ...) STORE_CALL(st, order_sending, __VA_ARGS__)
-#define store_order_unsent(st, ...) STORE_CALL(st, order_unsent, __VA_ARGS__)
-#define store_order_active(st, ...) STORE_CALL(st, order_active, __VA_ARGS__)
-#define store_order_reject(st, ...) STORE_CALL(st, order_reject, __VA_ARGS__)
-#define store_order_status(st, ...) STORE_CALL(st, order_status, __VA_ARGS__)
-#define store_order_resolve(st, ...) STORE_CALL(st, order_resolve, __VA_ARGS__)
-#define store_order_fields(st, ...) STORE_CALL(st, order_fields, __VA_ARGS__)
-#define store_order_polled(st, ...) STORE_CALL(st, order_polled, __VA_ARGS__)
-#define store_order_list(st, ...) STORE_CALL(st, order_list, __VA_ARGS__)
-#define store_order_claim(st, ...) STORE_CALL(st, order_claim, __VA_ARGS__)
-#define store_order_counts(st, ...) STORE_CALL(st, order_counts, __VA_ARGS__)
-#define store_refill_add(st, ...) STORE_CALL(st, refill_add, __VA_ARGS__)
-#define store_refill_update(st, ...) STORE_CALL(st, refill_update, __VA_ARGS__)
-#define store_refill_get(st, ...) STORE_CALL(st, refill_get, __VA_ARGS__)
-#define store_ledger_totals(st, ...) STORE_CALL(st, ledger_totals, __VA_ARGS__)
-#define store_report(st, ...) STORE_CALL(st, report, __VA_ARGS__)
-#define store_check(st, ...) STORE_CALL(st, check, __VA_ARGS__)
+/*
+ * The calls.  Each answers as the store_ops entry of the same name
+ * describes; the ones below without an entry are the core's rules
+ * (store_core.c) over the backend's driver.
+ */
+enum store_result store_customer_add(struct store *st, const char *name,
+                                     const uint8_t *key_hash, int64_t *id);
+enum store_result store_customer_set_key(struct store *st, const char *name,
+                                         const uint8_t *key_hash);
+enum store_result store_customer_by_key(struct store *st,
+                                        const uint8_t *key_hash,
+                                        struct customer *out);
+enum store_result store_customer_by_name(struct store *st, const char *name,
+                                         struct customer *out);
+enum store_result store_customer_set_disabled(struct store *st,
+                                              const char *name, int disabled);
+int store_customer_list(struct store *st, store_customer_cb cb, void *arg);
+
+/* A balance change by the operator: DEPOSIT (> 0) or ADJUSTMENT.
+ * STORE_NOFUNDS if it would take the balance below zero, STORE_LIMIT past
+ * STORE_BALANCE_MAX; STORE_ERROR for order money (charges and refunds move
+ * through orders) or a zero amount. */
+enum store_result store_ledger_post(struct store *st, int64_t customer_id,
+                                    enum ledger_kind kind, money_t amount,
+                                    const char *note, money_t *new_balance);
+
+/* The debit primitive: one conditional write (balance >= charge) inside
+ * the transaction that creates the order as ORDER_QUEUED (ORDER_SENDING
+ * with O->sending) and its CHARGE ledger entry.  STORE_NOFUNDS: nothing
+ * written; STORE_CONFLICT for a free order.  With a request_id already used
+ * by this customer: STORE_EXISTS and *id is the first order (same hash), or
+ * STORE_CONFLICT (other hash).  order_create_many of one. */
+enum store_result store_order_create(struct store *st,
+                                     const struct order_new *o, int64_t *id);
+enum store_result store_order_create_many(struct store *st,
+                                          const struct order_new *v, size_t n,
+                                          enum store_result *res, int64_t *ids);
+enum store_result store_order_active_many(struct store *st, const int64_t *ids,
+                                          const char *const *upstream_orders,
+                                          const money_t *costs, size_t n,
+                                          enum store_result *res);
+enum store_result store_order_get(struct store *st, int64_t id,
+                                  struct order *out);
+enum store_result store_order_get_many(struct store *st, const int64_t *ids,
+                                       size_t n, struct order *out, int *found);
+enum store_result store_order_sending(struct store *st, int64_t id,
+                                      int route_idx, const char *upstream,
+                                      int64_t upstream_service, int held);
+enum store_result store_order_unsent(struct store *st, int64_t id);
+/* sending -> active with the upstream's order ID: order_active_many of
+ * one. */
+enum store_result store_order_active(struct store *st, int64_t id,
+                                     const char *upstream_order, money_t cost);
+/* queued or sending -> rejected, with the full refund. */
+enum store_result store_order_reject(struct store *st, int64_t id,
+                                     const char *why);
+/* Apply a status read from the upstream to an open order; a final state
+ * settles the money (its refund) in the same transaction, exactly once: a
+ * final order is never changed again. */
+enum store_result store_order_status(struct store *st, int64_t id,
+                                     const struct order_update *u);
+/* The operator settles an ambiguous (sending) order: with UPSTREAM_ORDER it
+ * becomes active, with NULL it is refunded. */
+enum store_result store_order_resolve(struct store *st, int64_t id,
+                                      const char *upstream_order);
+enum store_result store_order_fields(struct store *st, int64_t id, char **json);
+enum store_result store_order_polled(struct store *st, const int64_t *ids,
+                                     size_t n, int64_t now_ms);
+int64_t store_order_list(struct store *st, const struct order_filter *f,
+                         store_order_cb cb, void *arg);
+int64_t store_order_claim(struct store *st, const struct order_filter *f,
+                          int64_t now_ms, store_order_cb cb, void *arg);
+enum store_result store_order_counts(struct store *st, int64_t *counts);
+
+enum store_result store_refill_add(struct store *st, int64_t order_id,
+                                   int64_t customer_id, const char *upstream,
+                                   int64_t *id);
+enum store_result store_refill_update(struct store *st, int64_t id,
+                                      const char *state,
+                                      const char *upstream_refill,
+                                      const char *status);
+enum store_result store_refill_get(struct store *st, int64_t id,
+                                   struct refill *out);
+
+enum store_result store_ledger_totals(struct store *st, money_t *totals);
+int store_report(struct store *st, store_report_row_cb cb, void *arg);
+
+enum store_result store_catalog_replace(struct store *st, const char *upstream,
+                                        const struct store_service_rows *list);
+enum store_result store_catalog_load(struct store *st, const char *upstream,
+                                     struct store_service_rows *out);
+enum store_result store_upstream_state_put(struct store *st,
+                                           const struct upstream_state *s);
+enum store_result store_upstream_state_get(struct store *st, const char *name,
+                                           struct upstream_state *out);
+int store_check(struct store *st, store_report_cb report, void *arg);
 
 #endif

@@ -17,194 +17,13 @@
 
 #include "clock.h"
 #include "config.h"
-#include "dialect.h"
 #include "log.h"
 #include "money.h"
 #include "rowcache.h"
 #include "store.h"
+#include "store_core.h"
+#include "store_sqlite.h"
 #include "xmalloc.h"
-
-#define SQLITE_BUSY_MS 5000
-/* The daemon's read caches (DESIGN.md, "Read caches"). */
-#define SQLITE_CACHE_ORDERS 16384
-#define SQLITE_CACHE_CUSTOMERS 4096
-
-/* Each entry migrates the schema from version i to i + 1 (user_version). */
-static const char *const sqlite_migrations[] = {
-    /* 1: the whole product's schema. */
-    "CREATE TABLE customers ("
-    " id INTEGER PRIMARY KEY,"
-    " name TEXT NOT NULL UNIQUE,"
-    " key_hash BLOB NOT NULL UNIQUE,"
-    " balance INTEGER NOT NULL DEFAULT 0 CHECK (balance >= 0),"
-    " disabled INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1)),"
-    " created_at INTEGER NOT NULL"
-    ") STRICT;"
-    "CREATE TABLE orders ("
-    " id INTEGER PRIMARY KEY,"
-    " customer_id INTEGER NOT NULL REFERENCES customers(id),"
-    " service_id INTEGER NOT NULL,"
-    " type TEXT NOT NULL,"
-    " state TEXT NOT NULL CHECK (state IN ('queued', 'sending', 'active',"
-    "  'completed', 'partial', 'canceled', 'refunded', 'rejected')),"
-    " quantity INTEGER NOT NULL CHECK (quantity > 0),"
-    " runs INTEGER NOT NULL DEFAULT 0,"
-    " interval INTEGER NOT NULL DEFAULT 0,"
-    " rate INTEGER NOT NULL CHECK (rate >= 0),"
-    " charge INTEGER NOT NULL CHECK (charge > 0),"
-    " fields TEXT NOT NULL,"
-    " upstream TEXT NOT NULL,"
-    " upstream_service INTEGER NOT NULL,"
-    " route_idx INTEGER NOT NULL DEFAULT 0,"
-    " upstream_order TEXT,"
-    " cost INTEGER,"
-    " start_count INTEGER,"
-    " remains INTEGER,"
-    " upstream_status TEXT,"
-    " request_id TEXT,"
-    " request_hash BLOB,"
-    " created_at INTEGER NOT NULL,"
-    " updated_at INTEGER NOT NULL,"
-    " polled_at INTEGER NOT NULL DEFAULT 0"
-    ") STRICT;"
-    "CREATE UNIQUE INDEX orders_request ON orders(customer_id, request_id)"
-    " WHERE request_id IS NOT NULL;"
-    "CREATE UNIQUE INDEX orders_upstream_order ON orders(upstream,"
-    " upstream_order) WHERE upstream_order IS NOT NULL;"
-    /* The poller's and the sweeper's queries, each on its own partial
-     * index (an equality term SQLite can match). */
-    "CREATE INDEX orders_poll ON orders(upstream, polled_at)"
-    " WHERE state = 'active';"
-    "CREATE INDEX orders_queued ON orders(id) WHERE state = 'queued';"
-    "CREATE INDEX orders_sending ON orders(id) WHERE state = 'sending';"
-    "CREATE INDEX orders_customer ON orders(customer_id, id);"
-    "CREATE TABLE ledger ("
-    " id INTEGER PRIMARY KEY,"
-    " customer_id INTEGER NOT NULL REFERENCES customers(id),"
-    " kind TEXT NOT NULL CHECK (kind IN ('deposit', 'charge', 'refund',"
-    "  'adjustment')),"
-    " amount INTEGER NOT NULL,"
-    " order_id INTEGER REFERENCES orders(id),"
-    " note TEXT,"
-    " created_at INTEGER NOT NULL,"
-    " CHECK ((kind = 'deposit' AND amount > 0 AND order_id IS NULL)"
-    "  OR (kind = 'charge' AND amount < 0 AND order_id IS NOT NULL)"
-    "  OR (kind = 'refund' AND amount > 0 AND order_id IS NOT NULL)"
-    "  OR (kind = 'adjustment' AND amount <> 0))"
-    ") STRICT;"
-    /* One charge and at most one refund per order, whatever the code. */
-    "CREATE UNIQUE INDEX ledger_one_charge ON ledger(order_id)"
-    " WHERE kind = 'charge';"
-    "CREATE UNIQUE INDEX ledger_one_refund ON ledger(order_id)"
-    " WHERE kind = 'refund';"
-    "CREATE INDEX ledger_customer ON ledger(customer_id);"
-    "CREATE TABLE refills ("
-    " id INTEGER PRIMARY KEY,"
-    " order_id INTEGER NOT NULL REFERENCES orders(id),"
-    " customer_id INTEGER NOT NULL REFERENCES customers(id),"
-    " state TEXT NOT NULL CHECK (state IN ('queued', 'sending', 'active',"
-    "  'final', 'rejected')),"
-    " upstream TEXT NOT NULL,"
-    " upstream_refill TEXT,"
-    " status TEXT,"
-    " created_at INTEGER NOT NULL,"
-    " updated_at INTEGER NOT NULL,"
-    " polled_at INTEGER NOT NULL DEFAULT 0"
-    ") STRICT;"
-    "CREATE INDEX refills_order ON refills(order_id);"
-    "CREATE INDEX refills_open ON refills(upstream, polled_at)"
-    " WHERE state IN ('queued', 'sending', 'active');"
-    "CREATE TABLE catalog ("
-    " upstream TEXT NOT NULL,"
-    " service INTEGER NOT NULL,"
-    " name TEXT NOT NULL,"
-    " type TEXT NOT NULL,"
-    " category TEXT NOT NULL,"
-    " rate INTEGER NOT NULL CHECK (rate >= 0),"
-    " min INTEGER NOT NULL,"
-    " max INTEGER NOT NULL,"
-    " refill INTEGER NOT NULL,"
-    " cancel INTEGER NOT NULL,"
-    " dripfeed INTEGER NOT NULL,"
-    " description TEXT,"
-    " refill_time TEXT,"
-    " synced_at INTEGER NOT NULL,"
-    " PRIMARY KEY (upstream, service)"
-    ") STRICT;"
-    "CREATE TABLE upstreams ("
-    " name TEXT PRIMARY KEY,"
-    " balance INTEGER,"
-    " currency TEXT,"
-    " balance_at INTEGER NOT NULL DEFAULT 0,"
-    " synced_at INTEGER NOT NULL DEFAULT 0,"
-    " services INTEGER NOT NULL DEFAULT 0,"
-    " circuit TEXT NOT NULL DEFAULT 'closed',"
-    " multi_ok INTEGER NOT NULL DEFAULT 1,"
-    " updated_at INTEGER NOT NULL DEFAULT 0"
-    ") STRICT;",
-    /* 2: the refund of an order kept on its row (written with the ledger
-     * entry; check compares them), so reading orders needs no sum. */
-    "ALTER TABLE orders ADD COLUMN refunded INTEGER NOT NULL DEFAULT 0;"
-    "UPDATE orders SET refunded = COALESCE((SELECT SUM(amount) FROM ledger l"
-    " WHERE l.order_id = orders.id AND l.kind = 'refund'), 0);",
-    /* 3: the quantity as the upstream counts remains (ordertype.h):
-     * quantity x runs for drip-feed, max for Subscriptions.  Settled
-     * orders keep the unit they were settled in (their refunds are
-     * history, and check verifies them as they were made); open ones get
-     * the upstream's unit. */
-    "ALTER TABLE orders ADD COLUMN upstream_quantity INTEGER NOT NULL"
-    " DEFAULT 0;"
-    "UPDATE orders SET upstream_quantity = quantity;"
-    "UPDATE orders SET upstream_quantity = CASE"
-    " WHEN type = 'Subscriptions' THEN COALESCE(CAST(json_extract(fields,"
-    "  '$.max') AS INTEGER), quantity)"
-    " WHEN runs > 0 THEN quantity * runs ELSE quantity END"
-    " WHERE state IN ('queued', 'sending', 'active');"
-    /* What the store's amounts mean: money.decimals is written once and
-     * checked at every open (store_check_decimals). */
-    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;",
-};
-#define SQLITE_SCHEMA_VERSION                                                  \
-	((int)(sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0])))
-
-enum sqlite_stmt {
-	Q_BEGIN,
-	Q_COMMIT,
-	Q_ROLLBACK,
-	Q_CUSTOMER_ADD,
-	Q_CUSTOMER_SET_KEY,
-	Q_CUSTOMER_BY_KEY,
-	Q_CUSTOMER_BY_NAME,
-	Q_CUSTOMER_BY_ID,
-	Q_CUSTOMER_SET_DISABLED,
-	Q_CUSTOMER_LIST,
-	Q_BALANCE_ADD,
-	Q_BALANCE_DEBIT,
-	Q_BALANCE_POST,
-	Q_LEDGER_ADD,
-	Q_ORDER_BY_REQUEST,
-	Q_ORDER_ADD,
-	Q_ORDER_GET,
-	Q_ORDER_GET_MANY,
-	Q_CATALOG_DELETE,
-	Q_CATALOG_ADD,
-	Q_CATALOG_LOAD,
-	Q_UPSTREAM_PUT,
-	Q_UPSTREAM_GET,
-	Q_ORDER_SENDING,
-	Q_ORDER_UNSENT,
-	Q_ORDER_ACTIVE,
-	Q_ORDER_FINAL,
-	Q_ORDER_FIELDS,
-	Q_ORDER_POLLED,
-	Q_ORDER_GET_FIELDS,
-	Q_ORDER_COUNTS,
-	Q_REFILL_ADD,
-	Q_REFILL_UPDATE,
-	Q_REFILL_GET,
-	Q_DATA_VERSION,
-	Q_COUNT
-};
 
 /* Statement names for the log: an operator reads what failed, never SQL. */
 static const char *const sqlite_names[Q_COUNT] = {
@@ -244,14 +63,6 @@ static const char *const sqlite_names[Q_COUNT] = {
     [Q_REFILL_GET] = "refill get",
     [Q_DATA_VERSION] = "data version",
 };
-
-#define CUSTOMER_COLS "id, name, balance, disabled, created_at"
-#define ORDER_COLS                                                             \
-	"o.id, o.customer_id, o.service_id, o.type, o.state, o.quantity,"      \
-	" o.runs, o.interval, o.rate, o.charge, o.upstream,"                   \
-	" o.upstream_service, o.route_idx, o.upstream_order, o.cost,"          \
-	" o.start_count, o.remains, o.upstream_status, o.created_at,"          \
-	" o.updated_at, o.polled_at, o.refunded, o.upstream_quantity"
 
 static const char *const sqlite_sql[Q_COUNT] = {
     [Q_BEGIN] = "BEGIN IMMEDIATE",
@@ -350,55 +161,17 @@ static const char *const sqlite_sql[Q_COUNT] = {
                        " FROM upstreams WHERE name = ?1",
 };
 
-struct store_sqlite {
-	struct store
-	    base; /* first: a struct store * is a struct store_sqlite * */
-	sqlite3 *db;
-	sqlite3_stmt *q[Q_COUNT];
-	int decimals;
-	/* Read caches, on once attached to the daemon's loop. */
-	struct event_base *loop;
-	struct rowcache *orders;    /* id -> struct order */
-	struct rowcache *customers; /* id -> struct sqlite_cached_customer */
-	struct rowcache *keys;      /* key hash prefix -> struct sqlite_key */
-	struct timeval checked;     /* loop time of the last data_version */
-	int64_t data_version;
-};
-
-struct sqlite_cached_customer {
-	uint8_t key_hash[STORE_KEYHASH_LEN];
-	struct customer c;
-};
-
-struct sqlite_key {
-	uint8_t key_hash[STORE_KEYHASH_LEN];
-	int64_t id;
-};
-
 static const struct store_ops sqlite_ops;
-static char *sqlite_col_strdup(sqlite3_stmt *q, int col);
 
-static struct store_sqlite *
-sq(struct store *st)
-{
-	return (struct store_sqlite *)st;
-}
-
-static int64_t
-sqlite_now(void)
-{
-	return (int64_t)time(NULL);
-}
-
-static void
-sqlite_log_error(struct store_sqlite *s, const char *what)
+void
+store_sqlite_log_error(struct store_sqlite *s, const char *what)
 {
 	log_warnx("store: %s: %s", what, sqlite3_errmsg(s->db));
 }
 
 /* Reset and clear a cached statement before use. */
-static sqlite3_stmt *
-sqlite_stmt(struct store_sqlite *s, enum sqlite_stmt which)
+sqlite3_stmt *
+store_sqlite_stmt(struct store_sqlite *s, enum sqlite_stmt which)
 {
 	sqlite3_stmt *q = s->q[which];
 
@@ -408,29 +181,29 @@ sqlite_stmt(struct store_sqlite *s, enum sqlite_stmt which)
 }
 
 /* Run a statement that returns no rows; 0 or -1 (logged). */
-static int
-sqlite_exec_stmt(struct store_sqlite *s, enum sqlite_stmt which)
+int
+store_sqlite_exec(struct store_sqlite *s, enum sqlite_stmt which)
 {
 	sqlite3_stmt *q = s->q[which];
 	int rc = sqlite3_step(q);
 
 	sqlite3_reset(q);
 	if (rc != SQLITE_DONE) {
-		sqlite_log_error(s, sqlite_names[which]);
+		store_sqlite_log_error(s, sqlite_names[which]);
 		return -1;
 	}
 	return 0;
 }
 
-static int
-sqlite_begin(struct store_sqlite *s)
+int
+store_sqlite_begin(struct store_sqlite *s)
 {
 	/* BEGIN IMMEDIATE may wait (up to the busy timeout) for the CLI's
 	 * write lock within one loop iteration: the first cached read after
 	 * this transaction checks data_version again. */
 	timerclear(&s->checked);
-	sqlite_stmt(s, Q_BEGIN);
-	return sqlite_exec_stmt(s, Q_BEGIN);
+	store_sqlite_stmt(s, Q_BEGIN);
+	return store_sqlite_exec(s, Q_BEGIN);
 }
 
 /* A COMMIT failed (an I/O error in write or fsync).  Its frames may
@@ -463,31 +236,31 @@ sqlite_discard_failed_commit(struct store_sqlite *s)
 	log_warnx("store: a commit failed; its writes were discarded");
 }
 
-static int
-sqlite_commit(struct store_sqlite *s)
+int
+store_sqlite_commit(struct store_sqlite *s)
 {
-	sqlite_stmt(s, Q_COMMIT);
-	if (sqlite_exec_stmt(s, Q_COMMIT) != 0) {
+	store_sqlite_stmt(s, Q_COMMIT);
+	if (store_sqlite_exec(s, Q_COMMIT) != 0) {
 		/* A failed COMMIT may leave the transaction open. */
 		if (!sqlite3_get_autocommit(s->db))
-			sqlite_exec_stmt(s, Q_ROLLBACK);
+			store_sqlite_exec(s, Q_ROLLBACK);
 		sqlite_discard_failed_commit(s);
 		return -1;
 	}
 	return 0;
 }
 
-static void
-sqlite_rollback(struct store_sqlite *s)
+void
+store_sqlite_rollback(struct store_sqlite *s)
 {
 	if (!sqlite3_get_autocommit(s->db)) {
-		sqlite_stmt(s, Q_ROLLBACK);
-		sqlite_exec_stmt(s, Q_ROLLBACK);
+		store_sqlite_stmt(s, Q_ROLLBACK);
+		store_sqlite_exec(s, Q_ROLLBACK);
 	}
 }
 
-static void
-sqlite_copy_text(sqlite3_stmt *q, int col, char *dst, size_t size)
+void
+store_sqlite_copy_text(sqlite3_stmt *q, int col, char *dst, size_t size)
 {
 	const unsigned char *t = sqlite3_column_text(q, col);
 	size_t n;
@@ -507,7 +280,7 @@ static void
 sqlite_read_customer(sqlite3_stmt *q, struct customer *c)
 {
 	c->id = sqlite3_column_int64(q, 0);
-	sqlite_copy_text(q, 1, c->name, sizeof(c->name));
+	store_sqlite_copy_text(q, 1, c->name, sizeof(c->name));
 	c->balance = sqlite3_column_int64(q, 2);
 	c->disabled = sqlite3_column_int(q, 3);
 	c->created_at = sqlite3_column_int64(q, 4);
@@ -521,8 +294,8 @@ sqlite_col_int_or(sqlite3_stmt *q, int col, int64_t dflt)
 	return sqlite3_column_int64(q, col);
 }
 
-static void
-sqlite_read_order(sqlite3_stmt *q, struct order *o)
+void
+store_sqlite_read_order(sqlite3_stmt *q, struct order *o)
 {
 	char state[16];
 	int st;
@@ -531,8 +304,8 @@ sqlite_read_order(sqlite3_stmt *q, struct order *o)
 	o->id = sqlite3_column_int64(q, 0);
 	o->customer_id = sqlite3_column_int64(q, 1);
 	o->service_id = sqlite3_column_int64(q, 2);
-	sqlite_copy_text(q, 3, o->type, sizeof(o->type));
-	sqlite_copy_text(q, 4, state, sizeof(state));
+	store_sqlite_copy_text(q, 3, o->type, sizeof(o->type));
+	store_sqlite_copy_text(q, 4, state, sizeof(state));
 	st = order_state_parse(state);
 	o->state = st < 0 ? ORDER_SENDING : (enum order_state)st;
 	o->quantity = sqlite3_column_int64(q, 5);
@@ -540,14 +313,16 @@ sqlite_read_order(sqlite3_stmt *q, struct order *o)
 	o->interval = sqlite3_column_int64(q, 7);
 	o->rate = sqlite3_column_int64(q, 8);
 	o->charge = sqlite3_column_int64(q, 9);
-	sqlite_copy_text(q, 10, o->upstream, sizeof(o->upstream));
+	store_sqlite_copy_text(q, 10, o->upstream, sizeof(o->upstream));
 	o->upstream_service = sqlite3_column_int64(q, 11);
 	o->route_idx = sqlite3_column_int(q, 12);
-	sqlite_copy_text(q, 13, o->upstream_order, sizeof(o->upstream_order));
+	store_sqlite_copy_text(q, 13, o->upstream_order,
+	                       sizeof(o->upstream_order));
 	o->cost = sqlite_col_int_or(q, 14, 0);
 	o->start_count = sqlite_col_int_or(q, 15, -1);
 	o->remains = sqlite_col_int_or(q, 16, -1);
-	sqlite_copy_text(q, 17, o->upstream_status, sizeof(o->upstream_status));
+	store_sqlite_copy_text(q, 17, o->upstream_status,
+	                       sizeof(o->upstream_status));
 	o->created_at = sqlite3_column_int64(q, 18);
 	o->updated_at = sqlite3_column_int64(q, 19);
 	o->polled_at = sqlite3_column_int64(q, 20);
@@ -555,127 +330,12 @@ sqlite_read_order(sqlite3_stmt *q, struct order *o)
 	o->upstream_quantity = sqlite3_column_int64(q, 22);
 }
 
-/*
- * Read caches (DESIGN.md, "Read caches").  Once attached to the daemon's
- * loop the store answers customer and order reads from memory while nothing
- * has written those rows: every row this connection changes is forgotten by
- * the update hook as it changes, and a commit by any other connection (the
- * CLI) changes data_version, read at the first cached read of each loop
- * iteration, which empties the caches.  Iterations are told apart by the
- * loop's cached time, which the daemon keeps in microseconds
- * (EVENT_BASE_FLAG_PRECISE_TIMER; the default coarse clock ticks every 4 ms
- * and hid commits, test_cache.py): the check itself takes longer than a
- * microsecond, so a later iteration cannot carry the same time.  Inside a
- * transaction the caches are neither read nor filled: what the connection
- * sees there may yet be rolled back.
- */
-
-static void
-sqlite_cache_clear(struct store_sqlite *s)
+char *
+store_sqlite_col_strdup(sqlite3_stmt *q, int col)
 {
-	rowcache_clear(s->orders);
-	rowcache_clear(s->customers);
-	rowcache_clear(s->keys);
-}
+	const unsigned char *t = sqlite3_column_text(q, col);
 
-static void
-sqlite_row_changed(void *arg, int op, const char *db, const char *table,
-                   sqlite3_int64 rowid)
-{
-	struct store_sqlite *s = arg;
-
-	if (strcmp(table, "orders") == 0)
-		rowcache_forget(s->orders, rowid);
-	else if (strcmp(table, "customers") == 0)
-		rowcache_forget(s->customers, rowid);
-}
-
-/* 1 if the caches may be read and filled now. */
-static int
-sqlite_cache_usable(struct store_sqlite *s)
-{
-	struct timeval now;
-	sqlite3_stmt *q;
-	int64_t v;
-
-	if (s->loop == NULL || !sqlite3_get_autocommit(s->db) ||
-	    event_base_gettimeofday_cached(s->loop, &now) != 0)
-		return 0;
-	if (now.tv_sec == s->checked.tv_sec &&
-	    now.tv_usec == s->checked.tv_usec)
-		return 1; /* checked in this loop iteration */
-	q = sqlite_stmt(s, Q_DATA_VERSION);
-	if (sqlite3_step(q) != SQLITE_ROW) {
-		sqlite3_reset(q);
-		sqlite_cache_clear(s);
-		timerclear(&s->checked);
-		return 0;
-	}
-	v = sqlite3_column_int64(q, 0);
-	sqlite3_reset(q);
-	if (v != s->data_version) {
-		sqlite_cache_clear(s);
-		s->data_version = v;
-	}
-	s->checked = now;
-	return 1;
-}
-
-static int64_t
-sqlite_key_slot(const uint8_t *key_hash)
-{
-	int64_t k;
-
-	memcpy(&k, key_hash, sizeof(k));
-	return k;
-}
-
-/* The cached customer of KEY_HASH, or NULL. */
-static const struct customer *
-sqlite_cached_customer(struct store_sqlite *s, const uint8_t *key_hash)
-{
-	const struct sqlite_key *k =
-	    rowcache_get(s->keys, sqlite_key_slot(key_hash));
-	const struct sqlite_cached_customer *cc;
-
-	if (k == NULL ||
-	    CRYPTO_memcmp(k->key_hash, key_hash, STORE_KEYHASH_LEN) != 0 ||
-	    (cc = rowcache_get(s->customers, k->id)) == NULL ||
-	    CRYPTO_memcmp(cc->key_hash, key_hash, STORE_KEYHASH_LEN) != 0)
-		return NULL;
-	return &cc->c;
-}
-
-static void
-sqlite_cache_customer(struct store_sqlite *s, const uint8_t *key_hash,
-                      const struct customer *c)
-{
-	struct sqlite_cached_customer cc;
-	struct sqlite_key k;
-
-	memset(&k, 0, sizeof(k));
-	memcpy(k.key_hash, key_hash, STORE_KEYHASH_LEN);
-	k.id = c->id;
-	rowcache_put(s->keys, sqlite_key_slot(key_hash), &k);
-	memset(&cc, 0, sizeof(cc));
-	memcpy(cc.key_hash, key_hash, STORE_KEYHASH_LEN);
-	cc.c = *c;
-	rowcache_put(s->customers, c->id, &cc);
-}
-
-static int
-sqlite_attach(struct store *st, struct event_base *base)
-{
-	struct store_sqlite *s = sq(st);
-
-	s->orders = rowcache_new(sizeof(struct order), SQLITE_CACHE_ORDERS);
-	s->customers = rowcache_new(sizeof(struct sqlite_cached_customer),
-	                            SQLITE_CACHE_CUSTOMERS);
-	s->keys =
-	    rowcache_new(sizeof(struct sqlite_key), SQLITE_CACHE_CUSTOMERS);
-	sqlite3_update_hook(s->db, sqlite_row_changed, s);
-	s->loop = base;
-	return 0;
+	return t != NULL ? xstrdup((const char *)t) : NULL;
 }
 
 static enum store_result
@@ -683,7 +343,7 @@ sqlite_customer_add(struct store *st, const char *name, const uint8_t *key_hash,
                     int64_t *id)
 {
 	struct store_sqlite *s = sq(st);
-	sqlite3_stmt *q = sqlite_stmt(s, Q_CUSTOMER_ADD);
+	sqlite3_stmt *q = store_sqlite_stmt(s, Q_CUSTOMER_ADD);
 	int rc;
 
 	sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
@@ -694,7 +354,7 @@ sqlite_customer_add(struct store *st, const char *name, const uint8_t *key_hash,
 	if (rc == SQLITE_CONSTRAINT)
 		return STORE_EXISTS;
 	if (rc != SQLITE_DONE) {
-		sqlite_log_error(s, "customer add");
+		store_sqlite_log_error(s, "customer add");
 		return STORE_ERROR;
 	}
 	if (id != NULL)
@@ -707,7 +367,7 @@ sqlite_customer_set_key(struct store *st, const char *name,
                         const uint8_t *key_hash)
 {
 	struct store_sqlite *s = sq(st);
-	sqlite3_stmt *q = sqlite_stmt(s, Q_CUSTOMER_SET_KEY);
+	sqlite3_stmt *q = store_sqlite_stmt(s, Q_CUSTOMER_SET_KEY);
 	int rc;
 
 	sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
@@ -717,7 +377,7 @@ sqlite_customer_set_key(struct store *st, const char *name,
 	if (rc == SQLITE_CONSTRAINT)
 		return STORE_EXISTS;
 	if (rc != SQLITE_DONE) {
-		sqlite_log_error(s, "customer key");
+		store_sqlite_log_error(s, "customer key");
 		return STORE_ERROR;
 	}
 	return sqlite3_changes(s->db) == 1 ? STORE_OK : STORE_NOTFOUND;
@@ -728,17 +388,18 @@ sqlite_customer_by_key(struct store *st, const uint8_t *key_hash,
                        struct customer *out)
 {
 	struct store_sqlite *s = sq(st);
-	int cached = sqlite_cache_usable(s);
+	int cached = store_sqlite_cache_usable(s);
 	const struct customer *c;
 	sqlite3_stmt *q;
 	enum store_result r = STORE_NOTFOUND;
 	int rc;
 
-	if (cached && (c = sqlite_cached_customer(s, key_hash)) != NULL) {
+	if (cached &&
+	    (c = store_sqlite_cache_customer_get(s, key_hash)) != NULL) {
 		*out = *c;
 		return STORE_OK;
 	}
-	q = sqlite_stmt(s, Q_CUSTOMER_BY_KEY);
+	q = store_sqlite_stmt(s, Q_CUSTOMER_BY_KEY);
 
 	sqlite3_bind_blob(q, 1, key_hash, STORE_KEYHASH_LEN, SQLITE_STATIC);
 	rc = sqlite3_step(q);
@@ -752,10 +413,11 @@ sqlite_customer_by_key(struct store *st, const uint8_t *key_hash,
 			sqlite_read_customer(q, out);
 			r = STORE_OK;
 			if (cached)
-				sqlite_cache_customer(s, key_hash, out);
+				store_sqlite_cache_customer_put(s, key_hash,
+				                                out);
 		}
 	} else if (rc != SQLITE_DONE) {
-		sqlite_log_error(s, "customer by key");
+		store_sqlite_log_error(s, "customer by key");
 		r = STORE_ERROR;
 	}
 	sqlite3_reset(q);
@@ -773,7 +435,7 @@ sqlite_customer_get(struct store_sqlite *s, enum sqlite_stmt which,
 		sqlite_read_customer(q, out);
 		r = STORE_OK;
 	} else if (rc != SQLITE_DONE) {
-		sqlite_log_error(s, sqlite_names[which]);
+		store_sqlite_log_error(s, sqlite_names[which]);
 		r = STORE_ERROR;
 	}
 	sqlite3_reset(q);
@@ -785,7 +447,7 @@ sqlite_customer_by_name(struct store *st, const char *name,
                         struct customer *out)
 {
 	struct store_sqlite *s = sq(st);
-	sqlite3_stmt *q = sqlite_stmt(s, Q_CUSTOMER_BY_NAME);
+	sqlite3_stmt *q = store_sqlite_stmt(s, Q_CUSTOMER_BY_NAME);
 
 	sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
 	return sqlite_customer_get(s, Q_CUSTOMER_BY_NAME, q, out);
@@ -795,11 +457,11 @@ static enum store_result
 sqlite_customer_set_disabled(struct store *st, const char *name, int disabled)
 {
 	struct store_sqlite *s = sq(st);
-	sqlite3_stmt *q = sqlite_stmt(s, Q_CUSTOMER_SET_DISABLED);
+	sqlite3_stmt *q = store_sqlite_stmt(s, Q_CUSTOMER_SET_DISABLED);
 
 	sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
 	sqlite3_bind_int(q, 2, disabled ? 1 : 0);
-	if (sqlite_exec_stmt(s, Q_CUSTOMER_SET_DISABLED) != 0)
+	if (store_sqlite_exec(s, Q_CUSTOMER_SET_DISABLED) != 0)
 		return STORE_ERROR;
 	return sqlite3_changes(s->db) == 1 ? STORE_OK : STORE_NOTFOUND;
 }
@@ -808,7 +470,7 @@ static int
 sqlite_customer_list(struct store *st, store_customer_cb cb, void *arg)
 {
 	struct store_sqlite *s = sq(st);
-	sqlite3_stmt *q = sqlite_stmt(s, Q_CUSTOMER_LIST);
+	sqlite3_stmt *q = store_sqlite_stmt(s, Q_CUSTOMER_LIST);
 	struct customer c;
 	int rc, n = 0;
 
@@ -819,7 +481,7 @@ sqlite_customer_list(struct store *st, store_customer_cb cb, void *arg)
 			break;
 	}
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		sqlite_log_error(s, "customer list");
+		store_sqlite_log_error(s, "customer list");
 		n = -1;
 	}
 	sqlite3_reset(q);
@@ -828,11 +490,11 @@ sqlite_customer_list(struct store *st, store_customer_cb cb, void *arg)
 
 /* Insert one ledger row inside the caller's transaction. */
 static int
-sqlite_ledger_insert(struct store_sqlite *s, int64_t customer_id,
-                     enum ledger_kind kind, money_t amount, int64_t order_id,
-                     const char *note)
+sqlite_ledger_insert(store_tx *tx, int64_t customer_id, enum ledger_kind kind,
+                     money_t amount, int64_t order_id, const char *note)
 {
-	sqlite3_stmt *q = sqlite_stmt(s, Q_LEDGER_ADD);
+	struct store_sqlite *s = tx;
+	sqlite3_stmt *q = store_sqlite_stmt(s, Q_LEDGER_ADD);
 
 	sqlite3_bind_int64(q, 1, customer_id);
 	sqlite3_bind_text(q, 2, ledger_kind_name(kind), -1, SQLITE_STATIC);
@@ -842,58 +504,94 @@ sqlite_ledger_insert(struct store_sqlite *s, int64_t customer_id,
 	if (note != NULL)
 		sqlite3_bind_text(q, 5, note, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 6, sqlite_now());
-	return sqlite_exec_stmt(s, Q_LEDGER_ADD);
+	return store_sqlite_exec(s, Q_LEDGER_ADD);
 }
-
+/* The driver's transaction runner: BEGIN IMMEDIATE ... COMMIT. */
 static enum store_result
-sqlite_ledger_post(struct store *st, int64_t customer_id, enum ledger_kind kind,
-                   money_t amount, const char *note, money_t *new_balance)
+sqlite_run(struct store *st, store_core_body body, void *arg)
 {
 	struct store_sqlite *s = sq(st);
-	struct customer c;
-	enum store_result r = STORE_ERROR;
-	sqlite3_stmt *q;
+	enum store_result r;
 
-	if (amount == 0 || (kind == LEDGER_DEPOSIT && amount < 0) ||
-	    kind == LEDGER_CHARGE || kind == LEDGER_REFUND)
-		return STORE_ERROR; /* order money moves through orders */
-	if (sqlite_begin(s) != 0)
+	if (store_sqlite_begin(s) != 0)
 		return STORE_ERROR;
-	q = sqlite_stmt(s, Q_BALANCE_POST);
-	sqlite3_bind_int64(q, 1, customer_id);
-	sqlite3_bind_int64(q, 2, amount);
-	sqlite3_bind_int64(q, 3, STORE_BALANCE_MAX);
-	if (sqlite_exec_stmt(s, Q_BALANCE_POST) != 0)
-		goto out;
-	if (sqlite3_changes(s->db) != 1) {
-		q = sqlite_stmt(s, Q_CUSTOMER_BY_ID);
-		sqlite3_bind_int64(q, 1, customer_id);
-		r = sqlite_customer_get(s, Q_CUSTOMER_BY_ID, q, &c);
-		if (r == STORE_OK)
-			r = amount > 0 ? STORE_LIMIT : STORE_NOFUNDS;
-		goto out;
-	}
-	if (sqlite_ledger_insert(s, customer_id, kind, amount, 0, note) != 0)
-		goto out;
-	q = sqlite_stmt(s, Q_CUSTOMER_BY_ID);
-	sqlite3_bind_int64(q, 1, customer_id);
-	if (sqlite_customer_get(s, Q_CUSTOMER_BY_ID, q, &c) != STORE_OK)
-		goto out;
-	if (sqlite_commit(s) != 0)
-		goto out;
-	if (new_balance != NULL)
-		*new_balance = c.balance;
-	return STORE_OK;
-out:
-	sqlite_rollback(s);
+	r = body(s, arg);
+	if (r == STORE_OK && store_sqlite_commit(s) != 0)
+		r = STORE_ERROR;
+	if (r != STORE_OK)
+		store_sqlite_rollback(s);
 	return r;
 }
 
-static enum store_result
-sqlite_order_by_request(struct store_sqlite *s, const struct order_new *o,
-                        int64_t *id)
+/* Run balance statement WHICH (bound): 1 a row changed, 0 none, -1. */
+static int
+sqlite_balance_run(struct store_sqlite *s, enum sqlite_stmt which)
 {
-	sqlite3_stmt *q = sqlite_stmt(s, Q_ORDER_BY_REQUEST);
+	if (store_sqlite_exec(s, which) != 0)
+		return -1;
+	return sqlite3_changes(s->db) == 1;
+}
+
+static int
+sqlite_debit(store_tx *tx, int64_t customer_id, money_t charge)
+{
+	struct store_sqlite *s = tx;
+	sqlite3_stmt *q = store_sqlite_stmt(s, Q_BALANCE_DEBIT);
+
+	sqlite3_bind_int64(q, 1, customer_id);
+	sqlite3_bind_int64(q, 2, charge);
+	return sqlite_balance_run(s, Q_BALANCE_DEBIT);
+}
+
+static int
+sqlite_balance_add(store_tx *tx, int64_t customer_id, money_t amount)
+{
+	struct store_sqlite *s = tx;
+	sqlite3_stmt *q = store_sqlite_stmt(s, Q_BALANCE_ADD);
+
+	sqlite3_bind_int64(q, 1, customer_id);
+	sqlite3_bind_int64(q, 2, amount);
+	return sqlite_balance_run(s, Q_BALANCE_ADD);
+}
+
+static int
+sqlite_balance_post(store_tx *tx, int64_t customer_id, money_t amount,
+                    money_t max, money_t *balance)
+{
+	struct store_sqlite *s = tx;
+	sqlite3_stmt *q = store_sqlite_stmt(s, Q_BALANCE_POST);
+	struct customer c;
+	int n;
+
+	sqlite3_bind_int64(q, 1, customer_id);
+	sqlite3_bind_int64(q, 2, amount);
+	sqlite3_bind_int64(q, 3, max);
+	if ((n = sqlite_balance_run(s, Q_BALANCE_POST)) != 1)
+		return n;
+	q = store_sqlite_stmt(s, Q_CUSTOMER_BY_ID);
+	sqlite3_bind_int64(q, 1, customer_id);
+	if (sqlite_customer_get(s, Q_CUSTOMER_BY_ID, q, &c) != STORE_OK)
+		return -1;
+	*balance = c.balance;
+	return 1;
+}
+
+static enum store_result
+sqlite_customer_exists(store_tx *tx, int64_t id)
+{
+	struct store_sqlite *s = tx;
+	sqlite3_stmt *q = store_sqlite_stmt(s, Q_CUSTOMER_BY_ID);
+	struct customer c;
+
+	sqlite3_bind_int64(q, 1, id);
+	return sqlite_customer_get(s, Q_CUSTOMER_BY_ID, q, &c);
+}
+
+static enum store_result
+sqlite_order_by_request(store_tx *tx, const struct order_new *o, int64_t *id)
+{
+	struct store_sqlite *s = tx;
+	sqlite3_stmt *q = store_sqlite_stmt(s, Q_ORDER_BY_REQUEST);
 	enum store_result r = STORE_NOTFOUND;
 	int rc;
 
@@ -911,39 +609,21 @@ sqlite_order_by_request(struct store_sqlite *s, const struct order_new *o,
 		else
 			r = STORE_CONFLICT;
 	} else if (rc != SQLITE_DONE) {
-		sqlite_log_error(s, "order by request");
+		store_sqlite_log_error(s, "order by request");
 		r = STORE_ERROR;
 	}
 	sqlite3_reset(q);
 	return r;
 }
-
-/* One order inside the caller's transaction.  STORE_ERROR means an SQL
- * error: the transaction must be rolled back; every other result wrote
- * nothing. */
+/* Insert O in STATE inside the caller's transaction.  Never STORE_EXISTS:
+ * the request's lookup ran under this transaction's write lock. */
 static enum store_result
-sqlite_create_one(struct store_sqlite *s, const struct order_new *o,
-                  int64_t *id)
+sqlite_order_insert(store_tx *tx, const struct order_new *o,
+                    enum order_state state, int64_t *id)
 {
-	enum store_result r;
-	sqlite3_stmt *q;
-	int64_t oid;
+	struct store_sqlite *s = tx;
+	sqlite3_stmt *q = store_sqlite_stmt(s, Q_ORDER_ADD);
 
-	if (o->charge <= 0 || o->quantity <= 0 || o->upstream_quantity <= 0)
-		return STORE_CONFLICT; /* never a free order */
-	if (o->request_id != NULL &&
-	    (r = sqlite_order_by_request(s, o, id)) != STORE_NOTFOUND)
-		return r;
-
-	q = sqlite_stmt(s, Q_BALANCE_DEBIT);
-	sqlite3_bind_int64(q, 1, o->customer_id);
-	sqlite3_bind_int64(q, 2, o->charge);
-	if (sqlite_exec_stmt(s, Q_BALANCE_DEBIT) != 0)
-		return STORE_ERROR;
-	if (sqlite3_changes(s->db) != 1)
-		return STORE_NOFUNDS;
-
-	q = sqlite_stmt(s, Q_ORDER_ADD);
 	sqlite3_bind_int64(q, 1, o->customer_id);
 	sqlite3_bind_int64(q, 2, o->service_id);
 	sqlite3_bind_text(q, 3, o->type, -1, SQLITE_STATIC);
@@ -964,962 +644,12 @@ sqlite_create_one(struct store_sqlite *s, const struct order_new *o,
 			                  STORE_KEYHASH_LEN, SQLITE_STATIC);
 	}
 	sqlite3_bind_int64(q, 15, sqlite_now());
-	sqlite3_bind_text(q, 16, o->sending ? "sending" : "queued", -1,
-	                  SQLITE_STATIC);
+	sqlite3_bind_text(q, 16, order_state_name(state), -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 17, o->upstream_quantity);
-	if (sqlite_exec_stmt(s, Q_ORDER_ADD) != 0)
-		return STORE_ERROR;
-	oid = sqlite3_last_insert_rowid(s->db);
-	if (sqlite_ledger_insert(s, o->customer_id, LEDGER_CHARGE, -o->charge,
-	                         oid, NULL) != 0)
-		return STORE_ERROR;
-	*id = oid;
-	return STORE_OK;
-}
-
-static enum store_result
-sqlite_order_group(struct store *st, const struct order_new *v, size_t n,
-                   enum store_result *res, int64_t *ids, const int64_t *act_ids,
-                   const char *const *upstream_orders, const money_t *costs,
-                   size_t nact, enum store_result *act_res);
-
-/* Group commit: N orders, each with its own conditional debit, in one
- * durable transaction. */
-static enum store_result
-sqlite_order_create_many(struct store *st, const struct order_new *v, size_t n,
-                         enum store_result *res, int64_t *ids)
-{
-	return sqlite_order_group(st, v, n, res, ids, NULL, NULL, NULL, 0,
-	                          NULL);
-}
-
-static enum store_result
-sqlite_order_create(struct store *st, const struct order_new *o, int64_t *id)
-{
-	enum store_result r;
-
-	sqlite_order_create_many(st, o, 1, &r, id);
-	return r;
-}
-
-static enum store_result
-sqlite_order_get(struct store *st, int64_t id, struct order *out)
-{
-	struct store_sqlite *s = sq(st);
-	int cached = sqlite_cache_usable(s);
-	const struct order *o;
-	sqlite3_stmt *q;
-	enum store_result r = STORE_NOTFOUND;
-	int rc;
-
-	if (cached && (o = rowcache_get(s->orders, id)) != NULL) {
-		*out = *o;
-		return STORE_OK;
-	}
-	q = sqlite_stmt(s, Q_ORDER_GET);
-	sqlite3_bind_int64(q, 1, id);
-	rc = sqlite3_step(q);
-	if (rc == SQLITE_ROW) {
-		sqlite_read_order(q, out);
-		r = STORE_OK;
-		if (cached)
-			rowcache_put(s->orders, id, out);
-	} else if (rc != SQLITE_DONE) {
-		sqlite_log_error(s, "order get");
-		r = STORE_ERROR;
-	}
-	sqlite3_reset(q);
-	return r;
-}
-
-static void
-sqlite_bind_text_or_null(sqlite3_stmt *q, int col, const char *s)
-{
-	if (s != NULL)
-		sqlite3_bind_text(q, col, s, -1, SQLITE_STATIC);
-}
-
-/* Run a one-statement transition; STORE_CONFLICT if no row moved. */
-static enum store_result
-sqlite_transition(struct store_sqlite *s, enum sqlite_stmt which)
-{
-	if (sqlite_exec_stmt(s, which) != 0)
-		return STORE_ERROR;
-	return sqlite3_changes(s->db) == 1 ? STORE_OK : STORE_CONFLICT;
-}
-
-static enum store_result
-sqlite_order_sending(struct store *st, int64_t id, int route_idx,
-                     const char *upstream, int64_t upstream_service, int held)
-{
-	struct store_sqlite *s = sq(st);
-	sqlite3_stmt *q = sqlite_stmt(s, Q_ORDER_SENDING);
-
-	sqlite3_bind_int64(q, 1, id);
-	sqlite3_bind_int(q, 2, route_idx);
-	sqlite3_bind_text(q, 3, upstream, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(q, 4, upstream_service);
-	sqlite3_bind_int64(q, 5, sqlite_now());
-	sqlite3_bind_text(q, 6, held ? "sending" : "queued", -1, SQLITE_STATIC);
-	return sqlite_transition(s, Q_ORDER_SENDING);
-}
-
-static enum store_result
-sqlite_order_unsent(struct store *st, int64_t id)
-{
-	struct store_sqlite *s = sq(st);
-	sqlite3_stmt *q = sqlite_stmt(s, Q_ORDER_UNSENT);
-
-	sqlite3_bind_int64(q, 1, id);
-	sqlite3_bind_int64(q, 2, sqlite_now());
-	return sqlite_transition(s, Q_ORDER_UNSENT);
-}
-
-/* sending -> active for one order inside the caller's transaction. */
-static enum store_result
-sqlite_active_one(struct store_sqlite *s, int64_t id,
-                  const char *upstream_order, money_t cost)
-{
-	sqlite3_stmt *q = sqlite_stmt(s, Q_ORDER_ACTIVE);
-	int rc;
-
-	sqlite3_bind_int64(q, 1, id);
-	sqlite3_bind_text(q, 2, upstream_order, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(q, 3, cost);
-	sqlite3_bind_int64(q, 4, clock_wall_ms());
-	sqlite3_bind_int64(q, 5, sqlite_now());
-	rc = sqlite3_step(q);
-	sqlite3_reset(q);
-	if (rc == SQLITE_CONSTRAINT) {
-		/* The upstream gave an order ID another order already has. */
-		log_warnx("store: order %lld: upstream order %s is already "
-		          "mapped to another order",
-		          (long long)id, upstream_order);
-		return STORE_EXISTS;
-	}
-	if (rc != SQLITE_DONE) {
-		sqlite_log_error(s, "order active");
-		return STORE_ERROR;
-	}
-	return sqlite3_changes(s->db) == 1 ? STORE_OK : STORE_CONFLICT;
-}
-
-/* N acceptances in one transaction: a group without adds. */
-static enum store_result
-sqlite_order_active_many(struct store *st, const int64_t *ids,
-                         const char *const *upstream_orders,
-                         const money_t *costs, size_t n, enum store_result *res)
-{
-	return sqlite_order_group(st, NULL, 0, NULL, NULL, ids, upstream_orders,
-	                          costs, n, res);
-}
-
-static enum store_result
-sqlite_order_group(struct store *st, const struct order_new *v, size_t n,
-                   enum store_result *res, int64_t *ids, const int64_t *act_ids,
-                   const char *const *upstream_orders, const money_t *costs,
-                   size_t nact, enum store_result *act_res)
-{
-	struct store_sqlite *s = sq(st);
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		res[i] = STORE_ERROR;
-	for (i = 0; i < nact; i++)
-		act_res[i] = STORE_ERROR;
-	if (sqlite_begin(s) != 0)
-		goto alone;
-	for (i = 0; i < n; i++)
-		if ((res[i] = sqlite_create_one(s, &v[i], &ids[i])) ==
-		    STORE_ERROR)
-			goto fail;
-	for (i = 0; i < nact; i++)
-		if ((act_res[i] =
-		         sqlite_active_one(s, act_ids[i], upstream_orders[i],
-		                           costs[i])) == STORE_ERROR)
-			goto fail;
-	if (sqlite_commit(s) != 0)
-		goto fail;
-	return STORE_OK;
-fail:
-	sqlite_rollback(s);
-	/* Nothing of this transaction exists: only refusals stay true. */
-	for (i = 0; i < n; i++)
-		if (res[i] == STORE_OK || res[i] == STORE_EXISTS)
-			res[i] = STORE_ERROR;
-alone:
-	/* The acceptances are real whatever happened to the adds: a
-	 * transaction of their own (once; without adds they failed alone). */
-	if (n > 0 && nact > 0)
-		sqlite_order_group(st, NULL, 0, NULL, NULL, act_ids,
-		                   upstream_orders, costs, nact, act_res);
-	else
-		for (i = 0; i < nact; i++)
-			act_res[i] = STORE_ERROR;
-	return STORE_ERROR;
-}
-
-static enum store_result
-sqlite_order_active(struct store *st, int64_t id, const char *upstream_order,
-                    money_t cost)
-{
-	enum store_result r;
-
-	sqlite_order_active_many(st, &id, &upstream_order, &cost, 1, &r);
-	return r;
-}
-
-/* Inside a transaction: move open order O to FINAL and write its refund. */
-static enum store_result
-sqlite_settle(struct store_sqlite *s, const struct order *o,
-              enum order_state final, const char *status, const char *from1,
-              const char *from2)
-{
-	sqlite3_stmt *q;
-	money_t refund;
-
-	if (store_refund_for(s->decimals, final, o->charge,
-	                     o->upstream_quantity, o->remains, &refund) != 0)
-		return STORE_ERROR;
-	q = sqlite_stmt(s, Q_ORDER_FINAL);
-	sqlite3_bind_int64(q, 1, o->id);
-	sqlite3_bind_text(q, 2, order_state_name(final), -1, SQLITE_STATIC);
-	if (status != NULL)
-		sqlite3_bind_text(q, 3, status, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(q, 4, sqlite_now());
-	sqlite3_bind_text(q, 5, from1, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 6, from2, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(q, 7, refund);
-	if (sqlite_exec_stmt(s, Q_ORDER_FINAL) != 0)
-		return STORE_ERROR;
-	if (sqlite3_changes(s->db) != 1)
-		return STORE_CONFLICT;
-	if (refund == 0)
-		return STORE_OK;
-	q = sqlite_stmt(s, Q_BALANCE_ADD);
-	sqlite3_bind_int64(q, 1, o->customer_id);
-	sqlite3_bind_int64(q, 2, refund);
-	if (sqlite_exec_stmt(s, Q_BALANCE_ADD) != 0 ||
-	    sqlite3_changes(s->db) != 1)
-		return STORE_ERROR;
-	if (sqlite_ledger_insert(s, o->customer_id, LEDGER_REFUND, refund,
-	                         o->id, NULL) != 0)
-		return STORE_ERROR;
-	return STORE_OK;
-}
-
-/* Read order ID inside the current transaction. */
-static enum store_result
-sqlite_order_read(struct store_sqlite *s, int64_t id, struct order *o)
-{
-	return s->base.ops->order_get(&s->base, id, o);
-}
-
-static enum store_result
-sqlite_order_reject_from(struct store_sqlite *s, int64_t id, const char *why,
-                         const char *from1, const char *from2)
-{
-	enum store_result r;
-	struct order o;
-
-	if (sqlite_begin(s) != 0)
-		return STORE_ERROR;
-	if ((r = sqlite_order_read(s, id, &o)) != STORE_OK)
-		goto out;
-	r = sqlite_settle(s, &o, ORDER_REJECTED, why, from1, from2);
-	if (r == STORE_OK && sqlite_commit(s) != 0)
-		r = STORE_ERROR;
-	if (r == STORE_OK)
-		return STORE_OK;
-out:
-	sqlite_rollback(s);
-	return r;
-}
-
-static enum store_result
-sqlite_order_reject(struct store *st, int64_t id, const char *why)
-{
-	return sqlite_order_reject_from(sq(st), id, why, "queued", "sending");
-}
-
-static void
-sqlite_bind_int_or_null(sqlite3_stmt *q, int col, int64_t v)
-{
-	if (v >= 0)
-		sqlite3_bind_int64(q, col, v);
-}
-
-static enum store_result
-sqlite_order_status(struct store *st, int64_t id, const struct order_update *u)
-{
-	struct store_sqlite *s = sq(st);
-	enum store_result r;
-	sqlite3_stmt *q;
-	struct order o;
-
-	if (sqlite_begin(s) != 0)
-		return STORE_ERROR;
-	q = sqlite_stmt(s, Q_ORDER_FIELDS);
-	sqlite3_bind_int64(q, 1, id);
-	sqlite_bind_text_or_null(q, 2, u->status);
-	sqlite_bind_int_or_null(q, 3, u->start_count);
-	sqlite_bind_int_or_null(q, 4, u->remains);
-	sqlite_bind_int_or_null(q, 5, u->cost);
-	sqlite3_bind_int64(q, 6, clock_wall_ms());
-	sqlite3_bind_int64(q, 7, sqlite_now());
-	if ((r = sqlite_transition(s, Q_ORDER_FIELDS)) != STORE_OK)
-		goto out; /* not active: final already, or never sent */
-	if (u->final_state >= ORDER_COMPLETED) {
-		if ((r = sqlite_order_read(s, id, &o)) != STORE_OK)
-			goto out;
-		r = sqlite_settle(s, &o, (enum order_state)u->final_state,
-		                  u->status, "active", "active");
-		if (r != STORE_OK)
-			goto out;
-	}
-	if (sqlite_commit(s) != 0) {
-		r = STORE_ERROR;
-		goto out;
-	}
-	return STORE_OK;
-out:
-	sqlite_rollback(s);
-	return r;
-}
-
-static enum store_result
-sqlite_order_resolve(struct store *st, int64_t id, const char *upstream_order)
-{
-	if (upstream_order == NULL)
-		return sqlite_order_reject_from(
-		    sq(st), id, "resolved: refunded", "sending", "sending");
-	return sqlite_order_active(st, id, upstream_order, 0);
-}
-
-static enum store_result
-sqlite_order_fields(struct store *st, int64_t id, char **json)
-{
-	struct store_sqlite *s = sq(st);
-	sqlite3_stmt *q = sqlite_stmt(s, Q_ORDER_GET_FIELDS);
-	enum store_result r = STORE_NOTFOUND;
-	int rc;
-
-	*json = NULL;
-	sqlite3_bind_int64(q, 1, id);
-	rc = sqlite3_step(q);
-	if (rc == SQLITE_ROW) {
-		*json = sqlite_col_strdup(q, 0);
-		r = *json != NULL ? STORE_OK : STORE_ERROR;
-	} else if (rc != SQLITE_DONE) {
-		sqlite_log_error(s, "order fields");
-		r = STORE_ERROR;
-	}
-	sqlite3_reset(q);
-	return r;
-}
-
-static enum store_result
-sqlite_order_polled(struct store *st, const int64_t *ids, size_t n,
-                    int64_t now_ms)
-{
-	struct store_sqlite *s = sq(st);
-
-	if (sqlite_begin(s) != 0)
-		return STORE_ERROR;
-	for (size_t i = 0; i < n; i++) {
-		sqlite3_stmt *q = sqlite_stmt(s, Q_ORDER_POLLED);
-
-		sqlite3_bind_int64(q, 1, ids[i]);
-		sqlite3_bind_int64(q, 2, now_ms);
-		if (sqlite_exec_stmt(s, Q_ORDER_POLLED) != 0) {
-			sqlite_rollback(s);
-			return STORE_ERROR;
-		}
-	}
-	if (sqlite_commit(s) != 0)
-		return STORE_ERROR;
-	return STORE_OK;
-}
-
-static int64_t
-sqlite_order_list(struct store *st, const struct order_filter *f,
-                  store_order_cb cb, void *arg)
-{
-	struct store_sqlite *s = sq(st);
-	char sql[1024];
-	sqlite3_stmt *q;
-	struct order o;
-	int64_t n = 0;
-	int rc;
-
-	snprintf(sql, sizeof(sql),
-	         "SELECT " ORDER_COLS " FROM orders o WHERE 1%s%s%s%s"
-	         " ORDER BY %s LIMIT ?%d",
-	         f->state >= 0 ? " AND o.state = ?1" : "",
-	         f->customer_id > 0 ? " AND o.customer_id = ?2" : "",
-	         f->upstream != NULL ? " AND o.upstream = ?3" : "",
-	         f->polled_before > 0 ? " AND o.polled_at < ?4" : "",
-	         f->polled_before > 0 ? "o.polled_at, o.id" : "o.id", 5);
-	if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK) {
-		sqlite_log_error(s, "order list");
-		return -1;
-	}
-	if (f->state >= 0)
-		sqlite3_bind_text(q, 1, order_state_name(f->state), -1,
-		                  SQLITE_STATIC);
-	if (f->customer_id > 0)
-		sqlite3_bind_int64(q, 2, f->customer_id);
-	if (f->upstream != NULL)
-		sqlite3_bind_text(q, 3, f->upstream, -1, SQLITE_STATIC);
-	if (f->polled_before > 0)
-		sqlite3_bind_int64(q, 4, f->polled_before);
-	sqlite3_bind_int64(q, 5, f->limit > 0 ? f->limit : -1);
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		sqlite_read_order(q, &o);
-		n++;
-		if (cb(&o, arg) != 0)
-			break;
-	}
-	sqlite3_finalize(q);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		sqlite_log_error(s, "order list");
-		return -1;
-	}
-	return n;
-}
-
-/* One instance owns a SQLite file, so nothing else can hold a row: a claim
- * is the list, and the rows' polled_at is written when their answers are
- * recorded, as it always was (no write per claimed row). */
-static int64_t
-sqlite_order_claim(struct store *st, const struct order_filter *f,
-                   int64_t now_ms, store_order_cb cb, void *arg)
-{
-	if (f->limit <= 0)
-		return -1;
-	return sqlite_order_list(st, f, cb, arg);
-}
-
-static enum store_result
-sqlite_order_counts(struct store *st, int64_t *counts)
-{
-	struct store_sqlite *s = sq(st);
-	sqlite3_stmt *q = sqlite_stmt(s, Q_ORDER_COUNTS);
-	char state[16];
-	int rc, k;
-
-	memset(counts, 0, sizeof(*counts) * ORDER_STATE_COUNT);
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		sqlite_copy_text(q, 0, state, sizeof(state));
-		if ((k = order_state_parse(state)) >= 0)
-			counts[k] = sqlite3_column_int64(q, 1);
-	}
-	sqlite3_reset(q);
-	if (rc != SQLITE_DONE) {
-		sqlite_log_error(s, "order counts");
-		return STORE_ERROR;
-	}
-	return STORE_OK;
-}
-
-static enum store_result
-sqlite_refill_add(struct store *st, int64_t order_id, int64_t customer_id,
-                  const char *upstream, int64_t *id)
-{
-	struct store_sqlite *s = sq(st);
-	sqlite3_stmt *q = sqlite_stmt(s, Q_REFILL_ADD);
-
-	sqlite3_bind_int64(q, 1, order_id);
-	sqlite3_bind_int64(q, 2, customer_id);
-	sqlite3_bind_text(q, 3, upstream, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(q, 4, sqlite_now());
-	if (sqlite_exec_stmt(s, Q_REFILL_ADD) != 0)
+	if (store_sqlite_exec(s, Q_ORDER_ADD) != 0)
 		return STORE_ERROR;
 	*id = sqlite3_last_insert_rowid(s->db);
 	return STORE_OK;
-}
-
-static enum store_result
-sqlite_refill_update(struct store *st, int64_t id, const char *state,
-                     const char *upstream_refill, const char *status)
-{
-	struct store_sqlite *s = sq(st);
-	sqlite3_stmt *q = sqlite_stmt(s, Q_REFILL_UPDATE);
-
-	sqlite3_bind_int64(q, 1, id);
-	sqlite3_bind_text(q, 2, state, -1, SQLITE_STATIC);
-	sqlite_bind_text_or_null(q, 3, upstream_refill);
-	sqlite_bind_text_or_null(q, 4, status);
-	sqlite3_bind_int64(q, 5, sqlite_now());
-	return sqlite_transition(s, Q_REFILL_UPDATE);
-}
-
-static enum store_result
-sqlite_refill_get(struct store *st, int64_t id, struct refill *out)
-{
-	struct store_sqlite *s = sq(st);
-	sqlite3_stmt *q = sqlite_stmt(s, Q_REFILL_GET);
-	enum store_result r = STORE_NOTFOUND;
-	int rc;
-
-	sqlite3_bind_int64(q, 1, id);
-	rc = sqlite3_step(q);
-	if (rc == SQLITE_ROW) {
-		memset(out, 0, sizeof(*out));
-		out->id = sqlite3_column_int64(q, 0);
-		out->order_id = sqlite3_column_int64(q, 1);
-		out->customer_id = sqlite3_column_int64(q, 2);
-		sqlite_copy_text(q, 3, out->state, sizeof(out->state));
-		sqlite_copy_text(q, 4, out->upstream, sizeof(out->upstream));
-		sqlite_copy_text(q, 5, out->upstream_refill,
-		                 sizeof(out->upstream_refill));
-		sqlite_copy_text(q, 6, out->status, sizeof(out->status));
-		out->created_at = sqlite3_column_int64(q, 7);
-		out->updated_at = sqlite3_column_int64(q, 8);
-		r = STORE_OK;
-	} else if (rc != SQLITE_DONE) {
-		sqlite_log_error(s, "refill get");
-		r = STORE_ERROR;
-	}
-	sqlite3_reset(q);
-	return r;
-}
-
-static enum store_result
-sqlite_ledger_totals(struct store *st, money_t *totals)
-{
-	struct store_sqlite *s = sq(st);
-	sqlite3_stmt *q;
-	char kind[16];
-	int rc;
-
-	memset(totals, 0, 4 * sizeof(*totals));
-	if (sqlite3_prepare_v2(
-	        s->db, "SELECT kind, SUM(amount) FROM ledger GROUP BY kind", -1,
-	        &q, NULL) != SQLITE_OK) {
-		sqlite_log_error(s, "ledger totals");
-		return STORE_ERROR;
-	}
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		sqlite_copy_text(q, 0, kind, sizeof(kind));
-		for (int k = LEDGER_DEPOSIT; k <= LEDGER_ADJUSTMENT; k++)
-			if (strcmp(kind,
-			           ledger_kind_name((enum ledger_kind)k)) == 0)
-				totals[k] = sqlite3_column_int64(q, 1);
-	}
-	sqlite3_finalize(q);
-	return rc == SQLITE_DONE ? STORE_OK : STORE_ERROR;
-}
-
-static int
-sqlite_report(struct store *st, store_report_row_cb cb, void *arg)
-{
-	struct store_sqlite *s = sq(st);
-	struct report_row row;
-	sqlite3_stmt *q;
-	int rc, n = 0;
-
-	if (sqlite3_prepare_v2(
-	        s->db,
-	        "SELECT o.upstream, o.service_id, COUNT(*), SUM(o.charge),"
-	        " SUM(COALESCE((SELECT amount FROM ledger l"
-	        "  WHERE l.order_id = o.id AND l.kind = 'refund'), 0)),"
-	        " SUM(CASE WHEN o.state IN ('rejected', 'canceled',"
-	        "  'refunded') THEN 0 ELSE COALESCE(o.cost, 0) END)"
-	        " FROM orders o GROUP BY o.upstream, o.service_id"
-	        " ORDER BY o.upstream, o.service_id",
-	        -1, &q, NULL) != SQLITE_OK) {
-		sqlite_log_error(s, "report");
-		return -1;
-	}
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		memset(&row, 0, sizeof(row));
-		sqlite_copy_text(q, 0, row.upstream, sizeof(row.upstream));
-		row.service_id = sqlite3_column_int64(q, 1);
-		row.orders = sqlite3_column_int64(q, 2);
-		row.charged = sqlite3_column_int64(q, 3);
-		row.refunded = sqlite3_column_int64(q, 4);
-		row.cost = sqlite3_column_int64(q, 5);
-		n++;
-		if (cb(&row, arg) != 0)
-			break;
-	}
-	sqlite3_finalize(q);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		sqlite_log_error(s, "report");
-		return -1;
-	}
-	return n;
-}
-
-static enum store_result
-sqlite_catalog_replace(struct store *st, const char *upstream,
-                       const struct dialect_services *list)
-{
-	struct store_sqlite *s = sq(st);
-	int64_t now = sqlite_now();
-	sqlite3_stmt *q;
-
-	if (sqlite_begin(s) != 0)
-		return STORE_ERROR;
-	q = sqlite_stmt(s, Q_CATALOG_DELETE);
-	sqlite3_bind_text(q, 1, upstream, -1, SQLITE_STATIC);
-	if (sqlite_exec_stmt(s, Q_CATALOG_DELETE) != 0)
-		goto fail;
-	for (size_t i = 0; i < list->n; i++) {
-		const struct dialect_service *v = &list->v[i];
-
-		q = sqlite_stmt(s, Q_CATALOG_ADD);
-		sqlite3_bind_text(q, 1, upstream, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(q, 2, v->id);
-		sqlite3_bind_text(q, 3, v->name, -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 4, v->type, -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 5, v->category, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(q, 6, v->rate);
-		sqlite3_bind_int64(q, 7, v->min);
-		sqlite3_bind_int64(q, 8, v->max);
-		sqlite3_bind_int(q, 9, v->refill);
-		sqlite3_bind_int(q, 10, v->cancel);
-		sqlite3_bind_int(q, 11, v->dripfeed);
-		sqlite_bind_text_or_null(q, 12, v->description);
-		sqlite_bind_text_or_null(q, 13, v->refill_time);
-		sqlite3_bind_int64(q, 14, now);
-		if (sqlite_exec_stmt(s, Q_CATALOG_ADD) != 0)
-			goto fail;
-	}
-	if (sqlite_commit(s) != 0)
-		goto fail;
-	return STORE_OK;
-fail:
-	sqlite_rollback(s);
-	return STORE_ERROR;
-}
-
-static char *
-sqlite_col_strdup(sqlite3_stmt *q, int col)
-{
-	const unsigned char *t = sqlite3_column_text(q, col);
-
-	return t != NULL ? xstrdup((const char *)t) : NULL;
-}
-
-static enum store_result
-sqlite_catalog_load(struct store *st, const char *upstream,
-                    struct dialect_services *out)
-{
-	struct store_sqlite *s = sq(st);
-	sqlite3_stmt *q = sqlite_stmt(s, Q_CATALOG_LOAD);
-	size_t cap = 0;
-	int rc;
-
-	memset(out, 0, sizeof(*out));
-	sqlite3_bind_text(q, 1, upstream, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		struct dialect_service *v;
-
-		if (out->n == cap) {
-			cap = cap != 0 ? cap * 2 : 64;
-			out->v = xreallocarray(out->v, cap, sizeof(*out->v));
-		}
-		v = &out->v[out->n++];
-		memset(v, 0, sizeof(*v));
-		v->id = sqlite3_column_int64(q, 0);
-		v->name = sqlite_col_strdup(q, 1);
-		v->type = sqlite_col_strdup(q, 2);
-		v->category = sqlite_col_strdup(q, 3);
-		v->rate = sqlite3_column_int64(q, 4);
-		v->min = sqlite3_column_int64(q, 5);
-		v->max = sqlite3_column_int64(q, 6);
-		v->refill = sqlite3_column_int(q, 7);
-		v->cancel = sqlite3_column_int(q, 8);
-		v->dripfeed = sqlite3_column_int(q, 9);
-		v->description = sqlite_col_strdup(q, 10);
-		v->refill_time = sqlite_col_strdup(q, 11);
-		if (v->name == NULL || v->type == NULL || v->category == NULL) {
-			rc = SQLITE_CORRUPT;
-			break;
-		}
-	}
-	sqlite3_reset(q);
-	if (rc != SQLITE_DONE) {
-		sqlite_log_error(s, "catalog load");
-		dialect_services_free(out);
-		return STORE_ERROR;
-	}
-	return STORE_OK;
-}
-
-static enum store_result
-sqlite_upstream_state_put(struct store *st, const struct upstream_state *u)
-{
-	struct store_sqlite *s = sq(st);
-	sqlite3_stmt *q = sqlite_stmt(s, Q_UPSTREAM_PUT);
-
-	sqlite3_bind_text(q, 1, u->name, -1, SQLITE_STATIC);
-	if (u->has_balance)
-		sqlite3_bind_int64(q, 2, u->balance);
-	sqlite3_bind_text(q, 3, u->currency, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(q, 4, u->balance_at);
-	sqlite3_bind_int64(q, 5, u->synced_at);
-	sqlite3_bind_int64(q, 6, u->services);
-	sqlite3_bind_text(q, 7, u->circuit, -1, SQLITE_STATIC);
-	sqlite3_bind_int(q, 8, u->multi_ok);
-	sqlite3_bind_int64(q, 9, sqlite_now());
-	return sqlite_exec_stmt(s, Q_UPSTREAM_PUT) == 0 ? STORE_OK
-	                                                : STORE_ERROR;
-}
-
-static enum store_result
-sqlite_upstream_state_get(struct store *st, const char *name,
-                          struct upstream_state *out)
-{
-	struct store_sqlite *s = sq(st);
-	sqlite3_stmt *q = sqlite_stmt(s, Q_UPSTREAM_GET);
-	enum store_result r = STORE_NOTFOUND;
-	int rc;
-
-	memset(out, 0, sizeof(*out));
-	sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
-	rc = sqlite3_step(q);
-	if (rc == SQLITE_ROW) {
-		sqlite_copy_text(q, 0, out->name, sizeof(out->name));
-		out->has_balance = sqlite3_column_type(q, 1) != SQLITE_NULL;
-		out->balance = sqlite3_column_int64(q, 1);
-		sqlite_copy_text(q, 2, out->currency, sizeof(out->currency));
-		out->balance_at = sqlite3_column_int64(q, 3);
-		out->synced_at = sqlite3_column_int64(q, 4);
-		out->services = sqlite3_column_int64(q, 5);
-		sqlite_copy_text(q, 6, out->circuit, sizeof(out->circuit));
-		out->multi_ok = sqlite3_column_int(q, 7);
-		out->updated_at = sqlite3_column_int64(q, 8);
-		r = STORE_OK;
-	} else if (rc != SQLITE_DONE) {
-		sqlite_log_error(s, "upstream state");
-		r = STORE_ERROR;
-	}
-	sqlite3_reset(q);
-	return r;
-}
-
-static enum store_result
-sqlite_order_get_many(struct store *st, const int64_t *ids, size_t n,
-                      struct order *out, int *found)
-{
-	struct store_sqlite *s = sq(st);
-	int cached = sqlite_cache_usable(s);
-	sqlite3_stmt *q;
-	char list[100 * 21 + 3];
-	size_t off = 0, missing = 0;
-	struct order o;
-	int rc;
-
-	if (n > 100)
-		return STORE_ERROR;
-	list[off++] = '[';
-	for (size_t i = 0; i < n; i++) {
-		const struct order *c;
-
-		if (cached && (c = rowcache_get(s->orders, ids[i])) != NULL) {
-			out[i] = *c;
-			found[i] = 1;
-			continue;
-		}
-		found[i] = 0;
-		off +=
-		    (size_t)snprintf(list + off, sizeof(list) - off, "%s%lld",
-		                     missing > 0 ? "," : "", (long long)ids[i]);
-		missing++;
-	}
-	if (missing == 0)
-		return STORE_OK;
-	list[off++] = ']';
-	list[off] = '\0';
-	q = sqlite_stmt(s, Q_ORDER_GET_MANY);
-	sqlite3_bind_text(q, 1, list, (int)off, SQLITE_STATIC);
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		sqlite_read_order(q, &o);
-		for (size_t i = 0; i < n; i++)
-			if (ids[i] == o.id && !found[i]) {
-				out[i] = o;
-				found[i] = 1;
-			}
-		if (cached)
-			rowcache_put(s->orders, o.id, &o);
-	}
-	sqlite3_reset(q);
-	if (rc != SQLITE_DONE) {
-		sqlite_log_error(s, "order get many");
-		return STORE_ERROR;
-	}
-	return STORE_OK;
-}
-
-/*
- * check: SPEC section 6's invariants, each violation reported in words.
- */
-
-struct sqlite_check {
-	store_report_cb report;
-	void *arg;
-	int violations;
-};
-
-static void sqlite_violation(struct sqlite_check *c, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-sqlite_violation(struct sqlite_check *c, const char *fmt, ...)
-{
-	char buf[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	c->violations++;
-	c->report(buf, c->arg);
-}
-
-/* Run SQL whose rows each describe a violation: column 0 an id, the rest
- * integers printed after MSG. */
-static int
-sqlite_check_rows(struct store_sqlite *s, struct sqlite_check *c,
-                  const char *sql, const char *msg)
-{
-	sqlite3_stmt *q;
-	int rc;
-
-	if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK) {
-		sqlite_log_error(s, "check prepare");
-		return -1;
-	}
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		char extra[256] = "";
-		size_t off = 0;
-
-		for (int i = 1;
-		     i < sqlite3_column_count(q) && off < sizeof(extra) - 1;
-		     i++) {
-			int n = snprintf(extra + off, sizeof(extra) - off,
-			                 " %s=%lld", sqlite3_column_name(q, i),
-			                 (long long)sqlite3_column_int64(q, i));
-			if (n < 0)
-				break;
-			off += (size_t)n;
-		}
-		sqlite_violation(c, "%s %lld:%s", msg,
-		                 (long long)sqlite3_column_int64(q, 0), extra);
-	}
-	sqlite3_finalize(q);
-	if (rc != SQLITE_DONE) {
-		sqlite_log_error(s, "check");
-		return -1;
-	}
-	return 0;
-}
-
-static int
-sqlite_check(struct store *st, store_report_cb report, void *arg)
-{
-	struct store_sqlite *s = sq(st);
-	struct sqlite_check c = {report, arg, 0};
-	sqlite3_stmt *q;
-	struct order o;
-	money_t want;
-	int rc;
-
-	if (sqlite_check_rows(
-	        s, &c,
-	        "SELECT c.id, c.balance, COALESCE(SUM(l.amount), 0) AS ledger"
-	        " FROM customers c LEFT JOIN ledger l ON l.customer_id = c.id"
-	        " GROUP BY c.id HAVING c.balance <> ledger",
-	        "balance differs from its ledger: customer") != 0 ||
-	    sqlite_check_rows(
-	        s, &c, "SELECT id, balance FROM customers WHERE balance < 0",
-	        "negative balance: customer") != 0 ||
-	    sqlite_check_rows(
-	        s, &c,
-	        "SELECT o.id, o.charge, COUNT(l.id) AS charges,"
-	        " COALESCE(-SUM(l.amount), 0) AS charged"
-	        " FROM orders o LEFT JOIN ledger l ON l.order_id = o.id"
-	        "  AND l.kind = 'charge'"
-	        " GROUP BY o.id HAVING charges <> 1 OR charged <> o.charge",
-	        "order without exactly one matching charge: order") != 0 ||
-	    sqlite_check_rows(
-	        s, &c,
-	        "SELECT l.id, l.customer_id, o.customer_id AS owner"
-	        " FROM ledger l JOIN orders o ON o.id = l.order_id"
-	        " WHERE l.customer_id <> o.customer_id",
-	        "ledger entry for another customer's order: entry") != 0 ||
-	    sqlite_check_rows(
-	        s, &c,
-	        "SELECT o.id, o.refunded,"
-	        " COALESCE(SUM(l.amount), 0) AS ledger"
-	        " FROM orders o LEFT JOIN ledger l"
-	        " ON l.order_id = o.id AND l.kind = 'refund'"
-	        " GROUP BY o.id HAVING o.refunded <> ledger",
-	        "order's refund differs from its ledger: order") != 0 ||
-	    sqlite_check_rows(s, &c,
-	                      "SELECT l.id, l.order_id FROM ledger l"
-	                      " LEFT JOIN orders o ON o.id = l.order_id"
-	                      " WHERE l.order_id IS NOT NULL AND o.id IS NULL",
-	                      "ledger entry for a missing order: entry") != 0)
-		return -1;
-
-	/* Refunds: never above the charge, and what the final state says. */
-	if (sqlite3_prepare_v2(s->db, "SELECT " ORDER_COLS " FROM orders o", -1,
-	                       &q, NULL) != SQLITE_OK) {
-		sqlite_log_error(s, "check prepare");
-		return -1;
-	}
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		sqlite_read_order(q, &o);
-		if (o.refunded > o.charge)
-			sqlite_violation(
-			    &c,
-			    "refund above charge: order %lld refunded=%lld"
-			    " charge=%lld",
-			    (long long)o.id, (long long)o.refunded,
-			    (long long)o.charge);
-		else if (store_refund_expected(s->decimals, &o, &want) != 0)
-			sqlite_violation(
-			    &c,
-			    "partial order without valid remains: order %lld"
-			    " remains=%lld upstream_quantity=%lld",
-			    (long long)o.id, (long long)o.remains,
-			    (long long)o.upstream_quantity);
-		else if (o.refunded != want)
-			sqlite_violation(
-			    &c,
-			    "refund does not match final status: order %lld"
-			    " state=%s refunded=%lld expected=%lld",
-			    (long long)o.id, order_state_name(o.state),
-			    (long long)o.refunded, (long long)want);
-	}
-	sqlite3_finalize(q);
-	if (rc != SQLITE_DONE) {
-		sqlite_log_error(s, "check orders");
-		return -1;
-	}
-
-	if (sqlite3_prepare_v2(s->db, "PRAGMA integrity_check", -1, &q, NULL) !=
-	    SQLITE_OK) {
-		sqlite_log_error(s, "check prepare");
-		return -1;
-	}
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		const char *t = (const char *)sqlite3_column_text(q, 0);
-
-		if (t == NULL || strcmp(t, "ok") != 0)
-			sqlite_violation(&c, "integrity_check: %s",
-			                 t != NULL ? t : "(null)");
-	}
-	sqlite3_finalize(q);
-	if (rc != SQLITE_DONE) {
-		sqlite_log_error(s, "integrity_check");
-		return -1;
-	}
-	return c.violations;
 }
 
 static void
@@ -1938,129 +668,6 @@ sqlite_close(struct store *st)
 	free(s);
 }
 
-/* Run PRAGMA SQL and return its first column as an integer or text. */
-static int
-sqlite_pragma(struct store_sqlite *s, const char *sql, char *text, size_t size)
-{
-	sqlite3_stmt *q;
-	int rc;
-
-	if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK)
-		return -1;
-	rc = sqlite3_step(q);
-	if (rc == SQLITE_ROW && text != NULL)
-		sqlite_copy_text(q, 0, text, size);
-	sqlite3_finalize(q);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
-}
-
-/* Set and read back the settings durability depends on. */
-static int
-sqlite_make_durable(struct store_sqlite *s, const char *path)
-{
-	char mode[16] = "", sync[16] = "", fk[16] = "";
-
-	sqlite3_busy_timeout(s->db, SQLITE_BUSY_MS);
-	if (sqlite_pragma(s, "PRAGMA journal_mode=WAL", mode, sizeof(mode)) !=
-	        0 ||
-	    sqlite_pragma(s, "PRAGMA synchronous=FULL", NULL, 0) != 0 ||
-	    sqlite_pragma(s, "PRAGMA foreign_keys=ON", NULL, 0) != 0 ||
-	    sqlite_pragma(s, "PRAGMA synchronous", sync, sizeof(sync)) != 0 ||
-	    sqlite_pragma(s, "PRAGMA foreign_keys", fk, sizeof(fk)) != 0) {
-		log_warnx("store: %s: %s", path, sqlite3_errmsg(s->db));
-		return -1;
-	}
-	if (strcmp(mode, "wal") != 0) {
-		log_warnx("store: %s: journal_mode is %s, not wal: refusing a "
-		          "store that is not durable",
-		          path, mode);
-		return -1;
-	}
-	if (atoi(sync) < 2) {
-		log_warnx("store: %s: synchronous=%s, not FULL: refusing a "
-		          "store that is not durable",
-		          path, sync);
-		return -1;
-	}
-	if (strcmp(fk, "1") != 0) {
-		log_warnx("store: %s: foreign keys unavailable", path);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-sqlite_migrate(struct store_sqlite *s, const char *path)
-{
-	char v[16] = "";
-	int version;
-	char *err = NULL;
-
-	if (sqlite_pragma(s, "PRAGMA user_version", v, sizeof(v)) != 0)
-		return -1;
-	version = atoi(v);
-	if (version > SQLITE_SCHEMA_VERSION) {
-		log_warnx("store: %s: schema version %d is newer than this "
-		          "panelmux (%d)",
-		          path, version, SQLITE_SCHEMA_VERSION);
-		return -1;
-	}
-	while (version < SQLITE_SCHEMA_VERSION) {
-		char *sql;
-		int rc;
-
-		xasprintf(&sql,
-		          "BEGIN IMMEDIATE; %s; PRAGMA user_version = %d;"
-		          " COMMIT;",
-		          sqlite_migrations[version], version + 1);
-		rc = sqlite3_exec(s->db, sql, NULL, NULL, &err);
-		free(sql);
-		if (rc != SQLITE_OK) {
-			/* Another process may have migrated first. */
-			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-			if (sqlite_pragma(s, "PRAGMA user_version", v,
-			                  sizeof(v)) == 0 &&
-			    atoi(v) > version) {
-				sqlite3_free(err);
-				err = NULL;
-				version = atoi(v);
-				continue;
-			}
-			log_warnx("store: %s: migration to version %d: %s",
-			          path, version + 1,
-			          err != NULL ? err : "failed");
-			sqlite3_free(err);
-			return -1;
-		}
-		version++;
-		log_info("store: %s: schema migrated to version %d", path,
-		         version);
-	}
-	return 0;
-}
-
-/* Record money.decimals at the first open; refuse another value later
- * (store_decimals_agree). */
-static int
-sqlite_decimals(struct store_sqlite *s, const char *path, int decimals)
-{
-	char sql[128], stored[16] = "";
-
-	snprintf(sql, sizeof(sql),
-	         "INSERT OR IGNORE INTO meta (key, value)"
-	         " VALUES ('money_decimals', '%d')",
-	         decimals);
-	if (sqlite_pragma(s, sql, NULL, 0) != 0 ||
-	    sqlite_pragma(s,
-	                  "SELECT value FROM meta WHERE key = 'money_decimals'",
-	                  stored, sizeof(stored)) != 0) {
-		log_warnx("store: %s: cannot read money.decimals: %s", path,
-		          sqlite3_errmsg(s->db));
-		return -1;
-	}
-	return store_decimals_agree(stored, decimals);
-}
-
 struct store *
 store_sqlite_open(const char *path, int decimals)
 {
@@ -2069,6 +676,8 @@ store_sqlite_open(const char *path, int decimals)
 	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
 
 	s->base.ops = &sqlite_ops;
+	s->base.drv = &store_sqlite_driver;
+	s->base.decimals = decimals;
 	s->decimals = decimals;
 	if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
 		log_warnx("store: %s: %s", path,
@@ -2077,7 +686,8 @@ store_sqlite_open(const char *path, int decimals)
 		goto fail;
 	}
 	sqlite3_extended_result_codes(s->db, 0);
-	if (sqlite_make_durable(s, path) != 0 || sqlite_migrate(s, path) != 0)
+	if (store_sqlite_schema_durable(s, path) != 0 ||
+	    store_sqlite_schema_migrate(s, path) != 0)
 		goto fail;
 	for (int i = 0; i < Q_COUNT; i++) {
 		if (sqlite3_prepare_v3(s->db, sqlite_sql[i], -1,
@@ -2088,7 +698,7 @@ store_sqlite_open(const char *path, int decimals)
 			goto fail;
 		}
 	}
-	if (sqlite_decimals(s, path, decimals) != 0)
+	if (store_sqlite_schema_decimals(s, path, decimals) != 0)
 		goto fail;
 	return &s->base;
 fail:
@@ -2096,105 +706,52 @@ fail:
 	return NULL;
 }
 
-/*
- * Catalogue generations (store.h: catalog_generation, catalog_bump): one
- * counter per upstream in meta, key "catalog_gen:NAME", moved after every
- * catalogue save so running daemons see saves made elsewhere.
- */
-
-#define SQLITE_GEN_KEY "catalog_gen:"
-
-/* Run SQL (one statement whose one row, if any, is an integer) with the
- * meta key of UPSTREAM bound to ?1; *GEN is that integer, or 0 with no
- * row. */
-static enum store_result
-sqlite_catalog_gen_run(struct store_sqlite *s, const char *what,
-                       const char *sql, const char *upstream, int64_t *gen)
-{
-	char key[sizeof(SQLITE_GEN_KEY) + STORE_UPNAME_MAX];
-	sqlite3_stmt *q;
-	int rc;
-
-	snprintf(key, sizeof(key), "%s%s", SQLITE_GEN_KEY, upstream);
-	if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK) {
-		sqlite_log_error(s, what);
-		return STORE_ERROR;
-	}
-	sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
-	*gen = 0;
-	if ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		*gen = sqlite3_column_int64(q, 0);
-		rc = sqlite3_step(q);
-	}
-	if (rc != SQLITE_DONE) {
-		sqlite_log_error(s, what);
-		sqlite3_finalize(q);
-		return STORE_ERROR;
-	}
-	sqlite3_finalize(q);
-	return STORE_OK;
-}
-
-static enum store_result
-sqlite_catalog_generation(struct store *st, const char *upstream, int64_t *gen)
-{
-	return sqlite_catalog_gen_run(
-	    sq(st), "catalog generation",
-	    "SELECT CAST(value AS INTEGER) FROM meta WHERE key = ?1", upstream,
-	    gen);
-}
-
-/* One statement, so its own durable transaction. */
-static enum store_result
-sqlite_catalog_bump(struct store *st, const char *upstream, int64_t *gen)
-{
-	return sqlite_catalog_gen_run(
-	    sq(st), "catalog bump",
-	    "INSERT INTO meta (key, value) VALUES (?1, '1')"
-	    " ON CONFLICT (key) DO UPDATE"
-	    " SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)"
-	    " RETURNING CAST(value AS INTEGER)",
-	    upstream, gen);
-}
+const struct store_driver store_sqlite_driver = {
+    .run = sqlite_run,
+    .debit = sqlite_debit,
+    .balance_add = sqlite_balance_add,
+    .balance_post = sqlite_balance_post,
+    .customer_exists = sqlite_customer_exists,
+    .ledger_insert = sqlite_ledger_insert,
+    .order_by_request = sqlite_order_by_request,
+    .order_insert = sqlite_order_insert,
+    .order_read = store_sqlite_orders_read,
+    .order_final = store_sqlite_orders_final,
+    .order_observe = store_sqlite_orders_observe,
+};
 
 static const struct store_ops sqlite_ops = {
     .name = "sqlite",
     .close = sqlite_close,
-    .attach = sqlite_attach,
+    .attach = store_sqlite_cache_attach,
     .customer_add = sqlite_customer_add,
     .customer_set_key = sqlite_customer_set_key,
     .customer_by_key = sqlite_customer_by_key,
     .customer_by_name = sqlite_customer_by_name,
     .customer_set_disabled = sqlite_customer_set_disabled,
     .customer_list = sqlite_customer_list,
-    .ledger_post = sqlite_ledger_post,
-    .order_create = sqlite_order_create,
-    .order_create_many = sqlite_order_create_many,
-    .order_group = sqlite_order_group,
-    .order_active_many = sqlite_order_active_many,
-    .order_get = sqlite_order_get,
-    .order_get_many = sqlite_order_get_many,
-    .order_sending = sqlite_order_sending,
-    .order_unsent = sqlite_order_unsent,
-    .order_active = sqlite_order_active,
-    .order_reject = sqlite_order_reject,
-    .order_status = sqlite_order_status,
-    .order_resolve = sqlite_order_resolve,
-    .order_fields = sqlite_order_fields,
-    .order_polled = sqlite_order_polled,
-    .order_list = sqlite_order_list,
-    .order_claim = sqlite_order_claim,
-    .order_counts = sqlite_order_counts,
-    .refill_add = sqlite_refill_add,
-    .refill_update = sqlite_refill_update,
-    .refill_get = sqlite_refill_get,
-    .ledger_totals = sqlite_ledger_totals,
-    .report = sqlite_report,
-    .catalog_replace = sqlite_catalog_replace,
-    .catalog_load = sqlite_catalog_load,
-    .upstream_state_put = sqlite_upstream_state_put,
-    .upstream_state_get = sqlite_upstream_state_get,
-    .check = sqlite_check,
-    .catalog_generation = sqlite_catalog_generation,
-    .catalog_bump = sqlite_catalog_bump,
+    .order_create_many = store_sqlite_orders_create_many,
+    .order_group = store_sqlite_orders_group,
+    .order_active_many = store_sqlite_orders_active_many,
+    .order_get = store_sqlite_orders_get,
+    .order_get_many = store_sqlite_orders_get_many,
+    .order_sending = store_sqlite_orders_sending,
+    .order_unsent = store_sqlite_orders_unsent,
+    .order_fields = store_sqlite_orders_fields,
+    .order_polled = store_sqlite_orders_polled,
+    .order_list = store_sqlite_orders_list,
+    .order_claim = store_sqlite_orders_claim,
+    .order_counts = store_sqlite_orders_counts,
+    .refill_add = store_sqlite_orders_refill_add,
+    .refill_update = store_sqlite_orders_refill_update,
+    .refill_get = store_sqlite_orders_refill_get,
+    .ledger_totals = store_sqlite_check_totals,
+    .report = store_sqlite_check_report,
+    .catalog_replace = store_sqlite_catalog_replace,
+    .catalog_load = store_sqlite_catalog_load,
+    .upstream_state_put = store_sqlite_catalog_upstream_put,
+    .upstream_state_get = store_sqlite_catalog_upstream_get,
+    .check = store_sqlite_check_run,
+    .catalog_generation = store_sqlite_catalog_generation,
+    .catalog_bump = store_sqlite_catalog_bump,
 };

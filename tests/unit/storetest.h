@@ -4,7 +4,12 @@
 #ifndef PANELMUX_STORETEST_H
 #define PANELMUX_STORETEST_H
 
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
+
+#include <cmocka.h>
 
 #include "money.h"
 #include "store.h"
@@ -30,5 +35,28 @@ struct order_new new_order(int64_t customer, const char *charge);
 #define RACE_TRIES 150
 int64_t race_debit(struct store *(*open)(void *), void *arg, struct store *st,
                    int64_t *orders, money_t *charged);
+
+/* An order of CID charged CHARGE (queued); its ID. */
+int64_t create_order(struct store *st, int64_t cid, const char *charge);
+/* An order of CID charged CHARGE, sent and active as upstream order UP. */
+int64_t create_active(struct store *st, int64_t cid, const char *charge,
+                      const char *up);
+
+/* What a list or claim callback saw: see_order records each order. */
+struct seen {
+	int64_t ids[128];
+	int64_t polled[128];
+	size_t n;
+};
+int see_order(const struct order *o, void *arg);
+int seen_has(const struct seen *s, int64_t id);
+
+/* The contract suite: the store tests that hold for every backend, written
+ * against store.h alone.  Fills OUT (room for MAX) with them, each run
+ * between SETUP and TEARDOWN, whose fixture (the cmocka state) must begin
+ * with the open struct store *; returns how many. */
+#define STORETEST_CONTRACT_MAX 32
+size_t storetest_contract(struct CMUnitTest *out, size_t max,
+                          CMFixtureFunction setup, CMFixtureFunction teardown);
 
 #endif

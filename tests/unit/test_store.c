@@ -1,6 +1,7 @@
-/* test_store.c - the SQLite store: customers, ledger, the debit primitive
- * (including many processes racing on one balance), idempotent requests and
- * the invariant check. */
+/* test_store.c - the SQLite store: the contract suite (storetest.c), then
+ * what is SQLite's own: durability refused, migrations, money.decimals
+ * recorded, many processes racing on one file, the invariant check on
+ * tampered rows. */
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,10 +20,11 @@
 #include "store.h"
 #include "storetest.h"
 
+/* Begins with the store, as the contract suite wants (storetest.h). */
 struct fixture {
+	struct store *st;
 	char dir[64];
 	char path[128];
-	struct store *st;
 };
 
 static int
@@ -53,170 +55,6 @@ teardown(void **state)
 		return -1;
 	free(f);
 	return 0;
-}
-
-static void
-test_customers(void **state)
-{
-	struct fixture *f = *state;
-	uint8_t h1[AUTH_HASH_LEN], h2[AUTH_HASH_LEN];
-	struct customer c;
-	int64_t id;
-
-	auth_key_hash("k1", 2, h1);
-	auth_key_hash("k2", 2, h2);
-	assert_int_equal(store_customer_add(f->st, "alice", h1, &id), STORE_OK);
-	assert_int_equal(store_customer_add(f->st, "alice", h2, NULL),
-	                 STORE_EXISTS);
-	assert_int_equal(store_customer_add(f->st, "bob", h1, NULL),
-	                 STORE_EXISTS); /* a key hash belongs to one customer */
-	assert_int_equal(store_customer_by_key(f->st, h1, &c), STORE_OK);
-	assert_int_equal(c.id, id);
-	assert_string_equal(c.name, "alice");
-	assert_int_equal(c.balance, 0);
-	assert_int_equal(store_customer_by_key(f->st, h2, &c), STORE_NOTFOUND);
-	assert_int_equal(store_customer_set_key(f->st, "alice", h2), STORE_OK);
-	assert_int_equal(store_customer_by_key(f->st, h1, &c), STORE_NOTFOUND);
-	assert_int_equal(store_customer_by_key(f->st, h2, &c), STORE_OK);
-	assert_int_equal(store_customer_set_key(f->st, "nobody", h1),
-	                 STORE_NOTFOUND);
-	assert_int_equal(store_customer_set_disabled(f->st, "alice", 1),
-	                 STORE_OK);
-	assert_int_equal(store_customer_by_name(f->st, "alice", &c), STORE_OK);
-	assert_int_equal(c.disabled, 1);
-	assert_int_equal(store_customer_set_disabled(f->st, "nobody", 1),
-	                 STORE_NOTFOUND);
-	assert_true(store_name_valid("a.b-c_d@e"));
-	assert_false(store_name_valid(""));
-	assert_false(store_name_valid("with space"));
-	assert_int_equal(violations(f->st), 0);
-}
-
-static void
-test_ledger(void **state)
-{
-	struct fixture *f = *state;
-	int64_t id = add_customer(f->st, "carol", "10");
-	struct customer c;
-	money_t bal;
-
-	assert_int_equal(store_ledger_post(f->st, id, LEDGER_ADJUSTMENT,
-	                                   M("-10.00001"), NULL, &bal),
-	                 STORE_NOFUNDS);
-	assert_int_equal(store_ledger_post(f->st, id, LEDGER_ADJUSTMENT,
-	                                   M("-4"), "withdrawal", &bal),
-	                 STORE_OK);
-	assert_int_equal(bal, M("6"));
-	/* charges and refunds only move through orders */
-	assert_int_equal(
-	    store_ledger_post(f->st, id, LEDGER_CHARGE, M("-1"), NULL, &bal),
-	    STORE_ERROR);
-	assert_int_equal(
-	    store_ledger_post(f->st, id, LEDGER_DEPOSIT, M("-1"), NULL, &bal),
-	    STORE_ERROR);
-	assert_int_equal(
-	    store_ledger_post(f->st, 9999, LEDGER_DEPOSIT, M("1"), NULL, &bal),
-	    STORE_NOTFOUND);
-	assert_int_equal(store_customer_by_name(f->st, "carol", &c), STORE_OK);
-	assert_int_equal(c.balance, M("6"));
-	assert_int_equal(violations(f->st), 0);
-}
-
-static void
-test_order_create(void **state)
-{
-	struct fixture *f = *state;
-	int64_t cid = add_customer(f->st, "dave", "1");
-	struct order_new o = new_order(cid, "0.6");
-	uint8_t h1[AUTH_HASH_LEN], h2[AUTH_HASH_LEN];
-	struct customer c;
-	struct order ord;
-	int64_t id1, id2;
-
-	assert_int_equal(store_order_create(f->st, &o, &id1), STORE_OK);
-	assert_int_equal(store_order_get(f->st, id1, &ord), STORE_OK);
-	assert_int_equal(ord.state, ORDER_QUEUED);
-	assert_int_equal(ord.charge, M("0.6"));
-	assert_int_equal(ord.refunded, 0);
-	assert_string_equal(ord.upstream, "alpha");
-	assert_int_equal(ord.remains, -1);
-	/* 0.4 left: a second 0.6 is refused and writes nothing */
-	assert_int_equal(store_order_create(f->st, &o, &id2), STORE_NOFUNDS);
-	assert_int_equal(store_customer_by_name(f->st, "dave", &c), STORE_OK);
-	assert_int_equal(c.balance, M("0.4"));
-	assert_int_equal(store_order_get(f->st, id1 + 1, &ord), STORE_NOTFOUND);
-
-	/* request_id: the same request returns the first order, once */
-	auth_key_hash("req-a", 5, h1);
-	auth_key_hash("req-b", 5, h2);
-	o = new_order(cid, "0.1");
-	o.request_id = "r-1";
-	o.request_hash = h1;
-	assert_int_equal(store_order_create(f->st, &o, &id1), STORE_OK);
-	assert_int_equal(store_order_create(f->st, &o, &id2), STORE_EXISTS);
-	assert_int_equal(id1, id2);
-	o.request_hash = h2;
-	assert_int_equal(store_order_create(f->st, &o, &id2), STORE_CONFLICT);
-	assert_int_equal(store_customer_by_name(f->st, "dave", &c), STORE_OK);
-	assert_int_equal(c.balance, M("0.3"));
-	assert_int_equal(violations(f->st), 0);
-}
-
-/* One loop pass's adds and acceptances in one transaction; an add that
- * fails takes the other adds with it (nothing of them exists) but never the
- * acceptances, which are real upstream. */
-static void
-test_order_group(void **state)
-{
-	struct fixture *f = *state;
-	int64_t cid = add_customer(f->st, "erin", "1");
-	struct order_new o = new_order(cid, "0.3"), v[2];
-	enum store_result res[2], act_res[1];
-	int64_t ids[2], sent[2];
-	const char *upids[1] = {"up-1"};
-	money_t costs[1] = {M("0.2")};
-	struct customer c;
-	struct order ord;
-
-	for (int i = 0; i < 2; i++) {
-		o.sending = 1;
-		assert_int_equal(store_order_create(f->st, &o, &sent[i]),
-		                 STORE_OK);
-	}
-	/* two adds (the second beyond the funds) and one acceptance */
-	v[0] = new_order(cid, "0.1");
-	v[1] = new_order(cid, "0.5");
-	store_order_group(f->st, v, 2, res, ids, &sent[0], upids, costs, 1,
-	                  act_res);
-	assert_int_equal(res[0], STORE_OK);
-	assert_int_equal(res[1], STORE_NOFUNDS);
-	assert_int_equal(act_res[0], STORE_OK);
-	assert_int_equal(store_order_get(f->st, ids[0], &ord), STORE_OK);
-	assert_int_equal(ord.charge, M("0.1"));
-	assert_int_equal(store_order_get(f->st, sent[0], &ord), STORE_OK);
-	assert_int_equal(ord.state, ORDER_ACTIVE);
-	assert_string_equal(ord.upstream_order, "up-1");
-	assert_int_equal(store_customer_by_name(f->st, "erin", &c), STORE_OK);
-	assert_int_equal(c.balance, M("0.3"));
-
-	/* an add that cannot be written (no type: NOT NULL) */
-	v[0] = new_order(cid, "0.1");
-	v[1] = new_order(cid, "0.1");
-	v[1].type = NULL;
-	upids[0] = "up-2";
-	store_order_group(f->st, v, 2, res, ids, &sent[1], upids, costs, 1,
-	                  act_res);
-	assert_int_equal(res[0], STORE_ERROR);
-	assert_int_equal(res[1], STORE_ERROR);
-	assert_int_equal(act_res[0], STORE_OK);
-	assert_int_equal(store_order_get(f->st, sent[1], &ord), STORE_OK);
-	assert_int_equal(ord.state, ORDER_ACTIVE);
-	assert_string_equal(ord.upstream_order, "up-2");
-	assert_int_equal(store_order_get(f->st, sent[1] + 2, &ord),
-	                 STORE_NOTFOUND);
-	assert_int_equal(store_customer_by_name(f->st, "erin", &c), STORE_OK);
-	assert_int_equal(c.balance, M("0.3"));
-	assert_int_equal(violations(f->st), 0);
 }
 
 /* Many processes race order_create on one balance (storetest.c), each
@@ -447,47 +285,15 @@ test_decimals_recorded(void **state)
 	assert_non_null(f->st);
 }
 
-/* A deposit past STORE_BALANCE_MAX is refused as such (never a store
- * error); a withdrawal below zero is NOFUNDS; nothing is written. */
-static void
-test_deposit_limit(void **state)
-{
-	struct fixture *f = *state;
-	int64_t cid = add_customer(f->st, "rich", "9999999999");
-	money_t bal;
-
-	assert_int_equal(store_ledger_post(f->st, cid, LEDGER_DEPOSIT,
-	                                   M("1.00000001"), NULL, &bal),
-	                 STORE_LIMIT);
-	assert_int_equal(store_ledger_post(f->st, cid, LEDGER_DEPOSIT,
-	                                   INT64_MAX, NULL, &bal),
-	                 STORE_LIMIT);
-	assert_int_equal(store_ledger_post(f->st, cid, LEDGER_DEPOSIT, M("1"),
-	                                   NULL, &bal),
-	                 STORE_OK);
-	assert_int_equal(bal, STORE_BALANCE_MAX);
-	assert_int_equal(store_ledger_post(f->st, cid, LEDGER_ADJUSTMENT,
-	                                   -STORE_BALANCE_MAX - 1, NULL, &bal),
-	                 STORE_NOFUNDS);
-	assert_int_equal(balance_of(f->st, "rich"), STORE_BALANCE_MAX);
-	assert_int_equal(violations(f->st), 0);
-}
-
 int
 main(void)
 {
-	const struct CMUnitTest tests[] = {
+	const struct CMUnitTest own[] = {
 	    cmocka_unit_test(test_refund_rule),
-	    cmocka_unit_test_setup_teardown(test_customers, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_decimals_recorded, setup,
-	                                    teardown),
-	    cmocka_unit_test_setup_teardown(test_deposit_limit, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_migrate_upstream_quantity,
 	                                    setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_ledger, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_order_create, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_order_group, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_concurrent_debit, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_check_detects, setup,
@@ -495,7 +301,12 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_refuses_non_durable, setup,
 	                                    teardown),
 	};
+	struct CMUnitTest tests[STORETEST_CONTRACT_MAX + 8];
+	size_t n;
 
+	n = storetest_contract(tests, STORETEST_CONTRACT_MAX, setup, teardown);
+	for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
+		tests[n++] = own[i];
 	log_init("test_store", LOG_LEVEL_ERROR);
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return _cmocka_run_group_tests("test_store", tests, n, NULL, NULL);
 }
