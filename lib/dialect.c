@@ -1702,102 +1702,6 @@ dialect_status_elem(const json_t *e, struct dialect_order_status *st, char *msg)
 	return DIALECT_ITEM_OK;
 }
 
-enum dialect_result
-dialect_status_multi(int http, const char *body, size_t len,
-                     const char *const *ids, size_t nids,
-                     struct dialect_status_multi *out)
-{
-	struct dialect_match m;
-	struct dialect_status_item *it;
-	enum dialect_result whole;
-	size_t i;
-
-	memset(out, 0, sizeof(*out));
-	if (dialect_ids_valid(ids, nids, out->msg) < 0)
-		return DIALECT_FAULT;
-	out->items = xcalloc(nids, sizeof(*out->items));
-	out->n = nids;
-	whole =
-	    dialect_match(http, body, len, "order", 1, ids, nids, &m, out->msg);
-	for (i = 0; i < nids; i++) {
-		it = &out->items[i];
-		memcpy(it->order, ids[i], strlen(ids[i]) + 1);
-		if (!dialect_item_settled(whole, &m, i, ids[i], out->msg,
-		                          &it->item, it->msg))
-			it->item =
-			    dialect_status_elem(m.found[i], &it->st, it->msg);
-	}
-	whole = dialect_single_result(whole, &m, out->items[0].item,
-	                              out->items[0].msg, out->msg);
-	out->nextra = m.nextra;
-	dialect_match_free(&m);
-	return whole;
-}
-
-enum dialect_result
-dialect_refill_multi(int http, const char *body, size_t len,
-                     const char *const *ids, size_t nids,
-                     struct dialect_refill_multi *out)
-{
-	struct dialect_match m;
-	struct dialect_refill_item *it;
-	enum dialect_result whole;
-	size_t i;
-
-	memset(out, 0, sizeof(*out));
-	if (dialect_ids_valid(ids, nids, out->msg) < 0)
-		return DIALECT_FAULT;
-	out->items = xcalloc(nids, sizeof(*out->items));
-	out->n = nids;
-	whole =
-	    dialect_match(http, body, len, "order", 0, ids, nids, &m, out->msg);
-	for (i = 0; i < nids; i++) {
-		it = &out->items[i];
-		memcpy(it->order, ids[i], strlen(ids[i]) + 1);
-		if (!dialect_item_settled(whole, &m, i, ids[i], out->msg,
-		                          &it->item, it->msg))
-			it->item = dialect_refill_elem(m.found[i], it->refill,
-			                               it->msg);
-	}
-	whole = dialect_single_result(whole, &m, out->items[0].item,
-	                              out->items[0].msg, out->msg);
-	out->nextra = m.nextra;
-	dialect_match_free(&m);
-	return whole;
-}
-
-enum dialect_result
-dialect_refill_status_multi(int http, const char *body, size_t len,
-                            const char *const *ids, size_t nids,
-                            struct dialect_refill_status_multi *out)
-{
-	struct dialect_match m;
-	struct dialect_refill_status_item *it;
-	enum dialect_result whole;
-	size_t i;
-
-	memset(out, 0, sizeof(*out));
-	if (dialect_ids_valid(ids, nids, out->msg) < 0)
-		return DIALECT_FAULT;
-	out->items = xcalloc(nids, sizeof(*out->items));
-	out->n = nids;
-	whole = dialect_match(http, body, len, "refill", 1, ids, nids, &m,
-	                      out->msg);
-	for (i = 0; i < nids; i++) {
-		it = &out->items[i];
-		memcpy(it->refill, ids[i], strlen(ids[i]) + 1);
-		if (!dialect_item_settled(whole, &m, i, ids[i], out->msg,
-		                          &it->item, it->msg))
-			it->item = dialect_refill_status_elem(
-			    m.found[i], &it->status, it->status_raw, it->msg);
-	}
-	whole = dialect_single_result(whole, &m, out->items[0].item,
-	                              out->items[0].msg, out->msg);
-	out->nextra = m.nextra;
-	dialect_match_free(&m);
-	return whole;
-}
-
 /* The value of a "cancel" member, or the bare value of a keyed reply. */
 static enum dialect_item
 dialect_cancel_value(const json_t *v, char *msg)
@@ -1860,71 +1764,217 @@ dialect_cancel_elem(const json_t *e, char *msg)
 	return dialect_cancel_value(v, msg);
 }
 
-enum dialect_result
-dialect_cancel(int http, const char *body, size_t len, const char *const *ids,
-               size_t nids, struct dialect_cancel *out)
+/* The item parsers of the four actions: read element E, the answer found
+ * for one requested ID, into ITEM (the action's item struct). */
+static enum dialect_item
+dialect_status_parse(const json_t *e, void *item, char *msg)
 {
+	struct dialect_status_item *it = item;
+
+	return dialect_status_elem(e, &it->st, msg);
+}
+
+static enum dialect_item
+dialect_refill_parse(const json_t *e, void *item, char *msg)
+{
+	struct dialect_refill_item *it = item;
+
+	return dialect_refill_elem(e, it->refill, msg);
+}
+
+static enum dialect_item
+dialect_refill_status_parse(const json_t *e, void *item, char *msg)
+{
+	struct dialect_refill_status_item *it = item;
+
+	return dialect_refill_status_elem(e, &it->status, it->status_raw, msg);
+}
+
+static enum dialect_item
+dialect_cancel_parse(const json_t *e, void *item, char *msg)
+{
+	(void)item;
+	return dialect_cancel_elem(e, msg);
+}
+
+#define DIALECT_NONE ((size_t)-1) /* an item struct without that field */
+
+/* How each action's multi reply is read: the member an answer names its ID
+ * in, STATUS_WORD as for dialect_refused(), the item parser, and where the
+ * fields lie in the action's item struct. */
+static const struct dialect_multi_form {
+	const char *idkey;
+	int status_word;
+	enum dialect_item (*parse)(const json_t *e, void *item, char *msg);
+	size_t size;                     /* of one item struct */
+	size_t id, item, msg;            /* requested ID, outcome, text */
+	size_t st, refill, rstatus, raw; /* the answer, or DIALECT_NONE */
+} dialect_multi_forms[DIALECT_MULTI_NACTIONS] = {
+    [DIALECT_MULTI_STATUS] = {"order", 1, dialect_status_parse,
+                              sizeof(struct dialect_status_item),
+                              offsetof(struct dialect_status_item, order),
+                              offsetof(struct dialect_status_item, item),
+                              offsetof(struct dialect_status_item, msg),
+                              offsetof(struct dialect_status_item, st),
+                              DIALECT_NONE, DIALECT_NONE, DIALECT_NONE},
+    [DIALECT_MULTI_REFILL] = {"order", 0, dialect_refill_parse,
+                              sizeof(struct dialect_refill_item),
+                              offsetof(struct dialect_refill_item, order),
+                              offsetof(struct dialect_refill_item, item),
+                              offsetof(struct dialect_refill_item, msg),
+                              DIALECT_NONE,
+                              offsetof(struct dialect_refill_item, refill),
+                              DIALECT_NONE, DIALECT_NONE},
+    [DIALECT_MULTI_REFILL_STATUS] =
+        {"refill", 1, dialect_refill_status_parse,
+         sizeof(struct dialect_refill_status_item),
+         offsetof(struct dialect_refill_status_item, refill),
+         offsetof(struct dialect_refill_status_item, item),
+         offsetof(struct dialect_refill_status_item, msg), DIALECT_NONE,
+         DIALECT_NONE, offsetof(struct dialect_refill_status_item, status),
+         offsetof(struct dialect_refill_status_item, status_raw)},
+    [DIALECT_MULTI_CANCEL] = {"order", 0, dialect_cancel_parse,
+                              sizeof(struct dialect_cancel_item),
+                              offsetof(struct dialect_cancel_item, order),
+                              offsetof(struct dialect_cancel_item, item),
+                              offsetof(struct dialect_cancel_item, msg),
+                              DIALECT_NONE, DIALECT_NONE, DIALECT_NONE,
+                              DIALECT_NONE},
+};
+
+/* The one multi reader: match each requested ID's answer, settle or parse
+ * it into the action's item struct, and derive the whole result.  Returns
+ * the items (NULL when the IDS are unusable), with *N, *NEXTRA, MSG and
+ * *WHOLE set. */
+static void *
+dialect_multi_read(enum dialect_multi_action a, int http, const char *body,
+                   size_t len, const char *const *ids, size_t nids, size_t *n,
+                   size_t *nextra, char *msg, enum dialect_result *whole)
+{
+	const struct dialect_multi_form *f = &dialect_multi_forms[a];
 	struct dialect_match m;
-	struct dialect_cancel_item *it;
-	enum dialect_result whole;
+	enum dialect_item *it;
+	unsigned char *items, *p;
+	char *itmsg;
 	size_t i;
 
-	memset(out, 0, sizeof(*out));
-	if (dialect_ids_valid(ids, nids, out->msg) < 0)
-		return DIALECT_FAULT;
-	out->items = xcalloc(nids, sizeof(*out->items));
-	out->n = nids;
-	whole =
-	    dialect_match(http, body, len, "order", 0, ids, nids, &m, out->msg);
-	for (i = 0; i < nids; i++) {
-		it = &out->items[i];
-		memcpy(it->order, ids[i], strlen(ids[i]) + 1);
-		if (!dialect_item_settled(whole, &m, i, ids[i], out->msg,
-		                          &it->item, it->msg))
-			it->item = dialect_cancel_elem(m.found[i], it->msg);
+	*n = 0;
+	*nextra = 0;
+	memset(msg, 0, DIALECT_MSG_SZ);
+	if (dialect_ids_valid(ids, nids, msg) < 0) {
+		*whole = DIALECT_FAULT;
+		return NULL;
 	}
-	whole = dialect_single_result(whole, &m, out->items[0].item,
-	                              out->items[0].msg, out->msg);
-	out->nextra = m.nextra;
+	items = xcalloc(nids, f->size);
+	*n = nids;
+	*whole = dialect_match(http, body, len, f->idkey, f->status_word, ids,
+	                       nids, &m, msg);
+	for (i = 0; i < nids; i++) {
+		p = items + i * f->size;
+		it = (enum dialect_item *)(void *)(p + f->item);
+		itmsg = (char *)p + f->msg;
+		memcpy(p + f->id, ids[i], strlen(ids[i]) + 1);
+		if (!dialect_item_settled(*whole, &m, i, ids[i], msg, it,
+		                          itmsg))
+			*it = f->parse(m.found[i], p, itmsg);
+	}
+	it = (enum dialect_item *)(void *)(items + f->item);
+	*whole =
+	    dialect_single_result(*whole, &m, *it, (char *)items + f->msg, msg);
+	*nextra = m.nextra;
 	dialect_match_free(&m);
-	return whole;
+	return items;
+}
+
+enum dialect_result
+dialect_multi(enum dialect_multi_action a, int http, const char *body,
+              size_t len, const char *const *ids, size_t nids,
+              struct dialect_multi *out)
+{
+	enum dialect_result r;
+
+	memset(out, 0, sizeof(*out));
+	out->action = a;
+	if ((unsigned)a >= DIALECT_MULTI_NACTIONS) {
+		dialect_msg(out->msg, "unknown multi action %d", (int)a);
+		return DIALECT_FAULT;
+	}
+	out->items = dialect_multi_read(a, http, body, len, ids, nids, &out->n,
+	                                &out->nextra, out->msg, &r);
+	return r;
+}
+
+/* The field at OFF of item P, or NULL where its struct has none. */
+static const void *
+dialect_multi_field(const unsigned char *p, size_t off)
+{
+	return off == DIALECT_NONE ? NULL : p + off;
 }
 
 void
-dialect_status_multi_free(struct dialect_status_multi *m)
+dialect_multi_get(const struct dialect_multi *m, size_t i,
+                  struct dialect_multi_answer *ans)
 {
-	if (m == NULL)
-		return;
-	free(m->items);
-	memset(m, 0, sizeof(*m));
+	const struct dialect_multi_form *f = &dialect_multi_forms[m->action];
+	const unsigned char *p = (const unsigned char *)m->items + i * f->size;
+	const enum dialect_refill_status *rs;
+
+	memset(ans, 0, sizeof(*ans));
+	ans->id = (const char *)p + f->id;
+	ans->item = *(const enum dialect_item *)(const void *)(p + f->item);
+	ans->msg = (const char *)p + f->msg;
+	ans->st = dialect_multi_field(p, f->st);
+	ans->refill = dialect_multi_field(p, f->refill);
+	if ((rs = dialect_multi_field(p, f->rstatus)) != NULL)
+		ans->rstatus = *rs;
+	ans->rstatus_raw = dialect_multi_field(p, f->raw);
+}
+
+/* Free ITEMS and zero the SZ bytes of the result M that held them. */
+static void
+dialect_multi_release(void *items, void *m, size_t sz)
+{
+	free(items);
+	memset(m, 0, sz);
 }
 
 void
-dialect_refill_multi_free(struct dialect_refill_multi *m)
+dialect_multi_free(struct dialect_multi *m)
 {
-	if (m == NULL)
-		return;
-	free(m->items);
-	memset(m, 0, sizeof(*m));
+	if (m != NULL)
+		dialect_multi_release(m->items, m, sizeof(*m));
 }
 
-void
-dialect_refill_status_multi_free(struct dialect_refill_status_multi *m)
-{
-	if (m == NULL)
-		return;
-	free(m->items);
-	memset(m, 0, sizeof(*m));
-}
+/* The typed entry points and their frees, one pair per action, all the
+ * one reader above: dialect_status_multi(), dialect_refill_multi(),
+ * dialect_refill_status_multi(), dialect_cancel() and their _free. */
+#define DIALECT_MULTI_TYPED(fn, freefn, type, action)                          \
+	enum dialect_result fn(int http, const char *body, size_t len,         \
+	                       const char *const *ids, size_t nids, type *out) \
+	{                                                                      \
+		enum dialect_result r;                                         \
+                                                                               \
+		out->items =                                                   \
+		    dialect_multi_read(action, http, body, len, ids, nids,     \
+		                       &out->n, &out->nextra, out->msg, &r);   \
+		return r;                                                      \
+	}                                                                      \
+	void freefn(type *m)                                                   \
+	{                                                                      \
+		if (m != NULL)                                                 \
+			dialect_multi_release(m->items, m, sizeof(*m));        \
+	}
 
-void
-dialect_cancel_free(struct dialect_cancel *c)
-{
-	if (c == NULL)
-		return;
-	free(c->items);
-	memset(c, 0, sizeof(*c));
-}
+DIALECT_MULTI_TYPED(dialect_status_multi, dialect_status_multi_free,
+                    struct dialect_status_multi, DIALECT_MULTI_STATUS)
+DIALECT_MULTI_TYPED(dialect_refill_multi, dialect_refill_multi_free,
+                    struct dialect_refill_multi, DIALECT_MULTI_REFILL)
+DIALECT_MULTI_TYPED(dialect_refill_status_multi,
+                    dialect_refill_status_multi_free,
+                    struct dialect_refill_status_multi,
+                    DIALECT_MULTI_REFILL_STATUS)
+DIALECT_MULTI_TYPED(dialect_cancel, dialect_cancel_free, struct dialect_cancel,
+                    DIALECT_MULTI_CANCEL)
 
 /* ---- names ----------------------------------------------------------- */
 
