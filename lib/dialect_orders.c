@@ -68,38 +68,47 @@ dialect_has_status_word(const json_t *o)
 
 /* ---- single-object replies ------------------------------------------- */
 
+/* The outcome of a single reply O whose answer is the member KEY, which
+ * HAS says was read: a refusal beside a usable answer is a fault, a refusal
+ * alone a rejection, no usable answer a fault.  THE names the answer in
+ * the fault texts ("an order ID"), WHAT without its article. */
+static enum dialect_result
+dialect_single(const json_t *o, int has, const char *key, const char *the,
+               const char *what, char *msg)
+{
+	char err[DIALECT_MSG_SZ];
+
+	if (dialect_refused(o, 0, err) != DIALECT_NOT_REFUSED) {
+		if (!has) {
+			memcpy(msg, err, sizeof(err));
+			return DIALECT_REJECTED;
+		}
+		dialect_msg(msg, "reply has both %s and an error: %s", the,
+		            err);
+		return DIALECT_FAULT;
+	}
+	if (has)
+		return DIALECT_OK;
+	dialect_msg(msg, "%s %s in reply",
+	            json_object_get(o, key) == NULL ? "no" : "unusable", what);
+	return DIALECT_FAULT;
+}
+
 enum dialect_result
 dialect_add(int http, const char *body, size_t len, struct dialect_add *out)
 {
 	enum dialect_result r;
 	json_t *root, *o;
-	char err[DIALECT_MSG_SZ];
 	int has;
 
 	memset(out, 0, sizeof(*out));
 	if ((root = dialect_load_object(http, body, len, &o, out->msg)) == NULL)
 		return DIALECT_FAULT;
 	has = dialect_id(json_object_get(o, "order"), 0, out->order) == 0;
-	if (dialect_refused(o, 0, err) != DIALECT_NOT_REFUSED) {
-		if (has) {
-			dialect_msg(out->msg,
-			            "reply has both an order ID and "
-			            "an error: %s",
-			            err);
-			out->order[0] = '\0';
-			r = DIALECT_FAULT;
-		} else {
-			memcpy(out->msg, err, sizeof(err));
-			r = DIALECT_REJECTED;
-		}
-	} else if (has) {
-		r = DIALECT_OK;
-	} else {
-		dialect_msg(out->msg, json_object_get(o, "order") == NULL
-		                          ? "no order ID in reply"
-		                          : "unusable order ID in reply");
-		r = DIALECT_FAULT;
-	}
+	r = dialect_single(o, has, "order", "an order ID", "order ID",
+	                   out->msg);
+	if (r != DIALECT_OK)
+		out->order[0] = '\0';
 	json_decref(root);
 	return r;
 }
@@ -110,7 +119,6 @@ dialect_balance(int http, const char *body, size_t len,
 {
 	enum dialect_result r;
 	json_t *root, *o;
-	char err[DIALECT_MSG_SZ];
 	int has;
 
 	memset(out, 0, sizeof(*out));
@@ -118,29 +126,12 @@ dialect_balance(int http, const char *body, size_t len,
 		return DIALECT_FAULT;
 	has = dialect_money(json_object_get(o, "balance"), MONEY_ROUND_DOWN,
 	                    &out->balance) == 0;
-	if (dialect_refused(o, 0, err) != DIALECT_NOT_REFUSED) {
-		if (has) {
-			dialect_msg(out->msg,
-			            "reply has both a balance and "
-			            "an error: %s",
-			            err);
-			r = DIALECT_FAULT;
-		} else {
-			memcpy(out->msg, err, sizeof(err));
-			r = DIALECT_REJECTED;
-		}
-	} else if (has) {
+	r = dialect_single(o, has, "balance", "a balance", "balance", out->msg);
+	if (r == DIALECT_OK)
 		out->has_currency =
 		    dialect_currency(json_object_get(o, "currency"),
 		                     out->currency) == 0;
-		r = DIALECT_OK;
-	} else {
-		dialect_msg(out->msg, json_object_get(o, "balance") == NULL
-		                          ? "no balance in reply"
-		                          : "unusable balance in reply");
-		r = DIALECT_FAULT;
-	}
-	if (r != DIALECT_OK)
+	else
 		out->balance = 0;
 	json_decref(root);
 	return r;
