@@ -60,13 +60,17 @@ static const struct {
 	const char *one;  /* parameter for a single ID */
 	const char *many; /* parameter for a list */
 	int flags;
+	enum dialect_multi_action multi; /* how its reply is read */
 } batch_forms[BATCH_NACTIONS] = {
-    [BATCH_STATUS] = {"status", "order", "orders", 0},
-    [BATCH_REFILL] = {"refill", "order", "orders", UP_FRESH},
-    [BATCH_REFILL_STATUS] = {"refill_status", "refill", "refills", 0},
+    [BATCH_STATUS] = {"status", "order", "orders", 0, DIALECT_MULTI_STATUS},
+    [BATCH_REFILL] = {"refill", "order", "orders", UP_FRESH,
+                      DIALECT_MULTI_REFILL},
+    [BATCH_REFILL_STATUS] = {"refill_status", "refill", "refills", 0,
+                             DIALECT_MULTI_REFILL_STATUS},
     /* v2's cancel takes `orders` even for one ID; `order` only where the
      * panel refused lists. */
-    [BATCH_CANCEL] = {"cancel", "order", "orders", UP_FRESH},
+    [BATCH_CANCEL] = {"cancel", "order", "orders", UP_FRESH,
+                      DIALECT_MULTI_CANCEL},
 };
 
 const int batch_size_bounds[BATCH_SIZE_BUCKETS] = {1, 10, 25, 50, 100};
@@ -160,103 +164,19 @@ batch_answer_items(struct batcher *b, struct batch_call *c,
 	const char *ids[BATCH_MAX];
 	struct batch_faults faults = {0, "", NULL};
 	struct batch_answer ans;
-	enum dialect_result whole = DIALECT_FAULT;
+	struct dialect_multi m;
+	struct dialect_multi_answer d;
+	enum dialect_result whole;
 	int n = c->n;
 
 	for (int i = 0; i < n; i++)
 		ids[i] = c->items[i]->id;
-	memset(&ans, 0, sizeof(ans));
-	ans.transport = UP_REPLIED;
-
-	switch (c->a) {
-	case BATCH_STATUS: {
-		struct dialect_status_multi m;
-
-		whole = dialect_status_multi((int)r->http_status, r->body,
-		                             r->len, ids, (size_t)n, &m);
-		if (whole == DIALECT_REJECTED && n > 1) {
-			dialect_status_multi_free(&m);
-			break;
-		}
-		for (int i = 0; i < n; i++) {
-			ans.item = m.items[i].item;
-			ans.msg = m.items[i].msg;
-			batch_fault_note(&faults, ids[i], ans.item, ans.msg);
-			ans.st = &m.items[i].st;
-			batch_deliver(b, c->a, c->items[i], &ans);
-		}
-		batch_fault_log(b, c->a, &faults, n);
-		dialect_status_multi_free(&m);
-		break;
-	}
-	case BATCH_REFILL: {
-		struct dialect_refill_multi m;
-
-		whole = dialect_refill_multi((int)r->http_status, r->body,
-		                             r->len, ids, (size_t)n, &m);
-		if (whole == DIALECT_REJECTED && n > 1) {
-			dialect_refill_multi_free(&m);
-			break;
-		}
-		for (int i = 0; i < n; i++) {
-			ans.item = m.items[i].item;
-			ans.msg = m.items[i].msg;
-			batch_fault_note(&faults, ids[i], ans.item, ans.msg);
-			ans.refill = m.items[i].refill;
-			batch_deliver(b, c->a, c->items[i], &ans);
-		}
-		batch_fault_log(b, c->a, &faults, n);
-		dialect_refill_multi_free(&m);
-		break;
-	}
-	case BATCH_REFILL_STATUS: {
-		struct dialect_refill_status_multi m;
-
-		whole = dialect_refill_status_multi(
-		    (int)r->http_status, r->body, r->len, ids, (size_t)n, &m);
-		if (whole == DIALECT_REJECTED && n > 1) {
-			dialect_refill_status_multi_free(&m);
-			break;
-		}
-		for (int i = 0; i < n; i++) {
-			ans.item = m.items[i].item;
-			ans.msg = m.items[i].msg;
-			batch_fault_note(&faults, ids[i], ans.item, ans.msg);
-			ans.rstatus = m.items[i].status;
-			ans.rstatus_raw = m.items[i].status_raw;
-			batch_deliver(b, c->a, c->items[i], &ans);
-		}
-		batch_fault_log(b, c->a, &faults, n);
-		dialect_refill_status_multi_free(&m);
-		break;
-	}
-	case BATCH_CANCEL: {
-		struct dialect_cancel m;
-
-		whole = dialect_cancel((int)r->http_status, r->body, r->len,
-		                       ids, (size_t)n, &m);
-		if (whole == DIALECT_REJECTED && n > 1) {
-			dialect_cancel_free(&m);
-			break;
-		}
-		for (int i = 0; i < n; i++) {
-			ans.item = m.items[i].item;
-			ans.msg = m.items[i].msg;
-			batch_fault_note(&faults, ids[i], ans.item, ans.msg);
-			batch_deliver(b, c->a, c->items[i], &ans);
-		}
-		batch_fault_log(b, c->a, &faults, n);
-		dialect_cancel_free(&m);
-		break;
-	}
-	default:
-		break;
-	}
-	if (whole == DIALECT_FAULT)
-		upstream_note_fault(b->up);
+	whole = dialect_multi(batch_forms[c->a].multi, (int)r->http_status,
+	                      r->body, r->len, ids, (size_t)n, &m);
 	if (whole == DIALECT_REJECTED && n > 1) {
 		/* A definite refusal of the whole multi request: nothing was
 		 * done upstream, so asking again one by one is safe. */
+		dialect_multi_free(&m);
 		log_warnx("upstream %s: refused a %s request with %d IDs; "
 		          "asking one ID at a time from now on",
 		          upstream_name(b->up), batch_forms[c->a].action, n);
@@ -264,6 +184,23 @@ batch_answer_items(struct batcher *b, struct batch_call *c,
 		batch_requeue(b, c);
 		return;
 	}
+	memset(&ans, 0, sizeof(ans));
+	ans.transport = UP_REPLIED;
+	for (int i = 0; i < n; i++) {
+		dialect_multi_get(&m, (size_t)i, &d);
+		ans.item = d.item;
+		ans.msg = d.msg;
+		ans.st = d.st;
+		ans.refill = d.refill;
+		ans.rstatus = d.rstatus;
+		ans.rstatus_raw = d.rstatus_raw;
+		batch_fault_note(&faults, ids[i], ans.item, ans.msg);
+		batch_deliver(b, c->a, c->items[i], &ans);
+	}
+	batch_fault_log(b, c->a, &faults, n);
+	dialect_multi_free(&m);
+	if (whole == DIALECT_FAULT)
+		upstream_note_fault(b->up);
 }
 
 static void

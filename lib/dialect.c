@@ -1,4 +1,9 @@
-/* dialect.c - lenient reading of upstream panel replies (SPEC section 5).
+/* dialect.c - lenient reading of upstream panel replies (SPEC section 5):
+ * what every reply shares.  Text cleaning, status words, the value readers,
+ * error shapes and loading live here; the per-action readers are in
+ * dialect_orders.c (add, balance, status, refill, refill_status, and the
+ * per-ID answers), dialect_multi.c (the one multi-item reader) and
+ * dialect_services.c (the services list).
  *
  * The rules, in the order they are applied to a body:
  *   1. an HTTP status outside 2xx, an empty or oversized body, HTML, JSON
@@ -25,21 +30,13 @@
 #include <jansson.h>
 
 #include "dialect.h"
+#include "dialect_int.h"
 #include "jsonx.h"
 #include "xmalloc.h"
 
 #define DIALECT_NUM_MAX 128    /* bytes of a number's text, exponent expanded */
 #define DIALECT_EXP_MAX 400    /* largest decimal exponent written out */
 #define DIALECT_HTML_SCAN 4096 /* bytes of an HTML body searched for a hint */
-#define DIALECT_KEY_SZ 48      /* normalised status word / type name */
-#define DIALECT_INT_DIGITS 18  /* digits of an integer read from text */
-#define DIALECT_REAL_INT 9007199254740992.0 /* 2^53: integral doubles exact */
-
-enum dialect_refusal {
-	DIALECT_NOT_REFUSED,
-	DIALECT_REFUSED_ERROR,   /* a real "error" member */
-	DIALECT_REFUSED_ENVELOPE /* "status":"error" or "success":false */
-};
 
 /* ---- text ------------------------------------------------------------ */
 
@@ -82,7 +79,7 @@ dialect_seqlen(const unsigned char *p, size_t avail)
  * that tab, CR and LF become one space (kept as they are with KEEP_LF);
  * white space is trimmed at both ends; the copy stops at a character
  * boundary when DST is full.  Returns the length written. */
-static size_t
+size_t
 dialect_clean(char *dst, size_t sz, const char *s, size_t len, int keep_lf)
 {
 	const unsigned char *p = (const unsigned char *)s;
@@ -129,11 +126,7 @@ dialect_clean(char *dst, size_t sz, const char *s, size_t len, int keep_lf)
 	return o - lead;
 }
 
-/* Format into MSG (DIALECT_MSG_SZ bytes), cleaned like any kept text. */
-static void dialect_msg(char *msg, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
+void
 dialect_msg(char *msg, const char *fmt, ...)
 {
 	char tmp[DIALECT_MSG_SZ * 2];
@@ -150,7 +143,7 @@ dialect_msg(char *msg, const char *fmt, ...)
 	dialect_clean(msg, DIALECT_MSG_SZ, tmp, (size_t)n, 0);
 }
 
-static void
+void
 dialect_trim(const char **s, size_t *len)
 {
 	while (*len > 0 && dialect_isspace(**s)) {
@@ -162,7 +155,7 @@ dialect_trim(const char **s, size_t *len)
 }
 
 /* Lower-case S without spaces, '_' and '-' into KEY.  -1 if too long. */
-static int
+int
 dialect_key(const char *s, size_t len, char *key, size_t sz)
 {
 	size_t i, o = 0;
@@ -183,7 +176,7 @@ dialect_key(const char *s, size_t len, char *key, size_t sz)
 }
 
 /* Whether the string V normalises to one of the NULL-terminated WORDS. */
-static int
+int
 dialect_word_in(const json_t *v, const char *const *words)
 {
 	char key[DIALECT_KEY_SZ];
@@ -198,14 +191,14 @@ dialect_word_in(const json_t *v, const char *const *words)
 	return 0;
 }
 
-static const char *const dialect_fail_words[] = {"error", "fail", "failed",
-                                                 "failure", NULL};
-static const char *const dialect_ok_words[] = {"success", "ok", NULL};
-static const char *const dialect_no_words[] = {"0", "false", "no", NULL};
+const char *const dialect_fail_words[] = {"error", "fail", "failed", "failure",
+                                          NULL};
+const char *const dialect_ok_words[] = {"success", "ok", NULL};
+const char *const dialect_no_words[] = {"0", "false", "no", NULL};
 static const char *const dialect_envelope_keys[] = {
     "status", "success", "message", "msg", "code", "data", NULL};
 
-/* ---- status words and service types ---------------------------------- */
+/* ---- status words ---------------------------------------------------- */
 
 static const struct {
 	const char *key;
@@ -240,27 +233,6 @@ static const struct {
     {"failed", DIALECT_REFILL_ERROR},
 };
 
-/* SPEC section 4's order types, in their canonical spelling. */
-static const char *const dialect_types[] = {
-    "Default",
-    "Package",
-    "Custom Comments",
-    "Custom Comments Package",
-    "Mentions",
-    "Mentions with Hashtags",
-    "Mentions Custom List",
-    "Mentions Hashtag",
-    "Mentions User Followers",
-    "Mentions Media Likers",
-    "Comment Likes",
-    "Comment Replies",
-    "Poll",
-    "Invites from Groups",
-    "Subscriptions",
-};
-
-#define DIALECT_NELEM(a) (sizeof(a) / sizeof((a)[0]))
-
 enum dialect_status
 dialect_status_word(const char *word)
 {
@@ -289,24 +261,6 @@ dialect_refill_status_word(const char *word)
 		if (strcmp(key, dialect_refill_words[i].key) == 0)
 			return dialect_refill_words[i].st;
 	return DIALECT_REFILL_UNKNOWN;
-}
-
-/* The canonical spelling of a known order type, or NULL. */
-static const char *
-dialect_type_name(const char *s, size_t len)
-{
-	char key[DIALECT_KEY_SZ], known[DIALECT_KEY_SZ];
-	size_t i;
-
-	if (dialect_key(s, len, key, sizeof(key)) < 0)
-		return NULL;
-	for (i = 0; i < DIALECT_NELEM(dialect_types); i++) {
-		dialect_key(dialect_types[i], strlen(dialect_types[i]), known,
-		            sizeof(known));
-		if (strcmp(key, known) == 0)
-			return dialect_types[i];
-	}
-	return NULL;
 }
 
 /* ---- value readers --------------------------------------------------- */
@@ -339,7 +293,7 @@ dialect_int_text(const char *s, size_t len, int64_t *out)
 }
 
 /* An integer from a JSON integer, an integral real up to 2^53, or text. */
-static int
+int
 dialect_int(const json_t *v, int64_t *out)
 {
 	double d;
@@ -363,47 +317,6 @@ dialect_int(const json_t *v, int64_t *out)
 	default:
 		return -1;
 	}
-}
-
-/* A service's min or max: an integer as dialect_int() reads it, except that
- * a non-negative one too large to read exactly (more than
- * DIALECT_INT_DIGITS digits, or a real of 2^53 or more) reads as INT64_MAX.
- * Panels write "unlimited" as int64's largest value, as a JSON number or a
- * string, and PHP turns what overflows into a float. */
-static int
-dialect_limit(const json_t *v, int64_t *out)
-{
-	const char *s;
-	size_t len, i;
-
-	if (dialect_int(v, out) == 0)
-		return 0;
-	if (json_is_real(v)) {
-		if (!(json_real_value(v) >= DIALECT_REAL_INT)) /* NaN too */
-			return -1;
-		*out = INT64_MAX;
-		return 0;
-	}
-	if (!json_is_string(v))
-		return -1;
-	s = json_string_value(v);
-	len = json_string_length(v);
-	dialect_trim(&s, &len);
-	if (len > 0 && s[0] == '+') {
-		s++;
-		len--;
-	}
-	while (len > 1 && s[0] == '0') {
-		s++;
-		len--;
-	}
-	if (len <= DIALECT_INT_DIGITS)
-		return -1; /* short enough, and still unreadable */
-	for (i = 0; i < len; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-	*out = INT64_MAX;
-	return 0;
 }
 
 /* Write a decimal with an exponent ("1.5e-3", "1.0E-5") out in plain form
@@ -500,7 +413,7 @@ dialect_money_text(const char *s, size_t len, enum money_round mode,
 }
 
 /* Money from a JSON string or number; MODE rounds past 8 decimals. */
-static int
+int
 dialect_money(const json_t *v, enum money_round mode, money_t *out)
 {
 	char buf[DIALECT_NUM_MAX], real[JSONX_REAL_MAX];
@@ -528,7 +441,7 @@ dialect_money(const json_t *v, enum money_round mode, money_t *out)
 }
 
 /* true/false, 0/1, "0"/"1", "true"/"false", "yes"/"no". */
-static int
+int
 dialect_bool(const json_t *v, int *out)
 {
 	static const char *const yes[] = {"1", "true", "yes", NULL};
@@ -563,7 +476,7 @@ dialect_bool(const json_t *v, int *out)
 /* An upstream ID: a positive JSON integer (or integral real), or a string
  * of 1..DIALECT_ID_MAX printable ASCII bytes, not all zeros; only digits
  * when DIGITS. */
-static int
+int
 dialect_id(const json_t *v, int digits, char out[DIALECT_ID_SZ])
 {
 	char buf[32];
@@ -606,7 +519,7 @@ dialect_id(const json_t *v, int digits, char out[DIALECT_ID_SZ])
 }
 
 /* A short currency code: 1..8 printable ASCII bytes. */
-static int
+int
 dialect_currency(const json_t *v, char out[DIALECT_CURRENCY_SZ])
 {
 	const char *s;
@@ -629,7 +542,7 @@ dialect_currency(const json_t *v, char out[DIALECT_CURRENCY_SZ])
 
 /* Cleaned text of the string V into DST; -1 if V is no string or cleans
  * to nothing. */
-static int
+int
 dialect_text(const json_t *v, char *dst, size_t sz)
 {
 	if (!json_is_string(v))
@@ -663,7 +576,7 @@ dialect_message(const json_t *o, char *msg)
  * object), reports an error: null, false, 0, "", "0", "false" and [] do
  * not.  The text goes into MSG: V itself, else PARENT's message, else
  * "error". */
-static int
+int
 dialect_error_value(const json_t *v, const json_t *parent, char *msg)
 {
 	static const char *const none[] = {"", "0", "false", "none", NULL};
@@ -711,7 +624,7 @@ dialect_error_value(const json_t *v, const json_t *parent, char *msg)
  * STATUS_WORD the action's own "status" member is an order or refill
  * status, so {"status":"error"} is an envelope only when it carries a
  * message and no order fields. */
-static enum dialect_refusal
+enum dialect_refusal
 dialect_refused(const json_t *o, int status_word, char *msg)
 {
 	static const char *const env_error[] = {"error", NULL};
@@ -784,7 +697,7 @@ dialect_html_reason(const char *s, size_t len, char *msg)
 /* Check the transport facts and parse BODY (at most MAX bytes).  Returns
  * the document (an object or array; the caller json_decref()s it), or NULL
  * with the reason in MSG. */
-static json_t *
+json_t *
 dialect_load(int http, const char *body, size_t len, size_t max, char *msg)
 {
 	json_error_t err;
@@ -839,7 +752,7 @@ dialect_load(int http, const char *body, size_t len, size_t max, char *msg)
 
 /* {"status":"success","data":X} -> X when every other key is an envelope
  * key; otherwise O itself.  Borrowed. */
-static json_t *
+json_t *
 dialect_unwrap(json_t *o)
 {
 	const char *key;
@@ -863,7 +776,7 @@ dialect_unwrap(json_t *o)
 }
 
 /* Load, unwrap, and insist on an object. */
-static json_t *
+json_t *
 dialect_load_object(int http, const char *body, size_t len, json_t **o,
                     char *msg)
 {
@@ -879,1051 +792,6 @@ dialect_load_object(int http, const char *body, size_t len, json_t **o,
 		return NULL;
 	}
 	return root;
-}
-
-/* ---- order status ---------------------------------------------------- */
-
-/* Read the fields of one order's status from O; -1 (reason in WHY) when
- * there is no status word. */
-static int
-dialect_order_status(const json_t *o, struct dialect_order_status *st,
-                     char *why)
-{
-	const json_t *v;
-	int64_t n;
-
-	memset(st, 0, sizeof(*st));
-	v = json_object_get(o, "status");
-	if (!json_is_string(v)) {
-		dialect_msg(why, v == NULL ? "no status in reply"
-		                           : "status is not a string");
-		return -1;
-	}
-	if (dialect_text(v, st->status_raw, sizeof(st->status_raw)) < 0) {
-		dialect_msg(why, "empty status");
-		return -1;
-	}
-	st->status = dialect_status_word(st->status_raw);
-
-	if (dialect_money(json_object_get(o, "charge"), MONEY_ROUND_UP,
-	                  &st->charge) == 0 &&
-	    st->charge >= 0)
-		st->has_charge = 1;
-	else
-		st->charge = 0;
-	if (dialect_int(json_object_get(o, "start_count"), &n) == 0 && n >= 0) {
-		st->has_start_count = 1;
-		st->start_count = n;
-	}
-	v = json_object_get(o, "remains");
-	if (dialect_int(v, &n) == 0) {
-		st->has_remains = 1;
-		st->remains = n;
-	} else if (v != NULL) {
-		st->remains_unknown = 1; /* "Unknown", null, "" */
-	}
-	if (dialect_currency(json_object_get(o, "currency"), st->currency) == 0)
-		st->has_currency = 1;
-	return 0;
-}
-
-/* Whether O carries a usable status word besides a refusal. */
-static int
-dialect_has_status_word(const json_t *o)
-{
-	const json_t *v = json_object_get(o, "status");
-	char tmp[DIALECT_WORD_SZ];
-
-	return dialect_text(v, tmp, sizeof(tmp)) == 0 &&
-	       !dialect_word_in(v, dialect_fail_words);
-}
-
-/* ---- single-object replies ------------------------------------------- */
-
-enum dialect_result
-dialect_add(int http, const char *body, size_t len, struct dialect_add *out)
-{
-	enum dialect_result r;
-	json_t *root, *o;
-	char err[DIALECT_MSG_SZ];
-	int has;
-
-	memset(out, 0, sizeof(*out));
-	if ((root = dialect_load_object(http, body, len, &o, out->msg)) == NULL)
-		return DIALECT_FAULT;
-	has = dialect_id(json_object_get(o, "order"), 0, out->order) == 0;
-	if (dialect_refused(o, 0, err) != DIALECT_NOT_REFUSED) {
-		if (has) {
-			dialect_msg(out->msg,
-			            "reply has both an order ID and "
-			            "an error: %s",
-			            err);
-			out->order[0] = '\0';
-			r = DIALECT_FAULT;
-		} else {
-			memcpy(out->msg, err, sizeof(err));
-			r = DIALECT_REJECTED;
-		}
-	} else if (has) {
-		r = DIALECT_OK;
-	} else {
-		dialect_msg(out->msg, json_object_get(o, "order") == NULL
-		                          ? "no order ID in reply"
-		                          : "unusable order ID in reply");
-		r = DIALECT_FAULT;
-	}
-	json_decref(root);
-	return r;
-}
-
-enum dialect_result
-dialect_balance(int http, const char *body, size_t len,
-                struct dialect_balance *out)
-{
-	enum dialect_result r;
-	json_t *root, *o;
-	char err[DIALECT_MSG_SZ];
-	int has;
-
-	memset(out, 0, sizeof(*out));
-	if ((root = dialect_load_object(http, body, len, &o, out->msg)) == NULL)
-		return DIALECT_FAULT;
-	has = dialect_money(json_object_get(o, "balance"), MONEY_ROUND_DOWN,
-	                    &out->balance) == 0;
-	if (dialect_refused(o, 0, err) != DIALECT_NOT_REFUSED) {
-		if (has) {
-			dialect_msg(out->msg,
-			            "reply has both a balance and "
-			            "an error: %s",
-			            err);
-			r = DIALECT_FAULT;
-		} else {
-			memcpy(out->msg, err, sizeof(err));
-			r = DIALECT_REJECTED;
-		}
-	} else if (has) {
-		out->has_currency =
-		    dialect_currency(json_object_get(o, "currency"),
-		                     out->currency) == 0;
-		r = DIALECT_OK;
-	} else {
-		dialect_msg(out->msg, json_object_get(o, "balance") == NULL
-		                          ? "no balance in reply"
-		                          : "unusable balance in reply");
-		r = DIALECT_FAULT;
-	}
-	if (r != DIALECT_OK)
-		out->balance = 0;
-	json_decref(root);
-	return r;
-}
-
-enum dialect_result
-dialect_status(int http, const char *body, size_t len,
-               struct dialect_status_reply *out)
-{
-	enum dialect_result r;
-	enum dialect_refusal ref;
-	json_t *root, *o;
-	char err[DIALECT_MSG_SZ];
-	int has;
-
-	memset(out, 0, sizeof(*out));
-	if ((root = dialect_load_object(http, body, len, &o, out->msg)) == NULL)
-		return DIALECT_FAULT;
-	ref = dialect_refused(o, 1, err);
-	has = dialect_order_status(o, &out->st, out->msg) == 0;
-	if (ref != DIALECT_NOT_REFUSED) {
-		if (ref == DIALECT_REFUSED_ERROR &&
-		    dialect_has_status_word(o)) {
-			dialect_msg(out->msg,
-			            "reply has both a status and "
-			            "an error: %s",
-			            err);
-			r = DIALECT_FAULT;
-		} else {
-			memcpy(out->msg, err, sizeof(err));
-			r = DIALECT_REJECTED;
-		}
-	} else {
-		r = has ? DIALECT_OK : DIALECT_FAULT;
-	}
-	if (r != DIALECT_OK)
-		memset(&out->st, 0, sizeof(out->st));
-	json_decref(root);
-	return r;
-}
-
-/* The value of a "refill" member: a refill ID, an error object or a bare
- * error string. */
-static enum dialect_item
-dialect_refill_value(const json_t *v, char refill[DIALECT_ID_SZ], char *msg)
-{
-	if (v == NULL || json_is_null(v)) {
-		dialect_msg(msg, "no refill ID in reply");
-		return DIALECT_ITEM_FAULT;
-	}
-	if (dialect_id(v, 1, refill) == 0)
-		return DIALECT_ITEM_OK;
-	refill[0] = '\0';
-	if (json_is_object(v)) {
-		if (dialect_error_value(json_object_get(v, "error"), v, msg))
-			return DIALECT_ITEM_REJECTED;
-	} else if (json_is_string(v) &&
-	           dialect_text(v, msg, DIALECT_MSG_SZ) == 0) {
-		return DIALECT_ITEM_REJECTED;
-	}
-	dialect_msg(msg, "unusable refill ID in reply");
-	return DIALECT_ITEM_FAULT;
-}
-
-/* One refill answer: an object with "refill" (or a refusal), or the bare
- * value of a keyed reply. */
-static enum dialect_item
-dialect_refill_elem(const json_t *e, char refill[DIALECT_ID_SZ], char *msg)
-{
-	char err[DIALECT_MSG_SZ];
-	const json_t *v;
-
-	if (!json_is_object(e))
-		return dialect_refill_value(e, refill, msg);
-	v = json_object_get(e, "refill");
-	if (dialect_refused(e, 0, err) != DIALECT_NOT_REFUSED) {
-		if (dialect_id(v, 1, refill) == 0) {
-			refill[0] = '\0';
-			dialect_msg(msg,
-			            "reply has both a refill ID and an "
-			            "error: %s",
-			            err);
-			return DIALECT_ITEM_FAULT;
-		}
-		memcpy(msg, err, sizeof(err));
-		return DIALECT_ITEM_REJECTED;
-	}
-	return dialect_refill_value(v, refill, msg);
-}
-
-static enum dialect_result
-dialect_item_result(enum dialect_item it)
-{
-	switch (it) {
-	case DIALECT_ITEM_OK:
-		return DIALECT_OK;
-	case DIALECT_ITEM_REJECTED:
-		return DIALECT_REJECTED;
-	default:
-		return DIALECT_FAULT;
-	}
-}
-
-enum dialect_result
-dialect_refill(int http, const char *body, size_t len,
-               struct dialect_refill *out)
-{
-	enum dialect_result r;
-	json_t *root, *o;
-
-	memset(out, 0, sizeof(*out));
-	if ((root = dialect_load_object(http, body, len, &o, out->msg)) == NULL)
-		return DIALECT_FAULT;
-	r = dialect_item_result(dialect_refill_elem(o, out->refill, out->msg));
-	json_decref(root);
-	return r;
-}
-
-/* One refill status answer: {"status":S} (S a word or an error object), a
- * refusal, or the bare word of a keyed reply. */
-static enum dialect_item
-dialect_refill_status_elem(const json_t *e, enum dialect_refill_status *st,
-                           char raw[DIALECT_WORD_SZ], char *msg)
-{
-	char err[DIALECT_MSG_SZ];
-	enum dialect_refusal ref;
-	const json_t *v = e;
-
-	*st = DIALECT_REFILL_UNKNOWN;
-	raw[0] = '\0';
-	if (json_is_object(e)) {
-		ref = dialect_refused(e, 1, err);
-		if (ref != DIALECT_NOT_REFUSED) {
-			if (ref == DIALECT_REFUSED_ERROR &&
-			    dialect_has_status_word(e)) {
-				dialect_msg(msg,
-				            "reply has both a status and "
-				            "an error: %s",
-				            err);
-				return DIALECT_ITEM_FAULT;
-			}
-			memcpy(msg, err, sizeof(err));
-			return DIALECT_ITEM_REJECTED;
-		}
-		v = json_object_get(e, "status");
-	}
-	if (json_is_string(v)) {
-		if (dialect_text(v, raw, DIALECT_WORD_SZ) < 0) {
-			dialect_msg(msg, "empty status");
-			return DIALECT_ITEM_FAULT;
-		}
-		*st = dialect_refill_status_word(raw);
-		return DIALECT_ITEM_OK;
-	}
-	if (json_is_object(v) &&
-	    dialect_error_value(json_object_get(v, "error"), v, msg))
-		return DIALECT_ITEM_REJECTED;
-	dialect_msg(msg, v == NULL ? "no status in reply"
-	                           : "unusable status in reply");
-	return DIALECT_ITEM_FAULT;
-}
-
-enum dialect_result
-dialect_refill_status(int http, const char *body, size_t len,
-                      struct dialect_refill_status_reply *out)
-{
-	enum dialect_result r;
-	json_t *root, *o;
-
-	memset(out, 0, sizeof(*out));
-	if ((root = dialect_load_object(http, body, len, &o, out->msg)) == NULL)
-		return DIALECT_FAULT;
-	r = dialect_item_result(dialect_refill_status_elem(
-	    o, &out->status, out->status_raw, out->msg));
-	if (r != DIALECT_OK) {
-		out->status = DIALECT_REFILL_UNKNOWN;
-		out->status_raw[0] = '\0';
-	}
-	json_decref(root);
-	return r;
-}
-
-/* ---- services -------------------------------------------------------- */
-
-/* A copy of the string V, cleaned and cut to MAX bytes; NULL if V is no
- * string (or a number, for refill_time, written as text). */
-static char *
-dialect_strdup(const json_t *v, size_t max, int keep_lf)
-{
-	char *s;
-	size_t len;
-
-	if (!json_is_string(v))
-		return NULL;
-	len = json_string_length(v);
-	s = xmalloc((len < max ? len : max) + 1);
-	dialect_clean(s, (len < max ? len : max) + 1, json_string_value(v), len,
-	              keep_lf);
-	return s;
-}
-
-/* Read one services entry into SV, or say in WHY why it is skipped. */
-static int
-dialect_service(const json_t *e, struct dialect_service *sv, char *why)
-{
-	char name[DIALECT_NAME_MAX + 1], num[32];
-	const json_t *v;
-	const char *type = "Default";
-	int64_t id;
-
-	memset(sv, 0, sizeof(*sv));
-	if (!json_is_object(e)) {
-		dialect_msg(why, "not an object");
-		return -1;
-	}
-	if (dialect_int(json_object_get(e, "service"), &id) < 0 || id < 1 ||
-	    id > DIALECT_MAX_SERVICE_ID) {
-		dialect_msg(why, "no usable service ID");
-		return -1;
-	}
-	sv->id = id;
-	if (dialect_text(json_object_get(e, "name"), name, sizeof(name)) < 0) {
-		dialect_msg(why, "service %lld: no name", (long long)id);
-		return -1;
-	}
-	if (dialect_money(json_object_get(e, "rate"), MONEY_ROUND_UP,
-	                  &sv->rate) < 0) {
-		dialect_msg(why, "service %lld: no usable rate", (long long)id);
-		return -1;
-	}
-	if (sv->rate < 0) {
-		dialect_msg(why, "service %lld: negative rate", (long long)id);
-		return -1;
-	}
-	if (dialect_limit(json_object_get(e, "min"), &sv->min) < 0 ||
-	    dialect_limit(json_object_get(e, "max"), &sv->max) < 0) {
-		dialect_msg(why, "service %lld: no usable min/max",
-		            (long long)id);
-		return -1;
-	}
-	if (sv->min < 0 || sv->max < sv->min) {
-		dialect_msg(why, "service %lld: bad min/max %lld/%lld",
-		            (long long)id, (long long)sv->min,
-		            (long long)sv->max);
-		return -1;
-	}
-	/* Whether refill and cancel were said at all is kept: a panel that
-	 * lists neither (the v1 family) has not said they are refused. */
-	if (dialect_bool(json_object_get(e, "refill"), &sv->refill) < 0)
-		sv->refill = DIALECT_FLAG_UNKNOWN;
-	if (dialect_bool(json_object_get(e, "cancel"), &sv->cancel) < 0)
-		sv->cancel = DIALECT_FLAG_UNKNOWN;
-	if (dialect_bool(json_object_get(e, "dripfeed"), &sv->dripfeed) < 0)
-		sv->dripfeed = 0;
-
-	sv->name = xstrdup(name);
-	v = json_object_get(e, "type");
-	if (json_is_string(v) &&
-	    (type = dialect_type_name(json_string_value(v),
-	                              json_string_length(v))) == NULL) {
-		sv->type = dialect_strdup(v, DIALECT_NAME_MAX, 0);
-		if (sv->type[0] == '\0') {
-			free(sv->type);
-			sv->type = NULL;
-			type = "Default";
-		}
-	}
-	if (sv->type == NULL)
-		sv->type = xstrdup(type);
-	if ((sv->category = dialect_strdup(json_object_get(e, "category"),
-	                                   DIALECT_NAME_MAX, 0)) == NULL)
-		sv->category = xstrdup("");
-	v = json_object_get(e, "description");
-	if (!json_is_string(v))
-		v = json_object_get(e, "desc");
-	sv->description = dialect_strdup(v, DIALECT_DESC_MAX, 1);
-	v = json_object_get(e, "refill_time");
-	if (json_is_integer(v)) {
-		snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
-		         json_integer_value(v));
-		sv->refill_time = xstrdup(num);
-	} else {
-		sv->refill_time = dialect_strdup(v, DIALECT_NAME_MAX, 0);
-	}
-	return 0;
-}
-
-static void
-dialect_service_free(struct dialect_service *sv)
-{
-	free(sv->name);
-	free(sv->type);
-	free(sv->category);
-	free(sv->description);
-	free(sv->refill_time);
-	memset(sv, 0, sizeof(*sv));
-}
-
-struct dialect_idpos {
-	int64_t id;
-	size_t pos;
-};
-
-static int
-dialect_idpos_cmp(const void *a, const void *b)
-{
-	const struct dialect_idpos *x = a, *y = b;
-
-	if (x->id != y->id)
-		return x->id < y->id ? -1 : 1;
-	return x->pos < y->pos ? -1 : x->pos > y->pos;
-}
-
-/* Drop every later entry whose id an earlier one has. */
-static void
-dialect_services_dedup(struct dialect_services *out, char *first_why)
-{
-	struct dialect_idpos *ix;
-	unsigned char *dup;
-	size_t i, o;
-
-	if (out->n < 2)
-		return;
-	ix = xreallocarray(NULL, out->n, sizeof(*ix));
-	dup = xcalloc(out->n, 1);
-	for (i = 0; i < out->n; i++) {
-		ix[i].id = out->v[i].id;
-		ix[i].pos = i;
-	}
-	qsort(ix, out->n, sizeof(*ix), dialect_idpos_cmp);
-	for (i = 1; i < out->n; i++)
-		if (ix[i].id == ix[i - 1].id)
-			dup[ix[i].pos] = 1;
-	for (i = o = 0; i < out->n; i++) {
-		if (dup[i]) {
-			if (first_why[0] == '\0')
-				dialect_msg(first_why,
-				            "service %lld: "
-				            "duplicate ID",
-				            (long long)out->v[i].id);
-			dialect_service_free(&out->v[i]);
-			out->nskipped++;
-			continue;
-		}
-		if (o != i)
-			out->v[o] = out->v[i];
-		o++;
-	}
-	out->n = o;
-	free(dup);
-	free(ix);
-}
-
-/* A success envelope holding no list at all: {"status":"success","data":
- * "Empty Data"}.  Any array or object member makes it an unknown shape, so
- * a catalogue is never read as empty by mistake. */
-static int
-dialect_empty_envelope(json_t *o)
-{
-	const char *key;
-	json_t *v;
-
-	if (!dialect_word_in(json_object_get(o, "status"), dialect_ok_words))
-		return 0;
-	json_object_foreach(o, key, v) if (json_is_object(v) ||
-	                                   json_is_array(v)) return 0;
-	return 1;
-}
-
-enum dialect_result
-dialect_services(int http, const char *body, size_t len,
-                 struct dialect_services *out)
-{
-	char why[DIALECT_MSG_SZ], first[DIALECT_MSG_SZ] = "";
-	enum dialect_result r = DIALECT_OK;
-	json_t *root, *list, *e;
-	size_t i, n;
-
-	memset(out, 0, sizeof(*out));
-	if ((root = dialect_load(http, body, len, DIALECT_MAX_SERVICES_BODY,
-	                         out->msg)) == NULL)
-		return DIALECT_FAULT;
-	list = dialect_unwrap(root);
-	if (json_is_object(list)) {
-		if (dialect_refused(list, 0, out->msg) != DIALECT_NOT_REFUSED) {
-			r = DIALECT_REJECTED;
-		} else if (dialect_empty_envelope(list)) {
-			/* {"status":"success","data":"Empty Data"} */
-			dialect_msg(out->msg, "no service list in a success "
-			                      "reply: empty catalogue");
-		} else {
-			dialect_msg(out->msg, "JSON object where a service "
-			                      "list was expected");
-			r = DIALECT_FAULT;
-		}
-		goto done;
-	}
-	n = json_array_size(list);
-	if (n > DIALECT_MAX_SERVICES) {
-		dialect_msg(out->msg, "%zu services, over the %d limit", n,
-		            DIALECT_MAX_SERVICES);
-		r = DIALECT_FAULT;
-		goto done;
-	}
-	if (n > 0)
-		out->v = xreallocarray(NULL, n, sizeof(*out->v));
-	json_array_foreach(list, i, e)
-	{
-		if (dialect_service(e, &out->v[out->n], why) == 0) {
-			out->n++;
-			continue;
-		}
-		if (first[0] == '\0')
-			dialect_msg(first, "entry %zu: %s", i, why);
-		out->nskipped++;
-	}
-	dialect_services_dedup(out, first);
-	if (n > 0 && out->n == 0) {
-		dialect_msg(out->msg, "no usable service among %zu: %s", n,
-		            first);
-		r = DIALECT_FAULT;
-	} else if (out->nskipped > 0) {
-		dialect_msg(out->msg, "%zu of %zu entries skipped; first: %s",
-		            out->nskipped, n, first);
-	}
-done:
-	if (r != DIALECT_OK) {
-		char keep[DIALECT_MSG_SZ];
-
-		memcpy(keep, out->msg, sizeof(keep));
-		dialect_services_free(out);
-		memcpy(out->msg, keep, sizeof(keep));
-	}
-	json_decref(root);
-	return r;
-}
-
-void
-dialect_services_free(struct dialect_services *s)
-{
-	size_t i;
-
-	if (s == NULL)
-		return;
-	for (i = 0; i < s->n; i++)
-		dialect_service_free(&s->v[i]);
-	free(s->v);
-	memset(s, 0, sizeof(*s));
-}
-
-/* ---- multi replies --------------------------------------------------- */
-
-/* Where each requested ID's answer is in a multi reply. */
-struct dialect_match {
-	json_t *root;       /* the document, owned */
-	const char *idkey;  /* the member an answer names its ID in */
-	json_t **found;     /* per requested ID: its element, or NULL */
-	unsigned char *dup; /* per requested ID: answered twice */
-	size_t nextra;
-	int single; /* one ID, answered in the single-order form */
-};
-
-static int
-dialect_ids_valid(const char *const *ids, size_t nids, char *msg)
-{
-	size_t i, len;
-
-	if (ids == NULL || nids == 0 || nids > DIALECT_MAX_MULTI) {
-		dialect_msg(msg, "%zu IDs requested, not 1..%d", nids,
-		            DIALECT_MAX_MULTI);
-		return -1;
-	}
-	for (i = 0; i < nids; i++) {
-		if (ids[i] == NULL || (len = strlen(ids[i])) == 0 ||
-		    len > DIALECT_ID_MAX) {
-			dialect_msg(msg,
-			            "requested ID %zu is empty or too "
-			            "long",
-			            i);
-			return -1;
-		}
-	}
-	return 0;
-}
-
-/* Match an array reply's items to IDS by their IDKEY member. */
-static int
-dialect_match_array(struct dialect_match *m, json_t *list, const char *idkey,
-                    const char *const *ids, size_t nids, char *msg)
-{
-	char id[DIALECT_ID_SZ];
-	size_t k, i, n = json_array_size(list);
-	json_t *e, *idv;
-	int matched;
-
-	if (n > DIALECT_MAX_MULTI) {
-		dialect_msg(msg, "%zu items in reply, over the %d limit", n,
-		            DIALECT_MAX_MULTI);
-		return -1;
-	}
-	json_array_foreach(list, k, e)
-	{
-		idv = json_is_object(e) ? json_object_get(e, idkey) : NULL;
-		if (idv == NULL && n == 1 && nids == 1 && json_is_object(e)) {
-			m->found[0] = e; /* [{"cancel":1}] for one ID */
-			continue;
-		}
-		if (dialect_id(idv, 0, id) < 0) {
-			m->nextra++;
-			continue;
-		}
-		matched = 0;
-		for (i = 0; i < nids; i++) {
-			if (strcmp(ids[i], id) != 0)
-				continue;
-			if (m->found[i] != NULL)
-				m->dup[i] = 1;
-			else
-				m->found[i] = e;
-			matched = 1;
-		}
-		if (!matched)
-			m->nextra++;
-	}
-	return 0;
-}
-
-/* The common part of the multi parsers: load, unwrap, and find each
- * requested ID's answer.  Returns DIALECT_OK with M filled; or the whole
- * reply's REJECTED / FAULT with the text in MSG.  STATUS_WORD as for
- * dialect_refused(). */
-static enum dialect_result
-dialect_match(int http, const char *body, size_t len, const char *idkey,
-              int status_word, const char *const *ids, size_t nids,
-              struct dialect_match *m, char *msg)
-{
-	json_t *list;
-	size_t i, nfound = 0, nmatched = 0;
-
-	memset(m, 0, sizeof(*m));
-	m->idkey = idkey;
-	if ((m->root = dialect_load(http, body, len, DIALECT_MAX_BODY, msg)) ==
-	    NULL)
-		return DIALECT_FAULT;
-	m->found = xcalloc(nids, sizeof(*m->found));
-	m->dup = xcalloc(nids, 1);
-	list = dialect_unwrap(m->root);
-	if (json_is_array(list)) {
-		if (dialect_match_array(m, list, idkey, ids, nids, msg) < 0)
-			return DIALECT_FAULT;
-	} else {
-		for (i = 0; i < nids; i++)
-			if ((m->found[i] = json_object_get(list, ids[i])) !=
-			    NULL)
-				nmatched++;
-		if (nmatched == 0 && nids == 1) {
-			/* The single-order form; the item parser reads
-			 * refusals itself. */
-			m->found[0] = list;
-			m->single = 1;
-			return DIALECT_OK;
-		}
-		if (dialect_refused(list, status_word, msg) !=
-		    DIALECT_NOT_REFUSED) {
-			if (nmatched == 0)
-				return DIALECT_REJECTED;
-			dialect_msg(msg, "reply has both answers and an error");
-			return DIALECT_FAULT;
-		}
-		if (json_object_size(list) > nmatched)
-			m->nextra = json_object_size(list) - nmatched;
-	}
-	for (i = 0; i < nids; i++)
-		if (m->found[i] != NULL)
-			nfound++;
-	if (nfound == 0) {
-		dialect_msg(msg, "reply answers none of the %zu IDs", nids);
-		return DIALECT_FAULT;
-	}
-	return DIALECT_OK;
-}
-
-static void
-dialect_match_free(struct dialect_match *m)
-{
-	json_decref(m->root);
-	free(m->found);
-	free(m->dup);
-	memset(m, 0, sizeof(*m));
-}
-
-/* Whether E, the answer found for ID, names another ID in its IDKEY member
- * (the single form's {"order":"6",...} asked for order 5, or an item keyed
- * "5" holding "order":"6"); the reason goes into MSG.  An absent or
- * unreadable member names nothing. */
-static int
-dialect_names_other(const json_t *e, const char *idkey, const char *id,
-                    char *msg)
-{
-	char named[DIALECT_ID_SZ];
-
-	if (!json_is_object(e) ||
-	    dialect_id(json_object_get(e, idkey), 0, named) < 0 ||
-	    strcmp(named, id) == 0)
-		return 0;
-	dialect_msg(msg, "answer names %s %s, not %s", idkey, named, id);
-	return 1;
-}
-
-/* The outcome for item I (asked as ID) before its element is read:
- * missing, answered twice, answered for another ID, or the whole reply's
- * outcome.  Returns 1 when that settles it. */
-static int
-dialect_item_settled(enum dialect_result whole, const struct dialect_match *m,
-                     size_t i, const char *id, const char *wholemsg,
-                     enum dialect_item *it, char *msg)
-{
-	if (whole != DIALECT_OK) {
-		*it = whole == DIALECT_REJECTED ? DIALECT_ITEM_REJECTED
-		                                : DIALECT_ITEM_FAULT;
-		memcpy(msg, wholemsg, DIALECT_MSG_SZ);
-		return 1;
-	}
-	if (m->found[i] == NULL) {
-		*it = DIALECT_ITEM_MISSING;
-		dialect_msg(msg, "not in reply");
-		return 1;
-	}
-	if (m->dup[i]) {
-		*it = DIALECT_ITEM_FAULT;
-		dialect_msg(msg, "answered more than once");
-		return 1;
-	}
-	if (dialect_names_other(m->found[i], m->idkey, id, msg)) {
-		*it = DIALECT_ITEM_FAULT;
-		return 1;
-	}
-	return 0;
-}
-
-/* The whole result of a single-form reply is its one item's. */
-static enum dialect_result
-dialect_single_result(enum dialect_result whole, const struct dialect_match *m,
-                      enum dialect_item it, const char *itemmsg, char *msg)
-{
-	if (whole != DIALECT_OK || !m->single)
-		return whole;
-	if (it != DIALECT_ITEM_OK)
-		memcpy(msg, itemmsg, DIALECT_MSG_SZ);
-	return dialect_item_result(it);
-}
-
-/* One order's answer in a status multi reply. */
-static enum dialect_item
-dialect_status_elem(const json_t *e, struct dialect_order_status *st, char *msg)
-{
-	char err[DIALECT_MSG_SZ];
-	enum dialect_refusal ref;
-
-	memset(st, 0, sizeof(*st));
-	if (json_is_string(e)) {
-		if (dialect_text(e, msg, DIALECT_MSG_SZ) < 0)
-			dialect_msg(msg, "error");
-		return DIALECT_ITEM_REJECTED;
-	}
-	if (!json_is_object(e)) {
-		dialect_msg(msg, "unusable item in reply");
-		return DIALECT_ITEM_FAULT;
-	}
-	ref = dialect_refused(e, 1, err);
-	if (ref != DIALECT_NOT_REFUSED) {
-		if (ref == DIALECT_REFUSED_ERROR &&
-		    dialect_has_status_word(e)) {
-			dialect_msg(msg,
-			            "reply has both a status and an "
-			            "error: %s",
-			            err);
-			return DIALECT_ITEM_FAULT;
-		}
-		memcpy(msg, err, sizeof(err));
-		return DIALECT_ITEM_REJECTED;
-	}
-	if (dialect_order_status(e, st, msg) < 0) {
-		memset(st, 0, sizeof(*st));
-		return DIALECT_ITEM_FAULT;
-	}
-	return DIALECT_ITEM_OK;
-}
-
-enum dialect_result
-dialect_status_multi(int http, const char *body, size_t len,
-                     const char *const *ids, size_t nids,
-                     struct dialect_status_multi *out)
-{
-	struct dialect_match m;
-	struct dialect_status_item *it;
-	enum dialect_result whole;
-	size_t i;
-
-	memset(out, 0, sizeof(*out));
-	if (dialect_ids_valid(ids, nids, out->msg) < 0)
-		return DIALECT_FAULT;
-	out->items = xcalloc(nids, sizeof(*out->items));
-	out->n = nids;
-	whole =
-	    dialect_match(http, body, len, "order", 1, ids, nids, &m, out->msg);
-	for (i = 0; i < nids; i++) {
-		it = &out->items[i];
-		memcpy(it->order, ids[i], strlen(ids[i]) + 1);
-		if (!dialect_item_settled(whole, &m, i, ids[i], out->msg,
-		                          &it->item, it->msg))
-			it->item =
-			    dialect_status_elem(m.found[i], &it->st, it->msg);
-	}
-	whole = dialect_single_result(whole, &m, out->items[0].item,
-	                              out->items[0].msg, out->msg);
-	out->nextra = m.nextra;
-	dialect_match_free(&m);
-	return whole;
-}
-
-enum dialect_result
-dialect_refill_multi(int http, const char *body, size_t len,
-                     const char *const *ids, size_t nids,
-                     struct dialect_refill_multi *out)
-{
-	struct dialect_match m;
-	struct dialect_refill_item *it;
-	enum dialect_result whole;
-	size_t i;
-
-	memset(out, 0, sizeof(*out));
-	if (dialect_ids_valid(ids, nids, out->msg) < 0)
-		return DIALECT_FAULT;
-	out->items = xcalloc(nids, sizeof(*out->items));
-	out->n = nids;
-	whole =
-	    dialect_match(http, body, len, "order", 0, ids, nids, &m, out->msg);
-	for (i = 0; i < nids; i++) {
-		it = &out->items[i];
-		memcpy(it->order, ids[i], strlen(ids[i]) + 1);
-		if (!dialect_item_settled(whole, &m, i, ids[i], out->msg,
-		                          &it->item, it->msg))
-			it->item = dialect_refill_elem(m.found[i], it->refill,
-			                               it->msg);
-	}
-	whole = dialect_single_result(whole, &m, out->items[0].item,
-	                              out->items[0].msg, out->msg);
-	out->nextra = m.nextra;
-	dialect_match_free(&m);
-	return whole;
-}
-
-enum dialect_result
-dialect_refill_status_multi(int http, const char *body, size_t len,
-                            const char *const *ids, size_t nids,
-                            struct dialect_refill_status_multi *out)
-{
-	struct dialect_match m;
-	struct dialect_refill_status_item *it;
-	enum dialect_result whole;
-	size_t i;
-
-	memset(out, 0, sizeof(*out));
-	if (dialect_ids_valid(ids, nids, out->msg) < 0)
-		return DIALECT_FAULT;
-	out->items = xcalloc(nids, sizeof(*out->items));
-	out->n = nids;
-	whole = dialect_match(http, body, len, "refill", 1, ids, nids, &m,
-	                      out->msg);
-	for (i = 0; i < nids; i++) {
-		it = &out->items[i];
-		memcpy(it->refill, ids[i], strlen(ids[i]) + 1);
-		if (!dialect_item_settled(whole, &m, i, ids[i], out->msg,
-		                          &it->item, it->msg))
-			it->item = dialect_refill_status_elem(
-			    m.found[i], &it->status, it->status_raw, it->msg);
-	}
-	whole = dialect_single_result(whole, &m, out->items[0].item,
-	                              out->items[0].msg, out->msg);
-	out->nextra = m.nextra;
-	dialect_match_free(&m);
-	return whole;
-}
-
-/* The value of a "cancel" member, or the bare value of a keyed reply. */
-static enum dialect_item
-dialect_cancel_value(const json_t *v, char *msg)
-{
-	static const char *const accepted[] = {
-	    "1",        "true",       "yes",       "ok",
-	    "success",  "successful", "requested", "accepted",
-	    "canceled", "cancelled",  NULL};
-	int b;
-
-	if (v == NULL || json_is_null(v)) {
-		dialect_msg(msg, "no cancel answer in reply");
-		return DIALECT_ITEM_FAULT;
-	}
-	if (dialect_word_in(v, accepted))
-		return DIALECT_ITEM_OK;
-	if (!json_is_string(v) && dialect_bool(v, &b) == 0) {
-		if (b)
-			return DIALECT_ITEM_OK;
-		dialect_msg(msg, "cancel refused");
-		return DIALECT_ITEM_REJECTED;
-	}
-	if (json_is_string(v)) {
-		if (dialect_word_in(v, dialect_no_words) ||
-		    dialect_text(v, msg, DIALECT_MSG_SZ) < 0)
-			dialect_msg(msg, "cancel refused");
-		return DIALECT_ITEM_REJECTED;
-	}
-	if (json_is_object(v) &&
-	    dialect_error_value(json_object_get(v, "error"), v, msg))
-		return DIALECT_ITEM_REJECTED;
-	dialect_msg(msg, "unusable cancel answer in reply");
-	return DIALECT_ITEM_FAULT;
-}
-
-static enum dialect_item
-dialect_cancel_elem(const json_t *e, char *msg)
-{
-	char err[DIALECT_MSG_SZ];
-	const json_t *v;
-
-	if (!json_is_object(e))
-		return dialect_cancel_value(e, msg);
-	v = json_object_get(e, "cancel");
-	if (dialect_refused(e, 0, err) != DIALECT_NOT_REFUSED) {
-		if (v != NULL &&
-		    dialect_cancel_value(v, msg) == DIALECT_ITEM_OK) {
-			dialect_msg(msg,
-			            "reply both accepts the cancel and "
-			            "has an error: %s",
-			            err);
-			return DIALECT_ITEM_FAULT;
-		}
-		memcpy(msg, err, sizeof(err));
-		return DIALECT_ITEM_REJECTED;
-	}
-	if (v == NULL &&
-	    (dialect_word_in(json_object_get(e, "status"), dialect_ok_words)))
-		return DIALECT_ITEM_OK; /* {"status":"success"} */
-	return dialect_cancel_value(v, msg);
-}
-
-enum dialect_result
-dialect_cancel(int http, const char *body, size_t len, const char *const *ids,
-               size_t nids, struct dialect_cancel *out)
-{
-	struct dialect_match m;
-	struct dialect_cancel_item *it;
-	enum dialect_result whole;
-	size_t i;
-
-	memset(out, 0, sizeof(*out));
-	if (dialect_ids_valid(ids, nids, out->msg) < 0)
-		return DIALECT_FAULT;
-	out->items = xcalloc(nids, sizeof(*out->items));
-	out->n = nids;
-	whole =
-	    dialect_match(http, body, len, "order", 0, ids, nids, &m, out->msg);
-	for (i = 0; i < nids; i++) {
-		it = &out->items[i];
-		memcpy(it->order, ids[i], strlen(ids[i]) + 1);
-		if (!dialect_item_settled(whole, &m, i, ids[i], out->msg,
-		                          &it->item, it->msg))
-			it->item = dialect_cancel_elem(m.found[i], it->msg);
-	}
-	whole = dialect_single_result(whole, &m, out->items[0].item,
-	                              out->items[0].msg, out->msg);
-	out->nextra = m.nextra;
-	dialect_match_free(&m);
-	return whole;
-}
-
-void
-dialect_status_multi_free(struct dialect_status_multi *m)
-{
-	if (m == NULL)
-		return;
-	free(m->items);
-	memset(m, 0, sizeof(*m));
-}
-
-void
-dialect_refill_multi_free(struct dialect_refill_multi *m)
-{
-	if (m == NULL)
-		return;
-	free(m->items);
-	memset(m, 0, sizeof(*m));
-}
-
-void
-dialect_refill_status_multi_free(struct dialect_refill_status_multi *m)
-{
-	if (m == NULL)
-		return;
-	free(m->items);
-	memset(m, 0, sizeof(*m));
-}
-
-void
-dialect_cancel_free(struct dialect_cancel *c)
-{
-	if (c == NULL)
-		return;
-	free(c->items);
-	memset(c, 0, sizeof(*c));
 }
 
 /* ---- names ----------------------------------------------------------- */

@@ -246,6 +246,38 @@ struct dialect_cancel {
 	char msg[DIALECT_MSG_SZ];
 };
 
+/* The four multi actions, for a caller that treats them alike: one reader
+ * serves them all, with the action's item parser. */
+enum dialect_multi_action {
+	DIALECT_MULTI_STATUS,        /* items: struct dialect_status_item */
+	DIALECT_MULTI_REFILL,        /* struct dialect_refill_item */
+	DIALECT_MULTI_REFILL_STATUS, /* struct dialect_refill_status_item */
+	DIALECT_MULTI_CANCEL,        /* struct dialect_cancel_item */
+	DIALECT_MULTI_NACTIONS
+};
+
+/* Any multi reply: the same as the action's own result, with the items
+ * untyped; read them with dialect_multi_get(). */
+struct dialect_multi {
+	enum dialect_multi_action action;
+	void *items; /* owned; n of the action's item struct */
+	size_t n;
+	size_t nextra;
+	char msg[DIALECT_MSG_SZ];
+};
+
+/* One item of a dialect_multi, pointing into it: the fields the action's
+ * item has; NULL (DIALECT_REFILL_UNKNOWN) for those it has not. */
+struct dialect_multi_answer {
+	const char *id; /* the requested ID */
+	enum dialect_item item;
+	const char *msg;
+	const struct dialect_order_status *st; /* STATUS */
+	const char *refill;                    /* REFILL: the refill ID */
+	enum dialect_refill_status rstatus;    /* REFILL_STATUS */
+	const char *rstatus_raw;               /* REFILL_STATUS */
+};
+
 /*
  * Parse functions.  HTTP is the reply's HTTP status, BODY/LEN its bytes
  * (BODY may be NULL when LEN is 0; it need not be NUL-terminated and is only
@@ -289,8 +321,21 @@ enum dialect_result dialect_cancel(int http, const char *body, size_t len,
                                    const char *const *ids, size_t nids,
                                    struct dialect_cancel *out);
 
+/* The multi reply of action A: the same outcome and items as
+ * dialect_status_multi(), dialect_refill_multi(),
+ * dialect_refill_status_multi() or dialect_cancel().  An unknown A is a
+ * FAULT with no items. */
+enum dialect_result dialect_multi(enum dialect_multi_action a, int http,
+                                  const char *body, size_t len,
+                                  const char *const *ids, size_t nids,
+                                  struct dialect_multi *out);
+/* Item I (< M->n) of M. */
+void dialect_multi_get(const struct dialect_multi *m, size_t i,
+                       struct dialect_multi_answer *ans);
+
 /* Release what a result owns and zero it.  NULL is a no-op. */
 void dialect_services_free(struct dialect_services *s);
+void dialect_multi_free(struct dialect_multi *m);
 void dialect_status_multi_free(struct dialect_status_multi *m);
 void dialect_refill_multi_free(struct dialect_refill_multi *m);
 void dialect_refill_status_multi_free(struct dialect_refill_status_multi *m);

@@ -1961,6 +1961,172 @@ test_multi_names_other_id(void **state)
 	dialect_refill_status_multi_free(&sm);
 }
 
+/* The generic reader agrees with each action's typed function, item by
+ * item, and its view has exactly the fields of the action. */
+static void
+multi_agrees(enum dialect_multi_action a, const char *b,
+             const char *const *ids, size_t nids)
+{
+	struct dialect_multi g;
+	struct dialect_multi_answer d;
+	struct dialect_status_multi sm;
+	struct dialect_refill_multi rm;
+	struct dialect_refill_status_multi rsm;
+	struct dialect_cancel cm;
+	enum dialect_result want = DIALECT_FAULT, got;
+	const char *id, *msg, *wmsg = NULL;
+	enum dialect_item item;
+	size_t i, n = 0, nextra = 0;
+
+	got = dialect_multi(a, 200, b, strlen(b), ids, nids, &g);
+	memset(&sm, 0, sizeof(sm));
+	memset(&rm, 0, sizeof(rm));
+	memset(&rsm, 0, sizeof(rsm));
+	memset(&cm, 0, sizeof(cm));
+	switch (a) {
+	case DIALECT_MULTI_STATUS:
+		want = dialect_status_multi(200, b, strlen(b), ids, nids, &sm);
+		n = sm.n, nextra = sm.nextra, wmsg = sm.msg;
+		break;
+	case DIALECT_MULTI_REFILL:
+		want = dialect_refill_multi(200, b, strlen(b), ids, nids, &rm);
+		n = rm.n, nextra = rm.nextra, wmsg = rm.msg;
+		break;
+	case DIALECT_MULTI_REFILL_STATUS:
+		want = dialect_refill_status_multi(200, b, strlen(b), ids, nids,
+		                                   &rsm);
+		n = rsm.n, nextra = rsm.nextra, wmsg = rsm.msg;
+		break;
+	default:
+		want = dialect_cancel(200, b, strlen(b), ids, nids, &cm);
+		n = cm.n, nextra = cm.nextra, wmsg = cm.msg;
+		break;
+	}
+	if (got != want)
+		fail_msg("action %d on %s: %s, want %s", (int)a, b,
+		         dialect_result_name(got), dialect_result_name(want));
+	assert_int_equal(g.action, a);
+	assert_int_equal(g.n, n);
+	assert_int_equal(g.nextra, nextra);
+	assert_string_equal(g.msg, wmsg);
+	for (i = 0; i < n; i++) {
+		dialect_multi_get(&g, i, &d);
+		switch (a) {
+		case DIALECT_MULTI_STATUS:
+			id = sm.items[i].order, item = sm.items[i].item;
+			msg = sm.items[i].msg;
+			assert_non_null(d.st);
+			assert_memory_equal(d.st, &sm.items[i].st,
+			                    sizeof(*d.st));
+			assert_null(d.refill);
+			assert_null(d.rstatus_raw);
+			break;
+		case DIALECT_MULTI_REFILL:
+			id = rm.items[i].order, item = rm.items[i].item;
+			msg = rm.items[i].msg;
+			assert_null(d.st);
+			assert_string_equal(d.refill, rm.items[i].refill);
+			assert_null(d.rstatus_raw);
+			break;
+		case DIALECT_MULTI_REFILL_STATUS:
+			id = rsm.items[i].refill, item = rsm.items[i].item;
+			msg = rsm.items[i].msg;
+			assert_null(d.st);
+			assert_null(d.refill);
+			assert_int_equal(d.rstatus, rsm.items[i].status);
+			assert_string_equal(d.rstatus_raw,
+			                    rsm.items[i].status_raw);
+			break;
+		default:
+			id = cm.items[i].order, item = cm.items[i].item;
+			msg = cm.items[i].msg;
+			assert_null(d.st);
+			assert_null(d.refill);
+			assert_null(d.rstatus_raw);
+			break;
+		}
+		assert_string_equal(d.id, id);
+		assert_string_equal(d.id, ids[i]);
+		assert_int_equal(d.item, item);
+		assert_string_equal(d.msg, msg);
+		if (a != DIALECT_MULTI_REFILL_STATUS)
+			assert_int_equal(d.rstatus, DIALECT_REFILL_UNKNOWN);
+	}
+	dialect_multi_free(&g);
+	assert_null(g.items);
+	assert_int_equal(g.n, 0);
+	dialect_status_multi_free(&sm);
+	dialect_refill_multi_free(&rm);
+	dialect_refill_status_multi_free(&rsm);
+	dialect_cancel_free(&cm);
+}
+
+static void
+test_multi_generic(void **state)
+{
+	static const char *const one[] = {"5"};
+	static const char *const two[] = {"5", "6"};
+	static const char *const three[] = {"5", "6", "7"};
+	static const char *const bodies[] = {
+	    /* keyed: objects, bare strings, errors, another ID named */
+	    "{\"5\":{\"status\":\"Completed\",\"charge\":\"1.5\","
+	    "\"remains\":\"0\",\"refill\":\"44\",\"cancel\":1},"
+	    "\"6\":\"Incorrect order ID\"}",
+	    "{\"5\":{\"error\":\"nope\"},\"6\":{\"order\":\"9\","
+	    "\"refill\":\"9\",\"status\":\"Pending\",\"cancel\":1},"
+	    "\"8\":1}",
+	    /* arrays, with a duplicate and an extra */
+	    "[{\"order\":5,\"refill\":5,\"status\":\"In progress\","
+	    "\"cancel\":{\"error\":\"late\"}},{\"order\":\"6\","
+	    "\"refill\":\"6\",\"status\":\"partial\",\"cancel\":0},"
+	    "{\"order\":6,\"refill\":6,\"status\":\"x\"},{\"order\":1}]",
+	    "[{\"status\":\"Completed\",\"refill\":3,\"cancel\":1}]",
+	    /* the single form, whole refusals and faults */
+	    "{\"order\":5,\"status\":\"Canceled\",\"refill\":7,"
+	    "\"cancel\":\"ok\"}",
+	    "{\"error\":\"Incorrect request\"}",
+	    "{\"status\":\"error\",\"message\":\"down\"}",
+	    "{\"5\":{\"status\":\"Pending\"},\"error\":\"both\"}",
+	    "{}",
+	    "[]",
+	    "[1,2,3]",
+	    "\"text\"",
+	    "<html>",
+	};
+	struct dialect_multi g;
+	int a;
+	size_t k;
+
+	for (a = 0; a < DIALECT_MULTI_NACTIONS; a++) {
+		for (k = 0; k < NELEMS(bodies); k++) {
+			multi_agrees((enum dialect_multi_action)a, bodies[k],
+			             one, 1);
+			multi_agrees((enum dialect_multi_action)a, bodies[k],
+			             two, 2);
+			multi_agrees((enum dialect_multi_action)a, bodies[k],
+			             three, 3);
+		}
+	}
+
+	/* no usable IDs: a fault with no items */
+	assert_int_equal(
+	    dialect_multi(DIALECT_MULTI_CANCEL, 200, "{}", 2, one, 0, &g),
+	    DIALECT_FAULT);
+	assert_null(g.items);
+	assert_int_equal(g.n, 0);
+	assert_true(g.msg[0] != '\0');
+	dialect_multi_free(&g);
+	/* an action out of range: a fault with no items */
+	assert_int_equal(dialect_multi(DIALECT_MULTI_NACTIONS, 200, "{}", 2,
+	                               one, 1, &g),
+	                 DIALECT_FAULT);
+	assert_null(g.items);
+	assert_int_equal(g.n, 0);
+	assert_non_null(strstr(g.msg, "unknown"));
+	dialect_multi_free(&g);
+	dialect_multi_free(NULL);
+}
+
 int
 main(void)
 {
@@ -1994,6 +2160,7 @@ main(void)
 	    cmocka_unit_test(test_services_unlimited_max),
 	    cmocka_unit_test(test_services_flags_unknown),
 	    cmocka_unit_test(test_multi_names_other_id),
+	    cmocka_unit_test(test_multi_generic),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
