@@ -165,6 +165,13 @@ struct config *config_load_buffer(const char *name, const char *buf, size_t len,
 void config_free(struct config *cfg);
 void cfg_errors_clear(struct cfg_errors *errs);
 
+/* What SIGHUP cannot change in a running daemon: the listen addresses, the
+ * store, the panel currency and money.decimals, the list of upstreams (names
+ * and order).  0 if NEW can replace OLD; else -1 and WHY (LEN bytes, may be
+ * NULL) says what changed, e.g. "listen.api changed".  A pure function. */
+int config_reload_check(const struct config *old, const struct config *new,
+                        char *why, size_t len);
+
 /* Lookups; NULL / -1 if absent. */
 const struct cfg_upstream *config_upstream(const struct config *cfg,
                                            const char *name);

@@ -227,3 +227,48 @@ cfg_finish(struct cfg_parser *p)
 		             p->ids[i].id, p->ids[first].pos.line);
 	}
 }
+
+/* Reloading. */
+
+/* Whether an optional string setting differs between two configs. */
+static int
+cfg_str_changed(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a != b;
+	return strcmp(a, b) != 0;
+}
+
+static int
+cfg_reload_refuse(char *why, size_t len, const char *what)
+{
+	if (why != NULL && len > 0)
+		snprintf(why, len, "%s", what);
+	return -1;
+}
+
+int
+config_reload_check(const struct config *old, const struct config *new,
+                    char *why, size_t len)
+{
+	if (cfg_str_changed(old->listen_api, new->listen_api))
+		return cfg_reload_refuse(why, len, "listen.api changed");
+	if (cfg_str_changed(old->listen_admin, new->listen_admin))
+		return cfg_reload_refuse(why, len, "listen.admin changed");
+	if (cfg_str_changed(old->currency, new->currency))
+		return cfg_reload_refuse(why, len,
+		                         "the panel currency changed");
+	if (old->money_decimals != new->money_decimals)
+		return cfg_reload_refuse(why, len, "money.decimals changed");
+	if (cfg_str_changed(old->store_sqlite, new->store_sqlite) ||
+	    cfg_str_changed(old->store_postgres, new->store_postgres))
+		return cfg_reload_refuse(why, len, "the store changed");
+	if (old->nupstreams != new->nupstreams)
+		return cfg_reload_refuse(why, len,
+		                         "upstreams were added or removed");
+	for (size_t i = 0; i < old->nupstreams; i++)
+		if (strcmp(old->upstreams[i].name, new->upstreams[i].name) != 0)
+			return cfg_reload_refuse(
+			    why, len, "upstreams were renamed or reordered");
+	return 0;
+}
