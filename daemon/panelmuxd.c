@@ -182,8 +182,9 @@ daemon_on_hup(evutil_socket_t sig, short what, void *arg)
 		notify_send("READY=1");
 		return;
 	}
-	/* Everything reads the config through these pointers at call time:
-	 * swap them together, then the old one has no user left. */
+	/* The daemon's reference moves to the new config; the panel takes
+	 * its own.  The old one is freed with its last holder: at once, or
+	 * when a fiber holding it ends its store or upstream call. */
 	d->cfg = cfg;
 	d->api.cfg = cfg;
 	log_set_level((enum log_level)cfg->log_level);
@@ -191,8 +192,8 @@ daemon_on_hup(evutil_socket_t sig, short what, void *arg)
 	daemon_apply_limits(d);
 	panel_reload(d->panel, cfg);
 	orders_reload(d->orders);
-	config_free(old);
 	log_info("SIGHUP: configuration reloaded from %s", cfg->path);
+	config_unref(old);
 	notify_send("READY=1");
 }
 

@@ -1,8 +1,9 @@
-/* config.c - the YAML configuration (SPEC section 3): loading, freeing and
- * lookups.  The schema is in config_table.c, the walk in config_yaml.c, the
- * values in config_value.c, secrets in config_secret.c and the checks in
- * config_check.c; config_int.h is what they share.
+/* config.c - the YAML configuration (SPEC section 3): loading, reference
+ * counting and lookups.  The schema is in config_table.c, the walk in
+ * config_yaml.c, the values in config_value.c, secrets in config_secret.c and
+ * the checks in config_check.c; config_int.h is what they share.
  */
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +68,7 @@ cfg_load(const char *name, const char *buf, size_t len, int flags,
 	p->flags = flags;
 	p->item = SIZE_MAX;
 	p->cfg = cfg = xcalloc(1, sizeof(*cfg));
+	cfg->refs = 1;
 	cfg->path = xstrdup(name);
 	if (!yaml_parser_initialize(&p->yp))
 		fatalx("config: out of memory");
@@ -172,16 +174,41 @@ cfg_free_table(const struct cfg_table *t, void *base)
 	}
 }
 
+const struct config *
+config_ref(const struct config *cfg)
+{
+	struct config *c = (struct config *)cfg; /* the count only */
+
+	if (c != NULL) {
+		if (c->refs < 1 || c->refs == INT_MAX)
+			fatalx("config: reference count %d", c->refs);
+		c->refs++;
+	}
+	return cfg;
+}
+
+void
+config_unref(const struct config *cfg)
+{
+	struct config *c = (struct config *)cfg; /* its last holder frees it */
+
+	if (c == NULL)
+		return;
+	if (c->refs < 1)
+		fatalx("config: reference count %d", c->refs);
+	if (--c->refs > 0)
+		return;
+	for (size_t i = 0; i < c->nupstreams; i++)
+		free(c->upstreams[i].key_error);
+	cfg_free_table(&cfg_top_table, c);
+	free(c->path);
+	free(c);
+}
+
 void
 config_free(struct config *cfg)
 {
-	if (cfg == NULL)
-		return;
-	for (size_t i = 0; i < cfg->nupstreams; i++)
-		free(cfg->upstreams[i].key_error);
-	cfg_free_table(&cfg_top_table, cfg);
-	free(cfg->path);
-	free(cfg);
+	config_unref(cfg);
 }
 
 const struct cfg_upstream *

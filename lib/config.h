@@ -90,6 +90,7 @@ struct cfg_currency {
 };
 
 struct config {
+	int refs; /* config_ref / config_unref; 1 when loaded */
 	char *path;
 
 	/* listen */
@@ -162,6 +163,15 @@ struct config *config_load_flags(const char *path, int flags,
 /* The same over an in-memory buffer; NAME is used in messages. */
 struct config *config_load_buffer(const char *name, const char *buf, size_t len,
                                   struct cfg_errors *errs);
+/* References.  A loaded config holds one, the loader's.  Whoever keeps using
+ * a config across a call that may park its fiber (a store call, an upstream
+ * call) or across a reload takes one with config_ref() and drops it with
+ * config_unref(); the config is freed with the last.  config_free() is
+ * config_unref(), kept for the holders of the only reference (the CLI,
+ * tests).  The count is all that ever changes in a loaded config, so these
+ * take the const pointers every holder reads it through.  NULL ok. */
+const struct config *config_ref(const struct config *cfg);
+void config_unref(const struct config *cfg);
 void config_free(struct config *cfg);
 void cfg_errors_clear(struct cfg_errors *errs);
 

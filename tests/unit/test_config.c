@@ -1381,11 +1381,34 @@ test_reload_upstreams(void **state)
 	              "upstreams were renamed or reordered");
 }
 
+/* A loaded config holds one reference; it is freed with the last (ASan and
+ * valgrind see a double free or a leak). */
+static void
+test_refs(void **state)
+{
+	struct config *cfg = expect_ok(ALPHA);
+	const struct config *held;
+
+	assert_int_equal(cfg->refs, 1);
+	held = config_ref(cfg);
+	assert_ptr_equal(held, cfg);
+	assert_int_equal(cfg->refs, 2);
+	config_free(cfg); /* the loader's reference */
+	assert_int_equal(held->refs, 1);
+	assert_string_equal(held->upstreams[0].name, "alpha");
+	config_ref(held);
+	config_unref(held);
+	config_unref(held); /* the last: freed */
+	config_unref(NULL);
+	assert_null(config_ref(NULL));
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_full),
+	    cmocka_unit_test(test_refs),
 	    cmocka_unit_test(test_reload_allowed),
 	    cmocka_unit_test(test_reload_listen),
 	    cmocka_unit_test(test_reload_money),
