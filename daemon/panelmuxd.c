@@ -149,38 +149,6 @@ daemon_on_stop(evutil_socket_t sig, short what, void *arg)
 	event_add(d->ev_drain, &tv);
 }
 
-/* Whether an optional string setting differs between two configs. */
-static int
-daemon_str_changed(const char *a, const char *b)
-{
-	if (a == NULL || b == NULL)
-		return a != b;
-	return strcmp(a, b) != 0;
-}
-
-/* What a reload cannot change while running; NULL if NEW can be applied. */
-static const char *
-daemon_reload_blocker(const struct config *old, const struct config *new)
-{
-	if (daemon_str_changed(old->listen_api, new->listen_api))
-		return "listen.api changed";
-	if (daemon_str_changed(old->listen_admin, new->listen_admin))
-		return "listen.admin changed";
-	if (daemon_str_changed(old->currency, new->currency))
-		return "the panel currency changed";
-	if (old->money_decimals != new->money_decimals)
-		return "money.decimals changed";
-	if (daemon_str_changed(old->store_sqlite, new->store_sqlite) ||
-	    daemon_str_changed(old->store_postgres, new->store_postgres))
-		return "the store changed";
-	if (old->nupstreams != new->nupstreams)
-		return "upstreams were added or removed";
-	for (size_t i = 0; i < old->nupstreams; i++)
-		if (strcmp(old->upstreams[i].name, new->upstreams[i].name) != 0)
-			return "upstreams were renamed or reordered";
-	return NULL;
-}
-
 static void
 daemon_apply_limits(struct daemon_state *d)
 {
@@ -194,7 +162,7 @@ daemon_on_hup(evutil_socket_t sig, short what, void *arg)
 {
 	struct daemon_state *d = arg;
 	struct config *cfg, *old = d->cfg;
-	const char *why;
+	char why[128];
 
 	notify_send("RELOADING=1");
 	cfg = daemon_load_config(old->path);
@@ -206,7 +174,7 @@ daemon_on_hup(evutil_socket_t sig, short what, void *arg)
 		notify_send("READY=1");
 		return;
 	}
-	if ((why = daemon_reload_blocker(old, cfg)) != NULL) {
+	if (config_reload_check(old, cfg, why, sizeof(why)) == -1) {
 		log_warnx("SIGHUP: %s: %s, which needs a restart; the running "
 		          "configuration stays in force",
 		          old->path, why);
@@ -214,8 +182,9 @@ daemon_on_hup(evutil_socket_t sig, short what, void *arg)
 		notify_send("READY=1");
 		return;
 	}
-	/* Everything reads the config through these pointers at call time:
-	 * swap them together, then the old one has no user left. */
+	/* The daemon's reference moves to the new config; the panel takes
+	 * its own.  The old one is freed with its last holder: at once, or
+	 * when a fiber holding it ends its store or upstream call. */
 	d->cfg = cfg;
 	d->api.cfg = cfg;
 	log_set_level((enum log_level)cfg->log_level);
@@ -223,8 +192,8 @@ daemon_on_hup(evutil_socket_t sig, short what, void *arg)
 	daemon_apply_limits(d);
 	panel_reload(d->panel, cfg);
 	orders_reload(d->orders);
-	config_free(old);
 	log_info("SIGHUP: configuration reloaded from %s", cfg->path);
+	config_unref(old);
 	notify_send("READY=1");
 }
 

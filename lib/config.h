@@ -90,6 +90,7 @@ struct cfg_currency {
 };
 
 struct config {
+	int refs; /* config_ref / config_unref; 1 when loaded */
 	char *path;
 
 	/* listen */
@@ -162,8 +163,24 @@ struct config *config_load_flags(const char *path, int flags,
 /* The same over an in-memory buffer; NAME is used in messages. */
 struct config *config_load_buffer(const char *name, const char *buf, size_t len,
                                   struct cfg_errors *errs);
+/* References.  A loaded config holds one, the loader's.  Whoever keeps using
+ * a config across a call that may park its fiber (a store call, an upstream
+ * call) or across a reload takes one with config_ref() and drops it with
+ * config_unref(); the config is freed with the last.  config_free() is
+ * config_unref(), kept for the holders of the only reference (the CLI,
+ * tests).  The count is all that ever changes in a loaded config, so these
+ * take the const pointers every holder reads it through.  NULL ok. */
+const struct config *config_ref(const struct config *cfg);
+void config_unref(const struct config *cfg);
 void config_free(struct config *cfg);
 void cfg_errors_clear(struct cfg_errors *errs);
+
+/* What SIGHUP cannot change in a running daemon: the listen addresses, the
+ * store, the panel currency and money.decimals, the list of upstreams (names
+ * and order).  0 if NEW can replace OLD; else -1 and WHY (LEN bytes, may be
+ * NULL) says what changed, e.g. "listen.api changed".  A pure function. */
+int config_reload_check(const struct config *old, const struct config *new,
+                        char *why, size_t len);
 
 /* Lookups; NULL / -1 if absent. */
 const struct cfg_upstream *config_upstream(const struct config *cfg,

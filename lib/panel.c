@@ -375,7 +375,7 @@ panel_reload(struct panel *p, const struct config *cfg)
 {
 	const struct config *old = p->cfg;
 
-	p->cfg = cfg;
+	p->cfg = config_ref(cfg);
 	for (size_t i = 0; i < p->nups && p->eng != NULL; i++)
 		upstream_update(p->ups[i].up, &cfg->upstreams[i]);
 	/* A waiting sync follows a changed interval at once, counted from
@@ -393,6 +393,7 @@ panel_reload(struct panel *p, const struct config *cfg)
 		                  pu->sync_started_ms + ms - clock_mono_ms());
 	}
 	panel_rebuild(p);
+	config_unref(old);
 }
 
 int
@@ -410,12 +411,12 @@ panel_new(struct event_base *base, const struct config *cfg, struct store *st)
 	struct panel *p = xcalloc(1, sizeof(*p));
 
 	p->base = base;
-	p->cfg = cfg;
 	p->st = st;
 	if ((p->eng = up_engine_new(base)) == NULL) {
 		free(p);
 		return NULL;
 	}
+	p->cfg = config_ref(cfg);
 	p->nups = cfg->nupstreams;
 	p->ups = xcalloc(p->nups != 0 ? p->nups : 1, sizeof(*p->ups));
 	for (size_t i = 0; i < p->nups; i++) {
@@ -477,5 +478,6 @@ panel_free(struct panel *p)
 		event_free(p->check);
 	free(p->ups);
 	catalog_unref(p->cat);
+	config_unref(p->cfg);
 	free(p);
 }

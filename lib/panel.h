@@ -50,6 +50,9 @@ typedef void (*panel_sync_cb)(struct panel *p, size_t idx, int ok,
 
 struct panel {
 	struct event_base *base;
+	/* The current config (one reference): read it here at call time.  A
+	 * fiber that keeps using it across a store or upstream call takes a
+	 * reference of its own (config_ref). */
 	const struct config *cfg;
 	struct store *st;
 	struct up_engine *eng;
@@ -65,7 +68,8 @@ struct panel {
 
 /* Build the panel on BASE: one upstream per config entry, the stored lists
  * loaded and the catalogue built from them (so a restart with every
- * upstream down still serves the last known catalogue).  NULL on failure. */
+ * upstream down still serves the last known catalogue).  The panel holds a
+ * reference to CFG.  NULL on failure. */
 struct panel *panel_new(struct event_base *base, const struct config *cfg,
                         struct store *st);
 /* Sync every upstream now and then every sync_interval; look for
@@ -82,7 +86,8 @@ void panel_stop_engine(struct panel *p);
 /* Take a reloaded config (same upstreams, in the same order): upstream
  * settings, sync intervals and the catalogue follow it.  A changed
  * sync_interval applies to the sync in wait too: it comes the new interval
- * after the last one, at once if that time has passed. */
+ * after the last one, at once if that time has passed.  The panel takes a
+ * reference to CFG and drops its reference to the old config. */
 void panel_reload(struct panel *p, const struct config *cfg);
 /* Index of the upstream named NAME, or -1. */
 int panel_upstream_index(const struct panel *p, const char *name);

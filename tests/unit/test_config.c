@@ -1244,11 +1244,176 @@ test_parsers(void **state)
 	assert_int_equal(cfg_parse_hostport("x:123456", NULL, NULL), -1);
 }
 
+/* config_reload_check: the base config, then one change per rule. */
+#define RELOAD_UP(name)                                                        \
+	"  - name: " name "\n"                                                 \
+	"    url: https://" name ".example/api/v2\n"                           \
+	"    key: k\n"
+#define RELOAD_BASE                                                            \
+	"listen:\n"                                                            \
+	"  api: 127.0.0.1:8080\n"                                              \
+	"  admin: 127.0.0.1:9090\n"                                            \
+	"currency: USD\n"                                                      \
+	"money:\n"                                                             \
+	"  decimals: 5\n"                                                      \
+	"store:\n"                                                             \
+	"  sqlite: ./var/a.db\n"
+
+/* 0 and no message if NEW may replace OLD, else -1 and WANT. */
+static void
+expect_reload(const char *old, const char *new, const char *want)
+{
+	struct config *a = expect_ok(old), *b = expect_ok(new);
+	char why[128] = "";
+	int rc = config_reload_check(a, b, why, sizeof(why));
+
+	if (want == NULL) {
+		assert_int_equal(rc, 0);
+		assert_string_equal(why, "");
+	} else {
+		assert_int_equal(rc, -1);
+		assert_string_equal(why, want);
+		/* WHY is optional. */
+		assert_int_equal(config_reload_check(a, b, NULL, 0), -1);
+	}
+	config_free(a);
+	config_free(b);
+}
+
+static void
+test_reload_allowed(void **state)
+{
+	const char *base = RELOAD_BASE "upstreams:\n" RELOAD_UP("alpha");
+
+	expect_reload(base, base, NULL);
+	/* What a reload applies: pricing, limits, upstream settings,
+	 * services, log level. */
+	expect_reload(base,
+	              RELOAD_BASE "pricing:\n"
+	                          "  markup: 40%\n"
+	                          "limits:\n"
+	                          "  rate_per_key: 5/s\n"
+	                          "log:\n"
+	                          "  level: debug\n"
+	                          "upstreams:\n"
+	                          "  - name: alpha\n"
+	                          "    url: https://other.example/api/v2\n"
+	                          "    key: k2\n"
+	                          "    timeout: 30s\n"
+	                          "services:\n"
+	                          "  - id: 1\n"
+	                          "    route: alpha:7\n",
+	              NULL);
+	/* Empty files: every default on both sides. */
+	expect_reload("", "", NULL);
+}
+
+static void
+test_reload_listen(void **state)
+{
+	expect_reload(RELOAD_BASE,
+	              "listen:\n"
+	              "  api: 127.0.0.1:8081\n"
+	              "  admin: 127.0.0.1:9090\n"
+	              "store:\n"
+	              "  sqlite: ./var/a.db\n",
+	              "listen.api changed");
+	expect_reload(RELOAD_BASE,
+	              "listen:\n"
+	              "  api: 127.0.0.1:8080\n"
+	              "  admin: 127.0.0.1:9091\n"
+	              "store:\n"
+	              "  sqlite: ./var/a.db\n",
+	              "listen.admin changed");
+	/* Turning the admin listener off, or on, is a change too. */
+	expect_reload(RELOAD_BASE,
+	              "listen:\n"
+	              "  admin: \"\"\n"
+	              "store:\n"
+	              "  sqlite: ./var/a.db\n",
+	              "listen.admin changed");
+	expect_reload("listen:\n"
+	              "  admin: null\n"
+	              "store:\n"
+	              "  sqlite: ./var/a.db\n",
+	              RELOAD_BASE, "listen.admin changed");
+}
+
+static void
+test_reload_money(void **state)
+{
+	expect_reload(RELOAD_BASE, RELOAD_BASE "currencies:\n  EUR: 1.1\n",
+	              NULL);
+	expect_reload("currency: USD\n", "currency: EUR\n",
+	              "the panel currency changed");
+	expect_reload("money:\n  decimals: 5\n", "money:\n  decimals: 4\n",
+	              "money.decimals changed");
+	expect_reload("", "money:\n  decimals: 2\n", "money.decimals changed");
+}
+
+static void
+test_reload_store(void **state)
+{
+	expect_reload("store:\n  sqlite: ./var/a.db\n",
+	              "store:\n  sqlite: ./var/b.db\n", "the store changed");
+	/* The default is ./var/panelmux.db. */
+	expect_reload("", "store:\n  sqlite: ./var/panelmux.db\n", NULL);
+	expect_reload("store:\n  sqlite: ./var/a.db\n",
+	              "store:\n  postgres: postgresql://localhost/pmx\n",
+	              "the store changed");
+	expect_reload("store:\n  postgres: postgresql://localhost/pmx\n",
+	              "store:\n  postgres: postgresql://localhost/other\n",
+	              "the store changed");
+}
+
+static void
+test_reload_upstreams(void **state)
+{
+	const char *one = "upstreams:\n" RELOAD_UP("alpha");
+	const char *two = "upstreams:\n" RELOAD_UP("alpha") RELOAD_UP("beta");
+
+	expect_reload(one, two, "upstreams were added or removed");
+	expect_reload(two, one, "upstreams were added or removed");
+	expect_reload(one, "", "upstreams were added or removed");
+	expect_reload(one, "upstreams:\n" RELOAD_UP("gamma"),
+	              "upstreams were renamed or reordered");
+	expect_reload(two, "upstreams:\n" RELOAD_UP("beta") RELOAD_UP("alpha"),
+	              "upstreams were renamed or reordered");
+}
+
+/* A loaded config holds one reference; it is freed with the last (ASan and
+ * valgrind see a double free or a leak). */
+static void
+test_refs(void **state)
+{
+	struct config *cfg = expect_ok(ALPHA);
+	const struct config *held;
+
+	assert_int_equal(cfg->refs, 1);
+	held = config_ref(cfg);
+	assert_ptr_equal(held, cfg);
+	assert_int_equal(cfg->refs, 2);
+	config_free(cfg); /* the loader's reference */
+	assert_int_equal(held->refs, 1);
+	assert_string_equal(held->upstreams[0].name, "alpha");
+	config_ref(held);
+	config_unref(held);
+	config_unref(held); /* the last: freed */
+	config_unref(NULL);
+	assert_null(config_ref(NULL));
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_full),
+	    cmocka_unit_test(test_refs),
+	    cmocka_unit_test(test_reload_allowed),
+	    cmocka_unit_test(test_reload_listen),
+	    cmocka_unit_test(test_reload_money),
+	    cmocka_unit_test(test_reload_store),
+	    cmocka_unit_test(test_reload_upstreams),
 	    cmocka_unit_test(test_defaults),
 	    cmocka_unit_test(test_reference_config),
 	    cmocka_unit_test(test_unknown_key),
