@@ -1,19 +1,21 @@
 /* api.c - action resolution, authentication and the actions themselves. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "api.h"
 #include "auth.h"
-#include "clock.h"
 #include "catalog.h"
+#include "clock.h"
 #include "config.h"
-#include "log.h"
 #include "money.h"
 #include "orders.h"
+#include "ordertype.h"
 #include "panel.h"
-#include "ratelimit.h"
 #include "params.h"
+#include "ratelimit.h"
+#include "reply.h"
 #include "store.h"
 
 static const char *const api_names[API_ACTION_COUNT] = {
@@ -57,9 +59,7 @@ api_action_resolve(const struct params *p)
 void
 api_error(struct buf *out, const char *msg)
 {
-	buf_puts(out, "{\"error\":");
-	buf_json_string(out, msg);
-	buf_puts(out, "}");
+	reply_error(out, msg);
 }
 
 /* Look the key up; 0 with *C filled, or -1 with the error reply written. */
@@ -191,17 +191,219 @@ api_list_alias(struct params *p, enum api_action a)
 		(void)params_set_default(p, many, v);
 }
 
+/* R's reply is replaced by the error MSG. */
+static void
+api_reply_error(struct api_reply *r, const char *msg)
+{
+	buf_reset(&r->body);
+	api_error(&r->body, msg);
+}
+
+/* The order's service ID (digits only). */
+static int
+api_parse_id(const char *s, int64_t *out)
+{
+	char *end;
+	long long v;
+
+	if (s == NULL || *s < '0' || *s > '9')
+		return -1;
+	v = strtoll(s, &end, 10);
+	while (*end == ' ')
+		end++;
+	if (*end != '\0' || v <= 0)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int
+api_request_id_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > STORE_REQID_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
+			return 0;
+	return 1;
+}
+
+/* The engine's answer to an add R waited for. */
+static void
+api_add_done(void *arg, int64_t id, enum orders_err why, const char *text)
+{
+	struct api_reply *r = arg;
+
+	reply_add(&r->body, id, why, text);
+	if (r->done != NULL)
+		r->done(r->done_arg);
+}
+
+/* An add: the service, the request_id and the order's fields decoded and
+ * checked here, the order then handed to the engine. */
+static int
+api_add(struct api *api, const struct customer *c, const struct params *p,
+        struct api_reply *r)
+{
+	const struct catalog_service *svc;
+	const char *reqid = params_get(p, "request_id");
+	struct order_spec spec;
+	char err[256];
+	int64_t sid;
+
+	if (api_parse_id(params_get(p, "service"), &sid) != 0 ||
+	    (svc = catalog_find(api->panel->cat, sid)) == NULL) {
+		api_reply_error(r, API_ERR_SERVICE);
+		return 1;
+	}
+	if (reqid != NULL && !api_request_id_ok(reqid)) {
+		api_reply_error(r, "request_id must be 1 to 64 printable "
+		                   "characters");
+		return 1;
+	}
+	memset(&spec, 0, sizeof(spec));
+	if (ordertype_build(p, svc, api->panel->cfg->money_decimals, &spec,
+	                    err, sizeof(err)) != 0) {
+		api_reply_error(r, err);
+		return 1;
+	}
+	if (orders_add(api->orders, c->id, sid, &spec, reqid, api_add_done,
+	               r) != 0) {
+		api_reply_error(r, API_ERR_SERVICE);
+		return 1;
+	}
+	return 0;
+}
+
+/* The ID list of a per-ID action from ONE (single form) or MANY (list
+ * form) into IDS (at most API_MAX_IDS); 0, or -1 with the error (BAD for a
+ * malformed list) written into R. */
+static int
+api_ids(const struct params *p, const char *one, const char *many,
+        const char *bad, int64_t *ids, size_t *n, int *multi,
+        struct api_reply *r)
+{
+	const char *s = params_get(p, many);
+
+	*multi = 1;
+	if (s == NULL) {
+		s = params_get(p, one);
+		*multi = 0;
+	}
+	switch (idlist_parse(s != NULL ? s : "", ids, API_MAX_IDS, n)) {
+	case IDLIST_OK:
+		break;
+	case IDLIST_TOO_MANY:
+		api_reply_error(r, API_ERR_MAX_IDS);
+		return -1;
+	default:
+		api_reply_error(r, bad);
+		return -1;
+	}
+	if (!*multi && *n != 1) {
+		api_reply_error(r, bad);
+		return -1;
+	}
+	return 0;
+}
+
+/* The engine's answers to the per-ID actions R waited for. */
+static void
+api_ids_done(struct api_reply *r)
+{
+	if (r->done != NULL)
+		r->done(r->done_arg);
+}
+
+static void
+api_status_done(void *arg, const struct orders_ids *res)
+{
+	struct api_reply *r = arg;
+	struct reply_ctx *rc = &r->api->reply;
+
+	rc->currency = r->api->panel->cfg->currency;
+	rc->decimals = r->api->panel->cfg->money_decimals;
+	reply_status(&r->body, rc, res);
+	api_ids_done(r);
+}
+
+static void
+api_refill_done(void *arg, const struct orders_ids *res)
+{
+	reply_refill(&((struct api_reply *)arg)->body, res);
+	api_ids_done(arg);
+}
+
+static void
+api_refill_status_done(void *arg, const struct orders_ids *res)
+{
+	reply_refill_status(&((struct api_reply *)arg)->body, res);
+	api_ids_done(arg);
+}
+
+static void
+api_cancel_done(void *arg, const struct orders_ids *res)
+{
+	reply_cancel(&((struct api_reply *)arg)->body, res);
+	api_ids_done(arg);
+}
+
+/* A per-ID action A: the IDs parsed here, the engine's result rendered
+ * when it comes. */
+static int
+api_per_id(struct api *api, enum api_action a, const struct customer *c,
+           const struct params *p, struct api_reply *r)
+{
+	int64_t ids[API_MAX_IDS];
+	size_t n;
+	int multi, rv;
+
+	if (a == API_REFILL_STATUS) {
+		if (api_ids(p, "refill", "refills", API_ERR_REFILL, ids, &n,
+		            &multi, r) != 0)
+			return 1;
+	} else if (api_ids(p, "order", "orders", API_ERR_ORDER, ids, &n,
+	                   &multi, r) != 0)
+		return 1;
+	switch (a) {
+	case API_STATUS:
+		rv = orders_status(api->orders, c->id, ids, n, multi,
+		                   api_status_done, r);
+		break;
+	case API_REFILL:
+		rv = orders_refill(api->orders, c->id, ids, n, multi,
+		                   api_refill_done, r);
+		break;
+	case API_REFILL_STATUS:
+		rv = orders_refill_status(api->orders, c->id, ids, n, multi,
+		                          api_refill_status_done, r);
+		break;
+	default:
+		rv = orders_cancel(api->orders, c->id, ids, n, multi,
+		                   api_cancel_done, r);
+		break;
+	}
+	if (rv < 0)
+		api_reply_error(r, API_ERR_INTERNAL);
+	return rv != 0;
+}
+
 int
 api_handle(struct api *api, struct params *p, struct api_reply *r,
            enum api_action *action, api_done_cb done, void *arg)
 {
 	struct buf *out = &r->body;
 	struct customer c;
+	int done_now;
 
 	*action = api_action_resolve(p);
 	if (api_authenticate(api, p, out, &c) != 0)
 		return 1;
 	r->key_ok = 1;
+	r->api = api;
+	r->done = NULL;
 	if (!api_rate_ok(api, *action, &c)) {
 		r->status = 429;
 		api_error(out, API_ERR_RATE);
@@ -216,17 +418,23 @@ api_handle(struct api *api, struct params *p, struct api_reply *r,
 		api_services(api, r);
 		return 1;
 	case API_ADD:
-		return orders_add(api->orders, &c, p, r, done, arg);
+		done_now = api_add(api, &c, p, r);
+		break;
 	case API_STATUS:
-		return orders_status(api->orders, &c, p, r, done, arg);
 	case API_REFILL:
-		return orders_refill(api->orders, &c, p, r, done, arg);
 	case API_REFILL_STATUS:
-		return orders_refill_status(api->orders, &c, p, r, done, arg);
 	case API_CANCEL:
-		return orders_cancel(api->orders, &c, p, r, done, arg);
+		done_now = api_per_id(api, *action, &c, p, r);
+		break;
 	default:
 		api_error(out, API_ERR_REQUEST);
 		return 1;
 	}
+	if (done_now)
+		return 1;
+	/* The engine answers from the event loop, never before this
+	 * returns. */
+	r->done = done;
+	r->done_arg = arg;
+	return 0;
 }

@@ -5,6 +5,7 @@
 #define PANELMUX_API_H
 
 #include "buf.h"
+#include "reply.h"
 
 struct config;
 struct orders;
@@ -13,16 +14,7 @@ struct ratelimit;
 struct params;
 struct store;
 
-/* The exact error strings panels use (SPEC section 4). */
-#define API_ERR_KEY "Invalid API key"
-#define API_ERR_REQUEST "Incorrect request"
-#define API_ERR_SERVICE "Incorrect service ID"
-#define API_ERR_ORDER "Incorrect order ID"
-#define API_ERR_REFILL "Refill not found"
-#define API_ERR_FUNDS "Not enough funds on balance"
-#define API_ERR_RATE "Too many requests"
-#define API_ERR_MAX_IDS "Maximum 100 IDs per request"
-#define API_ERR_INTERNAL "Internal error, please try again later"
+/* The exact error strings panels use (SPEC section 4): reply.h. */
 
 #define API_MAX_IDS 100           /* IDs per status/refill/cancel request */
 #define API_REPLY_MAX (64u << 20) /* largest reply we build */
@@ -49,7 +41,10 @@ struct api {
 	 * PER_KEY_READ (limits.read_rate_per_key). */
 	struct ratelimit *per_key;
 	struct ratelimit *per_key_read;
+	struct reply_ctx reply; /* the status words last shown */
 };
+
+typedef void (*api_done_cb)(void *arg);
 
 /* What api_handle answers: BODY, or borrowed bytes (REF, the pre-rendered
  * services list) that stay valid until REF_RELEASE(REF_ARG) is called once
@@ -62,6 +57,11 @@ struct api_reply {
 	void (*ref_release)(void *arg);
 	void *ref_arg;
 	int key_ok; /* the request's API key was valid (set by api_handle) */
+	/* While an action waits on the engine: the reply renders with API's
+	 * config, then DONE(DONE_ARG) is called (NULL: answered in time). */
+	struct api *api;
+	api_done_cb done;
+	void *done_arg;
 };
 
 void api_reply_init(struct api_reply *r);
@@ -72,8 +72,6 @@ const char *api_action_name(enum api_action a);
 /* The action a request asks for, with the widely copied PHP client's
  * omissions (no `action` for the refill family) resolved. */
 enum api_action api_action_resolve(const struct params *p);
-
-typedef void (*api_done_cb)(void *arg);
 
 /* Answer one request into OUT (initialised by the caller).  *ACTION is set
  * to the resolved action for metrics and logs, OUT->key_ok once the key is

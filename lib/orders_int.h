@@ -1,0 +1,142 @@
+/* orders_int.h - what the order engine's files share: the engine's state,
+ * an add's dispatch job, and the calls between the add path, the group
+ * commit, sweep and poll, and the life cycle.  Not for use outside
+ * lib/orders*.c. */
+#ifndef PANELMUX_ORDERS_INT_H
+#define PANELMUX_ORDERS_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/util.h>
+
+#include "batch.h"
+#include "dialect.h"
+#include "money.h"
+#include "orders.h"
+#include "ordertype.h"
+#include "store.h"
+
+#define ORDERS_SWEEP_MS 2000   /* queued orders retried this often */
+#define ORDERS_SWEEP_BATCH 200 /* queued orders looked at per sweep */
+/* A queued order one sweep claimed is not claimed again (by any instance)
+ * for this long. */
+#define ORDERS_SWEEP_LEASE_MS (ORDERS_SWEEP_MS - 200)
+#define ORDERS_POLL_CLAIM 1000  /* open orders claimed at once, 10 batches */
+#define ORDERS_MAX_ROUTES 16
+#define ORDERS_UNAVAILABLE                                                     \
+	"This service is temporarily unavailable, please try again later"
+
+#define ORDERS_GROUP_MAX 256 /* orders created or activated per commit */
+
+struct pending_add;
+
+struct add_job;
+
+/* An upstream accepted an order: recorded with others in one commit, then
+ * its job completes (the customer gets the ID once it is recorded). */
+struct pending_active {
+	struct add_job *job;
+	int64_t id;
+	char upstream_order[DIALECT_ID_SZ];
+	money_t cost;
+};
+
+struct orders {
+	struct panel *p;
+	struct batcher **b;        /* one per upstream */
+	struct event **poll_timer; /* one per upstream */
+	struct event *sweep_timer;
+	struct strmap *dispatching; /* order id -> job being sent */
+	/* Group commit: adds and activations of one loop pass. */
+	struct pending_add *adds[ORDERS_GROUP_MAX];
+	size_t nadds;
+	struct pending_active actives[ORDERS_GROUP_MAX];
+	size_t nactives;
+	struct event *group;
+	int stopping;
+	struct orders_stats stats;
+	struct orders_clock clock;
+};
+
+struct add_route {
+	size_t upstream;
+	int64_t service;
+	money_t cost;
+};
+
+struct add_wait;
+
+struct add_job {
+	struct orders *o;
+	int64_t id;
+	money_t charge, rate;
+	char *fields;
+	struct add_route routes[ORDERS_MAX_ROUTES];
+	int nroutes;
+	int route;
+	int marked; /* the route the order is 'sending' on for this job,
+	             * -1 while it is queued */
+	struct add_wait *wait;
+	char key[24];
+};
+
+struct add_wait {
+	orders_add_cb cb;
+	void *arg;
+	struct event *timer;
+	struct add_job *job;
+	int64_t id;
+};
+
+/* An add validated and waiting for its loop pass's group commit. */
+struct pending_add {
+	struct order_new on;
+	struct order_spec spec;              /* owns the fields */
+	char upstream[STORE_UPNAME_MAX + 1]; /* a reload may free the config */
+	char *request_id;
+	uint8_t hash[ORDERTYPE_HASH_LEN];
+	struct add_route routes[ORDERS_MAX_ROUTES];
+	int nroutes;
+	money_t rate;
+	orders_add_cb cb;
+	void *arg;
+};
+
+/* orders_group.c */
+void orders_group_schedule(struct orders *o);
+void orders_flush_adds(struct orders *o);
+void orders_flush_actives(struct orders *o);
+void orders_group_run(void *a, void *b);
+void orders_group_cb(evutil_socket_t fd, short what, void *arg);
+void orders_activate(struct orders *o, struct add_job *j, const char *upid,
+                     money_t cost);
+
+/* orders_add.c */
+void orders_dispatch(struct add_job *j);
+struct add_job *orders_job_new(struct orders *o, int64_t id, money_t charge,
+                               char *fields);
+void orders_job_free(struct add_job *j);
+int orders_job_routes(struct add_job *j, int64_t service_id);
+void orders_ambiguous(struct add_job *j, const char *upstream,
+                      const char *why);
+void orders_pending_free(struct pending_add *pa);
+void orders_pending_answer(struct pending_add *pa, enum orders_err why,
+                           const char *text, int64_t id);
+void orders_pending_start(struct orders *o, struct pending_add *pa,
+                          int64_t id);
+
+/* orders_poll.c */
+struct orders_apply_ctx {
+	struct orders *o;
+	size_t upi;
+};
+
+void orders_sweep(struct orders *o);
+void orders_sweep_cb(evutil_socket_t fd, short what, void *arg);
+void orders_poll_cb(evutil_socket_t fd, short what, void *arg);
+void orders_apply(void *ctx, enum batch_action a, int64_t local,
+                  const char *id, const struct batch_answer *ans);
+void orders_ignore(const char *id, const struct batch_answer *ans, void *arg);
+
+#endif

@@ -1,0 +1,345 @@
+/* orders_poll.c - the sweeper (queued orders sent, too old ones refunded),
+ * the status poller, and settlement (the batchers' apply hook). */
+#include <stdio.h>
+#include <string.h>
+
+#include "batch.h"
+#include "config.h"
+#include "dialect.h"
+#include "fiber.h"
+#include "log.h"
+#include "money.h"
+#include "orders.h"
+#include "orders_int.h"
+#include "panel.h"
+#include "store.h"
+#include "strmap.h"
+
+/*
+ * The time rules.
+ */
+
+int
+orders_queue_expired(int64_t created_s, int64_t now_s)
+{
+	return now_s - created_s > ORDERS_QUEUE_MAX_S;
+}
+
+int64_t
+orders_poll_due_before(int64_t now_ms, int64_t interval_ms)
+{
+	return now_ms - interval_ms + interval_ms / 10;
+}
+
+int
+orders_status_fresh(int64_t polled_ms, int64_t now_ms, int64_t interval_ms)
+{
+	return polled_ms > now_ms - interval_ms;
+}
+
+/*
+ * The sweeper: queued orders (not sent yet, or not sent by a previous run
+ * that crashed) are sent; too old ones are refunded.
+ */
+
+struct sweep_ctx {
+	struct orders *o;
+	int64_t ids[ORDERS_SWEEP_BATCH];
+	int64_t created[ORDERS_SWEEP_BATCH];
+	money_t charge[ORDERS_SWEEP_BATCH];
+	int64_t service[ORDERS_SWEEP_BATCH];
+	int n;
+};
+
+static int
+orders_sweep_collect(const struct order *ord, void *arg)
+{
+	struct sweep_ctx *sc = arg;
+
+	sc->ids[sc->n] = ord->id;
+	sc->created[sc->n] = ord->created_at;
+	sc->charge[sc->n] = ord->charge;
+	sc->service[sc->n] = ord->service_id;
+	sc->n++;
+	return sc->n == ORDERS_SWEEP_BATCH;
+}
+
+void
+orders_sweep(struct orders *o)
+{
+	int64_t now_ms = o->clock.wall_ms();
+	struct order_filter f = {ORDER_QUEUED, 0, NULL,
+	                         now_ms - ORDERS_SWEEP_LEASE_MS,
+	                         ORDERS_SWEEP_BATCH};
+	struct sweep_ctx sc;
+	int64_t now = now_ms / 1000;
+
+	if (o->stopping)
+		return;
+	sc.o = o;
+	sc.n = 0;
+	/* Claimed, so that instances sharing a database sweep disjoint
+	 * orders; sending stays a conditional move from queued. */
+	if (store_order_claim(o->p->st, &f, now_ms, orders_sweep_collect, &sc) <
+	    0)
+		return;
+	for (int i = 0; i < sc.n; i++) {
+		char key[24], *fields = NULL;
+		struct add_job *j;
+
+		snprintf(key, sizeof(key), "%lld", (long long)sc.ids[i]);
+		if (strmap_get(o->dispatching, key) != NULL)
+			continue;
+		if (orders_queue_expired(sc.created[i], now)) {
+			if (store_order_reject(o->p->st, sc.ids[i],
+			                       "not sent in time") == STORE_OK)
+				log_warnx("order %lld: no upstream took it "
+				          "within %d s: refunded",
+				          (long long)sc.ids[i],
+				          ORDERS_QUEUE_MAX_S);
+			continue;
+		}
+		if (store_order_fields(o->p->st, sc.ids[i], &fields) !=
+		    STORE_OK)
+			continue;
+		j = orders_job_new(o, sc.ids[i], sc.charge[i], fields);
+		if (orders_job_routes(j, sc.service[i]) != 0) {
+			if (store_order_reject(o->p->st, j->id,
+			                       "Incorrect service ID") ==
+			    STORE_OK)
+				log_warnx("order %lld: its service is gone: "
+				          "refunded",
+				          (long long)j->id);
+			orders_job_free(j);
+			continue;
+		}
+		orders_dispatch(j);
+	}
+}
+
+static void
+orders_sweep_run(void *a, void *b)
+{
+	orders_sweep(a);
+}
+
+void
+orders_sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+	fiber_spawn(orders_sweep_run, arg, NULL);
+}
+
+/*
+ * Status: the poller, settlement (the batcher's apply hook), and the
+ * action.
+ */
+
+/* The state an upstream status settles to, or -1 while it is open. */
+static int
+orders_final_state(enum dialect_status s)
+{
+	switch (s) {
+	case DIALECT_STATUS_COMPLETED:
+		return ORDER_COMPLETED;
+	case DIALECT_STATUS_PARTIAL:
+		return ORDER_PARTIAL;
+	case DIALECT_STATUS_CANCELED:
+		return ORDER_CANCELED;
+	case DIALECT_STATUS_REFUNDED:
+		return ORDER_REFUNDED;
+	default:
+		return -1;
+	}
+}
+
+void
+orders_settle_decide(const struct order *ord,
+                     const struct dialect_order_status *st, int decimals,
+                     struct orders_settlement *out)
+{
+	int final;
+
+	out->final_state = -1;
+	out->refund = 0;
+	out->remains = -1;
+	if (st->has_remains) /* clamp: panels send negatives and more */
+		out->remains = st->remains < 0 ? 0
+		               : st->remains > ord->upstream_quantity
+		                   ? ord->upstream_quantity
+		                   : st->remains;
+	if (ord->state != ORDER_ACTIVE) {
+		/* Final already (settled exactly once), or not sent yet. */
+		out->what = ORDERS_SETTLE_IGNORE;
+		return;
+	}
+	if (st->status == DIALECT_STATUS_UNKNOWN ||
+	    st->status == DIALECT_STATUS_FAIL) {
+		out->what = ORDERS_SETTLE_UNKNOWN;
+		return;
+	}
+	if ((final = orders_final_state(st->status)) < 0) {
+		out->what = ORDERS_SETTLE_RECORD;
+		return;
+	}
+	if (final == ORDER_PARTIAL && out->remains < 0) {
+		/* How much to refund is unknown: a later answer settles. */
+		out->what = ORDERS_SETTLE_WAIT;
+		return;
+	}
+	out->what = ORDERS_SETTLE_FINAL;
+	out->final_state = final;
+	if (store_refund_for(decimals, (enum order_state)final, ord->charge,
+	                     ord->upstream_quantity, out->remains,
+	                     &out->refund) != 0)
+		out->refund = -1;
+}
+
+static void
+orders_apply_status(struct orders *o, size_t upi, int64_t local, const char *id,
+                    const struct batch_answer *ans)
+{
+	const struct cfg_upstream *cu = &o->p->cfg->upstreams[upi];
+	const struct dialect_order_status *st = ans->st;
+	char word[sizeof(((struct order *)0)->upstream_status)];
+	struct order_update u;
+	struct order ord;
+	struct orders_settlement sd;
+	enum store_result r;
+	money_t factor;
+
+	if (ans->transport != UP_REPLIED || ans->item != DIALECT_ITEM_OK) {
+		if (ans->transport == UP_REPLIED &&
+		    ans->item == DIALECT_ITEM_REJECTED) {
+			log_warnx("order %lld: %s says of its order %s: %s",
+			          (long long)local, cu->name, id, ans->msg);
+			store_order_polled(o->p->st, &local, 1,
+			                   o->clock.wall_ms());
+		}
+		return;
+	}
+	if (store_order_get(o->p->st, local, &ord) != STORE_OK)
+		return;
+	orders_settle_decide(&ord, st, o->p->cfg->money_decimals, &sd);
+	if (sd.what == ORDERS_SETTLE_IGNORE)
+		return;
+	/* Again: the call may have parked while a reload replaced it. */
+	cu = &o->p->cfg->upstreams[upi];
+	memset(&u, 0, sizeof(u));
+	u.status = dialect_status_name(st->status);
+	u.start_count = st->has_start_count ? st->start_count : -1;
+	u.remains = sd.remains;
+	u.cost = -1;
+	if (st->has_charge &&
+	    config_currency_value(o->p->cfg,
+	                          cu->currency != NULL ? cu->currency
+	                                               : o->p->cfg->currency,
+	                          &factor) == 0 &&
+	    money_mul(st->charge, factor, MONEY_ROUND_UP, &u.cost) != 0)
+		u.cost = -1;
+	u.final_state = sd.final_state;
+	if (sd.what == ORDERS_SETTLE_UNKNOWN) {
+		/* A word we cannot act on moves no money.  It is recorded as
+		 * the upstream's word (the operator sees it in `order show`),
+		 * and logged and counted once per change, not at every poll. */
+		snprintf(word, sizeof(word), "%s", st->status_raw);
+		if (strcmp(word, ord.upstream_status) != 0) {
+			o->stats.unknown_status++;
+			log_warnx("order %lld: %s reports status \"%s\": no "
+			          "money moves until it reports a known one",
+			          (long long)local, cu->name, word);
+		}
+		u.status = word;
+	}
+	if (sd.what == ORDERS_SETTLE_WAIT) {
+		log_warnx("order %lld: Partial without remains: not settled "
+		          "yet",
+		          (long long)local);
+		u.status = NULL;
+	}
+	r = store_order_status(o->p->st, local, &u);
+	if (r == STORE_OK && u.final_state >= 0) {
+		o->stats.settled++;
+		log_info("order %lld: %s", (long long)local,
+		         dialect_status_name(st->status));
+	} else if (r == STORE_ERROR)
+		log_warnx("order %lld: status not recorded", (long long)local);
+}
+
+void
+orders_apply(void *ctx, enum batch_action a, int64_t local, const char *id,
+             const struct batch_answer *ans)
+{
+	struct orders_apply_ctx *ac = ctx;
+
+	if (a == BATCH_STATUS)
+		orders_apply_status(ac->o, ac->upi, local, id, ans);
+}
+
+void
+orders_ignore(const char *id, const struct batch_answer *ans, void *arg)
+{
+}
+
+struct poll_ctx {
+	struct orders *o;
+	size_t upi;
+	int64_t asked;
+};
+
+static int
+orders_poll_one(const struct order *ord, void *arg)
+{
+	struct poll_ctx *pc = arg;
+
+	if (ord->upstream_order[0] == '\0')
+		return 0;
+	batch_ask(pc->o->b[pc->upi], BATCH_STATUS, ord->upstream_order, ord->id,
+	          orders_ignore, NULL);
+	pc->asked++;
+	return 0;
+}
+
+void
+orders_poll(struct orders *o, size_t idx)
+{
+	const struct cfg_upstream *cu = &o->p->cfg->upstreams[idx];
+	int64_t due =
+	    orders_poll_due_before(o->clock.wall_ms(), cu->poll_interval_ms);
+	/* A copy: each claim may park this fiber while a reload frees the
+	 * configuration (valgrind caught the filter reading a freed name). */
+	char name[STORE_UPNAME_MAX + 1];
+	struct order_filter f = {ORDER_ACTIVE, 0, name, due,
+	                         o->p->st->shared ? ORDERS_POLL_CLAIM
+	                                          : INT64_MAX};
+	struct poll_ctx pc = {o, idx, 0};
+	int64_t n;
+
+	snprintf(name, sizeof(name), "%s", cu->name);
+	cu = NULL;
+	if (o->stopping)
+		return;
+	/* Claimed in whole batches: instances sharing a database poll
+	 * disjoint orders and each batch stays full. */
+	do
+		n = store_order_claim(o->p->st, &f, o->clock.wall_ms(),
+		                      orders_poll_one, &pc);
+	while (o->p->st->shared && n == ORDERS_POLL_CLAIM && !o->stopping);
+	if (pc.asked > 0)
+		log_debug("poll %s: %lld open orders asked", name,
+		          (long long)pc.asked);
+}
+
+static void
+orders_poll_run(void *a, void *b)
+{
+	struct orders_apply_ctx *ac = a;
+
+	orders_poll(ac->o, ac->upi);
+}
+
+void
+orders_poll_cb(evutil_socket_t fd, short what, void *arg)
+{
+	fiber_spawn(orders_poll_run, arg, NULL);
+}
+
