@@ -251,21 +251,26 @@ store_sqlite_schema_migrate(struct store_sqlite *s, const char *path)
 }
 
 /* Record money.decimals at the first open; refuse another value later
- * (store_decimals_agree). */
+ * (store_decimals_agree).  Read first: only the first open writes, so a
+ * CLI command that only reads never waits for the write lock a busy
+ * daemon holds (it did, and timed out, while the daemon applied a poll
+ * cycle of 10,000 orders). */
 int
 store_sqlite_schema_decimals(struct store_sqlite *s, const char *path,
                              int decimals)
 {
+	static const char read_sql[] =
+	    "SELECT value FROM meta WHERE key = 'money_decimals'";
 	char sql[128], stored[16] = "";
 
 	snprintf(sql, sizeof(sql),
 	         "INSERT OR IGNORE INTO meta (key, value)"
 	         " VALUES ('money_decimals', '%d')",
 	         decimals);
-	if (sqlite_pragma(s, sql, NULL, 0) != 0 ||
-	    sqlite_pragma(s,
-	                  "SELECT value FROM meta WHERE key = 'money_decimals'",
-	                  stored, sizeof(stored)) != 0) {
+	if (sqlite_pragma(s, read_sql, stored, sizeof(stored)) != 0 ||
+	    (stored[0] == '\0' &&
+	     (sqlite_pragma(s, sql, NULL, 0) != 0 ||
+	      sqlite_pragma(s, read_sql, stored, sizeof(stored)) != 0))) {
 		log_warnx("store: %s: cannot read money.decimals: %s", path,
 		          sqlite3_errmsg(s->db));
 		return -1;

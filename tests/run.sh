@@ -67,6 +67,11 @@ tally() { # $1 = label; reads TAP on stdin; shows the diagnostics of failures
 	done
 }
 
+# lib/'s layout rules (README, "Layout"): once, whatever the builds.
+if [ -z "$filter" ] || [[ check_layout =~ $filter ]]; then
+	tally "layout" < <(python3 tests/check_layout.py lib 2>&1)
+fi
+
 for b in "$@"; do
 	if [ ! -x "$b/panelmuxd" ]; then
 		echo "$b: not built"; fail=$((fail + 1)); failed+=("$b: not built"); continue
