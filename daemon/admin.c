@@ -294,14 +294,14 @@ admin_money_state(struct admin *a, struct buf *b)
 		    "panelmux_order_events_total{event=\"added\"} %llu\n"
 		    "panelmux_order_events_total{event=\"rejected\"} %llu\n"
 		    "panelmux_order_events_total{event=\"ambiguous\"} %llu\n"
-		    "panelmux_order_events_total{event=\"parked\"} %llu\n"
+		    "panelmux_order_events_total{event=\"unrouted\"} %llu\n"
 		    "panelmux_order_events_total{event=\"settled\"} %llu\n"
 		    "panelmux_order_events_total{event=\"unknown_status\"} "
 		    "%llu\n",
 		    (unsigned long long)os.added,
 		    (unsigned long long)os.rejected,
 		    (unsigned long long)os.ambiguous,
-		    (unsigned long long)os.parked,
+		    (unsigned long long)os.unrouted,
 		    (unsigned long long)os.settled,
 		    (unsigned long long)os.unknown_status);
 	}

@@ -497,7 +497,7 @@ cli_order_list(struct cli *c, int argc, char **argv)
 	return store_order_list(c->st, &f, cli_order_row, c) < 0 ? 1 : 0;
 }
 
-/* An ambiguous order is settled by the operator, who asked the upstream
+/* An order in doubt is settled by the operator, who asked the upstream
  * panel what became of it. */
 static int
 cli_order_resolve(struct cli *c, int argc, char **argv)

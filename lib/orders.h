@@ -22,13 +22,15 @@ struct panel;
 struct orders;
 
 struct orders_stats {
-	uint64_t added, rejected, ambiguous, parked, settled;
+	/* ambiguous counts add outcomes (the order is then in doubt);
+	 * unrouted, adds no route could take yet (they stay queued). */
+	uint64_t added, rejected, ambiguous, unrouted, settled;
 	uint64_t unknown_status;
 };
 
 struct orders *orders_new(struct panel *p);
 /* Start the sweeper (queued orders are sent: after a crash too) and the
- * pollers; report orders left `sending` by a previous run as ambiguous. */
+ * pollers; report orders left `sending` by a previous run: in doubt. */
 void orders_start(struct orders *o);
 /* The panel's config changed (a reload): batch sizes and poll intervals
  * follow it. */

@@ -315,7 +315,7 @@ orders_dispatch(struct add_job *j)
 	/* No route could take it now: it stays queued (charged, not sent). */
 	if (j->marked >= 0)
 		store_order_unsent(o->p->st, j->id);
-	o->stats.parked++;
+	o->stats.unrouted++;
 	orders_job_free(j);
 }
 

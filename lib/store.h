@@ -495,7 +495,7 @@ enum store_result store_order_reject(struct store *st, int64_t id,
  * final order is never changed again. */
 enum store_result store_order_status(struct store *st, int64_t id,
                                      const struct order_update *u);
-/* The operator settles an ambiguous (sending) order: with UPSTREAM_ORDER it
+/* The operator settles an order in doubt (left sending): with UPSTREAM_ORDER it
  * becomes active, with NULL it is refunded. */
 enum store_result store_order_resolve(struct store *st, int64_t id,
                                       const char *upstream_order);
