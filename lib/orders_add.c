@@ -58,6 +58,7 @@ orders_job_free(struct add_job *j)
 {
 	orders_wake(j, NULL);
 	strmap_del(j->o->dispatching, j->key);
+	config_unref(j->cfg);
 	free(j->fields);
 	free(j);
 }
@@ -101,6 +102,7 @@ orders_job_new(struct orders *o, int64_t id, money_t charge, char *fields)
 	j->charge = charge;
 	j->fields = fields;
 	j->marked = -1;
+	j->cfg = config_ref(o->p->cfg);
 	snprintf(j->key, sizeof(j->key), "%lld", (long long)id);
 	strmap_put(o->dispatching, j->key, j);
 	return j;
@@ -205,13 +207,11 @@ orders_add_done(const struct up_result *res, void *arg)
 	struct add_job *j = arg;
 	struct orders *o = j->o;
 	const struct add_route *rt = &j->routes[j->route];
-	/* A copy: a store call may park this fiber while a reload frees the
-	 * configuration. */
-	char up[STORE_UPNAME_MAX + 1], shown[96];
+	/* The job holds its configuration across the store calls below. */
+	const char *up = j->cfg->upstreams[rt->upstream].name;
+	char shown[96];
 	struct dialect_add d;
 	money_t cost = 0;
-
-	snprintf(up, sizeof(up), "%s", o->p->cfg->upstreams[rt->upstream].name);
 
 	if (res->transport == UP_NOT_SENT) {
 		/* Provably not sent: back to queued, then the next route. */

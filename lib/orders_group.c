@@ -95,7 +95,7 @@ orders_group_acts_done(struct orders *o, struct orders_group *g)
 	for (size_t i = 0; i < g->nacts; i++) {
 		struct add_job *j = g->acts[i].job;
 		const char *up =
-		    o->p->cfg->upstreams[j->routes[j->route].upstream].name;
+		    j->cfg->upstreams[j->routes[j->route].upstream].name;
 
 		if (g->act_res[i] != STORE_OK) {
 			orders_ambiguous(j, up,

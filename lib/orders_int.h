@@ -79,6 +79,11 @@ struct add_job {
 	             * -1 while it is queued */
 	struct add_wait *wait;
 	char key[24];
+	/* The configuration the job was made under, held (config_ref) for
+	 * its life: its calls park the fiber while a reload may drop the
+	 * daemon's own reference.  Upstreams keep their names and places
+	 * across reloads, so route indices and names read here stay true. */
+	const struct config *cfg;
 };
 
 struct add_wait {

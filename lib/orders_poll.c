@@ -195,10 +195,11 @@ orders_settle_decide(const struct order *ord,
 }
 
 static void
-orders_apply_status(struct orders *o, size_t upi, int64_t local, const char *id,
+orders_apply_status(struct orders *o, const struct config *cfg, size_t upi,
+                    int64_t local, const char *id,
                     const struct batch_answer *ans)
 {
-	const struct cfg_upstream *cu = &o->p->cfg->upstreams[upi];
+	const struct cfg_upstream *cu = &cfg->upstreams[upi];
 	const struct dialect_order_status *st = ans->st;
 	char word[sizeof(((struct order *)0)->upstream_status)];
 	struct order_update u;
@@ -219,20 +220,18 @@ orders_apply_status(struct orders *o, size_t upi, int64_t local, const char *id,
 	}
 	if (store_order_get(o->p->st, local, &ord) != STORE_OK)
 		return;
-	orders_settle_decide(&ord, st, o->p->cfg->money_decimals, &sd);
+	orders_settle_decide(&ord, st, cfg->money_decimals, &sd);
 	if (sd.what == ORDERS_SETTLE_IGNORE)
 		return;
-	/* Again: the call may have parked while a reload replaced it. */
-	cu = &o->p->cfg->upstreams[upi];
 	memset(&u, 0, sizeof(u));
 	u.status = dialect_status_name(st->status);
 	u.start_count = st->has_start_count ? st->start_count : -1;
 	u.remains = sd.remains;
 	u.cost = -1;
 	if (st->has_charge &&
-	    config_currency_value(o->p->cfg,
+	    config_currency_value(cfg,
 	                          cu->currency != NULL ? cu->currency
-	                                               : o->p->cfg->currency,
+	                                               : cfg->currency,
 	                          &factor) == 0 &&
 	    money_mul(st->charge, factor, MONEY_ROUND_UP, &u.cost) != 0)
 		u.cost = -1;
@@ -270,9 +269,16 @@ orders_apply(void *ctx, enum batch_action a, int64_t local, const char *id,
              const struct batch_answer *ans)
 {
 	struct orders_apply_ctx *ac = ctx;
+	const struct config *cfg;
 
-	if (a == BATCH_STATUS)
-		orders_apply_status(ac->o, ac->upi, local, id, ans);
+	if (a != BATCH_STATUS)
+		return;
+	/* One snapshot for the answer, held across its store calls (each
+	 * may park this fiber while a reload drops the daemon's
+	 * reference). */
+	cfg = config_ref(ac->o->p->cfg);
+	orders_apply_status(ac->o, cfg, ac->upi, local, id, ans);
+	config_unref(cfg);
 }
 
 void
@@ -302,22 +308,23 @@ orders_poll_one(const struct order *ord, void *arg)
 void
 orders_poll(struct orders *o, size_t idx)
 {
-	const struct cfg_upstream *cu = &o->p->cfg->upstreams[idx];
+	/* Held across the claims, each of which may park this fiber while
+	 * a reload drops the daemon's reference (valgrind once caught the
+	 * filter reading a freed name). */
+	const struct config *cfg = config_ref(o->p->cfg);
+	const struct cfg_upstream *cu = &cfg->upstreams[idx];
 	int64_t due =
 	    orders_poll_due_before(o->clock.wall_ms(), cu->poll_interval_ms);
-	/* A copy: each claim may park this fiber while a reload frees the
-	 * configuration (valgrind caught the filter reading a freed name). */
-	char name[STORE_UPNAME_MAX + 1];
-	struct order_filter f = {ORDER_ACTIVE, 0, name, due,
+	struct order_filter f = {ORDER_ACTIVE, 0, cu->name, due,
 	                         o->p->st->shared ? ORDERS_POLL_CLAIM
 	                                          : INT64_MAX};
 	struct poll_ctx pc = {o, idx, 0};
 	int64_t n;
 
-	snprintf(name, sizeof(name), "%s", cu->name);
-	cu = NULL;
-	if (o->stopping)
+	if (o->stopping) {
+		config_unref(cfg);
 		return;
+	}
 	/* Claimed in whole batches: instances sharing a database poll
 	 * disjoint orders and each batch stays full. */
 	do
@@ -325,8 +332,9 @@ orders_poll(struct orders *o, size_t idx)
 		                      orders_poll_one, &pc);
 	while (o->p->st->shared && n == ORDERS_POLL_CLAIM && !o->stopping);
 	if (pc.asked > 0)
-		log_debug("poll %s: %lld open orders asked", name,
+		log_debug("poll %s: %lld open orders asked", cu->name,
 		          (long long)pc.asked);
+	config_unref(cfg);
 }
 
 static void
