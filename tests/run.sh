@@ -14,6 +14,7 @@ set -u
 cd "$(dirname "$0")/.."
 pass=0
 fail=0
+skipped=0
 failed=()
 filter=${TESTS_FILTER:-}
 
@@ -58,6 +59,8 @@ tally() { # $1 = label; reads TAP on stdin; shows the diagnostics of failures
 	local label=$1 line diag=
 	while IFS= read -r line; do
 		case $line in
+		# a skip is neither a pass nor a failure: counted apart
+		"ok "*"# SKIP"* | "not ok "*"# SKIP"*) skipped=$((skipped + 1)); diag=; echo "$label: $line" ;;
 		"ok "*) pass=$((pass + 1)); diag=; echo "$label: $line" ;;
 		"not ok "*) fail=$((fail + 1)); diag=1; failed+=("$label: ${line#not ok }"); echo "$label: $line" ;;
 		"#"*) if [ -n "$diag" ]; then echo "$label: $line"; fi ;;
@@ -129,5 +132,5 @@ if [ ${#failed[@]} -gt 0 ]; then
 	echo "failed:"
 	printf '  %s\n' "${failed[@]}"
 fi
-echo "$pass passed, $fail failed"
+echo "$pass passed, $fail failed, $skipped skipped"
 [ "$fail" -eq 0 ]
