@@ -162,7 +162,7 @@ CONFIG = """\
 listen:
   api: "127.0.0.1:{port}"
   paths: ["/api/v2"]
-  admin: ""
+  admin: "{admin}"
 store:
   sqlite: "{db}"
 log:
@@ -199,23 +199,27 @@ def cleanup(tmp, fp=None, *pms):
     shutil.rmtree(tmp, ignore_errors=True)
 
 
-def write_config(path, port, up_port, db, poll="10m", up_conns=16):
+def write_config(path, port, up_port, db, poll="10m", up_conns=16, admin=""):
+    """ADMIN: listen.admin ("" turns it off, as for the other scenarios)."""
     text = CONFIG.format(port=port, up_port=up_port, db=db, poll=poll,
-                         up_conns=up_conns, up_key=UPSTREAM_KEY)
+                         up_conns=up_conns, up_key=UPSTREAM_KEY, admin=admin)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(text)
 
 
 class Panelmux:
-    """A config and store in TMP; the daemon is started by start()."""
+    """A config and store in TMP; the daemon is started by start().  With
+    ADMIN, listen.admin is on at admin_port (/metrics, /healthz, /adminapi/)."""
 
-    def __init__(self, tmp, up_port, poll="10m", up_conns=16):
+    def __init__(self, tmp, up_port, poll="10m", up_conns=16, admin=False):
         self.tmp = tmp
         self.port = free_port()
+        self.admin_port = free_port() if admin else None
         self.db = os.path.join(tmp, "panelmux.db")
         self.conf = os.path.join(tmp, "panelmux.yaml")
-        write_config(self.conf, self.port, up_port, self.db, poll, up_conns)
+        write_config(self.conf, self.port, up_port, self.db, poll, up_conns,
+                     f"127.0.0.1:{self.admin_port}" if admin else "")
         self.proc = None
 
     def cli(self, *args):
@@ -238,6 +242,8 @@ class Panelmux:
                                      env=env or os.environ)
         if wait:
             wait_port(self.port, self.proc)
+            if self.admin_port:
+                wait_port(self.admin_port, self.proc)
         return self.proc
 
     def stop(self):

@@ -99,6 +99,27 @@ def rows(r):
         out.append([label, fmt(p), f"{fmt(a)} (1 instance on SQLite, {conns} connections)",
                     "n/a" if ratio is None else f"{ratio:.3f} x", "-",
                     "NO DATA" if ratio is None else "info"])
+
+    # Admin API (bench_admin.py).
+    conns = int(num(r, "admin.conns") or 8)
+    p, a = num(r, "admin.pay_pmx"), num(r, "admin.fsync_anchor")
+    ratio = p / a if p is not None and a else None
+    out.append([f"admin payments/add per second, durable (SQLite, synchronous=FULL; wrk, {conns} connections,"
+                f" JSON, a distinct external_id each)", fmt(p, "/s"),
+                f"{fmt(a, '/s')} durable commits (Python sqlite3, 1 writer, WAL + synchronous=FULL,"
+                f" one INSERT each, same directory)",
+                "n/a" if ratio is None else f"{ratio:.3f} x", "-",
+                "NO DATA" if ratio is None else "info"])
+    for key, what in (("page", "no filter"), ("pagef", "user + order_status")):
+        p, a = num(r, f"admin.{key}_pmx"), num(r, f"admin.{key}_anchor")
+        p99, a99 = num(r, f"admin.{key}_pmx_p99"), num(r, f"admin.{key}_anchor_p99")
+        size = num(r, f"admin.{key}_bytes")
+        ratio = p / a if p is not None and a else None
+        out.append([f"admin orders page of 100 over 100,000 orders, {what}, every page (wrk, {conns} connections):"
+                    f" req/s, p99", f"{fmt(p)} req/s, p99 {fmt(p99, ' ms', 2)}",
+                    f"{fmt(a)} req/s, p99 {fmt(a99, ' ms', 2)} (nginx `return 200`, same {fmt(size)} bytes)",
+                    "n/a" if ratio is None else f"{ratio:.3f} x", "p99 <= 50 ms",
+                    "NO DATA" if p99 is None else ("PASS" if p99 <= 50 else "MISS")])
     return out
 
 
@@ -151,6 +172,19 @@ def details(r):
         d.append(f"scale-out: orders by state after the adds: PostgreSQL {g('pg_states')},"
                  f" SQLite {g('sqlite_states')}; `panelmux check`: PostgreSQL {g('pg_check')},"
                  f" SQLite {g('sqlite_check')}")
+    if "admin.pay_pmx" in r:
+        g = lambda k: r.get(f"admin.{k}", "n/a")
+        d.append(f"admin payments/add: p50 {g('pay_pmx_p50')} ms, p99 {g('pay_pmx_p99')} ms, server CPU"
+                 f" {g('pay_pmx_cpu_us')} us/payment, wrk errors (socket or non-2xx) {g('pay_pmx_errors')};"
+                 f" {g('pay_check')}; the anchor with {g('conns')} writers on their own connections:"
+                 f" {g('fsync_anchor_n')}/s (SQLite {g('fsync_sqlite')})")
+    if "admin.page_pmx" in r:
+        g = lambda k: r.get(f"admin.{k}", "n/a")
+        d.append(f"admin orders page: server CPU per request (us), panelmux vs nginx: no filter"
+                 f" {g('page_pmx_cpu_us')} vs {g('page_anchor_cpu_us')}, filtered {g('pagef_pmx_cpu_us')} vs"
+                 f" {g('pagef_anchor_cpu_us')}; p50 {g('page_pmx_p50')} / {g('pagef_pmx_p50')} ms;"
+                 f" wrk errors {g('page_pmx_errors')} / {g('pagef_pmx_errors')}")
+        d.append(f"admin orders page, one connection, median/max ms of 20: {g('probe')}")
     return d
 
 
