@@ -252,6 +252,13 @@ test_migrate_upstream_quantity(void **state)
 	                 "UPDATE customers SET balance = balance + 50000000;"
 	                 "ALTER TABLE orders DROP COLUMN upstream_quantity;"
 	                 "DROP TABLE meta;"
+	                 /* and what version 4 added */
+	                 "DROP TABLE admin_keys; DROP TABLE audit;"
+	                 "DROP INDEX ledger_external; DROP INDEX ledger_order;"
+	                 "DROP INDEX orders_service; DROP INDEX orders_created;"
+	                 "ALTER TABLE ledger DROP COLUMN method;"
+	                 "ALTER TABLE ledger DROP COLUMN external_id;"
+	                 "ALTER TABLE ledger DROP COLUMN actor;"
 	                 "PRAGMA user_version = 2;",
 	                 NULL, NULL, &err);
 	if (rc != SQLITE_OK)
