@@ -203,6 +203,7 @@ cli_check(struct cli *c, int argc, char **argv)
 }
 
 struct cli_sync {
+	struct ops *ops;
 	int pending;
 	int failed;
 };
@@ -213,14 +214,23 @@ cli_sync_done(struct panel *p, size_t idx, int ok, const char *why, void *arg)
 	struct cli_sync *cs = arg;
 	const struct panel_upstream *pu = &p->ups[idx];
 
-	if (ok)
+	struct ops_result r;
+	char detail[64];
+
+	if (ok) {
 		printf("%s: %lld services imported\n", pu->state.name,
 		       (long long)pu->state.services);
-	else {
+		ops_fail(&r, OPS_OK, NULL);
+	} else {
 		printf("%s: sync failed (%s); the stored catalogue is kept\n",
 		       pu->state.name, why != NULL ? why : "no usable reply");
+		ops_fail(&r, OPS_ERROR, "sync failed (%s)",
+		         why != NULL ? why : "no usable reply");
 		cs->failed++;
 	}
+	snprintf(detail, sizeof(detail), "{\"services\":%lld}",
+	         (long long)(ok ? pu->state.services : 0));
+	ops_audit(cs->ops, "services/sync", pu->state.name, detail, &r);
 	if (--cs->pending == 0)
 		event_base_loopbreak(p->base);
 }
@@ -243,7 +253,7 @@ cli_panel(struct cli *c, struct event_base **base)
 static int
 cli_services_sync(struct cli *c, int argc, char **argv)
 {
-	struct cli_sync cs = {0, 0};
+	struct cli_sync cs = {&c->ops, 0, 0};
 	struct event_base *base;
 	struct panel *p;
 	int idx = -1;

@@ -91,7 +91,7 @@ int ops_key_add(struct ops *o, const char *name, int read_only,
                 char key[AUTH_KEY_LEN + 1], struct ops_result *r);
 int ops_key_revoke(struct ops *o, const char *name, struct ops_result *r);
 
-/* Record a write done elsewhere (the order engine's cancels): ACTION on
+/* Record a write done elsewhere (the order engine's cancels, the CLI's syncs): ACTION on
  * TARGET with DETAIL (JSON text, NULL: {}) and R's outcome. */
 void ops_audit(struct ops *o, const char *action, const char *target,
                const char *detail, const struct ops_result *r);
