@@ -88,16 +88,17 @@ cli_customer_fund(struct cli *c, int argc, char **argv)
 	int dup;
 
 	for (int i = 2; i < argc; i += 2) {
-		const char **dst = strcmp(argv[i], "--note") == 0     ? &in.memo
-		                   : strcmp(argv[i], "--method") == 0 ? &in.method
-		                   : strcmp(argv[i], "--ref") == 0
-		                       ? &in.external_id
-		                       : NULL;
+		const char **dst =
+		    strcmp(argv[i], "--note") == 0     ? &in.memo
+		    : strcmp(argv[i], "--method") == 0 ? &in.method
+		    : strcmp(argv[i], "--ref") == 0    ? &in.external_id
+		                                       : NULL;
 
 		if (dst == NULL || i + 1 >= argc) {
-			fprintf(stderr,
-			        "usage: customer fund NAME AMOUNT [--note TEXT] "
-			        "[--method TEXT] [--ref ID]\n");
+			fprintf(
+			    stderr,
+			    "usage: customer fund NAME AMOUNT [--note TEXT] "
+			    "[--method TEXT] [--ref ID]\n");
 			return 2;
 		}
 		*dst = argv[i + 1];
@@ -276,10 +277,9 @@ cli_services_sync(struct cli *c, int argc, char **argv)
 		if (cu->key == NULL) {
 			/* Loaded with CONFIG_LAZY_SECRETS: say why here,
 			 * where the key is needed. */
-			fprintf(stderr, "panelmux: %s: cannot sync: %s\n",
-			        cu->name,
-			        cu->key_error != NULL ? cu->key_error
-			                              : "no key");
+			fprintf(
+			    stderr, "panelmux: %s: cannot sync: %s\n", cu->name,
+			    cu->key_error != NULL ? cu->key_error : "no key");
 			cs.failed++;
 			continue;
 		}
@@ -524,7 +524,8 @@ cli_admin_key(struct cli *c, int argc, char **argv)
 	if (argc == 1 && strcmp(argv[0], "list") == 0) {
 		printf("%-24s %-10s %-8s %s\n", "key", "access", "state",
 		       "created");
-		return store_admin_key_list(c->st, cli_print_admin_key, NULL) < 0
+		return store_admin_key_list(c->st, cli_print_admin_key, NULL) <
+		               0
 		           ? 1
 		           : 0;
 	}
@@ -573,7 +574,8 @@ cli_audit(struct cli *c, int argc, char **argv)
 			f.limit = strtoll(argv[i + 1], &end, 10);
 			if (*end != '\0' || f.limit < 1 ||
 			    f.limit > STORE_PAGE_MAX) {
-				fprintf(stderr, "panelmux: --limit is 1 to %d\n",
+				fprintf(stderr,
+				        "panelmux: --limit is 1 to %d\n",
 				        STORE_PAGE_MAX);
 				return 2;
 			}

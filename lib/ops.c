@@ -116,7 +116,8 @@ ops_record(struct ops *o, const char *action, const char *target,
 	memset(&e, 0, sizeof(e));
 	snprintf(e.actor, sizeof(e.actor), "%s", o->actor);
 	snprintf(e.action, sizeof(e.action), "%s", action);
-	snprintf(e.target, sizeof(e.target), "%s", target != NULL ? target : "");
+	snprintf(e.target, sizeof(e.target), "%s",
+	         target != NULL ? target : "");
 	if (detail != NULL)
 		text = json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS);
 	snprintf(e.detail, sizeof(e.detail), "%s", text != NULL ? text : "{}");
@@ -161,8 +162,8 @@ ops_user_result(enum store_result sr, const char *name, struct ops_result *r)
 	case STORE_OK:
 		return ops_ok(r);
 	case STORE_EXISTS:
-		return ops_fail(r, OPS_CONFLICT, "a user named %s already exists",
-		                name);
+		return ops_fail(r, OPS_CONFLICT,
+		                "a user named %s already exists", name);
 	case STORE_NOTFOUND:
 		return ops_fail(r, OPS_NOTFOUND, "no user named %s", name);
 	case STORE_NOFUNDS:
@@ -171,10 +172,11 @@ ops_user_result(enum store_result sr, const char *name, struct ops_result *r)
 		                "negative",
 		                name);
 	case STORE_LIMIT:
-		return ops_fail(r, OPS_CONFLICT,
-		                "refused: the balance of %s would exceed %s, the "
-		                "largest balance panelmux keeps",
-		                name, money_format(STORE_BALANCE_MAX, 0, max));
+		return ops_fail(
+		    r, OPS_CONFLICT,
+		    "refused: the balance of %s would exceed %s, the "
+		    "largest balance panelmux keeps",
+		    name, money_format(STORE_BALANCE_MAX, 0, max));
 	default:
 		return ops_fail(r, OPS_ERROR, "store error");
 	}

@@ -633,8 +633,7 @@ int store_check(struct store *st, store_report_cb report, void *arg);
  * customer), STORE_NOFUNDS, STORE_LIMIT as store_ledger_post. */
 enum store_result store_payment_add(struct store *st,
                                     const struct payment_new *p,
-                                    struct ledger_entry *out,
-                                    money_t *balance);
+                                    struct ledger_entry *out, money_t *balance);
 /* Pages: the rows' count, or -1.  Customers by id; orders newest first
  * unless F->ascending; ledger entries and audit entries newest first.  CB
  * returning non-zero stops. */
@@ -658,6 +657,5 @@ enum store_result store_audit_add(struct store *st,
                                   const struct audit_entry *e);
 int64_t store_audit_page(struct store *st, const struct audit_page *f,
                          store_audit_cb cb, void *arg);
-
 
 #endif

@@ -71,8 +71,7 @@ test_payments(void **state)
 	assert_int_equal(balance_of(f->st, "bob"), 0);
 	/* deductions: never below zero; a refused one keeps its reference
 	 * free */
-	assert_int_equal(pay(f->st, a, "-23.00001", "tx-2", &e),
-	                 STORE_NOFUNDS);
+	assert_int_equal(pay(f->st, a, "-23.00001", "tx-2", &e), STORE_NOFUNDS);
 	assert_int_equal(pay(f->st, a, "-3", "tx-2", &e), STORE_OK);
 	assert_int_equal(e.kind, LEDGER_ADJUSTMENT);
 	assert_int_equal(e.amount, -M("3"));
@@ -135,29 +134,24 @@ test_pages(void **state)
 	assert_int_equal(store_order_reject(f->st, ids[1], "test"), STORE_OK);
 
 	/* customers: all, by name, by id, active only, paged */
-	assert_int_equal(store_customer_page(f->st, &cf, count_customer_row,
-	                                     &n),
-	                 2);
+	assert_int_equal(
+	    store_customer_page(f->st, &cf, count_customer_row, &n), 2);
 	cf.name = "quinn";
-	assert_int_equal(store_customer_page(f->st, &cf, count_customer_row,
-	                                     &n),
-	                 1);
+	assert_int_equal(
+	    store_customer_page(f->st, &cf, count_customer_row, &n), 1);
 	cf.name = NULL;
 	cf.id = pat;
-	assert_int_equal(store_customer_page(f->st, &cf, count_customer_row,
-	                                     &n),
-	                 1);
+	assert_int_equal(
+	    store_customer_page(f->st, &cf, count_customer_row, &n), 1);
 	cf.id = 0;
 	cf.disabled = 1;
-	assert_int_equal(store_customer_page(f->st, &cf, count_customer_row,
-	                                     &n),
-	                 0);
+	assert_int_equal(
+	    store_customer_page(f->st, &cf, count_customer_row, &n), 0);
 	cf.disabled = -1;
 	cf.limit = 1;
 	cf.offset = 1;
-	assert_int_equal(store_customer_page(f->st, &cf, count_customer_row,
-	                                     &n),
-	                 1);
+	assert_int_equal(
+	    store_customer_page(f->st, &cf, count_customer_row, &n), 1);
 
 	/* orders: newest first, filters, pages */
 	memset(&of, 0, sizeof(of));
@@ -250,8 +244,7 @@ test_admin_keys(void **state)
 	                 STORE_NOTFOUND);
 	/* revoked: never found again; the name may be given anew */
 	assert_int_equal(store_admin_key_revoke(f->st, "shop"), STORE_OK);
-	assert_int_equal(store_admin_key_revoke(f->st, "shop"),
-	                 STORE_NOTFOUND);
+	assert_int_equal(store_admin_key_revoke(f->st, "shop"), STORE_NOTFOUND);
 	assert_int_equal(store_admin_key_by_hash(f->st, h1, &k),
 	                 STORE_NOTFOUND);
 	assert_int_equal(store_admin_key_add(f->st, "shop", h3, 0), STORE_OK);
