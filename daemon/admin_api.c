@@ -206,6 +206,17 @@ admin_list(json_t *list)
 	                 (json_int_t)json_array_size(list), "list", list);
 }
 
+/* Send a page's LIST (taken), or 500 when reading it failed (N < 0). */
+static void
+admin_send_page(struct admin_req *r, int64_t n, json_t *list)
+{
+	if (n < 0) {
+		json_decref(list);
+		admin_fail(r, 500, "store error");
+	} else
+		admin_send(r, 200, NULL, admin_list(list));
+}
+
 /*
  * Input: a JSON object's typed fields, or a form's and the query's.
  */
@@ -396,11 +407,9 @@ admin_users_list(struct admin_req *r)
 			goto done;
 		}
 	}
-	if (store_customer_page(r->a->st, &f, admin_user_row, &rows) < 0) {
-		admin_fail(r, 500, "store error");
-		goto done;
-	}
-	admin_send(r, 200, NULL, admin_list(rows.list));
+	admin_send_page(
+	    r, store_customer_page(r->a->st, &f, admin_user_row, &rows),
+	    rows.list);
 	return;
 done:
 	json_decref(rows.list);
@@ -576,11 +585,9 @@ admin_payments_list(struct admin_req *r)
 	if ((f.customer_id = admin_user_filter(r, "username")) < 0 ||
 	    admin_page(r, &f.limit, &f.offset) != 0)
 		goto done;
-	if (store_ledger_page(r->a->st, &f, admin_payment_row, &rows) < 0) {
-		admin_fail(r, 500, "store error");
-		goto done;
-	}
-	admin_send(r, 200, NULL, admin_list(rows.list));
+	admin_send_page(
+	    r, store_ledger_page(r->a->st, &f, admin_payment_row, &rows),
+	    rows.list);
 	return;
 done:
 	json_decref(rows.list);
@@ -643,11 +650,9 @@ admin_orders_list(struct admin_req *r)
 		goto done;
 	}
 	f.ascending = sort != NULL && strcmp(sort, "date-asc") == 0;
-	if (store_order_page(r->a->st, &f, admin_order_row, &rows) < 0) {
-		admin_fail(r, 500, "store error");
-		goto done;
-	}
-	admin_send(r, 200, NULL, admin_list(rows.list));
+	admin_send_page(r,
+	                store_order_page(r->a->st, &f, admin_order_row, &rows),
+	                rows.list);
 	return;
 done:
 	json_decref(rows.list);
@@ -992,12 +997,8 @@ admin_audit(struct admin_req *r)
 		json_decref(list);
 		return;
 	}
-	if (store_audit_page(r->a->st, &f, admin_audit_row, list) < 0) {
-		json_decref(list);
-		admin_fail(r, 500, "store error");
-		return;
-	}
-	admin_send(r, 200, NULL, admin_list(list));
+	admin_send_page(
+	    r, store_audit_page(r->a->st, &f, admin_audit_row, list), list);
 }
 
 static const struct admin_route admin_routes[] = {

@@ -88,20 +88,6 @@ ops_text_ok(const char *s)
 	return 1;
 }
 
-/* A reference: 1..STORE_REF_MAX printable ASCII bytes without spaces. */
-static int
-ops_ref_ok(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > STORE_REF_MAX)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (s[i] <= 0x20 || s[i] >= 0x7f)
-			return 0;
-	return 1;
-}
-
 /*
  * The audit trail.
  */
@@ -312,7 +298,8 @@ ops_payment_check(struct ops *o, const struct ops_payment *in, money_t *amount,
 		return ops_fail(r, OPS_BAD,
 		                "memo must be text of at most %d bytes",
 		                STORE_NOTE_MAX);
-	if (in->external_id != NULL && !ops_ref_ok(in->external_id))
+	if (in->external_id != NULL &&
+	    !store_token_valid(in->external_id, STORE_REF_MAX))
 		return ops_fail(r, OPS_BAD,
 		                "external_id must be 1 to %d printable ASCII "
 		                "characters without spaces",

@@ -48,6 +48,9 @@ enum store_result {
 
 /* Valid customer name: 1..64 of [A-Za-z0-9._@-]. */
 int store_name_valid(const char *name);
+/* Valid token (a request_id, a payment's reference): 1..MAX printable
+ * ASCII bytes, no space. */
+int store_token_valid(const char *s, size_t max);
 
 struct customer {
 	int64_t id;
