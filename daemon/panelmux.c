@@ -14,6 +14,7 @@
 #include "config.h"
 #include "log.h"
 #include "money.h"
+#include "ops.h"
 #include "panel.h"
 #include "store.h"
 #include "upstream.h"
@@ -21,6 +22,7 @@
 struct cli {
 	struct config *cfg;
 	struct store *st;
+	struct ops ops; /* every write goes through it, as "cli" */
 };
 
 struct cli_cmd {
@@ -33,78 +35,37 @@ struct cli_cmd {
 
 static void cli_usage(void) __attribute__((noreturn));
 
-/* Report a store result about customer NAME; the exit status. */
+/* Report an operation's outcome: the exit status (2 for bad input, as a
+ * usage error; 1 for any other refusal). */
 static int
-cli_result(enum store_result r, const char *name)
+cli_ops(const struct ops_result *r)
 {
-	switch (r) {
-	case STORE_OK:
+	if (r->status == OPS_OK)
 		return 0;
-	case STORE_EXISTS:
-		fprintf(stderr, "panelmux: customer %s already exists\n", name);
-		return 1;
-	case STORE_NOTFOUND:
-		fprintf(stderr, "panelmux: no customer named %s\n", name);
-		return 1;
-	case STORE_NOFUNDS:
-		fprintf(stderr,
-		        "panelmux: refused: the balance of %s would become "
-		        "negative\n",
-		        name);
-		return 1;
-	case STORE_LIMIT: {
-		char max[MONEY_BUFSZ];
-
-		fprintf(stderr,
-		        "panelmux: refused: the balance of %s would exceed %s, "
-		        "the largest balance panelmux keeps\n",
-		        name, money_format(STORE_BALANCE_MAX, 0, max));
-		return 1;
-	}
-	default:
-		fprintf(stderr, "panelmux: store error\n");
-		return 1;
-	}
+	fprintf(stderr, "panelmux: %s\n", r->msg);
+	return r->status == OPS_BAD ? 2 : 1;
 }
 
-static int
-cli_need_customer(struct cli *c, const char *name, struct customer *cu)
-{
-	return cli_result(store_customer_by_name(c->st, name, cu), name) == 0
-	           ? 0
-	           : -1;
-}
-
-/* Generate a key, store its hash with SET, print the key alone. */
+/* Generate a key, store its hash, print the key alone. */
 static int
 cli_new_key(struct cli *c, const char *name, int rotate)
 {
 	char key[AUTH_KEY_LEN + 1];
-	uint8_t hash[AUTH_HASH_LEN];
-	enum store_result r;
+	struct ops_result r;
+	struct customer cu;
 
-	if (auth_key_generate(key) != 0) {
-		fprintf(stderr, "panelmux: no random source\n");
-		return 1;
-	}
-	auth_key_hash(key, strlen(key), hash);
-	r = rotate ? store_customer_set_key(c->st, name, hash)
-	           : store_customer_add(c->st, name, hash, NULL);
-	if (r == STORE_OK)
+	if (rotate)
+		ops_user_rotate_key(&c->ops, name, &cu, key, &r);
+	else
+		ops_user_add(&c->ops, name, &cu, key, &r);
+	if (r.status == OPS_OK)
 		printf("%s\n", key);
-	return cli_result(r, name);
+	return cli_ops(&r);
 }
 
 static int
 cli_customer_add(struct cli *c, int argc, char **argv)
 {
-	if (!store_name_valid(argv[0])) {
-		fprintf(stderr,
-		        "panelmux: a customer name is 1 to %d of "
-		        "A-Z a-z 0-9 . _ @ -\n",
-		        STORE_NAME_MAX);
-		return 2;
-	}
 	return cli_new_key(c, argv[0], 0);
 }
 
@@ -114,48 +75,48 @@ cli_customer_key(struct cli *c, int argc, char **argv)
 	return cli_new_key(c, argv[0], 1);
 }
 
+/* customer fund NAME AMOUNT [--note TEXT] [--method TEXT] [--ref ID]: a
+ * negative AMOUNT is a deduction. */
 static int
 cli_customer_fund(struct cli *c, int argc, char **argv)
 {
-	const char *note = NULL;
+	struct ops_payment in = {argv[0], argv[1], 0, "cli", NULL, NULL};
+	struct ledger_entry e;
+	struct ops_result r;
 	struct customer cu;
 	char bal[MONEY_BUFSZ];
-	money_t amount, check, balance;
-	enum store_result r;
+	int dup;
 
-	if (argc == 4 && strcmp(argv[2], "--note") == 0)
-		note = argv[3];
-	else if (argc != 2) {
-		fprintf(stderr, "usage: customer fund NAME AMOUNT "
-		                "[--note TEXT]\n");
-		return 2;
+	for (int i = 2; i < argc; i += 2) {
+		const char **dst =
+		    strcmp(argv[i], "--note") == 0     ? &in.memo
+		    : strcmp(argv[i], "--method") == 0 ? &in.method
+		    : strcmp(argv[i], "--ref") == 0    ? &in.external_id
+		                                       : NULL;
+
+		if (dst == NULL || i + 1 >= argc) {
+			fprintf(
+			    stderr,
+			    "usage: customer fund NAME AMOUNT [--note TEXT] "
+			    "[--method TEXT] [--ref ID]\n");
+			return 2;
+		}
+		*dst = argv[i + 1];
 	}
-	if (money_parse(argv[1], &amount) != 0 || amount == 0) {
-		fprintf(stderr, "panelmux: %s is not a non-zero amount\n",
-		        argv[1]);
-		return 2;
+	if (in.amount[0] == '-') {
+		in.amount++;
+		in.deduct = 1;
 	}
-	if (money_round_dec(amount, c->cfg->money_decimals, MONEY_ROUND_EXACT,
-	                    &check) != 0) {
-		fprintf(stderr, "panelmux: %s has more than %d decimals\n",
-		        argv[1], c->cfg->money_decimals);
-		return 2;
-	}
-	if (note != NULL && strlen(note) > STORE_NOTE_MAX) {
-		fprintf(stderr, "panelmux: the note is longer than %d bytes\n",
-		        STORE_NOTE_MAX);
-		return 2;
-	}
-	if (cli_need_customer(c, argv[0], &cu) != 0)
-		return 1;
-	r = store_ledger_post(c->st, cu.id,
-	                      amount > 0 ? LEDGER_DEPOSIT : LEDGER_ADJUSTMENT,
-	                      amount, note, &balance);
-	if (r == STORE_OK)
-		printf("%s %s\n",
-		       money_format(balance, c->cfg->money_decimals, bal),
-		       c->cfg->currency);
-	return cli_result(r, argv[0]);
+	if (ops_payment(&c->ops, &in, &e, &cu, &dup, &r) != 0)
+		return cli_ops(&r);
+	if (dup)
+		fprintf(stderr,
+		        "panelmux: reference %s was credited before (payment "
+		        "%lld): nothing done\n",
+		        in.external_id, (long long)e.id);
+	printf("%s %s\n", money_format(cu.balance, c->cfg->money_decimals, bal),
+	       c->cfg->currency);
+	return 0;
 }
 
 static int
@@ -183,8 +144,10 @@ cli_customer_show(struct cli *c, int argc, char **argv)
 	char bal[MONEY_BUFSZ], when[32];
 	time_t t;
 
-	if (cli_need_customer(c, argv[0], &cu) != 0)
-		return 1;
+	struct ops_result r;
+
+	if (ops_user_get(&c->ops, argv[0], &cu, &r) != 0)
+		return cli_ops(&r);
 	t = (time_t)cu.created_at;
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", gmtime(&t));
 	printf("name:     %s\nid:       %lld\nbalance:  %s %s\nstate:    %s\n"
@@ -198,8 +161,11 @@ cli_customer_show(struct cli *c, int argc, char **argv)
 static int
 cli_set_disabled(struct cli *c, const char *name, int disabled)
 {
-	return cli_result(store_customer_set_disabled(c->st, name, disabled),
-	                  name);
+	struct ops_result r;
+	struct customer cu;
+
+	ops_user_set_disabled(&c->ops, name, disabled, &cu, &r);
+	return cli_ops(&r);
 }
 
 static int
@@ -238,6 +204,7 @@ cli_check(struct cli *c, int argc, char **argv)
 }
 
 struct cli_sync {
+	struct ops *ops;
 	int pending;
 	int failed;
 };
@@ -248,14 +215,23 @@ cli_sync_done(struct panel *p, size_t idx, int ok, const char *why, void *arg)
 	struct cli_sync *cs = arg;
 	const struct panel_upstream *pu = &p->ups[idx];
 
-	if (ok)
+	struct ops_result r;
+	char detail[64];
+
+	if (ok) {
 		printf("%s: %lld services imported\n", pu->state.name,
 		       (long long)pu->state.services);
-	else {
+		ops_fail(&r, OPS_OK, NULL);
+	} else {
 		printf("%s: sync failed (%s); the stored catalogue is kept\n",
 		       pu->state.name, why != NULL ? why : "no usable reply");
+		ops_fail(&r, OPS_ERROR, "sync failed (%s)",
+		         why != NULL ? why : "no usable reply");
 		cs->failed++;
 	}
+	snprintf(detail, sizeof(detail), "{\"services\":%lld}",
+	         (long long)(ok ? pu->state.services : 0));
+	ops_audit(cs->ops, "services/sync", pu->state.name, detail, &r);
 	if (--cs->pending == 0)
 		event_base_loopbreak(p->base);
 }
@@ -278,7 +254,7 @@ cli_panel(struct cli *c, struct event_base **base)
 static int
 cli_services_sync(struct cli *c, int argc, char **argv)
 {
-	struct cli_sync cs = {0, 0};
+	struct cli_sync cs = {&c->ops, 0, 0};
 	struct event_base *base;
 	struct panel *p;
 	int idx = -1;
@@ -301,10 +277,9 @@ cli_services_sync(struct cli *c, int argc, char **argv)
 		if (cu->key == NULL) {
 			/* Loaded with CONFIG_LAZY_SECRETS: say why here,
 			 * where the key is needed. */
-			fprintf(stderr, "panelmux: %s: cannot sync: %s\n",
-			        cu->name,
-			        cu->key_error != NULL ? cu->key_error
-			                              : "no key");
+			fprintf(
+			    stderr, "panelmux: %s: cannot sync: %s\n", cu->name,
+			    cu->key_error != NULL ? cu->key_error : "no key");
 			cs.failed++;
 			continue;
 		}
@@ -483,8 +458,10 @@ cli_order_list(struct cli *c, int argc, char **argv)
 				return 2;
 			}
 		} else if (strcmp(argv[i], "--customer") == 0 && i + 1 < argc) {
-			if (cli_need_customer(c, argv[++i], &cu) != 0)
-				return 1;
+			struct ops_result r;
+
+			if (ops_user_get(&c->ops, argv[++i], &cu, &r) != 0)
+				return cli_ops(&r);
 			f.customer_id = cu.id;
 		} else {
 			fprintf(stderr, "usage: order list [--state S] "
@@ -503,9 +480,9 @@ static int
 cli_order_resolve(struct cli *c, int argc, char **argv)
 {
 	const char *upstream_order = NULL;
+	struct ops_result r;
 	struct order o;
 	int64_t id;
-	enum store_result r;
 
 	if (argc == 3 && strcmp(argv[1], "--upstream-order") == 0)
 		upstream_order = argv[2];
@@ -516,39 +493,102 @@ cli_order_resolve(struct cli *c, int argc, char **argv)
 	}
 	if (cli_parse_order_id(argv[0], &id) != 0)
 		return 2;
-	if (upstream_order != NULL &&
-	    (strlen(upstream_order) == 0 ||
-	     strlen(upstream_order) > STORE_UPID_MAX)) {
-		fprintf(stderr, "panelmux: bad upstream order ID\n");
-		return 2;
-	}
-	r = store_order_resolve(c->st, id, upstream_order);
-	if (r == STORE_CONFLICT || r == STORE_NOTFOUND) {
-		if (store_order_get(c->st, id, &o) == STORE_OK)
-			fprintf(
-			    stderr,
-			    "panelmux: order %lld is %s, not sending: nothing "
-			    "to resolve\n",
-			    (long long)id, order_state_name(o.state));
-		else
-			fprintf(stderr, "panelmux: no order %lld\n",
-			        (long long)id);
-		return 1;
-	}
-	if (r == STORE_EXISTS) {
-		fprintf(stderr,
-		        "panelmux: upstream order %s already belongs "
-		        "to another order\n",
-		        upstream_order);
-		return 1;
-	}
-	if (r != STORE_OK) {
-		fprintf(stderr, "panelmux: store error\n");
-		return 1;
-	}
+	if (ops_order_resolve(&c->ops, id, upstream_order, &o, &r) != 0)
+		return cli_ops(&r);
 	printf("order %lld: %s\n", (long long)id,
 	       upstream_order != NULL ? "active" : "refunded");
 	return 0;
+}
+
+static int
+cli_print_admin_key(const struct admin_key *k, void *arg)
+{
+	char when[32];
+	time_t t = (time_t)k->created_at;
+
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", gmtime(&t));
+	printf("%-24s %-10s %-8s %s\n", k->name,
+	       k->read_only ? "read-only" : "read-write",
+	       k->revoked_at != 0 ? "revoked" : "active", when);
+	return 0;
+}
+
+/* admin key add NAME [--read-only] | admin key list | admin key revoke
+ * NAME */
+static int
+cli_admin_key(struct cli *c, int argc, char **argv)
+{
+	char key[AUTH_KEY_LEN + 1];
+	struct ops_result r;
+
+	if (argc == 1 && strcmp(argv[0], "list") == 0) {
+		printf("%-24s %-10s %-8s %s\n", "key", "access", "state",
+		       "created");
+		return store_admin_key_list(c->st, cli_print_admin_key, NULL) <
+		               0
+		           ? 1
+		           : 0;
+	}
+	if ((argc == 2 || argc == 3) && strcmp(argv[0], "add") == 0) {
+		int ro = argc == 3 && strcmp(argv[2], "--read-only") == 0;
+
+		if (argc == 3 && !ro)
+			goto usage;
+		if (ops_key_add(&c->ops, argv[1], ro, key, &r) != 0)
+			return cli_ops(&r);
+		printf("%s\n", key);
+		return 0;
+	}
+	if (argc == 2 && strcmp(argv[0], "revoke") == 0) {
+		ops_key_revoke(&c->ops, argv[1], &r);
+		return cli_ops(&r);
+	}
+usage:
+	fprintf(stderr, "usage: admin key add NAME [--read-only] | admin key "
+	                "list | admin key revoke NAME\n");
+	return 2;
+}
+
+static int
+cli_print_audit(const struct audit_entry *e, void *arg)
+{
+	char when[32];
+	time_t t = (time_t)e->created_at;
+
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", gmtime(&t));
+	printf("%-8lld %s  %-20s %-18s %-20s %s %s\n", (long long)e->id, when,
+	       e->actor, e->action, e->target, e->result, e->detail);
+	return 0;
+}
+
+/* audit [--limit N] [--actor A]: newest first. */
+static int
+cli_audit(struct cli *c, int argc, char **argv)
+{
+	struct audit_page f = {NULL, 50, 0};
+
+	for (int i = 0; i + 1 < argc; i += 2) {
+		char *end;
+
+		if (strcmp(argv[i], "--limit") == 0) {
+			f.limit = strtoll(argv[i + 1], &end, 10);
+			if (*end != '\0' || f.limit < 1 ||
+			    f.limit > STORE_PAGE_MAX) {
+				fprintf(stderr,
+				        "panelmux: --limit is 1 to %d\n",
+				        STORE_PAGE_MAX);
+				return 2;
+			}
+		} else if (strcmp(argv[i], "--actor") == 0)
+			f.actor = argv[i + 1];
+		else
+			argc = -1;
+	}
+	if (argc % 2 != 0) {
+		fprintf(stderr, "usage: audit [--limit N] [--actor A]\n");
+		return 2;
+	}
+	return store_audit_page(c->st, &f, cli_print_audit, NULL) < 0 ? 1 : 0;
 }
 
 struct cli_report {
@@ -595,8 +635,8 @@ cli_report(struct cli *c, int argc, char **argv)
 static const struct cli_cmd cli_cmds[] = {
     {"customer", "add", 1, 1, cli_customer_add, "customer add NAME"},
     {"customer", "key", 1, 1, cli_customer_key, "customer key NAME"},
-    {"customer", "fund", 2, 4, cli_customer_fund,
-     "customer fund NAME AMOUNT [--note TEXT]"},
+    {"customer", "fund", 2, 8, cli_customer_fund,
+     "customer fund NAME AMOUNT [--note TEXT] [--method TEXT] [--ref ID]"},
     {"customer", "list", 0, 0, cli_customer_list, "customer list"},
     {"customer", "show", 1, 1, cli_customer_show, "customer show NAME"},
     {"customer", "disable", 1, 1, cli_customer_disable,
@@ -612,6 +652,10 @@ static const struct cli_cmd cli_cmds[] = {
     {"services", "list", 0, 0, cli_services_list, "services list"},
     {"upstream", "list", 0, 0, cli_upstream_list, "upstream list"},
     {"check", NULL, 0, 0, cli_check, "check"},
+    {"admin", "key", 1, 3, cli_admin_key,
+     "admin key add NAME [--read-only] | admin key list | admin key revoke "
+     "NAME"},
+    {"audit", NULL, 0, 4, cli_audit, "audit [--limit N] [--actor A]"},
 };
 #define CLI_NCMDS (sizeof(cli_cmds) / sizeof(cli_cmds[0]))
 
@@ -633,11 +677,12 @@ main(int argc, char **argv)
 	};
 	struct cfg_errors errs = {NULL, 0};
 	const struct cli_cmd *cmd = NULL;
-	struct cli c = {NULL, NULL};
+	struct cli c;
 	const char *path = NULL;
 	int ch, rc, nargs;
 	char **args;
 
+	memset(&c, 0, sizeof(c));
 	log_init("panelmux", LOG_LEVEL_WARN);
 	/* Options stop at the command, so "--note" belongs to it. */
 	while ((ch = getopt_long(argc, argv, "+c:", longopts, NULL)) != -1) {
@@ -679,6 +724,7 @@ main(int argc, char **argv)
 		config_free(c.cfg);
 		return 1;
 	}
+	ops_init(&c.ops, c.st, c.cfg, "cli", 0);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	rc = cmd->fn(&c, nargs, args);
 	curl_global_cleanup();

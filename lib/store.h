@@ -48,6 +48,9 @@ enum store_result {
 
 /* Valid customer name: 1..64 of [A-Za-z0-9._@-]. */
 int store_name_valid(const char *name);
+/* Valid token (a request_id, a payment's reference): 1..MAX printable
+ * ASCII bytes, no space. */
+int store_token_valid(const char *s, size_t max);
 
 struct customer {
 	int64_t id;
@@ -203,6 +206,99 @@ struct report_row {
 	money_t refunded; /* refunds */
 	money_t cost;     /* upstream cost, where known */
 };
+
+/*
+ * The operator's data (the admin API and the CLI, lib/ops.h): payments in
+ * the ledger with their references, operator keys, the audit trail, and
+ * pages of customers, orders and ledger entries.
+ */
+#define STORE_METHOD_MAX 64  /* a payment's method ("PayPal") */
+#define STORE_REF_MAX 64     /* a payment's external reference */
+#define STORE_ACTOR_MAX 80   /* "cli" or "admin:NAME" */
+#define STORE_AUDIT_MAX 1024 /* an audit entry's detail and result */
+#define STORE_PAGE_MAX 1000  /* rows of one page */
+#define STORE_PAGE_IDS 100   /* services in an order page's filter */
+
+/* One ledger entry.  Payments (operator deposits and adjustments) carry
+ * METHOD, EXTERNAL_ID and ACTOR; order money carries ORDER_ID. */
+struct ledger_entry {
+	int64_t id;
+	int64_t customer_id;
+	char customer[STORE_NAME_MAX + 1]; /* pages only: the name */
+	enum ledger_kind kind;
+	money_t amount;
+	int64_t order_id; /* 0: none */
+	char note[STORE_NOTE_MAX + 1];
+	char method[STORE_METHOD_MAX + 1];
+	char external_id[STORE_REF_MAX + 1]; /* "" none */
+	char actor[STORE_ACTOR_MAX + 1];     /* "" for order money */
+	int64_t created_at;
+};
+
+/* A payment: AMOUNT > 0 credits (a deposit), < 0 deducts (an adjustment,
+ * never below zero).  EXTERNAL_ID, the gateway's reference (NULL: none),
+ * is taken once in the whole store. */
+struct payment_new {
+	int64_t customer_id;
+	money_t amount;
+	const char *method;      /* NULL ok */
+	const char *note;        /* NULL ok */
+	const char *external_id; /* NULL ok */
+	const char *actor;
+};
+
+struct admin_key {
+	int64_t id;
+	char name[STORE_NAME_MAX + 1];
+	int read_only;
+	int64_t created_at;
+	int64_t revoked_at; /* 0: active */
+};
+
+struct audit_entry {
+	int64_t id;
+	int64_t created_at;
+	char actor[STORE_ACTOR_MAX + 1];
+	char action[32];
+	char target[STORE_NAME_MAX + 32];
+	char detail[STORE_AUDIT_MAX + 1]; /* JSON text */
+	char result[STORE_AUDIT_MAX + 1]; /* "ok" or the refusal */
+};
+
+/* Pages: LIMIT (1..STORE_PAGE_MAX) rows from OFFSET; zero/NULL/-1 fields
+ * do not filter. */
+struct customer_page {
+	int64_t id;
+	const char *name;
+	int disabled; /* 0 active, 1 disabled, -1 any */
+	int64_t limit, offset;
+};
+struct order_page {
+	int state; /* enum order_state or -1 */
+	int64_t customer_id;
+	const int64_t *services; /* NSERVICES (<= STORE_PAGE_IDS) IDs */
+	size_t nservices;
+	const char *upstream;
+	int64_t created_from, created_to; /* unix s, [from, to); 0 open */
+	int ascending;                    /* oldest first; else newest */
+	int64_t limit, offset;
+};
+struct ledger_page {
+	int64_t customer_id;
+	int64_t order_id;
+	int payments; /* only deposits and adjustments */
+	int64_t limit, offset;
+};
+struct audit_page {
+	const char *actor;
+	int64_t limit, offset;
+};
+
+typedef int (*store_page_order_cb)(const struct order *, const char *customer,
+                                   void *arg);
+typedef int (*store_ledger_cb)(const struct ledger_entry *, void *arg);
+typedef int (*store_admin_key_cb)(const struct admin_key *, void *arg);
+typedef int (*store_audit_cb)(const struct audit_entry *, void *arg);
 
 typedef int (*store_order_cb)(const struct order *, void *arg);
 typedef int (*store_report_row_cb)(const struct report_row *, void *arg);
@@ -530,5 +626,39 @@ enum store_result store_upstream_state_put(struct store *st,
 enum store_result store_upstream_state_get(struct store *st, const char *name,
                                            struct upstream_state *out);
 int store_check(struct store *st, store_report_cb report, void *arg);
+
+/* A payment (struct payment_new) in one transaction: the balance, its
+ * ledger entry and the reference.  STORE_OK: *OUT is the new entry and
+ * *BALANCE the balance after it.  With a reference already taken: the
+ * first payment in *OUT and the customer's balance now, and STORE_EXISTS
+ * when it was for the same customer and amount, STORE_CONFLICT when not;
+ * nothing written either way, whoever raced whom.  STORE_NOTFOUND (no such
+ * customer), STORE_NOFUNDS, STORE_LIMIT as store_ledger_post. */
+enum store_result store_payment_add(struct store *st,
+                                    const struct payment_new *p,
+                                    struct ledger_entry *out, money_t *balance);
+/* Pages: the rows' count, or -1.  Customers by id; orders newest first
+ * unless F->ascending; ledger entries and audit entries newest first.  CB
+ * returning non-zero stops. */
+int64_t store_customer_page(struct store *st, const struct customer_page *f,
+                            store_customer_cb cb, void *arg);
+int64_t store_order_page(struct store *st, const struct order_page *f,
+                         store_page_order_cb cb, void *arg);
+int64_t store_ledger_page(struct store *st, const struct ledger_page *f,
+                          store_ledger_cb cb, void *arg);
+/* Operator keys: NAME is unique among active keys (STORE_EXISTS); a
+ * revoked key is never found again (STORE_NOTFOUND). */
+enum store_result store_admin_key_add(struct store *st, const char *name,
+                                      const uint8_t *key_hash, int read_only);
+enum store_result store_admin_key_by_hash(struct store *st,
+                                          const uint8_t *key_hash,
+                                          struct admin_key *out);
+enum store_result store_admin_key_revoke(struct store *st, const char *name);
+int64_t store_admin_key_list(struct store *st, store_admin_key_cb cb,
+                             void *arg);
+enum store_result store_audit_add(struct store *st,
+                                  const struct audit_entry *e);
+int64_t store_audit_page(struct store *st, const struct audit_page *f,
+                         store_audit_cb cb, void *arg);
 
 #endif

@@ -65,6 +65,47 @@ void store_core_from(enum store_move move, const char **from1,
 typedef void store_tx;
 typedef enum store_result (*store_core_body)(store_tx *tx, void *arg);
 
+/*
+ * A statement built at run time (the pages' filters), with its parameters
+ * in the backend's placeholder style: ?N (SQLite) or $N (PostgreSQL).
+ * Built by the core (store_admin.c), run by the driver's query and exec.
+ */
+#define STORE_QUERY_ARGS (STORE_PAGE_IDS + 16)
+#define STORE_QUERY_SQL 4096
+
+enum store_qarg_type {
+	STORE_QA_NULL,
+	STORE_QA_INT,
+	STORE_QA_TEXT,
+	STORE_QA_HASH
+};
+
+struct store_qarg {
+	enum store_qarg_type type;
+	int64_t i;
+	const char *s;    /* borrowed */
+	const uint8_t *h; /* STORE_KEYHASH_LEN bytes, borrowed */
+};
+
+struct store_query {
+	char sql[STORE_QUERY_SQL];
+	size_t len;
+	int dollar;   /* $N placeholders, else ?N */
+	int overflow; /* too long or too many parameters: never run */
+	int n;
+	struct store_qarg a[STORE_QUERY_ARGS];
+};
+
+struct store_driver;
+
+/* A row of a query's result, read through the driver's accessors. */
+typedef const void store_row;
+/* Called once per row; non-zero stops. */
+typedef int (*store_row_fn)(const struct store_driver *d, store_row *row,
+                            void *arg);
+
+#define STORE_EXEC_UNIQUE (-2) /* exec: a unique constraint refused it */
+
 /* The primitives a backend provides.  Each runs inside the transaction
  * TX and answers as described; none decides a rule. */
 struct store_driver {
@@ -112,6 +153,23 @@ struct store_driver {
 	 * now): STORE_OK, STORE_CONFLICT (not active), STORE_ERROR. */
 	enum store_result (*order_observe)(store_tx *, int64_t id,
 	                                   const struct order_update *u);
+
+	/* Statements built at run time.  query runs Q (a SELECT) inside TX,
+	 * or outside any transaction with TX NULL, calling FN per row: the
+	 * row count, or -1.  exec runs Q (a write) inside TX: the rows it
+	 * changed, STORE_EXEC_UNIQUE, or -1; *ID (NULL ok) is the new row's
+	 * id of an INSERT (PostgreSQL: its RETURNING id). */
+	int64_t (*query)(struct store *, store_tx *tx,
+	                 const struct store_query *q, store_row_fn fn,
+	                 void *arg);
+	int64_t (*exec)(store_tx *, const struct store_query *q, int64_t *id);
+	/* A row's column: an integer (NULL_VALUE if NULL), text copied into
+	 * DST (SIZE bytes, "" if NULL, cut to fit), or whether it is the
+	 * STORE_KEYHASH_LEN bytes of H (constant time). */
+	int64_t (*col_int)(store_row *row, int col, int64_t null_value);
+	void (*col_text)(store_row *row, int col, char *dst, size_t size);
+	int (*col_hash_equal)(store_row *row, int col, const uint8_t *h);
+	int dollar; /* placeholders are $N */
 };
 
 /* One order inside TX (create_many's step): STORE_ERROR means the
@@ -132,6 +190,20 @@ enum store_result store_core_order_status(struct store *st, int64_t id,
                                           const struct order_update *u);
 enum store_result store_core_order_resolve(struct store *st, int64_t id,
                                            const char *upstream_order);
+
+/* Building a store_query (store_admin.c). */
+void store_query_init(struct store_query *q, int dollar);
+void store_query_sql(struct store_query *q, const char *sql);
+void store_query_int(struct store_query *q, int64_t v);
+void store_query_text(struct store_query *q, const char *s); /* NULL: NULL */
+void store_query_hash(struct store_query *q, const uint8_t *h);
+
+/* An order row of ORDER_COLS from column 0, through D's accessors. */
+void store_core_read_order(const struct store_driver *d, store_row *row,
+                           struct order *o);
+/* A customer row of CUSTOMER_COLS from column 0. */
+void store_core_read_customer(const struct store_driver *d, store_row *row,
+                              struct customer *c);
 
 /*
  * check (SPEC section 6): the invariants are the core's, as queries both

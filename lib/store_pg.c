@@ -787,6 +787,12 @@ const struct store_driver store_pg_driver = {
     .order_read = store_pg_orders_read,
     .order_final = store_pg_orders_final,
     .order_observe = store_pg_orders_observe,
+    .query = store_pg_query_rows,
+    .exec = store_pg_exec_query,
+    .col_int = store_pg_col_int,
+    .col_text = store_pg_col_text,
+    .col_hash_equal = store_pg_col_hash_equal,
+    .dollar = 1,
 };
 
 static const struct store_ops pg_ops = {

@@ -113,6 +113,16 @@ int64_t store_pg_write(struct store_pg *s, const char *what, const char *sql,
 enum store_result store_pg_transition(struct store_pg *s, const char *what,
                                       const char *sql, const struct pgargs *a);
 
+/* store_pg_query.c: statements built at run time (store_query). */
+int64_t store_pg_query_rows(struct store *st, store_tx *tx,
+                            const struct store_query *q, store_row_fn fn,
+                            void *arg);
+int64_t store_pg_exec_query(store_tx *tx, const struct store_query *q,
+                            int64_t *id);
+int64_t store_pg_col_int(store_row *row, int col, int64_t null_value);
+void store_pg_col_text(store_row *row, int col, char *dst, size_t size);
+int store_pg_col_hash_equal(store_row *row, int col, const uint8_t *h);
+
 /* store_pg_schema.c: migrations and money.decimals. */
 int store_pg_schema_migrate(struct pgtx *t);
 void store_pg_schema_setting(struct pgtx *t, const char *name, char *buf,

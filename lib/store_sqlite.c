@@ -718,6 +718,12 @@ const struct store_driver store_sqlite_driver = {
     .order_read = store_sqlite_orders_read,
     .order_final = store_sqlite_orders_final,
     .order_observe = store_sqlite_orders_observe,
+    .query = store_sqlite_query,
+    .exec = store_sqlite_exec_query,
+    .col_int = store_sqlite_col_int,
+    .col_text = store_sqlite_col_text,
+    .col_hash_equal = store_sqlite_col_hash_equal,
+    .dollar = 0,
 };
 
 static const struct store_ops sqlite_ops = {

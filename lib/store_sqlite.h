@@ -58,7 +58,6 @@ enum sqlite_stmt {
 	Q_COUNT
 };
 
-
 struct store_sqlite {
 	struct store
 	    base; /* first: a struct store * is a struct store_sqlite * */
@@ -114,6 +113,16 @@ void store_sqlite_copy_text(sqlite3_stmt *q, int col, char *dst, size_t size);
 void store_sqlite_read_order(sqlite3_stmt *q, struct order *o);
 /* Column COL as a new string (free it), NULL if it is NULL. */
 char *store_sqlite_col_strdup(sqlite3_stmt *q, int col);
+
+/* store_sqlite_query.c: statements built at run time (store_query). */
+int64_t store_sqlite_query(struct store *st, store_tx *tx,
+                           const struct store_query *q, store_row_fn fn,
+                           void *arg);
+int64_t store_sqlite_exec_query(store_tx *tx, const struct store_query *q,
+                                int64_t *id);
+int64_t store_sqlite_col_int(store_row *row, int col, int64_t null_value);
+void store_sqlite_col_text(store_row *row, int col, char *dst, size_t size);
+int store_sqlite_col_hash_equal(store_row *row, int col, const uint8_t *h);
 
 /* store_sqlite_schema.c: durability, migrations, money.decimals. */
 int store_sqlite_schema_durable(struct store_sqlite *s, const char *path);

@@ -145,6 +145,39 @@ static const char *const sqlite_migrations[] = {
     /* What the store's amounts mean: money.decimals is written once and
      * checked at every open (store_check_decimals). */
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;",
+    /* 4: the operator's data (the admin API).  Payments are ledger
+     * entries with their method, the gateway's reference (taken once in
+     * the whole store: exactly-once credits) and who made them; operator
+     * keys (a name is reused only once revoked); the audit trail; and
+     * the indexes the order pages filter on. */
+    "ALTER TABLE ledger ADD COLUMN method TEXT;"
+    "ALTER TABLE ledger ADD COLUMN external_id TEXT;"
+    "ALTER TABLE ledger ADD COLUMN actor TEXT;"
+    "CREATE UNIQUE INDEX ledger_external ON ledger(external_id)"
+    " WHERE external_id IS NOT NULL;"
+    "CREATE INDEX ledger_order ON ledger(order_id)"
+    " WHERE order_id IS NOT NULL;"
+    "CREATE INDEX orders_service ON orders(service_id, id);"
+    "CREATE INDEX orders_created ON orders(created_at);"
+    "CREATE TABLE admin_keys ("
+    " id INTEGER PRIMARY KEY,"
+    " name TEXT NOT NULL,"
+    " key_hash BLOB NOT NULL UNIQUE,"
+    " read_only INTEGER NOT NULL CHECK (read_only IN (0, 1)),"
+    " created_at INTEGER NOT NULL,"
+    " revoked_at INTEGER NOT NULL DEFAULT 0"
+    ") STRICT;"
+    "CREATE UNIQUE INDEX admin_keys_active ON admin_keys(name)"
+    " WHERE revoked_at = 0;"
+    "CREATE TABLE audit ("
+    " id INTEGER PRIMARY KEY,"
+    " created_at INTEGER NOT NULL,"
+    " actor TEXT NOT NULL,"
+    " action TEXT NOT NULL,"
+    " target TEXT NOT NULL,"
+    " detail TEXT NOT NULL,"
+    " result TEXT NOT NULL"
+    ") STRICT;",
 };
 #define SQLITE_SCHEMA_VERSION                                                  \
 	((int)(sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0])))

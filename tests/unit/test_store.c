@@ -65,6 +65,16 @@ open_path(void *path)
 	return store_sqlite_open(path, 5);
 }
 
+/* Payments with the same references from many processes at once: each
+ * credited once (storetest_admin.c). */
+static void
+test_concurrent_payments(void **state)
+{
+	struct fixture *f = *state;
+
+	race_payments(open_path, f->path, f->st);
+}
+
 static void
 test_concurrent_debit(void **state)
 {
@@ -252,6 +262,13 @@ test_migrate_upstream_quantity(void **state)
 	                 "UPDATE customers SET balance = balance + 50000000;"
 	                 "ALTER TABLE orders DROP COLUMN upstream_quantity;"
 	                 "DROP TABLE meta;"
+	                 /* and what version 4 added */
+	                 "DROP TABLE admin_keys; DROP TABLE audit;"
+	                 "DROP INDEX ledger_external; DROP INDEX ledger_order;"
+	                 "DROP INDEX orders_service; DROP INDEX orders_created;"
+	                 "ALTER TABLE ledger DROP COLUMN method;"
+	                 "ALTER TABLE ledger DROP COLUMN external_id;"
+	                 "ALTER TABLE ledger DROP COLUMN actor;"
 	                 "PRAGMA user_version = 2;",
 	                 NULL, NULL, &err);
 	if (rc != SQLITE_OK)
@@ -295,6 +312,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_migrate_upstream_quantity,
 	                                    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_concurrent_debit, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_concurrent_payments, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_check_detects, setup,
 	                                    teardown),

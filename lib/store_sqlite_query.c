@@ -1,0 +1,124 @@
+/* store_sqlite_query.c - statements built at run time (store_core.h's
+ * store_query) on SQLite: the driver's query, exec and column accessors. */
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <sqlite3.h>
+
+#include "log.h"
+#include "store.h"
+#include "store_core.h"
+#include "store_sqlite.h"
+
+/* Prepare Q with its parameters bound, or NULL (logged). */
+static sqlite3_stmt *
+sqlite_query_prepare(struct store_sqlite *s, const struct store_query *q)
+{
+	sqlite3_stmt *st = NULL;
+
+	if (sqlite3_prepare_v2(s->db, q->sql, (int)q->len + 1, &st, NULL) !=
+	    SQLITE_OK) {
+		store_sqlite_log_error(s, "query prepare");
+		sqlite3_finalize(st);
+		return NULL;
+	}
+	for (int i = 0; i < q->n; i++) {
+		const struct store_qarg *a = &q->a[i];
+
+		switch (a->type) {
+		case STORE_QA_NULL:
+			break;
+		case STORE_QA_INT:
+			sqlite3_bind_int64(st, i + 1, a->i);
+			break;
+		case STORE_QA_TEXT:
+			sqlite3_bind_text(st, i + 1, a->s, -1, SQLITE_STATIC);
+			break;
+		case STORE_QA_HASH:
+			sqlite3_bind_blob(st, i + 1, a->h, STORE_KEYHASH_LEN,
+			                  SQLITE_STATIC);
+			break;
+		}
+	}
+	return st;
+}
+
+int64_t
+store_sqlite_query(struct store *sto, store_tx *tx, const struct store_query *q,
+                   store_row_fn fn, void *arg)
+{
+	struct store_sqlite *s = sq(sto);
+	sqlite3_stmt *st;
+	int64_t n = 0;
+	int rc;
+
+	(void)tx; /* one connection: inside or outside, the same */
+	if ((st = sqlite_query_prepare(s, q)) == NULL)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		n++;
+		if (fn(&store_sqlite_driver, st, arg) != 0)
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		store_sqlite_log_error(s, "query");
+		n = -1;
+	}
+	sqlite3_finalize(st);
+	return n;
+}
+
+int64_t
+store_sqlite_exec_query(store_tx *tx, const struct store_query *q, int64_t *id)
+{
+	struct store_sqlite *s = tx;
+	sqlite3_stmt *st;
+	int64_t n;
+	int rc;
+
+	if ((st = sqlite_query_prepare(s, q)) == NULL)
+		return -1;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		n = sqlite3_changes(s->db);
+		if (id != NULL)
+			*id = sqlite3_last_insert_rowid(s->db);
+	} else if (sqlite3_extended_errcode(s->db) ==
+	               SQLITE_CONSTRAINT_UNIQUE ||
+	           sqlite3_extended_errcode(s->db) ==
+	               SQLITE_CONSTRAINT_PRIMARYKEY) {
+		n = STORE_EXEC_UNIQUE;
+	} else {
+		store_sqlite_log_error(s, "exec");
+		n = -1;
+	}
+	sqlite3_finalize(st);
+	return n;
+}
+
+int64_t
+store_sqlite_col_int(store_row *row, int col, int64_t null_value)
+{
+	sqlite3_stmt *st = (sqlite3_stmt *)row;
+
+	if (sqlite3_column_type(st, col) == SQLITE_NULL)
+		return null_value;
+	return sqlite3_column_int64(st, col);
+}
+
+void
+store_sqlite_col_text(store_row *row, int col, char *dst, size_t size)
+{
+	store_sqlite_copy_text((sqlite3_stmt *)row, col, dst, size);
+}
+
+int
+store_sqlite_col_hash_equal(store_row *row, int col, const uint8_t *h)
+{
+	sqlite3_stmt *st = (sqlite3_stmt *)row;
+	const void *b = sqlite3_column_blob(st, col);
+
+	return b != NULL &&
+	       sqlite3_column_bytes(st, col) == STORE_KEYHASH_LEN &&
+	       CRYPTO_memcmp(b, h, STORE_KEYHASH_LEN) == 0;
+}
