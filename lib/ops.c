@@ -105,9 +105,13 @@ ops_record(struct ops *o, const char *action, const char *target,
 	/* A target is the request's own text until validated: kept only
 	 * when it is text a column can hold. */
 	snprintf(e.target, sizeof(e.target), "%s",
-	         target != NULL && ops_text_ok(target) ? target : "");
+	         target != NULL && ops_text_ok(target) &&
+	                 strlen(target) < sizeof(e.target)
+	             ? target
+	             : "");
 	if (detail != NULL)
-		text = json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS);
+		text = json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS |
+		                              JSON_ENSURE_ASCII);
 	snprintf(e.detail, sizeof(e.detail), "%s", text != NULL ? text : "{}");
 	free(text);
 	json_decref(detail);
