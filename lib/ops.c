@@ -102,10 +102,16 @@ ops_record(struct ops *o, const char *action, const char *target,
 	memset(&e, 0, sizeof(e));
 	snprintf(e.actor, sizeof(e.actor), "%s", o->actor);
 	snprintf(e.action, sizeof(e.action), "%s", action);
+	/* A target is the request's own text until validated: kept only
+	 * when it is text a column can hold. */
 	snprintf(e.target, sizeof(e.target), "%s",
-	         target != NULL ? target : "");
+	         target != NULL && ops_text_ok(target) &&
+	                 strlen(target) < sizeof(e.target)
+	             ? target
+	             : "");
 	if (detail != NULL)
-		text = json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS);
+		text = json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS |
+		                              JSON_ENSURE_ASCII);
 	snprintf(e.detail, sizeof(e.detail), "%s", text != NULL ? text : "{}");
 	free(text);
 	json_decref(detail);
