@@ -35,6 +35,8 @@ import glob
 import json
 import os
 import random
+import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -242,6 +244,36 @@ def page_rows(tmp, pm, key, label, queries):
     return w, qfile
 
 
+def syncs_per_call(pid, n, call):
+    """fsync + fdatasync calls of PID per CALL(i), i in 0..N-1, counted by
+    strace -c (exact however much strace slows it); None without strace."""
+    if shutil.which("strace") is None:
+        return None
+    out = os.path.join(tempfile.gettempdir(), f"pmx-bench-strace.{os.getpid()}")
+    st = subprocess.Popen(["strace", "-f", "-c", "-e", "trace=fsync,fdatasync", "-o", out, "-p", str(pid)],
+                          stderr=subprocess.PIPE, text=True)
+    try:
+        if "attached" not in st.stderr.readline():
+            return None
+        time.sleep(0.2)
+        for i in range(n):
+            call(i)
+    finally:
+        st.send_signal(signal.SIGINT)
+        st.wait(30)
+        st.stderr.close()
+    calls = 0
+    try:
+        with open(out) as f:
+            for line in f:
+                w = line.split()
+                if w and w[-1] in ("fsync", "fdatasync"):
+                    calls += int(w[3])
+    finally:
+        os.unlink(out)
+    return calls / n
+
+
 def fsync_anchor(dir_, seconds, writers, warm=1.0):
     """Commits/s of one small INSERT per transaction (WAL, synchronous=FULL)
     by WRITERS threads, each on its own connection, in DIR."""
@@ -393,6 +425,12 @@ def main():
         if balances(adm) != after:
             raise RuntimeError("a replay moved a balance")
         check += "; replay duplicate:true, other amount 409, no credit"
+        syncs = syncs_per_call(pm.proc.pid, 200, lambda i: adm.ok("POST", "/payments/add", {
+            "username": names[i % len(names)], "amount": "1.00", "external_id": f"strace-{i}"}))
+        if syncs is not None:
+            print(f"payments/add: {syncs:.2f} fsync/fdatasync calls per payment (strace -c, 200 payments,"
+                  f" one connection)", flush=True)
+            b.result("admin.pay_syncs", f"{syncs:.2f}")
         results("admin.pay_pmx", pay)
         b.result("admin.pay_check", check)
         b.result("admin.conns", CONNS)

@@ -175,7 +175,9 @@ def details(r):
     if "admin.pay_pmx" in r:
         g = lambda k: r.get(f"admin.{k}", "n/a")
         d.append(f"admin payments/add: p50 {g('pay_pmx_p50')} ms, p99 {g('pay_pmx_p99')} ms, server CPU"
-                 f" {g('pay_pmx_cpu_us')} us/payment, wrk errors (socket or non-2xx) {g('pay_pmx_errors')};"
+                 f" {g('pay_pmx_cpu_us')} us/payment, {g('pay_syncs')} fsync/fdatasync calls per payment"
+                 f" (strace -c over 200; the anchor makes 1 per commit),"
+                 f" wrk errors (socket or non-2xx) {g('pay_pmx_errors')};"
                  f" {g('pay_check')}; the anchor with {g('conns')} writers on their own connections:"
                  f" {g('fsync_anchor_n')}/s (SQLite {g('fsync_sqlite')})")
     if "admin.page_pmx" in r:
