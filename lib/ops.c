@@ -22,6 +22,7 @@ ops_init(struct ops *o, struct store *st, const struct config *cfg,
 	o->cfg = cfg;
 	snprintf(o->actor, sizeof(o->actor), "%s", actor);
 	o->read_only = read_only;
+	o->recorded = 0;
 }
 
 void
@@ -117,6 +118,7 @@ ops_record(struct ops *o, const char *action, const char *target,
 	json_decref(detail);
 	snprintf(e.result, sizeof(e.result), "%s",
 	         r->status == OPS_OK ? "ok" : r->msg);
+	o->recorded++;
 	if (store_audit_add(o->st, &e) != STORE_OK)
 		log_warnx("ops: %s %s by %s: the audit entry was not written",
 		          action, e.target, o->actor);
