@@ -11,6 +11,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "admin.h"
+#include "admin_api.h"
 #include "api.h"
 #include "batch.h"
 #include "buf.h"
@@ -28,6 +29,7 @@
 
 struct admin {
 	struct admin_sources src;
+	struct admin_api *api;
 	struct evhttp *http;
 	time_t started;
 };
@@ -329,7 +331,16 @@ admin_request_run(void *x, void *y)
 	    evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
 	struct buf b;
 
+	if (path != NULL && strncmp(path, "/adminapi/", 10) == 0) {
+		admin_api_handle(a->api, req, path);
+		return;
+	}
 	buf_init(&b, 16u << 20);
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
+		buf_puts(&b, "method not allowed\n");
+		admin_send(req, 405, "text/plain", &b);
+		return;
+	}
 	if (path != NULL && strcmp(path, "/metrics") == 0) {
 		buf_printf(&b,
 		           "# HELP panelmux_start_time_seconds Start time.\n"
@@ -379,9 +390,10 @@ admin_new(struct event_base *base, const char *listen,
 		goto fail;
 	}
 	evhttp_set_max_headers_size(a->http, 8192);
-	evhttp_set_max_body_size(a->http, 0);
+	evhttp_set_max_body_size(a->http, ADMIN_API_BODY_MAX);
 	evhttp_set_timeout(a->http, 10);
-	evhttp_set_allowed_methods(a->http, EVHTTP_REQ_GET);
+	evhttp_set_allowed_methods(a->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
+	a->api = admin_api_new(src->panel, src->orders, src->st);
 	evhttp_set_gencb(a->http, admin_request, a);
 	if (evhttp_bind_socket_with_handle(a->http, host, (ev_uint16_t)port) ==
 	    NULL) {
@@ -403,5 +415,6 @@ admin_free(struct admin *a)
 		return;
 	if (a->http != NULL)
 		evhttp_free(a->http);
+	admin_api_free(a->api);
 	free(a);
 }

@@ -88,20 +88,6 @@ ops_text_ok(const char *s)
 	return 1;
 }
 
-/* A reference: 1..STORE_REF_MAX printable ASCII bytes without spaces. */
-static int
-ops_ref_ok(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > STORE_REF_MAX)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (s[i] <= 0x20 || s[i] >= 0x7f)
-			return 0;
-	return 1;
-}
-
 /*
  * The audit trail.
  */
@@ -116,9 +102,16 @@ ops_record(struct ops *o, const char *action, const char *target,
 	memset(&e, 0, sizeof(e));
 	snprintf(e.actor, sizeof(e.actor), "%s", o->actor);
 	snprintf(e.action, sizeof(e.action), "%s", action);
-	snprintf(e.target, sizeof(e.target), "%s", target != NULL ? target : "");
+	/* A target is the request's own text until validated: kept only
+	 * when it is text a column can hold. */
+	snprintf(e.target, sizeof(e.target), "%s",
+	         target != NULL && ops_text_ok(target) &&
+	                 strlen(target) < sizeof(e.target)
+	             ? target
+	             : "");
 	if (detail != NULL)
-		text = json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS);
+		text = json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS |
+		                              JSON_ENSURE_ASCII);
 	snprintf(e.detail, sizeof(e.detail), "%s", text != NULL ? text : "{}");
 	free(text);
 	json_decref(detail);
@@ -161,8 +154,8 @@ ops_user_result(enum store_result sr, const char *name, struct ops_result *r)
 	case STORE_OK:
 		return ops_ok(r);
 	case STORE_EXISTS:
-		return ops_fail(r, OPS_CONFLICT, "a user named %s already exists",
-		                name);
+		return ops_fail(r, OPS_CONFLICT,
+		                "a user named %s already exists", name);
 	case STORE_NOTFOUND:
 		return ops_fail(r, OPS_NOTFOUND, "no user named %s", name);
 	case STORE_NOFUNDS:
@@ -171,10 +164,11 @@ ops_user_result(enum store_result sr, const char *name, struct ops_result *r)
 		                "negative",
 		                name);
 	case STORE_LIMIT:
-		return ops_fail(r, OPS_CONFLICT,
-		                "refused: the balance of %s would exceed %s, the "
-		                "largest balance panelmux keeps",
-		                name, money_format(STORE_BALANCE_MAX, 0, max));
+		return ops_fail(
+		    r, OPS_CONFLICT,
+		    "refused: the balance of %s would exceed %s, the "
+		    "largest balance panelmux keeps",
+		    name, money_format(STORE_BALANCE_MAX, 0, max));
 	default:
 		return ops_fail(r, OPS_ERROR, "store error");
 	}
@@ -310,7 +304,8 @@ ops_payment_check(struct ops *o, const struct ops_payment *in, money_t *amount,
 		return ops_fail(r, OPS_BAD,
 		                "memo must be text of at most %d bytes",
 		                STORE_NOTE_MAX);
-	if (in->external_id != NULL && !ops_ref_ok(in->external_id))
+	if (in->external_id != NULL &&
+	    !store_token_valid(in->external_id, STORE_REF_MAX))
 		return ops_fail(r, OPS_BAD,
 		                "external_id must be 1 to %d printable ASCII "
 		                "characters without spaces",

@@ -161,6 +161,8 @@ typedef void (*orders_ids_cb)(void *arg, const struct orders_ids *res);
  * the return; 0: it will be called from the event loop; -1: the store
  * failed (CB is never called). */
 #define ORDERS_MAX_IDS 100
+/* As CUSTOMER: the operator's call (the admin API), over anyone's orders. */
+#define ORDERS_ANY_CUSTOMER 0
 int orders_status(struct orders *o, int64_t customer, const int64_t *ids,
                   size_t n, int multi, orders_ids_cb cb, void *arg);
 int orders_refill(struct orders *o, int64_t customer, const int64_t *ids,

@@ -51,7 +51,8 @@ orders_get_own(struct orders *o, int64_t customer, int64_t id,
 {
 	switch (store_order_get(o->p->st, id, out)) {
 	case STORE_OK:
-		return out->customer_id == customer;
+		return customer == ORDERS_ANY_CUSTOMER ||
+		       out->customer_id == customer;
 	case STORE_NOTFOUND:
 		return 0;
 	default:

@@ -48,6 +48,9 @@ enum store_result {
 
 /* Valid customer name: 1..64 of [A-Za-z0-9._@-]. */
 int store_name_valid(const char *name);
+/* Valid token (a request_id, a payment's reference): 1..MAX printable
+ * ASCII bytes, no space. */
+int store_token_valid(const char *s, size_t max);
 
 struct customer {
 	int64_t id;
@@ -633,8 +636,7 @@ int store_check(struct store *st, store_report_cb report, void *arg);
  * customer), STORE_NOFUNDS, STORE_LIMIT as store_ledger_post. */
 enum store_result store_payment_add(struct store *st,
                                     const struct payment_new *p,
-                                    struct ledger_entry *out,
-                                    money_t *balance);
+                                    struct ledger_entry *out, money_t *balance);
 /* Pages: the rows' count, or -1.  Customers by id; orders newest first
  * unless F->ascending; ledger entries and audit entries newest first.  CB
  * returning non-zero stops. */
@@ -658,6 +660,5 @@ enum store_result store_audit_add(struct store *st,
                                   const struct audit_entry *e);
 int64_t store_audit_page(struct store *st, const struct audit_page *f,
                          store_audit_cb cb, void *arg);
-
 
 #endif

@@ -326,8 +326,8 @@ store_pay_body(store_tx *tx, void *arg)
 	struct store_pay *y = arg;
 	const struct store_driver *d = y->st->drv;
 	const struct payment_new *p = y->p;
-	enum ledger_kind kind = p->amount > 0 ? LEDGER_DEPOSIT
-	                                      : LEDGER_ADJUSTMENT;
+	enum ledger_kind kind =
+	    p->amount > 0 ? LEDGER_DEPOSIT : LEDGER_ADJUSTMENT;
 	struct store_query q;
 	enum store_result r;
 	int64_t id, n;
@@ -471,7 +471,8 @@ store_order_page(struct store *st, const struct order_page *f,
 	                    " WHERE 1 = 1");
 	if (f->state >= 0 && f->state < ORDER_STATE_COUNT) {
 		store_query_sql(&q, " AND o.state = ");
-		store_query_text(&q, order_state_name((enum order_state)f->state));
+		store_query_text(&q,
+		                 order_state_name((enum order_state)f->state));
 	}
 	if (f->customer_id > 0) {
 		store_query_sql(&q, " AND o.customer_id = ");

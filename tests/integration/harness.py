@@ -374,6 +374,10 @@ class Panelmux:
                                      env=self.environ,
                                      preexec_fn=nofile_preexec(nofile) if nofile else None)
         wait_port(self.port, self.proc, logpath=self.log_path)
+        # listen.admin is bound just after listen.api: wait for it too
+        # when the config has it (under valgrind the gap is felt)
+        if f"127.0.0.1:{self.admin_port}" in open(self.config_path).read():
+            wait_port(self.admin_port, self.proc, logpath=self.log_path)
         return self
 
     def stop(self, expect_rc=0):

@@ -842,6 +842,10 @@ storetest_contract(struct CMUnitTest *out, size_t max, CMFixtureFunction setup,
 	    {"test_active_many", test_active_many},
 	    {"test_lists", test_lists},
 	    {"test_refills_catalog_upstreams", test_refills_catalog_upstreams},
+	    {"test_payments", test_payments},
+	    {"test_pages", test_pages},
+	    {"test_admin_keys", test_admin_keys},
+	    {"test_audit", test_audit},
 	};
 	size_t n = sizeof(contract) / sizeof(contract[0]);
 

@@ -51,6 +51,22 @@ struct seen {
 int see_order(const struct order *o, void *arg);
 int seen_has(const struct seen *s, int64_t id);
 
+/* The payment race (storetest_admin.c): a customer "payee", then
+ * RACE_PROCS processes, each with its own store from OPEN(ARG), pay
+ * PAY_RACE_REFS payments with references "race-0".. (the same references
+ * and amounts in every process) at once.  Asserts that every process was
+ * told the same payment for a reference, that each was credited exactly
+ * once and that check holds.  The customer's ID. */
+#define PAY_RACE_REFS 20
+int64_t race_payments(struct store *(*open)(void *), void *arg,
+                      struct store *st);
+
+/* The contract tests of the operator's data (storetest_admin.c). */
+void test_payments(void **state);
+void test_pages(void **state);
+void test_admin_keys(void **state);
+void test_audit(void **state);
+
 /* The contract suite: the store tests that hold for every backend, written
  * against store.h alone.  Fills OUT (room for MAX) with them, each run
  * between SETUP and TEARDOWN, whose fixture (the cmocka state) must begin

@@ -65,6 +65,16 @@ open_path(void *path)
 	return store_sqlite_open(path, 5);
 }
 
+/* Payments with the same references from many processes at once: each
+ * credited once (storetest_admin.c). */
+static void
+test_concurrent_payments(void **state)
+{
+	struct fixture *f = *state;
+
+	race_payments(open_path, f->path, f->st);
+}
+
 static void
 test_concurrent_debit(void **state)
 {
@@ -302,6 +312,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_migrate_upstream_quantity,
 	                                    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_concurrent_debit, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_concurrent_payments, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_check_detects, setup,
 	                                    teardown),

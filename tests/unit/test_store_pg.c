@@ -180,6 +180,16 @@ open_conninfo(void *conninfo)
 	return store_pg_open(conninfo, 5, 2);
 }
 
+/* Payments with the same references from many processes at once: each
+ * credited once (storetest_admin.c). */
+static void
+test_concurrent_payments(void **state)
+{
+	struct fixture *f = *state;
+
+	race_payments(open_conninfo, f->conninfo, f->st);
+}
+
 static void
 test_concurrent_debit(void **state)
 {
@@ -668,11 +678,11 @@ test_open(void **state)
 	store_close(st);
 	c = raw_connect(f->conninfo);
 	assert_int_equal(raw_int(c, "SELECT COUNT(*) FROM schema_version"), 1);
-	assert_int_equal(raw_int(c, "SELECT version FROM schema_version"), 2);
+	assert_int_equal(raw_int(c, "SELECT version FROM schema_version"), 3);
 	/* a schema from a newer panelmux is refused */
 	raw_exec(c, "UPDATE schema_version SET version = 99");
 	assert_null(store_pg_open(f->conninfo, 5, 2));
-	raw_exec(c, "UPDATE schema_version SET version = 2");
+	raw_exec(c, "UPDATE schema_version SET version = 3");
 	PQfinish(c);
 
 	/* instances starting together on an empty database migrate once */
@@ -719,6 +729,8 @@ main(void)
 {
 	const struct CMUnitTest own[] = {
 	    cmocka_unit_test_setup_teardown(test_concurrent_debit, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_concurrent_payments, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_concurrent_request, setup,
 	                                    teardown),
