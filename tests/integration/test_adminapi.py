@@ -314,7 +314,12 @@ def test_amount_forms(env):
         J = {"Content-Type": "application/json"}
         for text, value in [("25", "25"), ("25.5", "25.5"), ("0.1", "0.1"), ('"0.2"', "0.2"),
                             ('"7.12345"', "7.12345"), ("1e-05", "0.00001"), ("1E+2", "100"),
-                            ("1.000000", "1")]:
+                            ("1.000000", "1"),
+                            # other numbers in the body are not the amount
+                            ('10.5, "affiliate_commission": 0', "10.5"),
+                            ('10.25, "affiliate_commission": 5', "10.25"),
+                            ('"3.5", "affiliate_commission": 1.5', "3.5"),
+                            ('12, "affiliate_commission": 0.25, "memo": "x"', "12")]:
             r = pm.admin("POST", "payments/add", key,
                          raw='{"username": "amy", "amount": %s}' % text, headers=J)
             try:
@@ -468,6 +473,8 @@ def test_kill9_payments_exactly_once(env):
         odd = [(names[i], r) for i, r in enumerate(results)
                if isinstance(r, Exception) and not isinstance(r, (OSError, http.client.HTTPException))]
         assert not odd, odd[:3]
+        refused = [(names[i], r) for i, r in enumerate(results) if not isinstance(r, Exception) and r.status != 200]
+        assert not refused, f"{len(refused)} payments answered but not 200 before the kill: {refused[:3]}"
         before = {names[i]: ok(r)["payment_id"] for i, r in enumerate(results) if not isinstance(r, Exception)}
         print(f"# kill -9 with 200 payments in flight: {len(before)} answered, {len(cut)} cut off",
               flush=True)
@@ -585,7 +592,6 @@ def test_bad_input_writes_nothing(env):
             ("revoked key", gone, 401),
             ("read-only key writing", ro, 403),
         ]
-        marks = {}
         last = audit(pm, key)
         mark = last[0]["id"] if last else 0
 
@@ -619,7 +625,6 @@ def test_bad_input_writes_nothing(env):
                                 f"{msg!r}, got {fresh}")
             elif aud == EITHER and not (len(fresh) <= 1 and all(a["result"] != "ok" for a in fresh)):
                 failures.append(f"{what}: expected at most one failed entry, got {fresh}")
-            marks[what] = msg
         for what, k, status in auth_cases:
             r = pm.admin("POST", "payments/add", k, body={"username": "alice", "amount": "1"})
             try:
@@ -849,8 +854,14 @@ def test_payments_deduct(env):
         acts = [(a["action"], a["result"] == "ok") for a in reversed(trail)]
         want = [("payments/add", True), ("payments/deduct", False), ("payments/deduct", True),
                 ("payments/deduct", True), ("payments/deduct", True), ("payments/deduct", False)]
-        # the duplicate answer (the fourth) may be audited or not
-        assert acts in (want, want[:3] + want[4:]), acts
+        # The duplicate answer (the fourth) was a success (HTTP 200): its
+        # entry, if any, says ok, or names the first payment (the contract
+        # has "ok or the error sentence"; a note naming the payment is not
+        # an error either).
+        dup = [a for a in reversed(trail)][3]
+        if dup["result"] == f"duplicate of payment {d2['payment_id']}":
+            acts[3] = ("payments/deduct", True)
+        assert acts in (want, want[:3] + want[4:]), (acts, [a["result"] for a in reversed(trail)])
         assert all(a["target"] == "dave" for a in trail), trail
         assert "check: ok" in pm.check()
 
@@ -858,8 +869,12 @@ def test_payments_deduct(env):
 # --- 7. orders -----------------------------------------------------------------------
 
 def rates(pm, ckey):
-    return wait_for(lambda: {s["service"]: Decimal(s["rate"]) for s in pm.api(key=ckey, action="services")}
-                    or None, what="catalogue import")
+    """The customers' rates by service, once both upstreams' catalogues
+    (alpha 1..20, beta 101..120) are in."""
+    def both():
+        r = {s["service"]: Decimal(s["rate"]) for s in pm.api(key=ckey, action="services")}
+        return r if 1 in r and 101 in r else None
+    return wait_for(both, what="both catalogues imported")
 
 
 def add_order(pm, ckey, service, link, quantity):
@@ -894,8 +909,6 @@ def test_orders_list_and_detail(env):
             ann = pm.customer("ann", "100")
             ben = pm.customer("ben", "100")
             pm.start()
-            rate = rates(pm, ann)
-            wait_for(lambda: 101 in rates(pm, ann), what="beta's import")
             rate = rates(pm, ann)
             plan = {}   # local order -> (user, service, quantity, link, upstream)
 
@@ -1010,7 +1023,11 @@ def test_orders_resolve_and_cancel(env):
             assert set(order_ids(pm, key, order_status="sending")) == {x, y}
             # refund
             d = post(pm, key, "orders/resolve", id=x, refund=True)
-            assert d["id"] == x and d["status"] == "refunded" and money(d["refunded"]) == c1000, d
+            # the contract names no state for it: refunded, or rejected
+            # (the state of an order refunded in full without running)
+            assert d["id"] == x and d["status"] in ("refunded", "rejected"), d
+            assert money(d["refunded"]) == c1000, d
+            assert get(pm, key, f"orders/{x}")["status"] == d["status"]
             assert customer_balance(pm, ck) == 50 - c1000
             led = get(pm, key, f"orders/{x}", include="provider")["ledger"]
             assert sorted((e["kind"], money(e["amount"])) for e in led) == \
@@ -1057,8 +1074,16 @@ def test_orders_resolve_and_cancel(env):
             trail = audit(pm, key, actor="admin:shop")
             acts = [(a["action"], str(a["target"]), a["result"] == "ok") for a in reversed(trail)]
             assert acts[:2] == [("orders/resolve", str(x), True), ("orders/resolve", str(y), True)], acts
-            assert ("orders/cancel", True) in [(a, r) for a, _, r in acts], acts
-            assert len([a for a in acts if a[0] == "orders/resolve" and not a[2]]) == 6, acts
+            # the refused resolves: 409 x 3 and 404 at least (the 400s are
+            # test_bad_input_writes_nothing's matter)
+            refused = [a for a in acts if a[0] == "orders/resolve" and not a[2]]
+            assert [t for _, t, _ in refused[:4]] == [str(x), str(y), str(z), "999999"], acts
+            # the cancels: the first (one ID of three unknown) with its IDs;
+            # its result ok or what was not canceled
+            cancels = [a for a in reversed(trail) if a["action"] == "orders/cancel"]
+            assert cancels, acts
+            assert all(str(i) in json.dumps(cancels[0]["detail"]) for i in (z, c, 999999)), cancels[0]
+            assert cancels[0]["result"] == "ok" or "not canceled" in cancels[0]["result"], cancels[0]
             assert "check: ok" in pm.check()
 
 
@@ -1072,28 +1097,35 @@ def test_views(env):
             ro = pm.admin_key("viewer", read_only=True)
             ck = pm.customer("fay", "100")
             pm.start()
-            wait_for(lambda: 101 in rates(pm, ck), what="both imports")
             rate = rates(pm, ck)
             up_rate = {s["service"]: Decimal(s["rate"]) for s in json.loads(fa.api(action="services", key="upstream-secret").body)}
             # /services: each route with its cost (the upstream's rate), our rate and the margin
+            form = []   # money not written with money.decimals places: asserted last
+
+            def amount(where, v):
+                assert isinstance(v, str) and re.fullmatch(r"-?[0-9]+(\.[0-9]+)?", v), (where, v)
+                if not MONEY.fullmatch(v):
+                    form.append(f"{where}: {v!r}")
+                return Decimal(v)
             svcs = {s["id"]: s for s in get(pm, ro, "services")["list"]}
             assert set(svcs) == set(rate), (sorted(svcs), sorted(rate))
             for sid in (1, 3, 101):
                 s = svcs[sid]
-                assert money(s["rate"]) == rate[sid], s
+                assert amount(f"services {sid} rate", s["rate"]) == rate[sid], s
                 assert len(s["routes"]) == 1, s
                 rt = s["routes"][0]
                 assert rt["upstream"] == ("beta" if sid > 100 else "alpha") and str(rt["service"]) == str(sid % 100), rt
                 cost = up_rate[sid % 100]
-                assert Decimal(rt["cost"]) == cost and Decimal(rt["rate"]) == rate[sid], (rt, cost, rate[sid])
-                assert Decimal(rt["margin"]) == Decimal(rt["rate"]) - Decimal(rt["cost"]), rt
+                rc, rr, rm = (amount(f"services {sid} route {k}", rt[k]) for k in ("cost", "rate", "margin"))
+                assert rc == cost and rr == rate[sid], (rt, cost, rate[sid])
+                assert rm == rr - rc, rt
             # /upstreams
             ups = {u["name"]: u for u in get(pm, ro, "upstreams")["list"]}
             assert set(ups) == {"alpha", "beta"}, ups
             for u in ups.values():
                 assert u["circuit"] == "closed" and u["currency"] == "USD" and u["services"] == 20, u
                 assert u["last_sync"] is not None and TIME.fullmatch(u["last_sync"]), u
-                assert u["balance"] is None or Decimal(u["balance"]) >= 0, u
+                assert u["balance"] is None or amount(f"upstreams {u['name']} balance", u["balance"]) >= 0, u
             # /report: three orders on alpha:1, one on alpha:3, one on beta's 101
             placed = [(1, 1000), (1, 1000), (1, 2000), (3, 1000), (101, 1000)]
             oids = [add_order(pm, ck, s, f"https://x.example/rep{i}", n) for i, (s, n) in enumerate(placed)]
@@ -1144,6 +1176,8 @@ def test_views(env):
             err(pm.admin("POST", "orders/cancel", ro, body={"ids": oids[:1]}), 403)
             assert get(pm, key, f"orders/{oids[0]}")["status"] == "active"
             assert "check: ok" in pm.check()
+            assert not form, "money in replies without exactly 5 decimals (the contract's " \
+                "'Money in replies'):\n" + "\n".join(form)
 
 
 # --- 9. the CLI ------------------------------------------------------------------------
@@ -1214,7 +1248,6 @@ def test_cli_admin_keys_and_audit(env):
         # refusals: a name taken (also by a revoked key), bad names, an
         # unknown name to revoke; a read-only key writing.  None adds an
         # entry that says ok.
-        assert pm.cli("admin", "key", "add", "ops", check=False).returncode != 0
         assert pm.cli("admin", "key", "add", "auditor", check=False).returncode != 0
         assert pm.cli("admin", "key", "add", "bad name!", check=False).returncode != 0
         assert pm.cli("admin", "key", "add", "x" * 65, check=False).returncode != 0
@@ -1224,5 +1257,13 @@ def test_cli_admin_keys_and_audit(env):
         later = [a for a in audit(pm, ro) if a["id"] > trail[0]["id"]]
         assert all(a["result"] != "ok" for a in later), later
         assert len(pm.cli("admin", "key", "list").stdout.splitlines()) == len(lst.splitlines()), lst
+        # A revoked name again (the contract is silent: refused, or a new
+        # key for it): the old key stays refused either way.
+        p = pm.cli("admin", "key", "add", "ops", check=False)
+        if p.returncode == 0:
+            again = p.stdout.strip()
+            assert again != ops and get(pm, again, "check")["ok"] is True, p.stdout
+            assert re.search(r"^ops\s+read-write\s+active\s+\S", pm.cli("admin", "key", "list").stdout, re.M)
+        err(pm.admin("GET", "check", ops), 401)
         log = pm.log() + "".join(pm.logs)
     assert_no_secret(log, ops, ro)
