@@ -720,6 +720,54 @@ def test_failed_auth_limit(env):
         assert sorted(acts) == ["keys/add", "payments/add", "users/add"], out
 
 
+def test_valid_key_concurrency_not_limited(env):
+    """Good keys are never failed authentications: 60 concurrent requests
+    with a valid key from one address all answer 200 (the failure bucket
+    holds 10), and a wrong key after them still gets 401, not 429."""
+    with Panelmux(env, config=config()) as pm:
+        key = pm.admin_key("shop")
+        pm.customer("alice", "1")
+        pm.start()
+        for round_ in range(2):
+            results = fire([lambda: pm.admin("GET", "users", key, query={"username": "alice"}, timeout=30)
+                            for _ in range(60)])
+            statuses = [r.status if hasattr(r, "status") else repr(r) for r in results]
+            bad = [s for s in statuses if s != 200]
+            assert not bad, f"round {round_}: {len(bad)} of 60 not 200: {sorted(set(map(str, bad)))} " \
+                f"({next((r.body for r in results if hasattr(r, 'status') and r.status != 200), b'')!r})"
+        err(pm.admin("GET", "users", "wrong-key"), 401)
+
+
+def test_body_limit(env):
+    """A body of 64 KiB is read; one byte more is 413, with the envelope."""
+    with Panelmux(env, config=config()) as pm:
+        key = pm.admin_key("shop")
+        pm.customer("alice")
+        pm.start()
+        uid = user(pm, key, "alice")["id"]
+
+        def body(size):
+            head = '{"username": "alice", "amount": "1", "memo": "'
+            tail = '"}'
+            text = head + "m" * (size - len(head) - len(tail)) + tail
+            assert len(text.encode()) == size
+            return text
+        J = {"Content-Type": "application/json"}
+        r = pm.admin("POST", "payments/add", key, raw=body(64 * 1024), headers=J)
+        assert r.status != 413, r
+        assert r.headers.get("content-type", "").startswith("application/json"), r
+        if r.status != 200:
+            err(r, r.status)          # a memo too long for the store, say: the envelope
+        n = len(payments(pm, key, "alice"))
+        r = pm.admin("POST", "payments/add", key, raw=body(64 * 1024 + 1), headers=J)
+        err(r, 413)
+        r = pm.admin("POST", "payments/add", key,
+                     form={"username": "alice", "amount": "1", "memo": "m" * (65 * 1024)})
+        err(r, 413)
+        assert len(payments(pm, key, "alice")) == n
+        assert balance(pm, key, uid) == n
+
+
 # --- 5. users ------------------------------------------------------------------------
 
 def test_users(env):
