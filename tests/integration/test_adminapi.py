@@ -1233,6 +1233,35 @@ def test_views(env):
 
 # --- 9. the CLI ------------------------------------------------------------------------
 
+def test_cli_writes_audited(env):
+    """The CLI's writes carry the same action names as the API's, actor
+    "cli", target the user or key name, result ok or the refusal; they
+    are payments where they move money."""
+    with Panelmux(env, config=config()) as pm:
+        key = pm.admin_key("shop")
+        pm.cli("customer", "add", "hal")
+        pm.cli("customer", "key", "hal")
+        pm.cli("customer", "disable", "hal")
+        pm.cli("customer", "enable", "hal")
+        pm.cli("customer", "fund", "hal", "5.5", "--note", "top-up")
+        pm.cli("customer", "fund", "hal", "-1.25")
+        assert pm.cli("customer", "fund", "hal", "-100", check=False).returncode != 0
+        pm.cli("admin", "key", "add", "temp")
+        pm.cli("admin", "key", "revoke", "temp")
+        pm.start()
+        trail = audit(pm, key)
+        got = [(a["actor"], a["action"], str(a["target"]), a["result"] == "ok") for a in reversed(trail)]
+        assert got == [("cli", "keys/add", "shop", True), ("cli", "users/add", "hal", True),
+                       ("cli", "users/rotate-key", "hal", True), ("cli", "users/disable", "hal", True),
+                       ("cli", "users/enable", "hal", True), ("cli", "payments/add", "hal", True),
+                       ("cli", "payments/deduct", "hal", True), ("cli", "payments/deduct", "hal", False),
+                       ("cli", "keys/add", "temp", True), ("cli", "keys/revoke", "temp", True)], got
+        lst = payments(pm, key, "hal")
+        assert [(money(p["amount"]), p["by"]) for p in lst] == [(Decimal("-1.25"), "cli"), (Decimal("5.5"), "cli")], lst
+        assert balance(pm, key, user(pm, key, "hal")["id"]) == Decimal("4.25")
+        assert "check: ok" in pm.check()
+
+
 def all_store_text(pm):
     """Everything the store holds, as text (SQLite: the files' bytes)."""
     if STORE == "sqlite":
