@@ -656,6 +656,17 @@ enum store_result store_admin_key_by_hash(struct store *st,
 enum store_result store_admin_key_revoke(struct store *st, const char *name);
 int64_t store_admin_key_list(struct store *st, store_admin_key_cb cb,
                              void *arg);
+/* Per upstream, for monitoring: its active orders, the oldest poll among
+ * them (unix ms; 0 if one was never polled), and the upstream cost of all
+ * its orders (where known).  Rows, or -1. */
+struct upstream_usage {
+	char upstream[STORE_UPNAME_MAX + 1];
+	int64_t active;
+	int64_t oldest_poll_ms;
+	money_t cost;
+};
+typedef int (*store_usage_cb)(const struct upstream_usage *, void *arg);
+int64_t store_upstream_usage(struct store *st, store_usage_cb cb, void *arg);
 enum store_result store_audit_add(struct store *st,
                                   const struct audit_entry *e);
 int64_t store_audit_page(struct store *st, const struct audit_page *f,

@@ -681,3 +681,44 @@ store_audit_page(struct store *st, const struct audit_page *f,
 	store_query_page(&q, f->limit, f->offset);
 	return store_run_query(st, NULL, &q, store_page_audit, &pg);
 }
+
+/*
+ * Monitoring.
+ */
+
+struct store_usage {
+	store_usage_cb cb;
+	void *arg;
+};
+
+static int
+store_page_usage(const struct store_driver *d, store_row *row, void *arg)
+{
+	struct store_usage *su = arg;
+	struct upstream_usage u;
+
+	memset(&u, 0, sizeof(u));
+	d->col_text(row, 0, u.upstream, sizeof(u.upstream));
+	u.active = d->col_int(row, 1, 0);
+	u.oldest_poll_ms = d->col_int(row, 2, 0);
+	u.cost = d->col_int(row, 3, 0);
+	return su->cb(&u, su->arg);
+}
+
+int64_t
+store_upstream_usage(struct store *st, store_usage_cb cb, void *arg)
+{
+	struct store_usage su = {cb, arg};
+	struct store_query q;
+
+	/* One pass over the orders, as the ledger totals make: a scrape
+	 * every 15 s is far from the store's load. */
+	store_query_init(&q, st->drv->dollar);
+	store_query_sql(&q,
+	                "SELECT upstream,"
+	                " SUM(CASE WHEN state = 'active' THEN 1 ELSE 0 END),"
+	                " MIN(CASE WHEN state = 'active' THEN polled_at END),"
+	                " SUM(COALESCE(cost, 0))"
+	                " FROM orders GROUP BY upstream ORDER BY upstream");
+	return store_run_query(st, NULL, &q, store_page_usage, &su);
+}
