@@ -771,6 +771,115 @@ def test_body_limit(env):
         assert balance(pm, key, uid) == n
 
 
+def raw_exchange(port, data, timeout=10.0):
+    """Send DATA on a fresh connection, read until the server closes it
+    or goes quiet; returns the bytes."""
+    import socket
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    got = b""
+    try:
+        s.sendall(data)
+        s.settimeout(2.0)
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except (socket.timeout, ConnectionResetError):
+                break
+            if not chunk:
+                break
+            got += chunk
+    finally:
+        s.close()
+    return got
+
+
+def test_bad_framing(env):
+    """A request whose length two readings could disagree on (two
+    Content-Lengths, one beside Transfer-Encoding) is refused with 400 and
+    nothing behind it is acted on: no payment."""
+    with Panelmux(env, config=config()) as pm:
+        key = pm.admin_key("shop")
+        pm.customer("alice")
+        pm.start()
+        uid = user(pm, key, "alice")["id"]
+        inner = json.dumps({"username": "alice", "amount": "7"})
+        smuggled = (f"POST /adminapi/v2/payments/add HTTP/1.1\r\nHost: t\r\nX-Api-Key: {key}\r\n"
+                    f"Content-Type: application/json\r\nContent-Length: {len(inner)}\r\n\r\n{inner}").encode()
+        outer = json.dumps({"username": "alice", "amount": "1"}).encode()
+        n = len(outer)
+        chunked = b"%x\r\n%s\r\n0\r\n\r\n" % (n, outer)
+
+        def head(*lines):
+            return ("POST /adminapi/v2/payments/add HTTP/1.1\r\nHost: t\r\n"
+                    f"X-Api-Key: {key}\r\nContent-Type: application/json\r\n" +
+                    "".join(l + "\r\n" for l in lines) + "\r\n").encode()
+        cases = [
+            ("two different lengths", head(f"Content-Length: {n}", f"Content-Length: {n + len(smuggled)}")
+             + outer + smuggled),
+            ("two equal lengths", head(f"Content-Length: {n}", f"Content-Length: {n}") + outer + smuggled),
+            ("a signed length", head(f"Content-Length: +{n}") + outer + smuggled),
+            ("length and chunked", head("Transfer-Encoding: chunked", f"Content-Length: {len(chunked)}")
+             + chunked + smuggled),
+        ]
+        for what, data in cases:
+            got = raw_exchange(pm.admin_port, data)
+            assert got.startswith(b"HTTP/1.1 400"), (what, got[:300])
+            assert got.count(b"HTTP/1.1 ") == 1, (what, got[:600])
+            if b"Transfer-Encoding" not in data.split(b"\r\n\r\n")[0]:
+                body = got.split(b"\r\n\r\n", 1)[1]
+                e = json.loads(body)
+                assert e["error_code"] == 400 and e["data"] is None, (what, e)
+        assert balance(pm, key, uid) == 0 and payments(pm, key, "alice") == []
+        # the plain framings work
+        got = raw_exchange(pm.admin_port, head(f"Content-Length: {n}", "Connection: close") + outer)
+        assert got.startswith(b"HTTP/1.1 200"), got[:300]
+        got = raw_exchange(pm.admin_port, head("Transfer-Encoding: chunked", "Connection: close") + chunked)
+        assert got.startswith(b"HTTP/1.1 200"), got[:300]
+        assert balance(pm, key, uid) == 2
+
+
+def test_list_defaults(env):
+    """limit defaults to 100, offset to 0; a page past the end is empty."""
+    with Panelmux(env, config=config()) as pm:
+        key = pm.admin_key("shop")
+        pm.customer("ivy")
+        pm.start()
+        ids = [post(pm, key, "payments/add", username="ivy", amount=str(i + 1))["payment_id"]
+               for i in range(105)]
+        d = get(pm, key, "payments", username="ivy")
+        assert d["count"] == 100 == len(d["list"]), d["count"]
+        assert [p["id"] for p in d["list"]] == ids[::-1][:100]
+        d = get(pm, key, "payments", username="ivy", offset=100)
+        assert [p["id"] for p in d["list"]] == ids[::-1][100:], d
+        assert [money(p["amount"]) for p in d["list"]] == [Decimal(5), Decimal(4), Decimal(3), Decimal(2), Decimal(1)]
+        d = get(pm, key, "payments", username="ivy", limit=1000)
+        assert d["count"] == 105, d["count"]
+        assert get(pm, key, "payments", username="ivy", offset=105) == {"count": 0, "list": []}
+        assert get(pm, key, "audit")["count"] == 100
+        assert balance(pm, key, user(pm, key, "ivy")["id"]) == Decimal(105 * 106 // 2)
+
+
+def test_money_decimals_two(env):
+    """With money.decimals: 2, replies carry 2 decimals and a third is refused."""
+    cfg = alpha_config(level="debug", extra="money:\n  decimals: 2\n")
+    with Panelmux(env, config=cfg) as pm:
+        key = pm.admin_key("shop")
+        pm.customer("jon")
+        pm.start()
+        d = post(pm, key, "payments/add", username="jon", amount="1.5")
+        assert d["user"]["balance"] == "1.50", d
+        d = post(pm, key, "payments/add", username="jon", amount=2.25)
+        assert d["user"]["balance"] == "3.75", d
+        err(pm.admin("POST", "payments/add", key, body={"username": "jon", "amount": "1.005"}), 400)
+        err(pm.admin("POST", "payments/add", key, body={"username": "jon", "amount": 0.001}), 400)
+        d = post(pm, key, "payments/deduct", username="jon", amount="0.75")
+        assert d["user"]["balance"] == "3.00", d
+        lst = get(pm, key, "payments", username="jon")["list"]
+        assert [p["amount"] for p in lst] == ["-0.75", "2.25", "1.50"], lst
+        assert get(pm, key, "users", username="jon")["list"][0]["balance"] == "3.00"
+        assert "check: ok" in pm.check()
+
+
 # --- 5. users ------------------------------------------------------------------------
 
 def test_users(env):
