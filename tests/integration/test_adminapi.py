@@ -429,6 +429,64 @@ def test_exactly_once_concurrent(env):
         close_all(pms)
 
 
+def test_reference_race_conflicts(env):
+    """One reference raced with different users, amounts and directions at
+    once: exactly one variant is credited, every call of it answered with
+    that payment, every call of the others 409; nothing else moves.  On
+    PostgreSQL the calls go to two daemons on one database."""
+    n_daemons = 2 if STORE == "postgres" else 1
+    pms = instances(env, n_daemons, config())
+    try:
+        key = pms[0].admin_key("shop")
+        pms[0].customer("alice", "10")
+        pms[0].customer("bob", "10")
+        for p in pms:
+            p.start()
+        uids = {n: user(pms[0], key, n)["id"] for n in ("alice", "bob")}
+        variants = {
+            "race-1": [("alice", "5", "add"), ("alice", "6", "add"), ("bob", "5", "add")],
+            "race-2": [("alice", "1", "add"), ("alice", "1", "deduct"), ("bob", "1", "deduct")],
+        }
+        plan = [(ref, v) for ref, vs in variants.items() for v in vs for _ in range(12)]
+        random.Random(3).shuffle(plan)
+
+        def call(k, ref, v):
+            name, amount, way = v
+            pm = pms[k % n_daemons]
+            return lambda: pm.admin("POST", f"payments/{way}", key, timeout=30,
+                                    body={"username": name, "amount": amount, "external_id": ref})
+        results = fire([call(k, ref, v) for k, (ref, v) in enumerate(plan)])
+        want = {"alice": Decimal(10), "bob": Decimal(10)}
+        for ref, vs in variants.items():
+            got = {v: [r for (rf, vv), r in zip(plan, results) if rf == ref and vv == v] for v in vs}
+            bad = [(v, r) for v, rs in got.items() for r in rs
+                   if isinstance(r, Exception) or r.status not in (200, 409)]
+            assert not bad, (ref, bad[:3])
+            winners = [v for v, rs in got.items() if any(r.status == 200 for r in rs)]
+            assert len(winners) == 1, (ref, {v: [r.status for r in rs] for v, rs in got.items()})
+            w = winners[0]
+            assert all(r.status == 200 for r in got[w]), (ref, w, [r.status for r in got[w]])
+            data = [ok(r) for r in got[w]]
+            assert len({d["payment_id"] for d in data}) == 1, (ref, data)
+            assert sorted(d["duplicate"] for d in data) == [False] + [True] * 11, (ref, data)
+            for v in vs:
+                if v != w:
+                    for r in got[v]:
+                        err(r, 409)
+            name, amount, way = w
+            want[name] += Decimal(amount) if way == "add" else -Decimal(amount)
+        for p in pms:
+            for name, uid in uids.items():
+                assert balance(p, key, uid) == want[name], (name, want)
+        refs = [x["external_id"] for n in uids for x in payments(pms[0], key, n) if x["external_id"]]
+        assert sorted(refs) == ["race-1", "race-2"], refs
+        assert "check: ok" in pms[0].check()
+        for p in pms:
+            p.stop()
+    finally:
+        close_all(pms)
+
+
 # --- 3. kill -9 with payments in flight ---------------------------------------------
 
 def test_kill9_payments_exactly_once(env):
