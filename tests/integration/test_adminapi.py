@@ -644,10 +644,11 @@ def test_bad_input_writes_nothing(env):
             ("offset -1", "GET", "users", dict(query={"offset": "-1"}), 400, NONE),
             ("limit abc", "GET", "audit", dict(query={"limit": "abc"}), 400, NONE),
         ]
-        # authentication: each counts as a failed authentication (4 of the
+        # authentication: each counts as a failed authentication (5 of the
         # 10 allowed per minute; test_failed_auth_limit goes past them)
         auth_cases = [
             ("wrong key", "f" * 32, 401),
+            ("the key in the body, not in X-Api-Key", "IN-BODY", 401),
             ("no key", None, 401),
             ("empty key", "", 401),
             ("revoked key", gone, 401),
@@ -687,7 +688,11 @@ def test_bad_input_writes_nothing(env):
             elif aud == EITHER and not (len(fresh) <= 1 and all(a["result"] != "ok" for a in fresh)):
                 failures.append(f"{what}: expected at most one failed entry, got {fresh}")
         for what, k, status in auth_cases:
-            r = pm.admin("POST", "payments/add", k, body={"username": "alice", "amount": "1"})
+            if k == "IN-BODY":
+                r = pm.admin("POST", "payments/add", None, query={"key": key, "api_key": key},
+                             body={"username": "alice", "amount": "1", "key": key, "api_key": key})
+            else:
+                r = pm.admin("POST", "payments/add", k, body={"username": "alice", "amount": "1"})
             try:
                 err(r, status)
             except AssertionError as e:
@@ -1027,6 +1032,33 @@ def test_users(env):
         assert "check: ok" in pm.check()
         log = pm.log()
     assert_no_secret(log, ckey, new, key)
+
+
+def test_users_add_race(env):
+    """20 concurrent users/add of one name (two daemons on PostgreSQL):
+    one 200 with a working key, 19 x 409."""
+    n_daemons = 2 if STORE == "postgres" else 1
+    pms = instances(env, n_daemons, config())
+    try:
+        key = pms[0].admin_key("shop")
+        for p in pms:
+            p.start()
+        results = fire([(lambda p: lambda: p.admin("POST", "users/add", key, body={"username": "kim"}, timeout=30))(
+            pms[i % n_daemons]) for i in range(20)])
+        statuses = sorted(r.status if hasattr(r, "status") else repr(r) for r in results)
+        assert statuses == [200] + [409] * 19, statuses
+        won = next(ok(r) for r in results if r.status == 200)
+        for r in results:
+            if r.status == 409:
+                err(r, 409)
+        for p in pms:
+            assert p.api(key=won["api_key"], action="balance")["balance"] == "0.00000"
+        lst = get(pms[0], key, "users", limit=1000)["list"]
+        assert [u["username"] for u in lst] == ["kim"], lst
+        for p in pms:
+            p.stop()
+    finally:
+        close_all(pms)
 
 
 # --- 6. deductions -----------------------------------------------------------------
