@@ -1,14 +1,26 @@
 """The admin API (/adminapi/v2 on listen.admin; the contract is
-docs-adminapi-draft.md): payment scripts as shops write them (Python
-urllib, PHP curl), exactly-once payments under concurrency (two daemons on
-one PostgreSQL database), across kill -9, a table of bad inputs that write
-nothing, users, deductions, orders and their resolution, the read-only
-views, the audit trail and the operator-key CLI.
+docs-adminapi-draft.md), end to end against the real daemon:
+
+- payment scripts as shops write them (clients/pay.py: urllib, JSON or a
+  form; clients/pay.php: PHP curl, JSON, a form or multipart) credit a user
+  and read data.user.balance; amounts as JSON numbers and strings;
+- exactly-once payments: 200 concurrent calls on 20 references, one
+  reference raced by different users/amounts/directions, kill -9 with 200
+  payments in flight then every call retried (two daemons on one database
+  on PostgreSQL where it says so);
+- a table of bad inputs, each with its status and error_code, writing
+  nothing (balances, payments, ledger) and auditing a failed entry (none
+  for failed authentications); the failed-authentication limit (429) and
+  that good keys never count against it; the 64 KiB body limit; framing;
+- users (add, list, paging, disable/enable, rotate-key, a creation race),
+  deductions never below zero, orders (filters, sort, paging, detail with
+  provider and ledger, resolve, cancel), the read-only views (services,
+  upstreams, report, check, audit), money.decimals 2;
+- the CLI: operator keys (add, --read-only, list, revoke) and the audit
+  trail of the CLI's own writes.
 
 Money is checked with Decimal computed here, never read back from the
-server and compared with itself.  Every test runs on both stores but the
-two-daemon case, which needs PostgreSQL (on SQLite the same calls go to one
-daemon)."""
+server and compared with itself.  Every test runs on both stores."""
 import calendar
 import hashlib
 import http.client
@@ -18,16 +30,15 @@ import os
 import random
 import re
 import shutil
+import socket
 import subprocess
 import threading
 import time
-import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal, ROUND_CEILING
 
 import harness
-from harness import (Panelmux, FakePanel, alpha_config, wait_for, http_request, free_port,
-                     assert_no_secret, STORE)
+from harness import Panelmux, FakePanel, alpha_config, wait_for, assert_no_secret, STORE
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CLIENTS = os.path.join(HERE, "clients")
@@ -344,7 +355,7 @@ def test_amount_forms(env):
 
 # --- 2. exactly once, concurrently ------------------------------------------------
 
-def fire(calls, workers=None):
+def fire(calls):
     """Run each zero-argument callable of CALLS in its own thread, all
     released together by a barrier; results (or the exception) in order."""
     n = len(calls)
@@ -837,7 +848,6 @@ def test_body_limit(env):
 def raw_exchange(port, data, timeout=10.0):
     """Send DATA on a fresh connection, read until the server closes it
     or goes quiet; returns the bytes."""
-    import socket
     s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
     got = b""
     try:
