@@ -1276,11 +1276,12 @@ def test_orders_resolve_and_cancel(env):
             fa.fault("add", "close")
             x = add_order(pm, ck, 1, "https://x.example/doubt-refund", 1000)
             y = add_order(pm, ck, 1, "https://x.example/doubt-found", 1000)
+            w = add_order(pm, ck, 1, "https://x.example/doubt-json", 1000)
             fa.fault("add", "none")
-            for o in (x, y):
+            for o in (x, y, w):
                 wait_for(lambda: get(pm, key, f"orders/{o}")["status"] == "sending", what=f"{o} in doubt")
-            assert customer_balance(pm, ck) == 50 - 2 * c1000
-            assert set(order_ids(pm, key, order_status="sending")) == {x, y}
+            assert customer_balance(pm, ck) == 50 - 3 * c1000
+            assert set(order_ids(pm, key, order_status="sending")) == {x, y, w}
             # refund
             d = post(pm, key, "orders/resolve", id=x, refund=True)
             # the contract names no state for it: refunded, or rejected
@@ -1288,7 +1289,7 @@ def test_orders_resolve_and_cancel(env):
             assert d["id"] == x and d["status"] in ("refunded", "rejected"), d
             assert money(d["refunded"]) == c1000, d
             assert get(pm, key, f"orders/{x}")["status"] == d["status"]
-            assert customer_balance(pm, ck) == 50 - c1000
+            assert customer_balance(pm, ck) == 50 - 2 * c1000
             led = get(pm, key, f"orders/{x}", include="provider")["ledger"]
             assert sorted((e["kind"], money(e["amount"])) for e in led) == \
                 [("charge", -c1000), ("refund", c1000)], led
@@ -1298,7 +1299,7 @@ def test_orders_resolve_and_cancel(env):
             assert d["id"] == y and d["status"] == "active" and money(d["refunded"]) == 0, d
             pv = get(pm, key, f"orders/{y}", include="provider")["provider"]
             assert pv["upstream"] == "alpha" and str(pv["order"]) == up, pv
-            assert customer_balance(pm, ck) == 50 - c1000
+            assert customer_balance(pm, ck) == 50 - 2 * c1000
             # not in doubt any more, or never
             z = add_order(pm, ck, 1, "https://x.example/plain", 1000)
             wait_for(lambda: get(pm, key, f"orders/{z}")["status"] == "active", what="z active")
@@ -1310,7 +1311,7 @@ def test_orders_resolve_and_cancel(env):
             err(pm.admin("POST", "orders/resolve", key, body={"id": z}), 400)
             err(pm.admin("POST", "orders/resolve", key, body={"refund": True}), 400)
             assert ledger_count(pm) == n_ledger
-            assert customer_balance(pm, ck) == 50 - 2 * c1000
+            assert customer_balance(pm, ck) == 50 - 3 * c1000
             # cancel: two of eve's active orders and an unknown one
             c = add_order(pm, ck, 1, "https://x.example/cancel-me", 1000)
             wait_for(lambda: get(pm, key, f"orders/{c}")["status"] == "active", what="c active")
@@ -1321,7 +1322,7 @@ def test_orders_resolve_and_cancel(env):
             assert res[999999]["result"] == "error" and res[999999]["error"], d
             for o in (z, c):
                 wait_for(lambda: get(pm, key, f"orders/{o}")["status"] == "canceled", what=f"{o} canceled")
-            wait_for(lambda: customer_balance(pm, ck) == 50 - c1000, what="cancel refunds")
+            wait_for(lambda: customer_balance(pm, ck) == 50 - 2 * c1000, what="cancel refunds")
             for o in (z, c):
                 assert money(get(pm, key, f"orders/{o}")["refunded"]) == c1000
             # once canceled, a cancel is an error for that ID (a comma list)
@@ -1344,6 +1345,15 @@ def test_orders_resolve_and_cancel(env):
             assert cancels, acts
             assert all(str(i) in json.dumps(cancels[0]["detail"]) for i in (z, c, 999999)), cancels[0]
             assert cancels[0]["result"] == "ok" or "not canceled" in cancels[0]["result"], cancels[0]
+            # found upstream, told in JSON numbers: the upstream's order ID
+            # as a number, refund 0 (no) beside it
+            up_w = upstream_id(fa, "https://x.example/doubt-json")
+            d = post(pm, key, "orders/resolve", id=w, upstream_order=int(up_w), refund=0)
+            assert d["id"] == w and d["status"] == "active", d
+            pv = get(pm, key, f"orders/{w}", include="provider")["provider"]
+            assert str(pv["order"]) == up_w, (pv, up_w)
+            assert customer_balance(pm, ck) == 50 - 2 * c1000
+            err(pm.admin("POST", "orders/resolve", key, body={"id": w, "refund": True}), 409)
             assert "check: ok" in pm.check()
 
 
