@@ -53,8 +53,8 @@ struct admin_req {
 	struct params *p; /* a form body's fields and the query's */
 	struct ops ops;
 	int decimals;
-	int status;   /* the reply's, once sent */
-	char msg[96]; /* its error message */
+	int status;    /* the reply's, once sent */
+	char msg[256]; /* its error message */
 };
 
 typedef void (*admin_fn)(struct admin_req *r);

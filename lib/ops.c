@@ -191,6 +191,16 @@ ops_amount(const struct ops *o, const char *text, money_t *out,
 	if (money_round_dec(v, d, MONEY_ROUND_EXACT, &check) != 0)
 		return ops_fail(r, OPS_BAD, "amount has more than %d decimals",
 		                d);
+	if (v > STORE_BALANCE_MAX) {
+		char max[MONEY_BUFSZ];
+
+		/* No balance can take or give it: bad input, not a state. */
+		return ops_fail(
+		    r, OPS_BAD,
+		    "amount %s would exceed %s, the largest balance "
+		    "panelmux keeps",
+		    text, money_format(STORE_BALANCE_MAX, 0, max));
+	}
 	*out = v;
 	return ops_ok(r);
 }

@@ -679,7 +679,13 @@ def test_bad_input_writes_nothing(env):
         for what, method, path, kw, status, aud in cases:
             r = pm.admin(method, path, key, **kw)
             try:
-                msg = err(r, status)
+                if status == 413:
+                    # refused by the HTTP layer before the body is read:
+                    # libevent's own page, not the envelope (DESIGN.md)
+                    assert r.status == 413, f"expected HTTP 413, got {r}"
+                    msg = None
+                else:
+                    msg = err(r, status)
             except AssertionError as e:
                 failures.append(f"{what}: {e}")
                 new_audit()
@@ -816,7 +822,8 @@ def test_valid_key_concurrency_not_limited(env):
 
 
 def test_body_limit(env):
-    """A body of 64 KiB is read; one byte more is 413, with the envelope."""
+    """A body of 64 KiB is read; one byte more is 413 (libevent's own page:
+    the body is refused unread, DESIGN.md "Admin API"), nothing written."""
     with Panelmux(env, config=config()) as pm:
         key = pm.admin_key("shop")
         pm.customer("alice")
@@ -837,10 +844,10 @@ def test_body_limit(env):
             err(r, r.status)          # a memo too long for the store, say: the envelope
         n = len(payments(pm, key, "alice"))
         r = pm.admin("POST", "payments/add", key, raw=body(64 * 1024 + 1), headers=J)
-        err(r, 413)
+        assert r.status == 413, r
         r = pm.admin("POST", "payments/add", key,
                      form={"username": "alice", "amount": "1", "memo": "m" * (65 * 1024)})
-        err(r, 413)
+        assert r.status == 413, r
         assert len(payments(pm, key, "alice")) == n
         assert balance(pm, key, uid) == n
 
