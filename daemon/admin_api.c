@@ -53,7 +53,8 @@ struct admin_req {
 	struct params *p; /* a form body's fields and the query's */
 	struct ops ops;
 	int decimals;
-	char num[JSONX_REAL_MAX]; /* a number field's text */
+	int status;    /* the reply's, once sent */
+	char msg[256]; /* its error message */
 };
 
 typedef void (*admin_fn)(struct admin_req *r);
@@ -88,6 +89,8 @@ admin_send(struct admin_req *r, int status, const char *msg, json_t *data)
 		json_decref(data);
 	text = json_dumps(env, JSON_COMPACT);
 	json_decref(env);
+	r->status = status;
+	snprintf(r->msg, sizeof(r->msg), "%s", msg != NULL ? msg : "");
 	evhttp_add_header(h, "Content-Type", "application/json");
 	evhttp_add_header(h, "Cache-Control", "no-store");
 	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
@@ -244,17 +247,21 @@ admin_text(struct admin_req *r, const char *name, int numbers, const char **out)
 		}
 		return 1;
 	}
-	if (numbers && json_is_integer(v)) {
-		snprintf(r->num, sizeof(r->num), "%lld",
-		         (long long)json_integer_value(v));
-		*out = r->num;
+	if (numbers && (json_is_integer(v) || json_is_real(v))) {
+		char num[JSONX_REAL_MAX];
+
+		if (json_is_integer(v))
+			snprintf(num, sizeof(num), "%lld",
+			         (long long)json_integer_value(v));
+		else if (jsonx_real(json_real_value(v), num) < 0)
+			goto wrong;
+		/* The number's text replaces it in the body: each field
+		 * keeps its own text for the request's life. */
+		json_object_set_new(r->body, name, json_string(num));
+		*out = json_string_value(json_object_get(r->body, name));
 		return 1;
 	}
-	if (numbers && json_is_real(v) &&
-	    jsonx_real(json_real_value(v), r->num) >= 0) {
-		*out = r->num;
-		return 1;
-	}
+wrong:
 	snprintf(msg, sizeof(msg), "%s must be a %s", name,
 	         numbers ? "number or a string" : "string");
 	admin_fail(r, 400, msg);
@@ -711,7 +718,7 @@ admin_order_full(struct admin_req *r, int provider)
 		              "status", admin_text_or_null(o.upstream_status),
 		              "cost",
 		              o.state >= ORDER_ACTIVE && o.upstream_order[0]
-		                  ? admin_money(o.cost, 2)
+		                  ? admin_money(o.cost, r->decimals)
 		                  : json_null()));
 	return j;
 }
@@ -867,18 +874,19 @@ admin_services(struct admin_req *r)
 
 			json_array_append_new(
 			    routes,
-			    json_pack("{s:s,s:I,s:o,s:o,s:o}", "upstream",
-			              cfg->upstreams[rt->upstream].name,
-			              "service", (json_int_t)rt->service,
-			              "cost", admin_money(rt->cost, 2), "rate",
-			              admin_money(rt->rate, 2), "margin",
-			              admin_money(rt->rate - rt->cost, 2)));
+			    json_pack(
+			        "{s:s,s:I,s:o,s:o,s:o}", "upstream",
+			        cfg->upstreams[rt->upstream].name, "service",
+			        (json_int_t)rt->service, "cost",
+			        admin_money(rt->cost, r->decimals), "rate",
+			        admin_money(rt->rate, r->decimals), "margin",
+			        admin_money(rt->rate - rt->cost, r->decimals)));
 		}
 		json_array_append_new(
 		    list, json_pack("{s:I,s:s,s:s,s:s,s:o,s:I,s:I,s:o}", "id",
 		                    (json_int_t)s->id, "name", s->name, "type",
 		                    s->type, "category", s->category, "rate",
-		                    admin_money(s->rate, 2), "min",
+		                    admin_money(s->rate, r->decimals), "min",
 		                    (json_int_t)s->min, "max",
 		                    (json_int_t)s->max, "routes", routes));
 	}
@@ -898,8 +906,9 @@ admin_upstreams(struct admin_req *r)
 		json_array_append_new(
 		    list, json_pack("{s:s,s:s,s:o,s:s,s:I,s:o}", "name",
 		                    s->name, "circuit", s->circuit, "balance",
-		                    s->has_balance ? admin_money(s->balance, 2)
-		                                   : json_null(),
+		                    s->has_balance
+		                        ? admin_money(s->balance, r->decimals)
+		                        : json_null(),
 		                    "currency", s->currency, "services",
 		                    (json_int_t)s->services, "last_sync",
 		                    admin_time(s->synced_at)));
@@ -1112,32 +1121,32 @@ admin_auth(struct admin_req *r, const char *ip)
 	struct admin_key k;
 	enum store_result sr;
 
-	/* A token is taken from the address's bucket of failures before
-	 * the key is looked at, and given back when it was good. */
-	if (!ratelimit_take(r->a->auth_fail, ip, clock_mono_ms())) {
+	/* An address whose bucket of failures is empty is refused before
+	 * its key is looked at; each failure takes a token.  (Taking first
+	 * and giving back on success would refuse good keys while lookups
+	 * are in flight: on PostgreSQL they park.) */
+	if (!ratelimit_peek(r->a->auth_fail, ip, clock_mono_ms())) {
 		admin_fail(r, 429,
-		           "too many failed authentications; try "
-		           "again later");
+		           "too many failed authentications; try again later");
 		return -1;
 	}
-	if (key == NULL || *key == '\0' || strlen(key) > AUTH_KEY_MAX) {
-		admin_fail(r, 401, "missing or invalid X-Api-Key");
-		return -1;
+	sr = STORE_NOTFOUND;
+	if (key != NULL && *key != '\0' && strlen(key) <= AUTH_KEY_MAX) {
+		auth_key_hash(key, strlen(key), hash);
+		sr = store_admin_key_by_hash(r->a->st, hash, &k);
 	}
-	auth_key_hash(key, strlen(key), hash);
-	sr = store_admin_key_by_hash(r->a->st, hash, &k);
 	if (sr == STORE_ERROR) {
-		ratelimit_give(r->a->auth_fail, ip);
 		admin_fail(r, 500, "store error");
 		return -1;
 	}
 	if (sr != STORE_OK) {
-		log_info("admin: refused an unknown or revoked key from %s",
+		ratelimit_take(r->a->auth_fail, ip, clock_mono_ms());
+		log_info("admin: refused a missing, unknown or revoked key "
+		         "from %s",
 		         ip);
 		admin_fail(r, 401, "missing or invalid X-Api-Key");
 		return -1;
 	}
-	ratelimit_give(r->a->auth_fail, ip);
 	ops_actor_admin(actor, sizeof(actor), k.name);
 	ops_init(&r->ops, r->a->st, r->a->panel->cfg, actor, k.read_only);
 	return 0;
@@ -1203,11 +1212,19 @@ admin_api_handle(struct admin_api *a, struct evhttp_request *req,
 		admin_fail(&r, 403, res.msg);
 		goto done;
 	}
-	if (admin_decode(&r, rt->post) != 0)
-		goto done;
-	rt->fn(&r);
-	if (r.req == NULL)
-		return; /* a cancel holds it */
+	if (admin_decode(&r, rt->post) == 0) {
+		rt->fn(&r);
+		if (r.req == NULL)
+			return; /* a cancel holds it */
+	}
+	/* A write refused here, before the operations layer saw it (an
+	 * undecodable body, a missing or mistyped field), is audited too. */
+	if (rt->write && r.ops.recorded == 0 && r.status != 200) {
+		struct ops_result res;
+
+		ops_fail(&res, (enum ops_status)r.status, "%s", r.msg);
+		ops_audit(&r.ops, rt->path, "", NULL, &res);
+	}
 done:
 	admin_req_free(&r);
 }

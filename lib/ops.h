@@ -39,6 +39,7 @@ struct ops {
 	const struct config *cfg;
 	char actor[STORE_ACTOR_MAX + 1];
 	int read_only; /* every write is OPS_DENIED */
+	int recorded;  /* audit entries written through it */
 };
 
 void ops_init(struct ops *o, struct store *st, const struct config *cfg,

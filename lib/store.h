@@ -235,6 +235,8 @@ struct ledger_entry {
 	int64_t created_at;
 };
 
+struct audit_entry;
+
 /* A payment: AMOUNT > 0 credits (a deposit), < 0 deducts (an adjustment,
  * never below zero).  EXTERNAL_ID, the gateway's reference (NULL: none),
  * is taken once in the whole store. */
@@ -245,6 +247,9 @@ struct payment_new {
 	const char *note;        /* NULL ok */
 	const char *external_id; /* NULL ok */
 	const char *actor;
+	/* NULL, or the audit entry written in the same transaction when the
+	 * payment is (not when it is refused or a duplicate). */
+	const struct audit_entry *audit;
 };
 
 struct admin_key {

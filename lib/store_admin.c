@@ -290,6 +290,9 @@ store_run_query(struct store *st, store_tx *tx, const struct store_query *q,
 	return st->drv->query(st, tx, q, fn, arg);
 }
 
+static void store_audit_query(struct store_query *q, int dollar,
+                              const struct audit_entry *e);
+
 /*
  * Payments.
  */
@@ -386,6 +389,11 @@ store_pay_body(store_tx *tx, void *arg)
 	}
 	if (n != 1)
 		return STORE_ERROR;
+	if (p->audit != NULL) {
+		store_audit_query(&q, d->dollar, p->audit);
+		if (q.overflow || d->exec(tx, &q, NULL) != 1)
+			return STORE_ERROR;
+	}
 	memset(y->out, 0, sizeof(*y->out));
 	y->out->id = id;
 	y->out->customer_id = p->customer_id;
@@ -645,23 +653,31 @@ store_audit_add(struct store *st, const struct audit_entry *e)
 {
 	struct store_query q;
 
-	store_query_init(&q, st->drv->dollar);
-	store_query_sql(&q, "INSERT INTO audit (created_at, actor, action,"
-	                    " target, detail, result) VALUES (");
-	store_query_int(&q, e->created_at > 0 ? e->created_at
-	                                      : (int64_t)time(NULL));
-	store_query_sql(&q, ", ");
-	store_query_text(&q, e->actor);
-	store_query_sql(&q, ", ");
-	store_query_text(&q, e->action);
-	store_query_sql(&q, ", ");
-	store_query_text(&q, e->target);
-	store_query_sql(&q, ", ");
-	store_query_text(&q, e->detail);
-	store_query_sql(&q, ", ");
-	store_query_text(&q, e->result);
-	store_query_sql(&q, ")");
+	store_audit_query(&q, st->drv->dollar, e);
 	return store_write(st, &q, NULL);
+}
+
+/* The INSERT of audit entry E. */
+static void
+store_audit_query(struct store_query *q, int dollar,
+                  const struct audit_entry *e)
+{
+	store_query_init(q, dollar);
+	store_query_sql(q, "INSERT INTO audit (created_at, actor, action,"
+	                   " target, detail, result) VALUES (");
+	store_query_int(q, e->created_at > 0 ? e->created_at
+	                                     : (int64_t)time(NULL));
+	store_query_sql(q, ", ");
+	store_query_text(q, e->actor);
+	store_query_sql(q, ", ");
+	store_query_text(q, e->action);
+	store_query_sql(q, ", ");
+	store_query_text(q, e->target);
+	store_query_sql(q, ", ");
+	store_query_text(q, e->detail);
+	store_query_sql(q, ", ");
+	store_query_text(q, e->result);
+	store_query_sql(q, ")");
 }
 
 int64_t
