@@ -466,11 +466,13 @@ admin_new(struct event_base *base, const char *listen,
 	evhttp_set_max_body_size(a->http, ADMIN_API_BODY_MAX);
 	evhttp_set_timeout(a->http, 10);
 	evhttp_set_allowed_methods(a->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
-	/* The front door's guard: a deadline for each complete request
-	 * (slow clients), and connection caps; fixed at start. */
+	/* The front door's guard with its limits: a deadline for each
+	 * complete request (slow clients), and the connection caps; fixed
+	 * at start. */
 	a->conns = conns_new(base);
 	conns_set_limits(a->conns, src->panel->cfg->header_timeout_ms,
-	                 ADMIN_MAX_CONNECTIONS, ADMIN_MAX_CONNECTIONS_PER_IP);
+	                 src->panel->cfg->max_connections,
+	                 src->panel->cfg->max_connections_per_ip);
 	evhttp_set_bevcb(a->http, conns_bevcb, a->conns);
 	a->api = admin_api_new(src->panel, src->orders, src->st, a->conns);
 	evhttp_set_gencb(a->http, admin_request, a);
