@@ -52,6 +52,7 @@ struct admin_req {
 	json_t *body;     /* a JSON body's object, or NULL */
 	struct params *p; /* a form body's fields and the query's */
 	struct ops ops;
+	char key_name[STORE_NAME_MAX + 1]; /* the operator key's */
 	int decimals;
 	char num[JSONX_REAL_MAX]; /* a number field's text */
 };
@@ -1003,7 +1004,17 @@ admin_audit(struct admin_req *r)
 	admin_send(r, 200, NULL, admin_list(list));
 }
 
+/* The key's own name and access: the console hides what it may not do. */
+static void
+admin_me(struct admin_req *r)
+{
+	admin_send(r, 200, NULL,
+	           json_pack("{s:s,s:b}", "name", r->key_name, "read_only",
+	                     r->ops.read_only != 0));
+}
+
 static const struct admin_route admin_routes[] = {
+    {"me", 0, 0, admin_me},
     {"users", 0, 0, admin_users_list},
     {"users/#", 0, 0, admin_users_get},
     {"users/add", 1, 1, admin_users_add},
@@ -1136,6 +1147,7 @@ admin_auth(struct admin_req *r, const char *ip)
 		return -1;
 	}
 	ratelimit_give(r->a->auth_fail, ip);
+	snprintf(r->key_name, sizeof(r->key_name), "%s", k.name);
 	ops_actor_admin(actor, sizeof(actor), k.name);
 	ops_init(&r->ops, r->a->st, r->a->panel->cfg, actor, k.read_only);
 	return 0;
