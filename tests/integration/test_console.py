@@ -8,6 +8,7 @@ to BUILD/test-artifacts/console/.
 
 Chromium, chromedriver and python3-selenium come from `make deps`; without
 them every browser test fails (never skips)."""
+import base64
 import contextlib
 import gzip
 import json
@@ -175,19 +176,28 @@ class Browser:
             "return [document.documentElement.scrollWidth, document.documentElement.clientWidth]")
 
     def axe(self):
+        """axe-core's serious and critical violations on the page (after
+        checking that it ran its rules at all)."""
         if not self.d.execute_script("return !!window.axe"):
             with open(AXE) as f:
                 self.d.execute_script(f.read())
         res = self.d.execute_async_script(
             "const done = arguments[arguments.length - 1];"
-            "axe.run(document, {resultTypes: ['violations']}).then("
-            " r => done(r.violations.map(v => [v.id, v.impact, v.help,"
-            "  v.nodes.slice(0, 3).map(n => n.target.join(' '))])),"
-            " e => done([['axe-error', 'critical', String(e), []]]));")
-        return [v for v in res if v[1] in ("serious", "critical")]
+            "axe.run(document).then("
+            " r => done({passes: r.passes.length, violations: r.violations.map(v => [v.id, v.impact,"
+            "  v.help, v.nodes.slice(0, 3).map(n => n.target.join(' '))])}),"
+            " e => done({passes: 0, violations: [['axe-error', 'critical', String(e), []]]}));")
+        assert res["passes"] >= 10, res
+        return [v for v in res["violations"] if v[1] in ("serious", "critical")]
 
     def shot(self, name):
-        self.d.save_screenshot(os.path.join(self.artifacts, f"{STORE}-{name}.png"))
+        """The whole page, not only the viewport, as ARTIFACTS/STORE-NAME.png."""
+        m = self.d.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
+        shot = self.d.execute_cdp_cmd("Page.captureScreenshot", {
+            "format": "png", "captureBeyondViewport": True,
+            "clip": {"x": 0, "y": 0, "width": m["width"], "height": m["height"], "scale": 1}})
+        with open(os.path.join(self.artifacts, f"{STORE}-{name}.png"), "wb") as f:
+            f.write(base64.b64decode(shot["data"]))
 
 
 @contextlib.contextmanager
@@ -292,15 +302,13 @@ def test_console_pages(env):
         # keyboard: the navigation is reachable by Tab and followed by Enter
         b.width(1280)
         b.go("/overview", "Overview")
-        from selenium.webdriver.common.keys import Keys
-        body = b.one("body")
+        keys = b.webdriver.Keys
         for _ in range(12):
-            body = b.d.switch_to.active_element
-            if body.get_attribute("href", ) and body.get_attribute("href").endswith("#/audit"):
+            if (b.d.switch_to.active_element.get_attribute("href") or "").endswith("#/audit"):
                 break
-            body.send_keys(Keys.TAB)
-        assert b.d.switch_to.active_element.get_attribute("href").endswith("#/audit")
-        b.d.switch_to.active_element.send_keys(Keys.ENTER)
+            b.d.switch_to.active_element.send_keys(keys.TAB)
+        assert (b.d.switch_to.active_element.get_attribute("href") or "").endswith("#/audit")
+        b.d.switch_to.active_element.send_keys(keys.ENTER)
         b.settle("Audit")
         # bookmarkable filters: the URL carries them, the form shows them
         b.go("/orders?order_status=sending", "Orders")
