@@ -373,6 +373,61 @@ def test_console_writes(env):
         assert b.errors() == []
 
 
+def test_console_customers(env):
+    """Add a customer (its key shown once, and working), rotate its key (the
+    old one refused at once), disable and enable it, all through the UI."""
+    with seeded(env) as s, browser(env, s["pm"]) as b:
+        pm = s["pm"]
+        b.sign_in(s["op"])
+        b.errors()
+        b.go("/customers", "Customers")
+        b.one("#new-username").send_keys("carol")
+        b.one("#add-customer button[type=submit]").click()
+        b.wait(lambda: b.css("#shown-key"), "the new key")
+        key = b.one("#shown-key").text
+        assert pm.api(key=key, action="balance")["balance"] == "0.00000"
+        b.one('#add-customer a[href^="#/customers/"]').click()
+        b.settle("Customer carol")
+
+        def act(label, then):
+            [e for e in b.css("main button") if e.text.startswith(label)][0].click()
+            b.one("[data-confirm]").click()
+            b.wait(lambda: b.css("#flash") and then in b.one("#flash").text, label)
+
+        act("Rotate API key", "New key")
+        new = b.one("#shown-key").text
+        assert new != key
+        assert "error" in pm.api(key=key, action="balance")
+        assert pm.api(key=new, action="balance")["balance"] == "0.00000"
+        act("Disable", "disabled")
+        assert pm.sql("SELECT disabled FROM customers WHERE name = ?", "carol")[0][0] in ("1", "t", "true")
+        assert "error" in pm.api(key=new, action="balance")
+        act("Enable", "enabled")
+        assert pm.api(key=new, action="balance")["balance"] == "0.00000"
+        actions = [r[0] for r in pm.sql("SELECT action FROM audit WHERE actor = ? ORDER BY id",
+                                        "admin:operator")]
+        for a in ("users/add", "users/rotate-key", "users/disable", "users/enable"):
+            assert a in actions, (a, actions)
+        b.shot("customer-actions")
+        assert b.errors() == []
+
+
+def test_console_csp(env):
+    """The CSP holds in the browser: script put into the page (as a test's
+    stand-in for an injection) does not run, and the refusal is reported."""
+    with seeded(env) as s, browser(env, s["pm"]) as b:
+        b.sign_in(s["op"])
+        b.errors()
+        b.d.execute_script(
+            "const s = document.createElement('script'); s.textContent = 'window.pwned = 1';"
+            "document.body.appendChild(s);"
+            "const d = document.createElement('div'); d.innerHTML = '<img src=x onerror=\"window.pwned = 2\">';"
+            "document.body.appendChild(d);")
+        time.sleep(0.5)
+        assert b.d.execute_script("return window.pwned === undefined")
+        assert any("Content Security Policy" in e["message"] for e in b.errors())
+
+
 def test_console_read_only(env):
     """A read-only key sees every page and no write control."""
     with seeded(env) as s, browser(env, s["pm"]) as b:
