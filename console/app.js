@@ -239,7 +239,8 @@
     const doubt = counts[STATES.indexOf('sending')];
     const out = [el('h1', { tabindex: -1 }, 'Overview')];
     out.push(el('p', { id: 'in-doubt' }, doubt > 0
-      ? [el('strong', {}, n(doubt) + ' orders in doubt'), ' wait for a decision: ',
+      ? [el('strong', {}, n(doubt) + (doubt === 1 ? ' order in doubt' : ' orders in doubt')),
+        doubt === 1 ? ' waits for a decision: ' : ' wait for a decision: ',
         link('#/orders?order_status=sending', 'resolve them')]
       : 'No order is in doubt.'));
     out.push(el('h2', {}, 'Orders by state'));
@@ -618,6 +619,8 @@
     main.removeAttribute('aria-busy');
     main.replaceChildren(...[note, extra, ...nodes].filter(Boolean));
     document.title = route[2] + ' \u2014 panelmux';
+    /* For make bench: the time from navigation to this page's content. */
+    performance.mark('panelmux:rendered:' + path);
     const h1 = main.querySelector('h1');
     if (h1 && document.activeElement !== document.body) h1.focus({ preventScroll: true });
   }

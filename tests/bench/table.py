@@ -90,6 +90,16 @@ def rows(r):
     out.append(["start-up to READY with that store (median)", fmt(s, " s", 3), "-", "-", "<= 1 s",
                 "NO DATA" if s is None else ("PASS" if s <= 1 else "MISS")])
 
+    # The console (bench_console.py): no target in the issue; the anchor is
+    # the same page from a store without orders.
+    for key, label in (("overview", "console: time to first render of the overview, 1,000,000 orders"),
+                       ("search", "console: time to first render of an orders search (customer + state),"
+                                  " 1,000,000 orders")):
+        p, a = num(r, f"console.{key}_ms"), num(r, f"console.{key}_empty_ms")
+        out.append([label, fmt(p, " ms"), f"{fmt(a, ' ms')} (the same page, no orders)",
+                    "n/a" if p is None or not a else f"{p / a:.2f} x", "-",
+                    "NO DATA" if p is None else "info"])
+
     # Scale-out (bench_scaleout.py): no target is set, the ratio is information.
     conns = int(num(r, "scaleout.conns") or 64)
     for key, label in (("add", f"add orders/s, 2 instances on PostgreSQL (durable; 2 wrk x {conns // 2} connections)"),
