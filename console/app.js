@@ -23,6 +23,7 @@
   let me = null;        /* {name, read_only} of the signed-in key */
   let flash = null;     /* [class, text] shown once on the next page */
   let renderSeq = 0;
+  let sections = { path: null, n: 0 }; /* the page's sections still loading */
 
   /* --- DOM ------------------------------------------------------------ */
 
@@ -183,8 +184,7 @@
     sessionStorage.removeItem(KEY);
     me = null;
     flash = why ? ['error', why] : null;
-    if (location.hash !== '' && location.hash !== '#/') render();
-    else render();
+    render();
   }
 
   function pageSignIn() {
@@ -223,18 +223,22 @@
     const params = Object.fromEntries(q.entries());
     const items = [];
     if (offset > 0)
-      items.push(link(hashOf(path, { ...params, offset: Math.max(0, offset - PAGE) || '' }), '\u2190 Newer'));
+      items.push(link(hashOf(path, { ...params, offset: Math.max(0, offset - PAGE) || '' }), '\u2190 Previous page'));
     items.push(el('span', {}, count ? `Rows ${offset + 1}\u2013${offset + count}` : 'No rows'));
     if (count === PAGE)
-      items.push(link(hashOf(path, { ...params, offset: offset + PAGE }), 'Older \u2192'));
+      items.push(link(hashOf(path, { ...params, offset: offset + PAGE }), 'Next page \u2192'));
     return el('nav', { class: 'pager', 'aria-label': 'Pages' }, items);
   }
 
+  /* The overview answers the first questions (what waits for me, how
+   * many orders in each state, are the upstreams well) before the slower
+   * ones: the money report and the chart fill their sections when their
+   * calls return (aria-busy until then). */
   async function pageOverview() {
-    const [counts, ups, report] = await Promise.all([
+    const [counts, ups] = await Promise.all([
       Promise.all(STATES.map((s) => get('orders', { order_status: s, limit: 1000 })
         .then((d) => d.count))),
-      get('upstreams'), get('report')]);
+      get('upstreams')]);
     const n = (c) => (c >= 1000 ? '1000+' : String(c));
     const doubt = counts[STATES.indexOf('sending')];
     const out = [el('h1', { tabindex: -1 }, 'Overview')];
@@ -247,14 +251,32 @@
     out.push(el('div', { class: 'cards' }, STATES.map((s, i) => el('article', {},
       el('a', { href: hashOf('/orders', { order_status: s }) },
         el('span', { class: 'n' }, n(counts[i])), s)))));
-    out.push(el('h2', {}, 'Money (all time)'));
-    out.push(dl([['Revenue', report.total.revenue], ['Upstream cost', report.total.cost],
-      ['Margin', report.total.margin]]));
     out.push(el('h2', {}, 'Upstreams'));
     out.push(upstreamTable(ups.list));
+    out.push(el('h2', {}, 'Money (all time)'));
+    out.push(later(async () => {
+      const report = await get('report');
+      return dl([['Revenue', report.total.revenue], ['Upstream cost', report.total.cost],
+        ['Margin', report.total.margin]]);
+    }));
     out.push(el('h2', {}, 'Orders per hour'));
-    out.push(await ordersChart());
+    out.push(later(ordersChart));
     return out;
+  }
+
+  /* A section filled by FN's node when it resolves. */
+  function later(fn) {
+    const box = el('div', { 'aria-busy': 'true', class: 'later' }, el('p', {}, 'Loading\u2026'));
+    const mine = sections;
+    mine.n++;
+    fn().then((node) => box.replaceChildren(node),
+      (e) => box.replaceChildren(el('p', { class: 'error', role: 'alert' }, e.message)))
+      .finally(() => {
+        box.removeAttribute('aria-busy');
+        if (--mine.n === 0 && mine === sections)
+          performance.mark('panelmux:complete:' + mine.path);
+      });
+    return box;
   }
 
   /* Orders per hour over the last 24 hours, from the newest 1000 orders. */
@@ -413,7 +435,7 @@
     const name = q.get('username') || '';
     const st = q.get('status') || '';
     const search = el('form', { class: 'filters', role: 'search', 'aria-label': 'Customers' },
-      field('Username', el('input', { name: 'username', value: name, autocomplete: 'off' })),
+      field('Username (exact)', el('input', { name: 'username', value: name, autocomplete: 'off' })),
       field('Status', el('select', { name: 'status' }, el('option', { value: '' }, 'any'),
         ['active', 'disabled'].map((s) => el('option', { value: s, selected: s === st }, s)))),
       el('button', { type: 'submit' }, 'Search'));
@@ -577,6 +599,7 @@
     const cut = raw.indexOf('?');
     const path = cut < 0 ? raw : raw.slice(0, cut);
     const q = new URLSearchParams(cut < 0 ? '' : raw.slice(cut + 1));
+    sections = { path: path, n: 0 };
     const note = flash ? el('p', { class: flash[0], role: 'status', id: 'flash' }, flash[1]) : null;
     const extra = flashNode;
     flash = null;
@@ -592,6 +615,7 @@
       if (!me) me = await get('me');
     } catch (e) {
       if (seq !== renderSeq) return;
+      if (e.code === 401) return signOut('The operator key was refused: sign in again.');
       main.replaceChildren(el('p', { class: 'error', role: 'alert' }, e.message));
       return;
     }
@@ -619,8 +643,10 @@
     main.removeAttribute('aria-busy');
     main.replaceChildren(...[note, extra, ...nodes].filter(Boolean));
     document.title = route[2] + ' \u2014 panelmux';
-    /* For make bench: the time from navigation to this page's content. */
+    /* For make bench: the time from navigation to this page's content
+     * (and to its last section, for pages that fill some later). */
     performance.mark('panelmux:rendered:' + path);
+    if (sections.n === 0) performance.mark('panelmux:complete:' + path);
     const h1 = main.querySelector('h1');
     if (h1 && document.activeElement !== document.body) h1.focus({ preventScroll: true });
   }

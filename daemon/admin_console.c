@@ -14,9 +14,9 @@
 
 /* No script, style, frame or form target but this origin's files; images
  * only from here or data: URIs (the stylesheet's icons). */
-#define ADMIN_CONSOLE_CSP                                                     \
-	"default-src 'none'; script-src 'self'; style-src 'self'; "           \
-	"img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; "  \
+#define ADMIN_CONSOLE_CSP                                                      \
+	"default-src 'none'; script-src 'self'; style-src 'self'; "            \
+	"img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; "   \
 	"base-uri 'none'; form-action 'self'"
 #define ADMIN_CONSOLE_HEADER_MAX 1024 /* bytes of Accept-Encoding looked at */
 
@@ -98,8 +98,8 @@ admin_console_handle(struct evhttp_request *req, const char *path)
 	                               : "no-cache");
 	evhttp_add_header(out, "ETag", a->etag);
 	evhttp_add_header(out, "Vary", "Accept-Encoding");
-	if (inm != NULL && (strstr(inm, a->etag) != NULL ||
-	                    strcmp(inm, "*") == 0)) {
+	if (inm != NULL &&
+	    (strstr(inm, a->etag) != NULL || strcmp(inm, "*") == 0)) {
 		evhttp_send_reply(req, 304, "Not Modified", NULL);
 		return 0;
 	}

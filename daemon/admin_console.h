@@ -8,9 +8,9 @@ struct evhttp_request;
 
 /* One file of console/, built into the binary by console/embed.py. */
 struct admin_console_asset {
-	const char *path;  /* "/" or "/assets/NAME.HASH.EXT" */
-	const char *type;  /* Content-Type */
-	const char *etag;  /* quoted */
+	const char *path; /* "/" or "/assets/NAME.HASH.EXT" */
+	const char *type; /* Content-Type */
+	const char *etag; /* quoted */
 	const unsigned char *data;
 	size_t len;
 	const unsigned char *gz; /* gzip of data, or NULL when not smaller */

@@ -143,6 +143,10 @@ def details(r):
                  f" ({fmt(rate)} orders/s), at most {r.get('poll.max_ids')} IDs per call")
     if "fresh.wave_s" in r:
         d.append(f"fresh: {r['fresh.requests']} requests in waves of 1,000, {r['fresh.wave_s']} s a wave")
+    if "console.overview_complete_ms" in r:
+        d.append(f"console: the overview complete (money report and chart filled in)"
+                 f" {r['console.overview_complete_ms']} ms with 1,000,000 orders,"
+                 f" {r.get('console.overview_complete_empty_ms', 'n/a')} ms without")
     if "startup.max_s" in r:
         d.append(f"start-up: slowest of the starts {r['startup.max_s']} s")
     if "rss.start_kib" in r:

@@ -143,7 +143,8 @@ class Browser:
         def ready():
             h = self.css("main h1")
             return (h and h[0].text.startswith(heading) and
-                    self.one("main").get_attribute("aria-busy") is None)
+                    self.one("main").get_attribute("aria-busy") is None and
+                    not self.css("main [aria-busy]"))
         self.wait(ready, f"page {heading!r}")
         return self.one("main")
 
