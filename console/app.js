@@ -245,7 +245,7 @@
     out.push(el('p', { id: 'in-doubt' }, doubt > 0
       ? [el('strong', {}, n(doubt) + (doubt === 1 ? ' order in doubt' : ' orders in doubt')),
         doubt === 1 ? ' waits for a decision: ' : ' wait for a decision: ',
-        link('#/orders?order_status=sending', 'resolve them')]
+        link('#/orders?order_status=sending', doubt === 1 ? 'resolve it' : 'resolve them')]
       : 'No order is in doubt.'));
     out.push(el('h2', {}, 'Orders by state'));
     out.push(el('div', { class: 'cards' }, STATES.map((s, i) => el('article', {},
