@@ -560,7 +560,24 @@
 
   async function pageUpstreams() {
     const d = await get('upstreams');
-    return [el('h1', { tabindex: -1 }, 'Upstreams'), upstreamTable(d.list)];
+    const out = [el('h1', { tabindex: -1 }, 'Upstreams'), upstreamTable(d.list)];
+    if (!me.read_only) {
+      out.push(el('h2', {}, 'Sync now'),
+        el('p', {}, 'Fetch an upstream\u2019s services and balance now instead of at its next sync.'),
+        el('div', { class: 'row' }, d.list.map((u) => el('button', {
+          type: 'button', 'data-write': '', class: 'secondary', onclick: async (ev) => {
+            ev.target.setAttribute('aria-busy', 'true');
+            try {
+              const r = await post('upstreams/sync', { upstream: u.name });
+              flash = ['ok', r.already_running ? `A sync of ${u.name} was already running.`
+                : `Sync of ${u.name} started: its last sync changes when it ends.`];
+            } catch (e) {
+              flash = ['error', e.message];
+            }
+            render();
+          } }, 'Sync ' + u.name))));
+    }
+    return out;
   }
 
   async function pageAudit(m, q) {

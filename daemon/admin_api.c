@@ -1004,6 +1004,37 @@ admin_audit(struct admin_req *r)
 	admin_send(r, 200, NULL, admin_list(list));
 }
 
+/* Sync an upstream's services and balance now, as its timer would: the
+ * reply says it started (or was already running); its end shows in
+ * upstreams' last_sync. */
+static void
+admin_upstreams_sync(struct admin_req *r)
+{
+	struct panel *p = r->a->panel;
+	struct ops_result res;
+	const char *name;
+	int idx, running;
+
+	if (admin_need(r, "upstream", 0, &name) != 0)
+		return;
+	if ((idx = panel_upstream_index(p, name)) < 0) {
+		ops_fail(&res, OPS_NOTFOUND, "no such upstream");
+	} else if (p->eng == NULL) {
+		ops_fail(&res, OPS_CONFLICT, "the upstream client is stopped");
+	} else {
+		running = p->ups[idx].syncing;
+		panel_sync(p, (size_t)idx);
+		ops_fail(&res, OPS_OK, NULL);
+		ops_audit(&r->ops, "upstreams/sync", name, NULL, &res);
+		admin_send(r, 200, NULL,
+		           json_pack("{s:s,s:b}", "upstream", name,
+		                     "already_running", running != 0));
+		return;
+	}
+	ops_audit(&r->ops, "upstreams/sync", name, NULL, &res);
+	admin_ops_reply(r, &res, NULL);
+}
+
 /* The key's own name and access: the console hides what it may not do. */
 static void
 admin_me(struct admin_req *r)
@@ -1030,6 +1061,7 @@ static const struct admin_route admin_routes[] = {
     {"orders/resolve", 1, 1, admin_orders_resolve},
     {"services", 0, 0, admin_services},
     {"upstreams", 0, 0, admin_upstreams},
+    {"upstreams/sync", 1, 1, admin_upstreams_sync},
     {"report", 0, 0, admin_report},
     {"check", 0, 0, admin_check},
     {"audit", 0, 0, admin_audit},

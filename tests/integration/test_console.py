@@ -374,6 +374,34 @@ def test_console_writes(env):
         assert b.errors() == []
 
 
+def test_console_sync_now(env):
+    """Sync now on the Upstreams page asks the upstream for its services at
+    once and is in the audit trail; a read-only key has no such button and
+    the API refuses it (403)."""
+    with seeded(env) as s, browser(env, s["pm"]) as b:
+        pm, fp = s["pm"], s["fp"]
+        b.sign_in(s["op"])
+        b.errors()
+        b.go("/upstreams", "Upstreams")
+        before = len([c for c in fp.calls() if c["action"] == "services"])
+        [e for e in b.css("main button") if e.text == "Sync alpha"][0].click()
+        b.wait(lambda: b.css("#flash") and "alpha" in b.one("#flash").text, "sync flash")
+        wait_for(lambda: len([c for c in fp.calls() if c["action"] == "services"]) > before,
+                 what="a services call")
+        assert ("upstreams/sync", "alpha", "ok") in {
+            tuple(r) for r in pm.sql("SELECT action, target, result FROM audit WHERE actor = ?",
+                                     "admin:operator")}
+        r = http_request(pm.admin_port, "POST", "/adminapi/v2/upstreams/sync",
+                         json.dumps({"upstream": "alpha"}),
+                         {"X-Api-Key": s["ro"], "Content-Type": "application/json"})
+        assert r.status == 403, r
+        r = http_request(pm.admin_port, "POST", "/adminapi/v2/upstreams/sync",
+                         json.dumps({"upstream": "nope"}),
+                         {"X-Api-Key": s["op"], "Content-Type": "application/json"})
+        assert r.status == 404, r
+        assert b.errors() == []
+
+
 def test_console_customers(env):
     """Add a customer (its key shown once, and working), rotate its key (the
     old one refused at once), disable and enable it, all through the UI."""
@@ -434,7 +462,7 @@ def test_console_read_only(env):
     with seeded(env) as s, browser(env, s["pm"]) as b:
         b.sign_in(s["ro"])
         assert b.one("#who").text == "Signed in as support (read-only)"
-        writes = re.compile(r"Resolve|Cancel order|Record payment|Disable|Enable|Rotate|Add customer")
+        writes = re.compile(r"Resolve|Cancel order|Record payment|Disable|Enable|Rotate|Add customer|Sync")
         pages = routes(s) + [("doubt", f"/orders/{s['doubt'][0]}", f"Order #{s['doubt'][0]}")]
         for name, route, heading in pages:
             b.go(route, heading)
