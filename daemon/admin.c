@@ -17,6 +17,7 @@
 #include "api.h"
 #include "batch.h"
 #include "buf.h"
+#include "clock.h"
 #include "config.h"
 #include "conns.h"
 #include "fiber.h"
@@ -253,6 +254,68 @@ admin_upstreams(struct admin *a, struct buf *b)
 		admin_batches(a, b);
 }
 
+/* The usage rows of the configured upstreams (the others, from an older
+ * config, are left out: their series would never end). */
+struct admin_usage {
+	struct panel *p;
+	struct upstream_usage *v; /* p->nups, zero where no orders */
+};
+
+static int
+admin_usage_row(const struct upstream_usage *u, void *arg)
+{
+	struct admin_usage *au = arg;
+	int i = panel_upstream_index(au->p, u->upstream);
+
+	if (i >= 0)
+		au->v[i] = *u;
+	return 0;
+}
+
+/* How far behind the poller is and what each upstream cost, per upstream:
+ * the alert on open orders that are not updated and the dashboard's
+ * margin read these. */
+static void
+admin_usage(struct admin *a, struct buf *b)
+{
+	struct panel *p = a->src.panel;
+	struct admin_usage au = {p, xcalloc(p->nups + 1, sizeof(*au.v))};
+	int64_t now = clock_wall_ms();
+	char m[MONEY_BUFSZ];
+
+	if (store_upstream_usage(a->src.st, admin_usage_row, &au) < 0) {
+		free(au.v);
+		return;
+	}
+	admin_help(b, "panelmux_orders_active", "gauge",
+	           "Active orders (sent, not final) per upstream.");
+	for (size_t i = 0; i < p->nups; i++)
+		buf_printf(b, "panelmux_orders_active{upstream=\"%s\"} %lld\n",
+		           p->ups[i].state.name, (long long)au.v[i].active);
+	admin_help(b, "panelmux_orders_oldest_poll_age_seconds", "gauge",
+	           "Seconds since the least recently polled active order of "
+	           "the upstream was polled (0 without active orders).");
+	for (size_t i = 0; i < p->nups; i++) {
+		int64_t t = au.v[i].oldest_poll_ms;
+
+		buf_printf(b,
+		           "panelmux_orders_oldest_poll_age_seconds{upstream="
+		           "\"%s\"} %lld\n",
+		           p->ups[i].state.name,
+		           (long long)(au.v[i].active > 0 && t < now
+		                           ? (now - t) / 1000
+		                           : 0));
+	}
+	admin_help(b, "panelmux_upstream_cost", "gauge",
+	           "What the upstream charged for panelmux's orders, where "
+	           "known, panel currency.");
+	for (size_t i = 0; i < p->nups; i++)
+		buf_printf(b,
+		           "panelmux_upstream_cost{upstream=\"%s\"} %s\n",
+		           p->ups[i].state.name, admin_money(au.v[i].cost, m));
+	free(au.v);
+}
+
 static void
 admin_money_state(struct admin *a, struct buf *b)
 {
@@ -261,7 +324,12 @@ admin_money_state(struct admin *a, struct buf *b)
 	struct orders_stats os;
 	char m[MONEY_BUFSZ];
 
-	if (store_order_counts(a->src.st, counts) == STORE_OK) {
+	int store_up = store_order_counts(a->src.st, counts) == STORE_OK;
+
+	admin_help(b, "panelmux_store_up", "gauge",
+	           "1 when the store answered this scrape.");
+	buf_printf(b, "panelmux_store_up %d\n", store_up);
+	if (store_up) {
 		admin_help(b, "panelmux_orders", "gauge", "Orders by state.");
 		for (int i = 0; i < ORDER_STATE_COUNT; i++)
 			buf_printf(b, "panelmux_orders{state=\"%s\"} %lld\n",
@@ -273,11 +341,12 @@ admin_money_state(struct admin *a, struct buf *b)
 		buf_printf(b, "panelmux_orders_in_doubt %lld\n",
 		           (long long)counts[ORDER_SENDING]);
 	}
+	admin_usage(a, b);
 	if (store_ledger_totals(a->src.st, totals) == STORE_OK) {
-		admin_help(b, "panelmux_ledger_total", "gauge",
+		admin_help(b, "panelmux_ledger_balance", "gauge",
 		           "Sum of ledger entries by kind, panel currency.");
 		for (int k = 0; k < 4; k++)
-			buf_printf(b, "panelmux_ledger_total{kind=\"%s\"} %s\n",
+			buf_printf(b, "panelmux_ledger_balance{kind=\"%s\"} %s\n",
 			           ledger_kind_name((enum ledger_kind)k),
 			           admin_money(totals[k], m));
 	}

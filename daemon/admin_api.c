@@ -54,7 +54,8 @@ struct admin_req {
 	struct ops ops;
 	char key_name[STORE_NAME_MAX + 1]; /* the operator key's */
 	int decimals;
-	char num[JSONX_REAL_MAX]; /* a number field's text */
+	int status;    /* the reply's, once sent */
+	char msg[256]; /* its error message */
 };
 
 typedef void (*admin_fn)(struct admin_req *r);
@@ -80,15 +81,17 @@ admin_send(struct admin_req *r, int status, const char *msg, json_t *data)
 
 	json_object_set_new(env, "error_code",
 	                    json_integer(status == 200 ? 0 : status));
-	json_object_set_new(env, "error_message",
-	                    json_string(status == 200 || msg == NULL ? ""
-	                                                             : msg));
+	json_object_set_new(
+	    env, "error_message",
+	    json_string(status == 200 || msg == NULL ? "" : msg));
 	json_object_set_new(env, "data",
 	                    status == 200 && data != NULL ? data : json_null());
 	if (status != 200)
 		json_decref(data);
 	text = json_dumps(env, JSON_COMPACT);
 	json_decref(env);
+	r->status = status;
+	snprintf(r->msg, sizeof(r->msg), "%s", msg != NULL ? msg : "");
 	evhttp_add_header(h, "Content-Type", "application/json");
 	evhttp_add_header(h, "Cache-Control", "no-store");
 	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
@@ -96,8 +99,7 @@ admin_send(struct admin_req *r, int status, const char *msg, json_t *data)
 		evbuffer_add(evhttp_request_get_output_buffer(r->req), text,
 		             strlen(text));
 	free(text);
-	evhttp_send_reply(r->req, status, status == 200 ? "OK" : "Error",
-	                  NULL);
+	evhttp_send_reply(r->req, status, status == 200 ? "OK" : "Error", NULL);
 }
 
 static void
@@ -107,8 +109,7 @@ admin_fail(struct admin_req *r, int status, const char *msg)
 }
 
 static void
-admin_ops_reply(struct admin_req *r, const struct ops_result *res,
-                json_t *data)
+admin_ops_reply(struct admin_req *r, const struct ops_result *res, json_t *data)
 {
 	if (res->status == OPS_OK)
 		admin_send(r, 200, NULL, data);
@@ -179,12 +180,11 @@ admin_order(const struct order *o, const char *user, int decimals)
 static json_t *
 admin_ledger(const struct ledger_entry *e, int decimals)
 {
-	json_t *j = json_pack("{s:I,s:s,s:s,s:o,s:o,s:o}", "id",
-	                      (json_int_t)e->id, "user", e->customer, "kind",
-	                      ledger_kind_name(e->kind), "amount",
-	                      admin_money(e->amount, decimals), "note",
-	                      admin_text_or_null(e->note), "created",
-	                      admin_time(e->created_at));
+	json_t *j = json_pack(
+	    "{s:I,s:s,s:s,s:o,s:o,s:o}", "id", (json_int_t)e->id, "user",
+	    e->customer, "kind", ledger_kind_name(e->kind), "amount",
+	    admin_money(e->amount, decimals), "note",
+	    admin_text_or_null(e->note), "created", admin_time(e->created_at));
 
 	if (e->order_id > 0)
 		json_object_set_new(j, "order_id", json_integer(e->order_id));
@@ -194,22 +194,31 @@ admin_ledger(const struct ledger_entry *e, int decimals)
 static json_t *
 admin_payment(const struct ledger_entry *e, const char *user, int decimals)
 {
-	return json_pack("{s:I,s:s,s:o,s:o,s:o,s:o,s:o,s:o}", "id",
-	                 (json_int_t)e->id, "user", user, "amount",
-	                 admin_money(e->amount, decimals), "method",
-	                 admin_text_or_null(e->method), "memo",
-	                 admin_text_or_null(e->note), "external_id",
-	                 admin_text_or_null(e->external_id), "by",
-	                 admin_text_or_null(e->actor), "created",
-	                 admin_time(e->created_at));
+	return json_pack(
+	    "{s:I,s:s,s:o,s:o,s:o,s:o,s:o,s:o}", "id", (json_int_t)e->id,
+	    "user", user, "amount", admin_money(e->amount, decimals), "method",
+	    admin_text_or_null(e->method), "memo", admin_text_or_null(e->note),
+	    "external_id", admin_text_or_null(e->external_id), "by",
+	    admin_text_or_null(e->actor), "created", admin_time(e->created_at));
 }
 
 /* {"count": N, "list": LIST} */
 static json_t *
 admin_list(json_t *list)
 {
-	return json_pack("{s:I,s:o}", "count", (json_int_t)json_array_size(list),
-	                 "list", list);
+	return json_pack("{s:I,s:o}", "count",
+	                 (json_int_t)json_array_size(list), "list", list);
+}
+
+/* Send a page's LIST (taken), or 500 when reading it failed (N < 0). */
+static void
+admin_send_page(struct admin_req *r, int64_t n, json_t *list)
+{
+	if (n < 0) {
+		json_decref(list);
+		admin_fail(r, 500, "store error");
+	} else
+		admin_send(r, 200, NULL, admin_list(list));
 }
 
 /*
@@ -239,17 +248,21 @@ admin_text(struct admin_req *r, const char *name, int numbers, const char **out)
 		}
 		return 1;
 	}
-	if (numbers && json_is_integer(v)) {
-		snprintf(r->num, sizeof(r->num), "%lld",
-		         (long long)json_integer_value(v));
-		*out = r->num;
+	if (numbers && (json_is_integer(v) || json_is_real(v))) {
+		char num[JSONX_REAL_MAX];
+
+		if (json_is_integer(v))
+			snprintf(num, sizeof(num), "%lld",
+			         (long long)json_integer_value(v));
+		else if (jsonx_real(json_real_value(v), num) < 0)
+			goto wrong;
+		/* The number's text replaces it in the body: each field
+		 * keeps its own text for the request's life. */
+		json_object_set_new(r->body, name, json_string(num));
+		*out = json_string_value(json_object_get(r->body, name));
 		return 1;
 	}
-	if (numbers && json_is_real(v) &&
-	    jsonx_real(json_real_value(v), r->num) >= 0) {
-		*out = r->num;
-		return 1;
-	}
+wrong:
 	snprintf(msg, sizeof(msg), "%s must be a %s", name,
 	         numbers ? "number or a string" : "string");
 	admin_fail(r, 400, msg);
@@ -258,8 +271,7 @@ admin_text(struct admin_req *r, const char *name, int numbers, const char **out)
 
 /* A required text field. */
 static int
-admin_need(struct admin_req *r, const char *name, int numbers,
-           const char **out)
+admin_need(struct admin_req *r, const char *name, int numbers, const char **out)
 {
 	char msg[96];
 	int n = admin_text(r, name, numbers, out);
@@ -285,8 +297,9 @@ admin_bool(struct admin_req *r, const char *name, int *out)
 	}
 	if (admin_text(r, name, 1, &s) < 0)
 		return -1;
-	*out = s != NULL && (strcmp(s, "1") == 0 || strcasecmp(s, "true") == 0 ||
-	                     strcasecmp(s, "yes") == 0);
+	*out =
+	    s != NULL && (strcmp(s, "1") == 0 || strcasecmp(s, "true") == 0 ||
+	                  strcasecmp(s, "yes") == 0);
 	return 0;
 }
 
@@ -308,8 +321,9 @@ admin_int(struct admin_req *r, const char *name, int64_t lo, int64_t hi,
 	}
 	v = strtoll(s, &end, 10);
 	if (*s == '\0' || *end != '\0' || v < lo || v > hi) {
-		snprintf(msg, sizeof(msg), "%s must be an integer from %lld to "
-		                           "%lld",
+		snprintf(msg, sizeof(msg),
+		         "%s must be an integer from %lld to "
+		         "%lld",
 		         name, (long long)lo, (long long)hi);
 		admin_fail(r, 400, msg);
 		return -1;
@@ -401,11 +415,9 @@ admin_users_list(struct admin_req *r)
 			goto done;
 		}
 	}
-	if (store_customer_page(r->a->st, &f, admin_user_row, &rows) < 0) {
-		admin_fail(r, 500, "store error");
-		goto done;
-	}
-	admin_send(r, 200, NULL, admin_list(rows.list));
+	admin_send_page(
+	    r, store_customer_page(r->a->st, &f, admin_user_row, &rows),
+	    rows.list);
 	return;
 done:
 	json_decref(rows.list);
@@ -473,9 +485,8 @@ admin_users_disabled(struct admin_req *r, int disabled)
 	if (admin_need(r, "username", 0, &name) != 0)
 		return;
 	ops_user_set_disabled(&r->ops, name, disabled, &c, &res);
-	admin_ops_reply(r, &res,
-	                res.status == OPS_OK ? admin_user(&c, r->decimals)
-	                                     : NULL);
+	admin_ops_reply(
+	    r, &res, res.status == OPS_OK ? admin_user(&c, r->decimals) : NULL);
 }
 
 static void
@@ -582,11 +593,9 @@ admin_payments_list(struct admin_req *r)
 	if ((f.customer_id = admin_user_filter(r, "username")) < 0 ||
 	    admin_page(r, &f.limit, &f.offset) != 0)
 		goto done;
-	if (store_ledger_page(r->a->st, &f, admin_payment_row, &rows) < 0) {
-		admin_fail(r, 500, "store error");
-		goto done;
-	}
-	admin_send(r, 200, NULL, admin_list(rows.list));
+	admin_send_page(
+	    r, store_ledger_page(r->a->st, &f, admin_payment_row, &rows),
+	    rows.list);
 	return;
 done:
 	json_decref(rows.list);
@@ -622,21 +631,23 @@ admin_orders_list(struct admin_req *r)
 	    admin_text(r, "sort", 0, &sort) < 0 ||
 	    admin_int(r, "created_from", 0, INT64_C(1) << 40, 0,
 	              &f.created_from) != 0 ||
-	    admin_int(r, "created_to", 0, INT64_C(1) << 40, 0,
-	              &f.created_to) != 0 ||
+	    admin_int(r, "created_to", 0, INT64_C(1) << 40, 0, &f.created_to) !=
+	        0 ||
 	    admin_page(r, &f.limit, &f.offset) != 0)
 		goto done;
 	if (state != NULL && (f.state = order_state_parse(state)) < 0) {
-		admin_fail(r, 400, "order_status must be one of queued, sending, "
-		                   "active, completed, partial, canceled, "
-		                   "refunded, rejected");
+		admin_fail(r, 400,
+		           "order_status must be one of queued, sending, "
+		           "active, completed, partial, canceled, "
+		           "refunded, rejected");
 		goto done;
 	}
 	if (svc != NULL) {
 		if (idlist_parse(svc, services, STORE_PAGE_IDS, &f.nservices) !=
 		    IDLIST_OK) {
-			admin_fail(r, 400, "service_ids must be 1 to 100 "
-			                   "service IDs");
+			admin_fail(r, 400,
+			           "service_ids must be 1 to 100 "
+			           "service IDs");
 			goto done;
 		}
 		f.services = services;
@@ -647,11 +658,9 @@ admin_orders_list(struct admin_req *r)
 		goto done;
 	}
 	f.ascending = sort != NULL && strcmp(sort, "date-asc") == 0;
-	if (store_order_page(r->a->st, &f, admin_order_row, &rows) < 0) {
-		admin_fail(r, 500, "store error");
-		goto done;
-	}
-	admin_send(r, 200, NULL, admin_list(rows.list));
+	admin_send_page(r,
+	                store_order_page(r->a->st, &f, admin_order_row, &rows),
+	                rows.list);
 	return;
 done:
 	json_decref(rows.list);
@@ -710,7 +719,7 @@ admin_order_full(struct admin_req *r, int provider)
 		              "status", admin_text_or_null(o.upstream_status),
 		              "cost",
 		              o.state >= ORDER_ACTIVE && o.upstream_order[0]
-		                  ? admin_money(o.cost, 2)
+		                  ? admin_money(o.cost, r->decimals)
 		                  : json_null()));
 	return j;
 }
@@ -723,9 +732,8 @@ admin_orders_get(struct admin_req *r)
 
 	if (admin_text(r, "include", 0, &inc) < 0)
 		return;
-	if ((j = admin_order_full(r, inc != NULL &&
-	                                 strstr(inc, "provider") != NULL)) !=
-	    NULL)
+	if ((j = admin_order_full(r, inc != NULL && strstr(inc, "provider") !=
+	                                                NULL)) != NULL)
 		admin_send(r, 200, NULL, j);
 }
 
@@ -742,8 +750,9 @@ admin_orders_resolve(struct admin_req *r)
 	    admin_bool(r, "refund", &refund) != 0)
 		return;
 	if (r->id == 0 || (up == NULL) == (refund == 0)) {
-		admin_fail(r, 400, "give id and either upstream_order or "
-		                   "refund=true");
+		admin_fail(r, 400,
+		           "give id and either upstream_order or "
+		           "refund=true");
 		return;
 	}
 	if (ops_order_resolve(&r->ops, r->id, up, &o, &res) != 0) {
@@ -766,7 +775,7 @@ admin_cancel_done(void *arg, const struct orders_ids *res)
 {
 	struct admin_cancel *c = arg;
 	json_t *list = json_array();
-	struct ops_result or;
+	struct ops_result or ;
 	size_t ok = 0;
 
 	for (size_t i = 0; i < res->n; i++) {
@@ -779,29 +788,29 @@ admin_cancel_done(void *arg, const struct orders_ids *res)
 			               STORE_OK &&
 			           order_state_final(o.state);
 
-			json_object_set_new(row, "result",
-			                    json_string(done ? "canceled"
-			                                     : "requested"));
+			json_object_set_new(
+			    row, "result",
+			    json_string(done ? "canceled" : "requested"));
 			ok++;
 		} else {
-			json_object_set_new(row, "result", json_string("error"));
+			json_object_set_new(row, "result",
+			                    json_string("error"));
 			json_object_set_new(
 			    row, "error",
-			    json_string(it->why == ORDERS_ERR_NOTFOUND
-			                    ? "no such order"
-			                : it->why == ORDERS_ERR_TEXT &&
-			                        it->text != NULL
-			                    ? it->text
-			                    : "the cancel could not be done"));
+			    json_string(
+			        it->why == ORDERS_ERR_NOTFOUND ? "no such order"
+			        : it->why == ORDERS_ERR_TEXT && it->text != NULL
+			            ? it->text
+			            : "the cancel could not be done"));
 		}
 		json_array_append_new(list, row);
 	}
 	if (ok == res->n)
-		ops_fail(&or, OPS_OK, NULL);
+		ops_fail(& or, OPS_OK, NULL);
 	else
-		ops_fail(&or, OPS_CONFLICT, "%zu of %zu not canceled",
+		ops_fail(& or, OPS_CONFLICT, "%zu of %zu not canceled",
 		         res->n - ok, res->n);
-	ops_audit(&c->r.ops, "orders/cancel", "", c->detail, &or);
+	ops_audit(&c->r.ops, "orders/cancel", "", c->detail, & or);
 	admin_send(&c->r, 200, NULL, json_pack("{s:o}", "list", list));
 	admin_req_free(&c->r);
 	free(c);
@@ -826,7 +835,8 @@ admin_orders_cancel(struct admin_req *r)
 		json_array_append_new(a, json_integer(ids[i]));
 	d = json_pack("{s:o}", "ids", a);
 	text = json_dumps(d, JSON_COMPACT);
-	snprintf(c->detail, sizeof(c->detail), "%s", text != NULL ? text : "{}");
+	snprintf(c->detail, sizeof(c->detail), "%s",
+	         text != NULL ? text : "{}");
 	free(text);
 	json_decref(d);
 	/* The request is the cancel's now: the caller must not free it. */
@@ -834,10 +844,10 @@ admin_orders_cancel(struct admin_req *r)
 	rc = orders_cancel(c->r.a->orders, ORDERS_ANY_CUSTOMER, ids, n, 1,
 	                   admin_cancel_done, c);
 	if (rc < 0) {
-		struct ops_result or;
+		struct ops_result or ;
 
-		ops_fail(&or, OPS_ERROR, "store error");
-		ops_audit(&c->r.ops, "orders/cancel", "", c->detail, &or);
+		ops_fail(& or, OPS_ERROR, "store error");
+		ops_audit(&c->r.ops, "orders/cancel", "", c->detail, & or);
 		admin_fail(&c->r, 500, "store error");
 		admin_req_free(&c->r);
 		free(c);
@@ -865,20 +875,21 @@ admin_services(struct admin_req *r)
 
 			json_array_append_new(
 			    routes,
-			    json_pack("{s:s,s:I,s:o,s:o,s:o}", "upstream",
-			              cfg->upstreams[rt->upstream].name,
-			              "service", (json_int_t)rt->service, "cost",
-			              admin_money(rt->cost, 2), "rate",
-			              admin_money(rt->rate, 2), "margin",
-			              admin_money(rt->rate - rt->cost, 2)));
+			    json_pack(
+			        "{s:s,s:I,s:o,s:o,s:o}", "upstream",
+			        cfg->upstreams[rt->upstream].name, "service",
+			        (json_int_t)rt->service, "cost",
+			        admin_money(rt->cost, r->decimals), "rate",
+			        admin_money(rt->rate, r->decimals), "margin",
+			        admin_money(rt->rate - rt->cost, r->decimals)));
 		}
 		json_array_append_new(
 		    list, json_pack("{s:I,s:s,s:s,s:s,s:o,s:I,s:I,s:o}", "id",
 		                    (json_int_t)s->id, "name", s->name, "type",
 		                    s->type, "category", s->category, "rate",
-		                    admin_money(s->rate, 2), "min",
-		                    (json_int_t)s->min, "max", (json_int_t)s->max,
-		                    "routes", routes));
+		                    admin_money(s->rate, r->decimals), "min",
+		                    (json_int_t)s->min, "max",
+		                    (json_int_t)s->max, "routes", routes));
 	}
 	catalog_unref(cat);
 	admin_send(r, 200, NULL, admin_list(list));
@@ -894,14 +905,14 @@ admin_upstreams(struct admin_req *r)
 		const struct upstream_state *s = &p->ups[i].state;
 
 		json_array_append_new(
-		    list,
-		    json_pack("{s:s,s:s,s:o,s:s,s:I,s:o}", "name", s->name,
-		              "circuit", s->circuit, "balance",
-		              s->has_balance ? admin_money(s->balance, 2)
-		                             : json_null(),
-		              "currency", s->currency, "services",
-		              (json_int_t)s->services, "last_sync",
-		              admin_time(s->synced_at)));
+		    list, json_pack("{s:s,s:s,s:o,s:s,s:I,s:o}", "name",
+		                    s->name, "circuit", s->circuit, "balance",
+		                    s->has_balance
+		                        ? admin_money(s->balance, r->decimals)
+		                        : json_null(),
+		                    "currency", s->currency, "services",
+		                    (json_int_t)s->services, "last_sync",
+		                    admin_time(s->synced_at)));
 	}
 	admin_send(r, 200, NULL, admin_list(list));
 }
@@ -976,12 +987,12 @@ admin_audit_row(const struct audit_entry *e, void *arg)
 	json_t *detail = json_loads(e->detail, 0, NULL);
 
 	json_array_append_new(
-	    arg, json_pack("{s:I,s:o,s:s,s:s,s:s,s:o,s:s}", "id",
-	                   (json_int_t)e->id, "created",
-	                   admin_time(e->created_at), "actor", e->actor,
-	                   "action", e->action, "target", e->target, "detail",
-	                   detail != NULL ? detail : json_string(e->detail),
-	                   "result", e->result));
+	    arg,
+	    json_pack("{s:I,s:o,s:s,s:s,s:s,s:o,s:s}", "id", (json_int_t)e->id,
+	              "created", admin_time(e->created_at), "actor", e->actor,
+	              "action", e->action, "target", e->target, "detail",
+	              detail != NULL ? detail : json_string(e->detail),
+	              "result", e->result));
 	return 0;
 }
 
@@ -996,12 +1007,8 @@ admin_audit(struct admin_req *r)
 		json_decref(list);
 		return;
 	}
-	if (store_audit_page(r->a->st, &f, admin_audit_row, list) < 0) {
-		json_decref(list);
-		admin_fail(r, 500, "store error");
-		return;
-	}
-	admin_send(r, 200, NULL, admin_list(list));
+	admin_send_page(
+	    r, store_audit_page(r->a->st, &f, admin_audit_row, list), list);
 }
 
 /* Sync an upstream's services and balance now, as its timer would: the
@@ -1119,15 +1126,17 @@ admin_decode(struct admin_req *r, int post)
 		    (strncasecmp(ctype, "application/json", 16) == 0 ||
 		     strncasecmp(ctype, "text/json", 9) == 0)) {
 			if (jsonx_too_deep(body, len, ADMIN_JSON_DEPTH)) {
-				admin_fail(r, 400, "the JSON body nests too "
-				                   "deep");
+				admin_fail(r, 400,
+				           "the JSON body nests too "
+				           "deep");
 				return -1;
 			}
-			r->body = json_loadb(body, len, JSON_REJECT_DUPLICATES,
-			                     &err);
+			r->body =
+			    json_loadb(body, len, JSON_REJECT_DUPLICATES, &err);
 			if (r->body == NULL || !json_is_object(r->body)) {
-				admin_fail(r, 400, "the body is not a JSON "
-				                   "object");
+				admin_fail(r, 400,
+				           "the body is not a JSON "
+				           "object");
 				return -1;
 			}
 		} else if (params_decode_body(r->p, ctype, body, len, &why) !=
@@ -1136,8 +1145,8 @@ admin_decode(struct admin_req *r, int post)
 			return -1;
 		}
 	}
-	if (query != NULL &&
-	    params_decode_query(r->p, query, strlen(query), &why) != PARAMS_OK) {
+	if (query != NULL && params_decode_query(r->p, query, strlen(query),
+	                                         &why) != PARAMS_OK) {
 		admin_fail(r, 400, why != NULL ? why : "bad query");
 		return -1;
 	}
@@ -1155,30 +1164,32 @@ admin_auth(struct admin_req *r, const char *ip)
 	struct admin_key k;
 	enum store_result sr;
 
-	/* A token is taken from the address's bucket of failures before
-	 * the key is looked at, and given back when it was good. */
-	if (!ratelimit_take(r->a->auth_fail, ip, clock_mono_ms())) {
-		admin_fail(r, 429, "too many failed authentications; try "
-		                   "again later");
+	/* An address whose bucket of failures is empty is refused before
+	 * its key is looked at; each failure takes a token.  (Taking first
+	 * and giving back on success would refuse good keys while lookups
+	 * are in flight: on PostgreSQL they park.) */
+	if (!ratelimit_peek(r->a->auth_fail, ip, clock_mono_ms())) {
+		admin_fail(r, 429,
+		           "too many failed authentications; try again later");
 		return -1;
 	}
-	if (key == NULL || *key == '\0' || strlen(key) > AUTH_KEY_MAX) {
-		admin_fail(r, 401, "missing or invalid X-Api-Key");
-		return -1;
+	sr = STORE_NOTFOUND;
+	if (key != NULL && *key != '\0' && strlen(key) <= AUTH_KEY_MAX) {
+		auth_key_hash(key, strlen(key), hash);
+		sr = store_admin_key_by_hash(r->a->st, hash, &k);
 	}
-	auth_key_hash(key, strlen(key), hash);
-	sr = store_admin_key_by_hash(r->a->st, hash, &k);
 	if (sr == STORE_ERROR) {
-		ratelimit_give(r->a->auth_fail, ip);
 		admin_fail(r, 500, "store error");
 		return -1;
 	}
 	if (sr != STORE_OK) {
-		log_info("admin: refused an unknown or revoked key from %s", ip);
+		ratelimit_take(r->a->auth_fail, ip, clock_mono_ms());
+		log_info("admin: refused a missing, unknown or revoked key "
+		         "from %s",
+		         ip);
 		admin_fail(r, 401, "missing or invalid X-Api-Key");
 		return -1;
 	}
-	ratelimit_give(r->a->auth_fail, ip);
 	snprintf(r->key_name, sizeof(r->key_name), "%s", k.name);
 	ops_actor_admin(actor, sizeof(actor), k.name);
 	ops_init(&r->ops, r->a->st, r->a->panel->cfg, actor, k.read_only);
@@ -1245,11 +1256,19 @@ admin_api_handle(struct admin_api *a, struct evhttp_request *req,
 		admin_fail(&r, 403, res.msg);
 		goto done;
 	}
-	if (admin_decode(&r, rt->post) != 0)
-		goto done;
-	rt->fn(&r);
-	if (r.req == NULL)
-		return; /* a cancel holds it */
+	if (admin_decode(&r, rt->post) == 0) {
+		rt->fn(&r);
+		if (r.req == NULL)
+			return; /* a cancel holds it */
+	}
+	/* A write refused here, before the operations layer saw it (an
+	 * undecodable body, a missing or mistyped field), is audited too. */
+	if (rt->write && r.ops.recorded == 0 && r.status != 200) {
+		struct ops_result res;
+
+		ops_fail(&res, (enum ops_status)r.status, "%s", r.msg);
+		ops_audit(&r.ops, rt->path, "", NULL, &res);
+	}
 done:
 	admin_req_free(&r);
 }
@@ -1262,8 +1281,8 @@ admin_api_new(struct panel *p, struct orders *o, struct store *st)
 	a->panel = p;
 	a->orders = o;
 	a->st = st;
-	a->auth_fail =
-	    ratelimit_new(ADMIN_AUTH_FAILS, ADMIN_AUTH_PER_MS, ADMIN_AUTH_FAILS);
+	a->auth_fail = ratelimit_new(ADMIN_AUTH_FAILS, ADMIN_AUTH_PER_MS,
+	                             ADMIN_AUTH_FAILS);
 	return a;
 }
 

@@ -88,16 +88,17 @@ cli_customer_fund(struct cli *c, int argc, char **argv)
 	int dup;
 
 	for (int i = 2; i < argc; i += 2) {
-		const char **dst = strcmp(argv[i], "--note") == 0     ? &in.memo
-		                   : strcmp(argv[i], "--method") == 0 ? &in.method
-		                   : strcmp(argv[i], "--ref") == 0
-		                       ? &in.external_id
-		                       : NULL;
+		const char **dst =
+		    strcmp(argv[i], "--note") == 0     ? &in.memo
+		    : strcmp(argv[i], "--method") == 0 ? &in.method
+		    : strcmp(argv[i], "--ref") == 0    ? &in.external_id
+		                                       : NULL;
 
 		if (dst == NULL || i + 1 >= argc) {
-			fprintf(stderr,
-			        "usage: customer fund NAME AMOUNT [--note TEXT] "
-			        "[--method TEXT] [--ref ID]\n");
+			fprintf(
+			    stderr,
+			    "usage: customer fund NAME AMOUNT [--note TEXT] "
+			    "[--method TEXT] [--ref ID]\n");
 			return 2;
 		}
 		*dst = argv[i + 1];
@@ -203,6 +204,7 @@ cli_check(struct cli *c, int argc, char **argv)
 }
 
 struct cli_sync {
+	struct ops *ops;
 	int pending;
 	int failed;
 };
@@ -213,14 +215,23 @@ cli_sync_done(struct panel *p, size_t idx, int ok, const char *why, void *arg)
 	struct cli_sync *cs = arg;
 	const struct panel_upstream *pu = &p->ups[idx];
 
-	if (ok)
+	struct ops_result r;
+	char detail[64];
+
+	if (ok) {
 		printf("%s: %lld services imported\n", pu->state.name,
 		       (long long)pu->state.services);
-	else {
+		ops_fail(&r, OPS_OK, NULL);
+	} else {
 		printf("%s: sync failed (%s); the stored catalogue is kept\n",
 		       pu->state.name, why != NULL ? why : "no usable reply");
+		ops_fail(&r, OPS_ERROR, "sync failed (%s)",
+		         why != NULL ? why : "no usable reply");
 		cs->failed++;
 	}
+	snprintf(detail, sizeof(detail), "{\"services\":%lld}",
+	         (long long)(ok ? pu->state.services : 0));
+	ops_audit(cs->ops, "services/sync", pu->state.name, detail, &r);
 	if (--cs->pending == 0)
 		event_base_loopbreak(p->base);
 }
@@ -243,7 +254,7 @@ cli_panel(struct cli *c, struct event_base **base)
 static int
 cli_services_sync(struct cli *c, int argc, char **argv)
 {
-	struct cli_sync cs = {0, 0};
+	struct cli_sync cs = {&c->ops, 0, 0};
 	struct event_base *base;
 	struct panel *p;
 	int idx = -1;
@@ -266,10 +277,9 @@ cli_services_sync(struct cli *c, int argc, char **argv)
 		if (cu->key == NULL) {
 			/* Loaded with CONFIG_LAZY_SECRETS: say why here,
 			 * where the key is needed. */
-			fprintf(stderr, "panelmux: %s: cannot sync: %s\n",
-			        cu->name,
-			        cu->key_error != NULL ? cu->key_error
-			                              : "no key");
+			fprintf(
+			    stderr, "panelmux: %s: cannot sync: %s\n", cu->name,
+			    cu->key_error != NULL ? cu->key_error : "no key");
 			cs.failed++;
 			continue;
 		}
@@ -514,7 +524,8 @@ cli_admin_key(struct cli *c, int argc, char **argv)
 	if (argc == 1 && strcmp(argv[0], "list") == 0) {
 		printf("%-24s %-10s %-8s %s\n", "key", "access", "state",
 		       "created");
-		return store_admin_key_list(c->st, cli_print_admin_key, NULL) < 0
+		return store_admin_key_list(c->st, cli_print_admin_key, NULL) <
+		               0
 		           ? 1
 		           : 0;
 	}
@@ -563,7 +574,8 @@ cli_audit(struct cli *c, int argc, char **argv)
 			f.limit = strtoll(argv[i + 1], &end, 10);
 			if (*end != '\0' || f.limit < 1 ||
 			    f.limit > STORE_PAGE_MAX) {
-				fprintf(stderr, "panelmux: --limit is 1 to %d\n",
+				fprintf(stderr,
+				        "panelmux: --limit is 1 to %d\n",
 				        STORE_PAGE_MAX);
 				return 2;
 			}

@@ -217,19 +217,6 @@ api_parse_id(const char *s, int64_t *out)
 	return 0;
 }
 
-static int
-api_request_id_ok(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > STORE_REQID_MAX)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
-			return 0;
-	return 1;
-}
-
 /* The engine's answer to an add R waited for. */
 static void
 api_add_done(void *arg, int64_t id, enum orders_err why, const char *text)
@@ -258,14 +245,14 @@ api_add(struct api *api, const struct customer *c, const struct params *p,
 		api_reply_error(r, API_ERR_SERVICE);
 		return 1;
 	}
-	if (reqid != NULL && !api_request_id_ok(reqid)) {
+	if (reqid != NULL && !store_token_valid(reqid, STORE_REQID_MAX)) {
 		api_reply_error(r, "request_id must be 1 to 64 printable "
 		                   "characters");
 		return 1;
 	}
 	memset(&spec, 0, sizeof(spec));
-	if (ordertype_build(p, svc, api->panel->cfg->money_decimals, &spec,
-	                    err, sizeof(err)) != 0) {
+	if (ordertype_build(p, svc, api->panel->cfg->money_decimals, &spec, err,
+	                    sizeof(err)) != 0) {
 		api_reply_error(r, err);
 		return 1;
 	}
@@ -364,8 +351,8 @@ api_per_id(struct api *api, enum api_action a, const struct customer *c,
 		if (api_ids(p, "refill", "refills", API_ERR_REFILL, ids, &n,
 		            &multi, r) != 0)
 			return 1;
-	} else if (api_ids(p, "order", "orders", API_ERR_ORDER, ids, &n,
-	                   &multi, r) != 0)
+	} else if (api_ids(p, "order", "orders", API_ERR_ORDER, ids, &n, &multi,
+	                   r) != 0)
 		return 1;
 	switch (a) {
 	case API_STATUS:

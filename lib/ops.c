@@ -13,6 +13,7 @@
 #include "money.h"
 #include "ops.h"
 #include "store.h"
+#include "xmalloc.h"
 
 void
 ops_init(struct ops *o, struct store *st, const struct config *cfg,
@@ -22,6 +23,7 @@ ops_init(struct ops *o, struct store *st, const struct config *cfg,
 	o->cfg = cfg;
 	snprintf(o->actor, sizeof(o->actor), "%s", actor);
 	o->read_only = read_only;
+	o->recorded = 0;
 }
 
 void
@@ -88,42 +90,47 @@ ops_text_ok(const char *s)
 	return 1;
 }
 
-/* A reference: 1..STORE_REF_MAX printable ASCII bytes without spaces. */
-static int
-ops_ref_ok(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > STORE_REF_MAX)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (s[i] <= 0x20 || s[i] >= 0x7f)
-			return 0;
-	return 1;
-}
-
 /*
  * The audit trail.
  */
+
+/* Fill audit entry E of ACTION on TARGET with DETAIL (taken) and R's
+ * outcome, by O's actor. */
+static void
+ops_entry(struct ops *o, const char *action, const char *target, json_t *detail,
+          const struct ops_result *r, struct audit_entry *e)
+{
+	char *text = NULL;
+
+	memset(e, 0, sizeof(*e));
+	snprintf(e->actor, sizeof(e->actor), "%s", o->actor);
+	snprintf(e->action, sizeof(e->action), "%s", action);
+	/* A target is the request's own text until validated: kept only
+	 * when it is text a column can hold. */
+	snprintf(e->target, sizeof(e->target), "%s",
+	         target != NULL && ops_text_ok(target) &&
+	                 strlen(target) < sizeof(e->target)
+	             ? target
+	             : "");
+	if (detail != NULL)
+		text = json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS |
+		                              JSON_ENSURE_ASCII);
+	snprintf(e->detail, sizeof(e->detail), "%s",
+	         text != NULL ? text : "{}");
+	free(text);
+	json_decref(detail);
+	snprintf(e->result, sizeof(e->result), "%s",
+	         r->status == OPS_OK ? "ok" : r->msg);
+}
 
 static void
 ops_record(struct ops *o, const char *action, const char *target,
            json_t *detail, const struct ops_result *r)
 {
 	struct audit_entry e;
-	char *text = NULL;
 
-	memset(&e, 0, sizeof(e));
-	snprintf(e.actor, sizeof(e.actor), "%s", o->actor);
-	snprintf(e.action, sizeof(e.action), "%s", action);
-	snprintf(e.target, sizeof(e.target), "%s", target != NULL ? target : "");
-	if (detail != NULL)
-		text = json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS);
-	snprintf(e.detail, sizeof(e.detail), "%s", text != NULL ? text : "{}");
-	free(text);
-	json_decref(detail);
-	snprintf(e.result, sizeof(e.result), "%s",
-	         r->status == OPS_OK ? "ok" : r->msg);
+	ops_entry(o, action, target, detail, r, &e);
+	o->recorded++;
 	if (store_audit_add(o->st, &e) != STORE_OK)
 		log_warnx("ops: %s %s by %s: the audit entry was not written",
 		          action, e.target, o->actor);
@@ -161,8 +168,8 @@ ops_user_result(enum store_result sr, const char *name, struct ops_result *r)
 	case STORE_OK:
 		return ops_ok(r);
 	case STORE_EXISTS:
-		return ops_fail(r, OPS_CONFLICT, "a user named %s already exists",
-		                name);
+		return ops_fail(r, OPS_CONFLICT,
+		                "a user named %s already exists", name);
 	case STORE_NOTFOUND:
 		return ops_fail(r, OPS_NOTFOUND, "no user named %s", name);
 	case STORE_NOFUNDS:
@@ -171,10 +178,11 @@ ops_user_result(enum store_result sr, const char *name, struct ops_result *r)
 		                "negative",
 		                name);
 	case STORE_LIMIT:
-		return ops_fail(r, OPS_CONFLICT,
-		                "refused: the balance of %s would exceed %s, the "
-		                "largest balance panelmux keeps",
-		                name, money_format(STORE_BALANCE_MAX, 0, max));
+		return ops_fail(
+		    r, OPS_CONFLICT,
+		    "refused: the balance of %s would exceed %s, the "
+		    "largest balance panelmux keeps",
+		    name, money_format(STORE_BALANCE_MAX, 0, max));
 	default:
 		return ops_fail(r, OPS_ERROR, "store error");
 	}
@@ -195,6 +203,16 @@ ops_amount(const struct ops *o, const char *text, money_t *out,
 	if (money_round_dec(v, d, MONEY_ROUND_EXACT, &check) != 0)
 		return ops_fail(r, OPS_BAD, "amount has more than %d decimals",
 		                d);
+	if (v > STORE_BALANCE_MAX) {
+		char max[MONEY_BUFSZ];
+
+		/* No balance can take or give it: bad input, not a state. */
+		return ops_fail(
+		    r, OPS_BAD,
+		    "amount %s would exceed %s, the largest balance "
+		    "panelmux keeps",
+		    text, money_format(STORE_BALANCE_MAX, 0, max));
+	}
 	*out = v;
 	return ops_ok(r);
 }
@@ -310,7 +328,8 @@ ops_payment_check(struct ops *o, const struct ops_payment *in, money_t *amount,
 		return ops_fail(r, OPS_BAD,
 		                "memo must be text of at most %d bytes",
 		                STORE_NOTE_MAX);
-	if (in->external_id != NULL && !ops_ref_ok(in->external_id))
+	if (in->external_id != NULL &&
+	    !store_token_valid(in->external_id, STORE_REF_MAX))
 		return ops_fail(r, OPS_BAD,
 		                "external_id must be 1 to %d printable ASCII "
 		                "characters without spaces",
@@ -341,9 +360,11 @@ ops_payment(struct ops *o, const struct ops_payment *in,
             struct ops_result *r)
 {
 	const char *action = in->deduct ? "payments/deduct" : "payments/add";
+	struct audit_entry *audit;
 	struct payment_new p;
 	enum store_result sr;
 	money_t amount;
+	int written;
 
 	*duplicate = 0;
 	if (ops_writable(o, action, in->user, r) != 0)
@@ -359,7 +380,11 @@ ops_payment(struct ops *o, const struct ops_payment *in,
 	p.note = in->memo;
 	p.external_id = in->external_id;
 	p.actor = o->actor;
+	/* Written with the payment, in its transaction: one commit. */
+	p.audit = audit = xmalloc(sizeof(*audit));
+	ops_entry(o, action, in->user, ops_payment_detail(in), r, audit);
 	sr = store_payment_add(o->st, &p, out, NULL);
+	free(audit);
 	if (sr == STORE_EXISTS) {
 		*duplicate = 1;
 		sr = STORE_OK;
@@ -371,9 +396,14 @@ ops_payment(struct ops *o, const struct ops_payment *in,
 		ops_record(o, action, in->user, ops_payment_detail(in), r);
 		return -1;
 	}
+	written = sr == STORE_OK && !*duplicate;
+	if (written)
+		o->recorded++; /* its entry went with it */
 	if (sr == STORE_OK)
 		sr = store_customer_by_name(o->st, in->user, user);
 	ops_user_result(sr, in->user, r);
+	if (written)
+		return r->status == OPS_OK ? 0 : -1;
 	if (*duplicate && r->status == OPS_OK) {
 		/* Recorded as what it was: nothing written. */
 		struct ops_result dup;

@@ -39,6 +39,7 @@ struct ops {
 	const struct config *cfg;
 	char actor[STORE_ACTOR_MAX + 1];
 	int read_only; /* every write is OPS_DENIED */
+	int recorded;  /* audit entries written through it */
 };
 
 void ops_init(struct ops *o, struct store *st, const struct config *cfg,
@@ -78,8 +79,8 @@ struct ops_payment {
 /* *OUT the payment, *USER the user as it is after it.  *DUPLICATE 1 when
  * the reference had already been credited (OUT is that first payment). */
 int ops_payment(struct ops *o, const struct ops_payment *in,
-                struct ledger_entry *out, struct customer *user,
-                int *duplicate, struct ops_result *r);
+                struct ledger_entry *out, struct customer *user, int *duplicate,
+                struct ops_result *r);
 
 /* An order in doubt settled by the operator: with UPSTREAM_ORDER it is
  * active, with NULL refunded.  *OUT the order after it. */
@@ -91,8 +92,8 @@ int ops_key_add(struct ops *o, const char *name, int read_only,
                 char key[AUTH_KEY_LEN + 1], struct ops_result *r);
 int ops_key_revoke(struct ops *o, const char *name, struct ops_result *r);
 
-/* Record a write done elsewhere (the order engine's cancels): ACTION on
- * TARGET with DETAIL (JSON text, NULL: {}) and R's outcome. */
+/* Record a write done elsewhere (the order engine's cancels, the CLI's syncs):
+ * ACTION on TARGET with DETAIL (JSON text, NULL: {}) and R's outcome. */
 void ops_audit(struct ops *o, const char *action, const char *target,
                const char *detail, const struct ops_result *r);
 

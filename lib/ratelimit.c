@@ -110,6 +110,17 @@ ratelimit_take(struct ratelimit *rl, const char *key, int64_t now_ms)
 	return 1;
 }
 
+int
+ratelimit_peek(struct ratelimit *rl, const char *key, int64_t now_ms)
+{
+	struct bucket *b;
+
+	if (rl->count == 0 || (b = strmap_get(rl->buckets, key)) == NULL)
+		return 1; /* a new bucket is full */
+	ratelimit_refill(rl, b, now_ms);
+	return b->credit >= rl->per_ms;
+}
+
 void
 ratelimit_give(struct ratelimit *rl, const char *key)
 {

@@ -17,6 +17,9 @@ void ratelimit_set(struct ratelimit *rl, uint32_t count, int64_t per_ms,
                    uint32_t burst);
 /* Take one token for KEY at NOW_MS: 1 allowed, 0 refused. */
 int ratelimit_take(struct ratelimit *rl, const char *key, int64_t now_ms);
+/* Whether a ratelimit_take of KEY at NOW_MS would be allowed; takes
+ * nothing (for a limit on failures: peek first, take when one happens). */
+int ratelimit_peek(struct ratelimit *rl, const char *key, int64_t now_ms);
 /* Give back the token a ratelimit_take of KEY took (the request turned out
  * not to count); never beyond the burst.  A forgotten KEY is a no-op. */
 void ratelimit_give(struct ratelimit *rl, const char *key);

@@ -66,6 +66,19 @@ store_name_valid(const char *name)
 	                    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._@-") == n;
 }
 
+int
+store_token_valid(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > max)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
+			return 0;
+	return 1;
+}
+
 struct store *
 store_open(const struct config *cfg)
 {

@@ -48,6 +48,9 @@ enum store_result {
 
 /* Valid customer name: 1..64 of [A-Za-z0-9._@-]. */
 int store_name_valid(const char *name);
+/* Valid token (a request_id, a payment's reference): 1..MAX printable
+ * ASCII bytes, no space. */
+int store_token_valid(const char *s, size_t max);
 
 struct customer {
 	int64_t id;
@@ -232,6 +235,8 @@ struct ledger_entry {
 	int64_t created_at;
 };
 
+struct audit_entry;
+
 /* A payment: AMOUNT > 0 credits (a deposit), < 0 deducts (an adjustment,
  * never below zero).  EXTERNAL_ID, the gateway's reference (NULL: none),
  * is taken once in the whole store. */
@@ -242,6 +247,9 @@ struct payment_new {
 	const char *note;        /* NULL ok */
 	const char *external_id; /* NULL ok */
 	const char *actor;
+	/* NULL, or the audit entry written in the same transaction when the
+	 * payment is (not when it is refused or a duplicate). */
+	const struct audit_entry *audit;
 };
 
 struct admin_key {
@@ -633,8 +641,7 @@ int store_check(struct store *st, store_report_cb report, void *arg);
  * customer), STORE_NOFUNDS, STORE_LIMIT as store_ledger_post. */
 enum store_result store_payment_add(struct store *st,
                                     const struct payment_new *p,
-                                    struct ledger_entry *out,
-                                    money_t *balance);
+                                    struct ledger_entry *out, money_t *balance);
 /* Pages: the rows' count, or -1.  Customers by id; orders newest first
  * unless F->ascending; ledger entries and audit entries newest first.  CB
  * returning non-zero stops. */
@@ -654,10 +661,20 @@ enum store_result store_admin_key_by_hash(struct store *st,
 enum store_result store_admin_key_revoke(struct store *st, const char *name);
 int64_t store_admin_key_list(struct store *st, store_admin_key_cb cb,
                              void *arg);
+/* Per upstream, for monitoring: its active orders, the oldest poll among
+ * them (unix ms; 0 if one was never polled), and the upstream cost of all
+ * its orders (where known).  Rows, or -1. */
+struct upstream_usage {
+	char upstream[STORE_UPNAME_MAX + 1];
+	int64_t active;
+	int64_t oldest_poll_ms;
+	money_t cost;
+};
+typedef int (*store_usage_cb)(const struct upstream_usage *, void *arg);
+int64_t store_upstream_usage(struct store *st, store_usage_cb cb, void *arg);
 enum store_result store_audit_add(struct store *st,
                                   const struct audit_entry *e);
 int64_t store_audit_page(struct store *st, const struct audit_page *f,
                          store_audit_cb cb, void *arg);
-
 
 #endif

@@ -290,6 +290,9 @@ store_run_query(struct store *st, store_tx *tx, const struct store_query *q,
 	return st->drv->query(st, tx, q, fn, arg);
 }
 
+static void store_audit_query(struct store_query *q, int dollar,
+                              const struct audit_entry *e);
+
 /*
  * Payments.
  */
@@ -326,8 +329,8 @@ store_pay_body(store_tx *tx, void *arg)
 	struct store_pay *y = arg;
 	const struct store_driver *d = y->st->drv;
 	const struct payment_new *p = y->p;
-	enum ledger_kind kind = p->amount > 0 ? LEDGER_DEPOSIT
-	                                      : LEDGER_ADJUSTMENT;
+	enum ledger_kind kind =
+	    p->amount > 0 ? LEDGER_DEPOSIT : LEDGER_ADJUSTMENT;
 	struct store_query q;
 	enum store_result r;
 	int64_t id, n;
@@ -386,6 +389,11 @@ store_pay_body(store_tx *tx, void *arg)
 	}
 	if (n != 1)
 		return STORE_ERROR;
+	if (p->audit != NULL) {
+		store_audit_query(&q, d->dollar, p->audit);
+		if (q.overflow || d->exec(tx, &q, NULL) != 1)
+			return STORE_ERROR;
+	}
 	memset(y->out, 0, sizeof(*y->out));
 	y->out->id = id;
 	y->out->customer_id = p->customer_id;
@@ -471,7 +479,8 @@ store_order_page(struct store *st, const struct order_page *f,
 	                    " WHERE 1 = 1");
 	if (f->state >= 0 && f->state < ORDER_STATE_COUNT) {
 		store_query_sql(&q, " AND o.state = ");
-		store_query_text(&q, order_state_name((enum order_state)f->state));
+		store_query_text(&q,
+		                 order_state_name((enum order_state)f->state));
 	}
 	if (f->customer_id > 0) {
 		store_query_sql(&q, " AND o.customer_id = ");
@@ -644,23 +653,31 @@ store_audit_add(struct store *st, const struct audit_entry *e)
 {
 	struct store_query q;
 
-	store_query_init(&q, st->drv->dollar);
-	store_query_sql(&q, "INSERT INTO audit (created_at, actor, action,"
-	                    " target, detail, result) VALUES (");
-	store_query_int(&q, e->created_at > 0 ? e->created_at
-	                                      : (int64_t)time(NULL));
-	store_query_sql(&q, ", ");
-	store_query_text(&q, e->actor);
-	store_query_sql(&q, ", ");
-	store_query_text(&q, e->action);
-	store_query_sql(&q, ", ");
-	store_query_text(&q, e->target);
-	store_query_sql(&q, ", ");
-	store_query_text(&q, e->detail);
-	store_query_sql(&q, ", ");
-	store_query_text(&q, e->result);
-	store_query_sql(&q, ")");
+	store_audit_query(&q, st->drv->dollar, e);
 	return store_write(st, &q, NULL);
+}
+
+/* The INSERT of audit entry E. */
+static void
+store_audit_query(struct store_query *q, int dollar,
+                  const struct audit_entry *e)
+{
+	store_query_init(q, dollar);
+	store_query_sql(q, "INSERT INTO audit (created_at, actor, action,"
+	                   " target, detail, result) VALUES (");
+	store_query_int(q, e->created_at > 0 ? e->created_at
+	                                     : (int64_t)time(NULL));
+	store_query_sql(q, ", ");
+	store_query_text(q, e->actor);
+	store_query_sql(q, ", ");
+	store_query_text(q, e->action);
+	store_query_sql(q, ", ");
+	store_query_text(q, e->target);
+	store_query_sql(q, ", ");
+	store_query_text(q, e->detail);
+	store_query_sql(q, ", ");
+	store_query_text(q, e->result);
+	store_query_sql(q, ")");
 }
 
 int64_t
@@ -679,4 +696,45 @@ store_audit_page(struct store *st, const struct audit_page *f,
 	store_query_sql(&q, " ORDER BY id DESC");
 	store_query_page(&q, f->limit, f->offset);
 	return store_run_query(st, NULL, &q, store_page_audit, &pg);
+}
+
+/*
+ * Monitoring.
+ */
+
+struct store_usage {
+	store_usage_cb cb;
+	void *arg;
+};
+
+static int
+store_page_usage(const struct store_driver *d, store_row *row, void *arg)
+{
+	struct store_usage *su = arg;
+	struct upstream_usage u;
+
+	memset(&u, 0, sizeof(u));
+	d->col_text(row, 0, u.upstream, sizeof(u.upstream));
+	u.active = d->col_int(row, 1, 0);
+	u.oldest_poll_ms = d->col_int(row, 2, 0);
+	u.cost = d->col_int(row, 3, 0);
+	return su->cb(&u, su->arg);
+}
+
+int64_t
+store_upstream_usage(struct store *st, store_usage_cb cb, void *arg)
+{
+	struct store_usage su = {cb, arg};
+	struct store_query q;
+
+	/* One pass over the orders, as the ledger totals make: a scrape
+	 * every 15 s is far from the store's load. */
+	store_query_init(&q, st->drv->dollar);
+	store_query_sql(&q,
+	                "SELECT upstream,"
+	                " SUM(CASE WHEN state = 'active' THEN 1 ELSE 0 END),"
+	                " MIN(CASE WHEN state = 'active' THEN polled_at END),"
+	                " SUM(COALESCE(cost, 0))"
+	                " FROM orders GROUP BY upstream ORDER BY upstream");
+	return store_run_query(st, NULL, &q, store_page_usage, &su);
 }

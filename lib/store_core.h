@@ -73,7 +73,12 @@ typedef enum store_result (*store_core_body)(store_tx *tx, void *arg);
 #define STORE_QUERY_ARGS (STORE_PAGE_IDS + 16)
 #define STORE_QUERY_SQL 4096
 
-enum store_qarg_type { STORE_QA_NULL, STORE_QA_INT, STORE_QA_TEXT, STORE_QA_HASH };
+enum store_qarg_type {
+	STORE_QA_NULL,
+	STORE_QA_INT,
+	STORE_QA_TEXT,
+	STORE_QA_HASH
+};
 
 struct store_qarg {
 	enum store_qarg_type type;

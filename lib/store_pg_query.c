@@ -94,15 +94,15 @@ pg_query_body(struct pgtx *t, void *arg)
 }
 
 int64_t
-store_pg_query_rows(struct store *st, store_tx *tx,
-                    const struct store_query *q, store_row_fn fn, void *arg)
+store_pg_query_rows(struct store *st, store_tx *tx, const struct store_query *q,
+                    store_row_fn fn, void *arg)
 {
 	struct pg_query_run r = {q, fn, arg, 0};
 
 	if (tx != NULL)
 		return pg_query_body(tx, &r) == STORE_OK ? r.n : -1;
 	return store_pg_run(spg(st), 0, pg_query_body, &r) == STORE_OK ? r.n
-	                                                                : -1;
+	                                                               : -1;
 }
 
 int64_t
@@ -120,8 +120,8 @@ store_pg_exec_query(store_tx *tx, const struct store_query *q, int64_t *id)
 		sql = xmalloc(len);
 		snprintf(sql, len, "%s RETURNING id", q->sql);
 	}
-	res = store_pg_exec_n(t, "exec", sql != NULL ? sql : q->sql, q->n,
-	                      a->v, PGX_UNIQUE_OK);
+	res = store_pg_exec_n(t, "exec", sql != NULL ? sql : q->sql, q->n, a->v,
+	                      PGX_UNIQUE_OK);
 	free(a);
 	free(sql);
 	if (res == NULL)

@@ -58,7 +58,6 @@ enum sqlite_stmt {
 	Q_COUNT
 };
 
-
 struct store_sqlite {
 	struct store
 	    base; /* first: a struct store * is a struct store_sqlite * */

@@ -44,8 +44,8 @@ sqlite_query_prepare(struct store_sqlite *s, const struct store_query *q)
 }
 
 int64_t
-store_sqlite_query(struct store *sto, store_tx *tx,
-                   const struct store_query *q, store_row_fn fn, void *arg)
+store_sqlite_query(struct store *sto, store_tx *tx, const struct store_query *q,
+                   store_row_fn fn, void *arg)
 {
 	struct store_sqlite *s = sq(sto);
 	sqlite3_stmt *st;
@@ -69,8 +69,7 @@ store_sqlite_query(struct store *sto, store_tx *tx,
 }
 
 int64_t
-store_sqlite_exec_query(store_tx *tx, const struct store_query *q,
-                        int64_t *id)
+store_sqlite_exec_query(store_tx *tx, const struct store_query *q, int64_t *id)
 {
 	struct store_sqlite *s = tx;
 	sqlite3_stmt *st;
@@ -119,6 +118,7 @@ store_sqlite_col_hash_equal(store_row *row, int col, const uint8_t *h)
 	sqlite3_stmt *st = (sqlite3_stmt *)row;
 	const void *b = sqlite3_column_blob(st, col);
 
-	return b != NULL && sqlite3_column_bytes(st, col) == STORE_KEYHASH_LEN &&
+	return b != NULL &&
+	       sqlite3_column_bytes(st, col) == STORE_KEYHASH_LEN &&
 	       CRYPTO_memcmp(b, h, STORE_KEYHASH_LEN) == 0;
 }

@@ -374,6 +374,10 @@ class Panelmux:
                                      env=self.environ,
                                      preexec_fn=nofile_preexec(nofile) if nofile else None)
         wait_port(self.port, self.proc, logpath=self.log_path)
+        # listen.admin is bound just after listen.api: wait for it too
+        # when the config has it (under valgrind the gap is felt)
+        if f"127.0.0.1:{self.admin_port}" in open(self.config_path).read():
+            wait_port(self.admin_port, self.proc, logpath=self.log_path)
         return self
 
     def stop(self, expect_rc=0):
@@ -481,6 +485,42 @@ class Panelmux:
         assert r.status == 200, r
         assert r.headers.get("content-type", "").startswith("application/json"), r.headers
         return r.json()
+
+    # --- the admin API (listen.admin, /adminapi/v2) ----------------------
+    def admin(self, method, path, key=None, body=None, form=None, query=None, raw=None,
+              headers=None, port=None, timeout=10.0):
+        """One request to /adminapi/v2/PATH on the admin listener (PORT:
+        another listener, e.g. self.port for the customers' one).  KEY goes
+        in X-Api-Key (None: no header).  BODY (a dict or list) is sent as
+        JSON, FORM (a dict) form-encoded, RAW (bytes or str) as is; QUERY (a
+        dict) becomes the query string.  Returns the Response (its .json()
+        is the envelope)."""
+        url = "/adminapi/v2/" + path.lstrip("/")
+        if query:
+            url += "?" + urllib.parse.urlencode(query)
+        hdrs = {}
+        data = None
+        if body is not None:
+            data = json.dumps(body)
+            hdrs["Content-Type"] = "application/json"
+        elif form is not None:
+            data = urllib.parse.urlencode(form)
+            hdrs["Content-Type"] = "application/x-www-form-urlencoded"
+        elif raw is not None:
+            data = raw
+        if key is not None:
+            hdrs["X-Api-Key"] = key
+        hdrs.update(headers or {})
+        return http_request(self.admin_port if port is None else port, method, url, data, hdrs, timeout)
+
+    def admin_key(self, name, read_only=False):
+        """`panelmux admin key add NAME [--read-only]`: the new operator key
+        (the CLI prints it alone on one line)."""
+        p = self.cli("admin", "key", "add", name, *(["--read-only"] if read_only else []))
+        lines = p.stdout.splitlines()
+        assert len(lines) == 1 and lines[0].strip() and p.stdout.endswith("\n"), \
+            f"admin key add {name}: expected the key alone on one line, got {p.stdout!r}"
+        return lines[0].strip()
 
 
 def assert_no_secret(text, *secrets):

@@ -312,9 +312,9 @@ def test_metrics_and_healthz(env):
         assert m.get("panelmux_orders", state="active") == 1
         assert sum(v for _, v in m.find("panelmux_orders")) == 1
         assert m.get("panelmux_orders_in_doubt") == 0
-        assert Decimal(m.raw_value("panelmux_ledger_total", kind="deposit")) == Decimal("62.5")
-        assert Decimal(m.raw_value("panelmux_ledger_total", kind="charge")) == -charge
-        assert Decimal(m.raw_value("panelmux_ledger_total", kind="refund")) == 0
+        assert Decimal(m.raw_value("panelmux_ledger_balance", kind="deposit")) == Decimal("62.5")
+        assert Decimal(m.raw_value("panelmux_ledger_balance", kind="charge")) == -charge
+        assert Decimal(m.raw_value("panelmux_ledger_balance", kind="refund")) == 0
 
         # the kept-alive connection closes: the gauge follows
         open_before = m.get("panelmux_connections_open")

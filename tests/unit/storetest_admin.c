@@ -25,11 +25,19 @@ static enum store_result
 pay(struct store *st, int64_t cid, const char *amount, const char *ref,
     struct ledger_entry *e)
 {
-	struct payment_new p = {cid, 0, "PayPal", "memo", ref, "admin:shop"};
+	struct payment_new p = {cid,          0,   "PayPal", "memo", ref,
+	                        "admin:shop", NULL};
 	money_t bal;
 
 	p.amount = amount[0] == '-' ? -M(amount + 1) : M(amount);
 	return store_payment_add(st, &p, e, &bal);
+}
+
+static int
+count_audit(const struct audit_entry *e, void *arg)
+{
+	(*(int64_t *)arg)++;
+	return 0;
 }
 
 void
@@ -39,7 +47,7 @@ test_payments(void **state)
 	int64_t a = add_customer(f->st, "alice", NULL);
 	int64_t b = add_customer(f->st, "bob", NULL);
 	struct ledger_entry e, first;
-	struct payment_new p = {a, 0, NULL, NULL, NULL, "cli"};
+	struct payment_new p = {a, 0, NULL, NULL, NULL, "cli", NULL};
 	money_t bal;
 
 	/* without a reference every call credits */
@@ -71,12 +79,39 @@ test_payments(void **state)
 	assert_int_equal(balance_of(f->st, "bob"), 0);
 	/* deductions: never below zero; a refused one keeps its reference
 	 * free */
-	assert_int_equal(pay(f->st, a, "-23.00001", "tx-2", &e),
-	                 STORE_NOFUNDS);
+	assert_int_equal(pay(f->st, a, "-23.00001", "tx-2", &e), STORE_NOFUNDS);
 	assert_int_equal(pay(f->st, a, "-3", "tx-2", &e), STORE_OK);
 	assert_int_equal(e.kind, LEDGER_ADJUSTMENT);
 	assert_int_equal(e.amount, -M("3"));
 	assert_int_equal(balance_of(f->st, "alice"), M("20"));
+	/* the audit entry goes with the payment, in its transaction: written
+	 * when it is, not when it is refused or a duplicate */
+	{
+		struct audit_entry ae;
+		struct audit_page ap = {"admin:t", 10, 0};
+		int64_t seen = 0;
+
+		memset(&ae, 0, sizeof(ae));
+		snprintf(ae.actor, sizeof(ae.actor), "admin:t");
+		snprintf(ae.action, sizeof(ae.action), "payments/add");
+		snprintf(ae.detail, sizeof(ae.detail), "{}");
+		snprintf(ae.result, sizeof(ae.result), "ok");
+		p.audit = &ae;
+		p.amount = -M("1000");
+		assert_int_equal(store_payment_add(f->st, &p, &e, &bal),
+		                 STORE_NOFUNDS);
+		p.amount = M("1");
+		p.external_id = "tx-audit";
+		assert_int_equal(store_payment_add(f->st, &p, &e, &bal),
+		                 STORE_OK);
+		assert_int_equal(store_payment_add(f->st, &p, &e, &bal),
+		                 STORE_EXISTS);
+		assert_int_equal(
+		    store_audit_page(f->st, &ap, count_audit, &seen), 1);
+		p.audit = NULL;
+		p.external_id = NULL;
+		assert_int_equal(pay(f->st, a, "-1", NULL, &e), STORE_OK);
+	}
 	/* limits and unknown customers */
 	assert_int_equal(pay(f->st, a, "10000000000", NULL, &e), STORE_LIMIT);
 	assert_int_equal(pay(f->st, 999999, "1", "tx-3", &e), STORE_NOTFOUND);
@@ -135,29 +170,24 @@ test_pages(void **state)
 	assert_int_equal(store_order_reject(f->st, ids[1], "test"), STORE_OK);
 
 	/* customers: all, by name, by id, active only, paged */
-	assert_int_equal(store_customer_page(f->st, &cf, count_customer_row,
-	                                     &n),
-	                 2);
+	assert_int_equal(
+	    store_customer_page(f->st, &cf, count_customer_row, &n), 2);
 	cf.name = "quinn";
-	assert_int_equal(store_customer_page(f->st, &cf, count_customer_row,
-	                                     &n),
-	                 1);
+	assert_int_equal(
+	    store_customer_page(f->st, &cf, count_customer_row, &n), 1);
 	cf.name = NULL;
 	cf.id = pat;
-	assert_int_equal(store_customer_page(f->st, &cf, count_customer_row,
-	                                     &n),
-	                 1);
+	assert_int_equal(
+	    store_customer_page(f->st, &cf, count_customer_row, &n), 1);
 	cf.id = 0;
 	cf.disabled = 1;
-	assert_int_equal(store_customer_page(f->st, &cf, count_customer_row,
-	                                     &n),
-	                 0);
+	assert_int_equal(
+	    store_customer_page(f->st, &cf, count_customer_row, &n), 0);
 	cf.disabled = -1;
 	cf.limit = 1;
 	cf.offset = 1;
-	assert_int_equal(store_customer_page(f->st, &cf, count_customer_row,
-	                                     &n),
-	                 1);
+	assert_int_equal(
+	    store_customer_page(f->st, &cf, count_customer_row, &n), 1);
 
 	/* orders: newest first, filters, pages */
 	memset(&of, 0, sizeof(of));
@@ -250,8 +280,7 @@ test_admin_keys(void **state)
 	                 STORE_NOTFOUND);
 	/* revoked: never found again; the name may be given anew */
 	assert_int_equal(store_admin_key_revoke(f->st, "shop"), STORE_OK);
-	assert_int_equal(store_admin_key_revoke(f->st, "shop"),
-	                 STORE_NOTFOUND);
+	assert_int_equal(store_admin_key_revoke(f->st, "shop"), STORE_NOTFOUND);
 	assert_int_equal(store_admin_key_by_hash(f->st, h1, &k),
 	                 STORE_NOTFOUND);
 	assert_int_equal(store_admin_key_add(f->st, "shop", h3, 0), STORE_OK);
@@ -331,7 +360,7 @@ race_pay_child(struct store *(*open)(void *), void *arg, int64_t cid, int p,
 		 * start, so every reference is raced from the first */
 		int ref = (k + p) % PAY_RACE_REFS;
 		char amount[32], id[32];
-		struct payment_new pn = {cid, 0, NULL, NULL, id, "test"};
+		struct payment_new pn = {cid, 0, NULL, NULL, id, "test", NULL};
 		struct ledger_entry e;
 		enum store_result r;
 

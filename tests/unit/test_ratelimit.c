@@ -93,6 +93,29 @@ test_give_back(void **state)
 	ratelimit_free(rl);
 }
 
+static void
+test_peek(void **state)
+{
+	/* 1 a minute, burst 2: a limit on failures */
+	struct ratelimit *rl = ratelimit_new(1, 60000, 2);
+
+	/* peeking takes nothing and makes no bucket */
+	for (int i = 0; i < 100; i++)
+		assert_true(ratelimit_peek(rl, "ip", 0));
+	assert_int_equal(ratelimit_size(rl), 0);
+	assert_int_equal(take_n(rl, "ip", 2, 0), 2);
+	assert_false(ratelimit_peek(rl, "ip", 0));
+	assert_false(ratelimit_peek(rl, "ip", 59999));
+	/* the refill is seen; peeking still takes nothing */
+	assert_true(ratelimit_peek(rl, "ip", 60000));
+	assert_true(ratelimit_peek(rl, "ip", 60000));
+	assert_int_equal(take_n(rl, "ip", 5, 60000), 1);
+	assert_true(ratelimit_peek(rl, "other", 0));
+	ratelimit_set(rl, 0, 1000, 0);
+	assert_true(ratelimit_peek(rl, "ip", 60000));
+	ratelimit_free(rl);
+}
+
 int
 main(void)
 {
@@ -101,6 +124,7 @@ main(void)
 	    cmocka_unit_test(test_unlimited_and_slow_rates),
 	    cmocka_unit_test(test_sweep_bounds_memory),
 	    cmocka_unit_test(test_give_back),
+	    cmocka_unit_test(test_peek),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
