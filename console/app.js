@@ -324,6 +324,7 @@
     const params = {
       user: q.get('user') || '', order_status: q.get('order_status') || '',
       service_ids: q.get('service_ids') || '', upstream: q.get('upstream') || '',
+      link: q.get('link') || '',
       sort: q.get('sort') || '', offset: q.get('offset') || '', limit: PAGE,
     };
     const day = (name) => {
@@ -341,6 +342,7 @@
       field('Service IDs', el('input', { name: 'service_ids', value: params.service_ids,
         inputmode: 'numeric', placeholder: '1,2' })),
       field('Upstream', el('input', { name: 'upstream', value: params.upstream })),
+      field('Link contains', el('input', { name: 'link', value: params.link, autocomplete: 'off' })),
       field('Created from', el('input', { type: 'date', name: 'from', value: q.get('from') || '' })),
       field('Created to', el('input', { type: 'date', name: 'to', value: q.get('to') || '' })),
       field('Order', el('select', { name: 'sort' },

@@ -628,6 +628,7 @@ admin_orders_list(struct admin_req *r)
 	    admin_text(r, "order_status", 0, &state) < 0 ||
 	    admin_text(r, "service_ids", 1, &svc) < 0 ||
 	    admin_text(r, "upstream", 0, &f.upstream) < 0 ||
+	    admin_text(r, "link", 0, &f.link) < 0 ||
 	    admin_text(r, "sort", 0, &sort) < 0 ||
 	    admin_int(r, "created_from", 0, INT64_C(1) << 40, 0,
 	              &f.created_from) != 0 ||

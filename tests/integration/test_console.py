@@ -316,6 +316,11 @@ def test_console_pages(env):
         rows = b.css("main tbody tr")
         assert len(rows) == 2 and all("in doubt" in r.text for r in rows), [r.text for r in rows]
         assert b.Select(b.one("select[name=order_status]")).first_selected_option.text == "sending"
+        # the link search (a substring of the forwarded link, as text)
+        b.go("/orders?link=onerror%3Dalert", "Orders")
+        rows = b.css("main tbody tr")
+        assert len(rows) == 1 and rows[0].text.startswith(f"#{s['xss']}"), [r.text for r in rows]
+        assert b.one("input[name=link]").get_attribute("value") == "onerror=alert"
         assert b.errors() == []
 
 
