@@ -505,10 +505,11 @@ store_order_page(struct store *st, const struct order_page *f,
 		/* The link's text out of the forwarded fields (JSON), in each
 		 * backend's words; a substring test with no pattern syntax.
 		 * PostgreSQL's statements are the ones with $N placeholders. */
-		store_query_sql(&q, st->drv->dollar
-		                        ? " AND strpos(o.fields::jsonb->>'link', "
-		                        : " AND instr(json_extract(o.fields, "
-		                          "'$.link'), ");
+		store_query_sql(&q,
+		                st->drv->dollar
+		                    ? " AND strpos(o.fields::jsonb->>'link', "
+		                    : " AND instr(json_extract(o.fields, "
+		                      "'$.link'), ");
 		store_query_text(&q, f->link);
 		store_query_sql(&q, ") > 0");
 	}
