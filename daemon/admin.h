@@ -18,6 +18,11 @@ struct admin_sources {
 	const int *ready; /* non-zero while the API listener accepts */
 };
 
+/* The admin listener's connection caps (an operator's tools and a proxy,
+ * not the public). */
+#define ADMIN_MAX_CONNECTIONS 256
+#define ADMIN_MAX_CONNECTIONS_PER_IP 64
+
 struct admin *admin_new(struct event_base *base, const char *listen,
                         const struct admin_sources *src);
 void admin_free(struct admin *a); /* NULL ok */

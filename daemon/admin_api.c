@@ -18,6 +18,7 @@
 #include "catalog.h"
 #include "clock.h"
 #include "config.h"
+#include "conns.h"
 #include "framing.h"
 #include "jsonx.h"
 #include "log.h"
@@ -37,6 +38,7 @@
 #define ADMIN_JSON_DEPTH 4
 
 struct admin_api {
+	struct conns *conns;
 	struct panel *panel;
 	struct orders *orders;
 	struct store *st;
@@ -99,6 +101,7 @@ admin_send(struct admin_req *r, int status, const char *msg, json_t *data)
 		evbuffer_add(evhttp_request_get_output_buffer(r->req), text,
 		             strlen(text));
 	free(text);
+	conns_request_answered(r->a->conns, r->req);
 	evhttp_send_reply(r->req, status, status == 200 ? "OK" : "Error", NULL);
 }
 
@@ -1275,10 +1278,12 @@ done:
 }
 
 struct admin_api *
-admin_api_new(struct panel *p, struct orders *o, struct store *st)
+admin_api_new(struct panel *p, struct orders *o, struct store *st,
+              struct conns *conns)
 {
 	struct admin_api *a = xcalloc(1, sizeof(*a));
 
+	a->conns = conns;
 	a->panel = p;
 	a->orders = o;
 	a->st = st;
