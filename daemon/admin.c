@@ -409,7 +409,7 @@ admin_request_run(void *x, void *y)
 		admin_api_handle(a->api, req, path);
 		return;
 	}
-	if (admin_console_handle(req, path) == 0)
+	if (admin_console_handle(a->conns, req, path) == 0)
 		return;
 	buf_init(&b, 16u << 20);
 	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {

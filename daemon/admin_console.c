@@ -11,6 +11,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "admin_console.h"
+#include "conns.h"
 
 /* No script, style, frame or form target but this origin's files; images
  * only from here or data: URIs (the stylesheet's icons). */
@@ -66,8 +67,18 @@ admin_console_find(const char *path)
 	return NULL;
 }
 
+/* Send REQ's reply, telling the connection guard it was answered. */
+static void
+admin_console_send(struct conns *conns, struct evhttp_request *req, int status,
+                   const char *reason)
+{
+	conns_request_answered(conns, req);
+	evhttp_send_reply(req, status, reason, NULL);
+}
+
 int
-admin_console_handle(struct evhttp_request *req, const char *path)
+admin_console_handle(struct conns *conns, struct evhttp_request *req,
+                     const char *path)
 {
 	const struct admin_console_asset *a =
 	    path != NULL ? admin_console_find(path) : NULL;
@@ -87,7 +98,7 @@ admin_console_handle(struct evhttp_request *req, const char *path)
 		evhttp_add_header(out, "Content-Type", "text/plain");
 		evbuffer_add(evhttp_request_get_output_buffer(req),
 		             "method not allowed\n", 19);
-		evhttp_send_reply(req, 405, "Method Not Allowed", NULL);
+		admin_console_send(conns, req, 405, "Method Not Allowed");
 		return 0;
 	}
 	/* The page itself is revalidated on each load (its ETag), so a new
@@ -100,7 +111,7 @@ admin_console_handle(struct evhttp_request *req, const char *path)
 	evhttp_add_header(out, "Vary", "Accept-Encoding");
 	if (inm != NULL &&
 	    (strstr(inm, a->etag) != NULL || strcmp(inm, "*") == 0)) {
-		evhttp_send_reply(req, 304, "Not Modified", NULL);
+		admin_console_send(conns, req, 304, "Not Modified");
 		return 0;
 	}
 	gz = a->gz != NULL &&
@@ -112,6 +123,6 @@ admin_console_handle(struct evhttp_request *req, const char *path)
 	evbuffer_add_reference(evhttp_request_get_output_buffer(req),
 	                       gz ? a->gz : a->data, gz ? a->gzlen : a->len,
 	                       NULL, NULL);
-	evhttp_send_reply(req, 200, "OK", NULL);
+	admin_console_send(conns, req, 200, "OK");
 	return 0;
 }

@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 
+struct conns;
 struct evhttp_request;
 
 /* One file of console/, built into the binary by console/embed.py. */
@@ -22,8 +23,10 @@ struct admin_console_asset {
 extern const struct admin_console_asset admin_console_assets[];
 extern const size_t admin_console_nassets;
 
-/* Answer REQ if PATH is one of the console's files: 0 answered, -1 not
- * the console's (REQ untouched). */
-int admin_console_handle(struct evhttp_request *req, const char *path);
+/* Answer REQ if PATH is one of the console's files (telling CONNS, the
+ * listener's connection guard, it was answered): 0 answered, -1 not the
+ * console's (REQ untouched). */
+int admin_console_handle(struct conns *conns, struct evhttp_request *req,
+                         const char *path);
 
 #endif

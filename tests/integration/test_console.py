@@ -14,6 +14,7 @@ import gzip
 import json
 import os
 import re
+import socket
 import sys
 import time
 from decimal import Decimal
@@ -58,16 +59,20 @@ def selenium():
             StaleElementReferenceException, TimeoutException)
 
 
-def config():
-    return alpha_config(poll_interval="1s", timeout="2s", reply_wait="1s").replace(
+def config(header_timeout=None):
+    text = alpha_config(poll_interval="1s", timeout="2s", reply_wait="1s").replace(
         "services:\n", f'services:\n  - id: 900\n    route: ["alpha:1"]\n    name: "{XSS_SERVICE}"\n', 1)
+    if header_timeout:
+        text = text.replace("limits:\n", f"limits:\n  header_timeout: {header_timeout}\n", 1)
+    return text
 
 
 @contextlib.contextmanager
-def seeded(env):
+def seeded(env, header_timeout=None):
     """A daemon with an operator key, a read-only key, two customers, orders
     in several states (one in doubt, one with a hostile link) and payments."""
-    with FakePanel(env, services=5) as fp, Panelmux(env, config=config(), up_port=fp.port) as pm:
+    with FakePanel(env, services=5) as fp, \
+            Panelmux(env, config=config(header_timeout), up_port=fp.port) as pm:
         op = pm.cli("admin", "key", "add", "operator").stdout.strip()
         ro = pm.cli("admin", "key", "add", "support", "--read-only").stdout.strip()
         alice = pm.customer("alice", "100")
@@ -225,7 +230,7 @@ def routes(s):
 def test_console_serving(env):
     """The files: CSP and the other headers, hashed names cached for a year,
     the page revalidated by its ETag, gzip, 405, 404, and GET me."""
-    with seeded(env) as s:
+    with seeded(env, header_timeout="1s") as s:
         pm = s["pm"]
         r = http_request(pm.admin_port, "GET", "/")
         assert r.status == 200, r
@@ -259,6 +264,26 @@ def test_console_serving(env):
             assert r.json() == {"error_code": 0, "error_message": "",
                                 "data": {"name": name, "read_only": ro}}, r
         assert http_request(pm.admin_port, "GET", "/adminapi/v2/me").status == 401
+        # the connection guard knows a file was answered: a kept-alive
+        # connection's next request has the header deadline again
+        with socket.create_connection(("127.0.0.1", pm.admin_port), timeout=10) as c:
+            c.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            got = b""
+            while b"\r\n\r\n" not in got:
+                got += c.recv(65536)
+            head, body = got.split(b"\r\n\r\n", 1)
+            size = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))
+            while len(body) < size:
+                body += c.recv(65536)
+            c.sendall(b"GET / HTTP/1.1\r\nHo")
+            t0 = time.monotonic()
+            try:
+                while c.recv(65536):
+                    pass
+            except (ConnectionResetError, socket.timeout):
+                pass
+            waited = time.monotonic() - t0
+            assert waited < 5, f"a slow request after a console file was not cut off ({waited:.1f}s)"
 
 
 def test_console_pages(env):
