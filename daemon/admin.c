@@ -1,5 +1,6 @@
-/* admin.c - the admin listener: /metrics (Prometheus text format) and
- * /healthz.  Never public by default (listen.admin is loopback). */
+/* admin.c - the admin listener: /metrics (Prometheus text format),
+ * /healthz, the admin API and the console's files handed on.  Never public
+ * by default (listen.admin is loopback). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 
 #include "admin.h"
 #include "admin_api.h"
+#include "admin_console.h"
 #include "api.h"
 #include "batch.h"
 #include "buf.h"
@@ -407,6 +409,8 @@ admin_request_run(void *x, void *y)
 		admin_api_handle(a->api, req, path);
 		return;
 	}
+	if (admin_console_handle(a->conns, req, path) == 0)
+		return;
 	buf_init(&b, 16u << 20);
 	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
 		buf_puts(&b, "method not allowed\n");

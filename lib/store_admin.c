@@ -501,6 +501,18 @@ store_order_page(struct store *st, const struct order_page *f,
 		store_query_sql(&q, " AND o.upstream = ");
 		store_query_text(&q, f->upstream);
 	}
+	if (f->link != NULL) {
+		/* The link's text out of the forwarded fields (JSON), in each
+		 * backend's words; a substring test with no pattern syntax.
+		 * PostgreSQL's statements are the ones with $N placeholders. */
+		store_query_sql(&q,
+		                st->drv->dollar
+		                    ? " AND strpos(o.fields::jsonb->>'link', "
+		                    : " AND instr(json_extract(o.fields, "
+		                      "'$.link'), ");
+		store_query_text(&q, f->link);
+		store_query_sql(&q, ") > 0");
+	}
 	if (f->created_from > 0) {
 		store_query_sql(&q, " AND o.created_at >= ");
 		store_query_int(&q, f->created_from);
