@@ -502,14 +502,14 @@ store_order_page(struct store *st, const struct order_page *f,
 		store_query_text(&q, f->upstream);
 	}
 	if (f->link != NULL) {
-		/* The link's text out of the forwarded fields (JSON), in each
-		 * backend's words; a substring test with no pattern syntax.
-		 * PostgreSQL's statements are the ones with $N placeholders. */
-		store_query_sql(&q,
-		                st->drv->dollar
-		                    ? " AND strpos(o.fields::jsonb->>'link', "
-		                    : " AND instr(json_extract(o.fields, "
-		                      "'$.link'), ");
+		/* The link's text out of the forwarded fields (JSON), found
+		 * as a substring: no pattern syntax.  The two expressions are
+		 * the backend's words (its driver's). */
+		store_query_sql(&q, " AND ");
+		store_query_sql(&q, st->drv->sql_find);
+		store_query_sql(&q, "(");
+		store_query_sql(&q, st->drv->sql_link);
+		store_query_sql(&q, ", ");
 		store_query_text(&q, f->link);
 		store_query_sql(&q, ") > 0");
 	}
