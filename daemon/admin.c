@@ -1,5 +1,6 @@
-/* admin.c - the admin listener: /metrics (Prometheus text format) and
- * /healthz.  Never public by default (listen.admin is loopback). */
+/* admin.c - the admin listener: /metrics (Prometheus text format),
+ * /healthz, the admin API and the console's files handed on.  Never public
+ * by default (listen.admin is loopback). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 
 #include "admin.h"
 #include "admin_api.h"
+#include "admin_console.h"
 #include "api.h"
 #include "batch.h"
 #include "buf.h"
@@ -31,6 +33,7 @@
 struct admin {
 	struct admin_sources src;
 	struct admin_api *api;
+	struct conns *conns; /* deadlines and caps, as on listen.api */
 	struct evhttp *http;
 	time_t started;
 };
@@ -308,8 +311,7 @@ admin_usage(struct admin *a, struct buf *b)
 	           "What the upstream charged for panelmux's orders, where "
 	           "known, panel currency.");
 	for (size_t i = 0; i < p->nups; i++)
-		buf_printf(b,
-		           "panelmux_upstream_cost{upstream=\"%s\"} %s\n",
+		buf_printf(b, "panelmux_upstream_cost{upstream=\"%s\"} %s\n",
 		           p->ups[i].state.name, admin_money(au.v[i].cost, m));
 	free(au.v);
 }
@@ -344,7 +346,8 @@ admin_money_state(struct admin *a, struct buf *b)
 		admin_help(b, "panelmux_ledger_balance", "gauge",
 		           "Sum of ledger entries by kind, panel currency.");
 		for (int k = 0; k < 4; k++)
-			buf_printf(b, "panelmux_ledger_balance{kind=\"%s\"} %s\n",
+			buf_printf(b,
+			           "panelmux_ledger_balance{kind=\"%s\"} %s\n",
 			           ledger_kind_name((enum ledger_kind)k),
 			           admin_money(totals[k], m));
 	}
@@ -379,14 +382,15 @@ admin_money_state(struct admin *a, struct buf *b)
 }
 
 static void
-admin_send(struct evhttp_request *req, int status, const char *ctype,
-           struct buf *b)
+admin_send(struct admin *a, struct evhttp_request *req, int status,
+           const char *ctype, struct buf *b)
 {
 	struct evbuffer *out = evhttp_request_get_output_buffer(req);
 
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 	                  "Content-Type", ctype);
 	evbuffer_add(out, b->data != NULL ? b->data : "", b->len);
+	conns_request_answered(a->conns, req);
 	evhttp_send_reply(req, status, status == 200 ? "OK" : "Error", NULL);
 	buf_free(b);
 }
@@ -400,14 +404,17 @@ admin_request_run(void *x, void *y)
 	    evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
 	struct buf b;
 
+	conns_request_arrived(a->conns, req);
 	if (path != NULL && strncmp(path, "/adminapi/", 10) == 0) {
 		admin_api_handle(a->api, req, path);
 		return;
 	}
+	if (admin_console_handle(a->conns, req, path) == 0)
+		return;
 	buf_init(&b, 16u << 20);
 	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
 		buf_puts(&b, "method not allowed\n");
-		admin_send(req, 405, "text/plain", &b);
+		admin_send(a, req, 405, "text/plain", &b);
 		return;
 	}
 	if (path != NULL && strcmp(path, "/metrics") == 0) {
@@ -419,7 +426,7 @@ admin_request_run(void *x, void *y)
 		admin_requests(a, &b);
 		admin_upstreams(a, &b);
 		admin_money_state(a, &b);
-		admin_send(req, 200, "text/plain; version=0.0.4", &b);
+		admin_send(a, req, 200, "text/plain; version=0.0.4", &b);
 		return;
 	}
 	if (path != NULL && strcmp(path, "/healthz") == 0) {
@@ -429,11 +436,11 @@ admin_request_run(void *x, void *y)
 		         store_order_counts(a->src.st, counts) == STORE_OK;
 
 		buf_puts(&b, ok ? "ok\n" : "not ready\n");
-		admin_send(req, ok ? 200 : 503, "text/plain", &b);
+		admin_send(a, req, ok ? 200 : 503, "text/plain", &b);
 		return;
 	}
 	buf_puts(&b, "not found\n");
-	admin_send(req, 404, "text/plain", &b);
+	admin_send(a, req, 404, "text/plain", &b);
 }
 
 /* On a fiber: the store may park it (fiber.h). */
@@ -448,6 +455,7 @@ admin_new(struct event_base *base, const char *listen,
           const struct admin_sources *src)
 {
 	struct admin *a = xcalloc(1, sizeof(*a));
+	struct evhttp_bound_socket *sock;
 	char *host = NULL;
 	int port;
 
@@ -462,13 +470,22 @@ admin_new(struct event_base *base, const char *listen,
 	evhttp_set_max_body_size(a->http, ADMIN_API_BODY_MAX);
 	evhttp_set_timeout(a->http, 10);
 	evhttp_set_allowed_methods(a->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
-	a->api = admin_api_new(src->panel, src->orders, src->st);
+	/* The front door's guard with its limits: a deadline for each
+	 * complete request (slow clients), and the connection caps; fixed
+	 * at start. */
+	a->conns = conns_new(base);
+	conns_set_limits(a->conns, src->panel->cfg->header_timeout_ms,
+	                 src->panel->cfg->max_connections,
+	                 src->panel->cfg->max_connections_per_ip);
+	evhttp_set_bevcb(a->http, conns_bevcb, a->conns);
+	a->api = admin_api_new(src->panel, src->orders, src->st, a->conns);
 	evhttp_set_gencb(a->http, admin_request, a);
-	if (evhttp_bind_socket_with_handle(a->http, host, (ev_uint16_t)port) ==
-	    NULL) {
+	if ((sock = evhttp_bind_socket_with_handle(
+	         a->http, host, (ev_uint16_t)port)) == NULL) {
 		log_warn("admin: cannot listen on %s", listen);
 		goto fail;
 	}
+	conns_set_listener(a->conns, evhttp_bound_socket_get_listener(sock));
 	free(host);
 	return a;
 fail:
@@ -483,7 +500,8 @@ admin_free(struct admin *a)
 	if (a == NULL)
 		return;
 	if (a->http != NULL)
-		evhttp_free(a->http);
+		evhttp_free(a->http); /* closes connections: conns sees it */
+	conns_free(a->conns);
 	admin_api_free(a->api);
 	free(a);
 }

@@ -18,6 +18,7 @@
 #include "catalog.h"
 #include "clock.h"
 #include "config.h"
+#include "conns.h"
 #include "framing.h"
 #include "jsonx.h"
 #include "log.h"
@@ -37,6 +38,7 @@
 #define ADMIN_JSON_DEPTH 4
 
 struct admin_api {
+	struct conns *conns;
 	struct panel *panel;
 	struct orders *orders;
 	struct store *st;
@@ -52,6 +54,7 @@ struct admin_req {
 	json_t *body;     /* a JSON body's object, or NULL */
 	struct params *p; /* a form body's fields and the query's */
 	struct ops ops;
+	char key_name[STORE_NAME_MAX + 1]; /* the operator key's */
 	int decimals;
 	int status;    /* the reply's, once sent */
 	char msg[256]; /* its error message */
@@ -98,6 +101,7 @@ admin_send(struct admin_req *r, int status, const char *msg, json_t *data)
 		evbuffer_add(evhttp_request_get_output_buffer(r->req), text,
 		             strlen(text));
 	free(text);
+	conns_request_answered(r->a->conns, r->req);
 	evhttp_send_reply(r->req, status, status == 200 ? "OK" : "Error", NULL);
 }
 
@@ -627,6 +631,7 @@ admin_orders_list(struct admin_req *r)
 	    admin_text(r, "order_status", 0, &state) < 0 ||
 	    admin_text(r, "service_ids", 1, &svc) < 0 ||
 	    admin_text(r, "upstream", 0, &f.upstream) < 0 ||
+	    admin_text(r, "link", 0, &f.link) < 0 ||
 	    admin_text(r, "sort", 0, &sort) < 0 ||
 	    admin_int(r, "created_from", 0, INT64_C(1) << 40, 0,
 	              &f.created_from) != 0 ||
@@ -1010,7 +1015,48 @@ admin_audit(struct admin_req *r)
 	    r, store_audit_page(r->a->st, &f, admin_audit_row, list), list);
 }
 
+/* Sync an upstream's services and balance now, as its timer would: the
+ * reply says it started (or was already running); its end shows in
+ * upstreams' last_sync. */
+static void
+admin_upstreams_sync(struct admin_req *r)
+{
+	struct panel *p = r->a->panel;
+	struct ops_result res;
+	const char *name;
+	int idx, running;
+
+	if (admin_need(r, "upstream", 0, &name) != 0)
+		return;
+	if ((idx = panel_upstream_index(p, name)) < 0) {
+		ops_fail(&res, OPS_NOTFOUND, "no such upstream");
+	} else if (p->eng == NULL) {
+		ops_fail(&res, OPS_CONFLICT, "the upstream client is stopped");
+	} else {
+		running = p->ups[idx].syncing;
+		panel_sync(p, (size_t)idx);
+		ops_fail(&res, OPS_OK, NULL);
+		ops_audit(&r->ops, "upstreams/sync", name, NULL, &res);
+		admin_send(r, 200, NULL,
+		           json_pack("{s:s,s:b}", "upstream", name,
+		                     "already_running", running != 0));
+		return;
+	}
+	ops_audit(&r->ops, "upstreams/sync", name, NULL, &res);
+	admin_ops_reply(r, &res, NULL);
+}
+
+/* The key's own name and access: the console hides what it may not do. */
+static void
+admin_me(struct admin_req *r)
+{
+	admin_send(r, 200, NULL,
+	           json_pack("{s:s,s:b}", "name", r->key_name, "read_only",
+	                     r->ops.read_only != 0));
+}
+
 static const struct admin_route admin_routes[] = {
+    {"me", 0, 0, admin_me},
     {"users", 0, 0, admin_users_list},
     {"users/#", 0, 0, admin_users_get},
     {"users/add", 1, 1, admin_users_add},
@@ -1026,6 +1072,7 @@ static const struct admin_route admin_routes[] = {
     {"orders/resolve", 1, 1, admin_orders_resolve},
     {"services", 0, 0, admin_services},
     {"upstreams", 0, 0, admin_upstreams},
+    {"upstreams/sync", 1, 1, admin_upstreams_sync},
     {"report", 0, 0, admin_report},
     {"check", 0, 0, admin_check},
     {"audit", 0, 0, admin_audit},
@@ -1147,6 +1194,7 @@ admin_auth(struct admin_req *r, const char *ip)
 		admin_fail(r, 401, "missing or invalid X-Api-Key");
 		return -1;
 	}
+	snprintf(r->key_name, sizeof(r->key_name), "%s", k.name);
 	ops_actor_admin(actor, sizeof(actor), k.name);
 	ops_init(&r->ops, r->a->st, r->a->panel->cfg, actor, k.read_only);
 	return 0;
@@ -1230,10 +1278,12 @@ done:
 }
 
 struct admin_api *
-admin_api_new(struct panel *p, struct orders *o, struct store *st)
+admin_api_new(struct panel *p, struct orders *o, struct store *st,
+              struct conns *conns)
 {
 	struct admin_api *a = xcalloc(1, sizeof(*a));
 
+	a->conns = conns;
 	a->panel = p;
 	a->orders = o;
 	a->st = st;

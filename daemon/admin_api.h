@@ -15,8 +15,10 @@ struct admin_api;
 
 /* The API over ST, reading the configuration and catalogue of P and
  * cancelling through O (all borrowed; they outlive it). */
+struct conns;
+/* ... and telling CONNS (the listener's guard) of each answer. */
 struct admin_api *admin_api_new(struct panel *p, struct orders *o,
-                                struct store *st);
+                                struct store *st, struct conns *conns);
 void admin_api_free(struct admin_api *a); /* NULL ok */
 
 /* Answer REQ, whose path starts with /adminapi/ (PATH): every reply is the

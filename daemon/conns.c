@@ -326,19 +326,36 @@ conns_request_answered(struct conns *c, struct evhttp_request *req)
 }
 
 /* evconnlistener hands its error callback the accept callback's argument,
- * which belongs to evhttp; the guard of the one listener is kept here. */
-static struct conns *conns_listening;
+ * which belongs to evhttp: the guard of each listener (listen.api's and
+ * listen.admin's) is found here by the listener. */
+#define CONNS_LISTENERS 4
+static struct {
+	struct evconnlistener *l;
+	struct conns *c;
+} conns_listening[CONNS_LISTENERS];
+
+static struct conns *
+conns_of(struct evconnlistener *l)
+{
+	for (int i = 0; i < CONNS_LISTENERS; i++)
+		if (conns_listening[i].l == l)
+			return conns_listening[i].c;
+	return NULL;
+}
 
 /* accept() failed (EMFILE, ENFILE, ENOBUFS...): a level-triggered listener
  * would spin on it, so stop accepting for a moment. */
 static void
 conns_accept_error(struct evconnlistener *l, void *arg)
 {
-	struct conns *c = conns_listening;
+	struct conns *c = conns_of(l);
 	int err = EVUTIL_SOCKET_ERROR();
 
-	if (c == NULL)
+	if (c == NULL) {
+		/* Not ours (cannot happen): never spin on it. */
+		evconnlistener_disable(l);
 		return;
+	}
 	c->stats.accept_errors++;
 	if (c->stats.accept_errors < 10 || c->stats.accept_errors % 1000 == 0)
 		log_warnx("conns: accept: %s; pausing %d ms",
@@ -347,14 +364,33 @@ conns_accept_error(struct evconnlistener *l, void *arg)
 	conns_pause(c, CONNS_ACCEPT_BACKOFF_MS);
 }
 
+/* Forget C's listener in the table. */
+static void
+conns_unlisten(struct conns *c)
+{
+	for (int i = 0; i < CONNS_LISTENERS; i++) {
+		if (conns_listening[i].c == c) {
+			conns_listening[i].l = NULL;
+			conns_listening[i].c = NULL;
+		}
+	}
+}
+
 void
 conns_set_listener(struct conns *c, struct evconnlistener *l)
 {
+	conns_unlisten(c);
 	c->listener = l;
-	if (l != NULL) {
-		conns_listening = c;
-		evconnlistener_set_error_cb(l, conns_accept_error);
-	}
+	if (l == NULL)
+		return;
+	for (int i = 0; i < CONNS_LISTENERS; i++)
+		if (conns_listening[i].c == NULL) {
+			conns_listening[i].l = l;
+			conns_listening[i].c = c;
+			evconnlistener_set_error_cb(l, conns_accept_error);
+			return;
+		}
+	fatalx("conns: more than %d listeners", CONNS_LISTENERS);
 }
 
 struct conns_sweep_ctx {
@@ -462,8 +498,7 @@ conns_free(struct conns *c)
 		return;
 	/* Call after evhttp_free, whose close callbacks forget connections
 	 * that had requests; the rest are forgotten here. */
-	if (conns_listening == c)
-		conns_listening = NULL;
+	conns_unlisten(c);
 	conns_forget_all(c);
 	event_free(c->resume);
 	event_free(c->sweep);

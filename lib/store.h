@@ -284,6 +284,7 @@ struct order_page {
 	const int64_t *services; /* NSERVICES (<= STORE_PAGE_IDS) IDs */
 	size_t nservices;
 	const char *upstream;
+	const char *link; /* the forwarded link contains it (bytes), or NULL */
 	int64_t created_from, created_to; /* unix s, [from, to); 0 open */
 	int ascending;                    /* oldest first; else newest */
 	int64_t limit, offset;

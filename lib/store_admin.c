@@ -501,6 +501,18 @@ store_order_page(struct store *st, const struct order_page *f,
 		store_query_sql(&q, " AND o.upstream = ");
 		store_query_text(&q, f->upstream);
 	}
+	if (f->link != NULL) {
+		/* The link's text out of the forwarded fields (JSON), found
+		 * as a substring: no pattern syntax.  The two expressions are
+		 * the backend's words (its driver's). */
+		store_query_sql(&q, " AND ");
+		store_query_sql(&q, st->drv->sql_find);
+		store_query_sql(&q, "(");
+		store_query_sql(&q, st->drv->sql_link);
+		store_query_sql(&q, ", ");
+		store_query_text(&q, f->link);
+		store_query_sql(&q, ") > 0");
+	}
 	if (f->created_from > 0) {
 		store_query_sql(&q, " AND o.created_at >= ");
 		store_query_int(&q, f->created_from);

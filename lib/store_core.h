@@ -170,6 +170,11 @@ struct store_driver {
 	void (*col_text)(store_row *row, int col, char *dst, size_t size);
 	int (*col_hash_equal)(store_row *row, int col, const uint8_t *h);
 	int dollar; /* placeholders are $N */
+	/* Words of the backend's SQL the built statements use: the order's
+	 * forwarded link out of o.fields, and the substring position
+	 * function FIND(haystack, needle), 0 when absent. */
+	const char *sql_link;
+	const char *sql_find;
 };
 
 /* One order inside TX (create_many's step): STORE_ERROR means the

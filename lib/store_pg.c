@@ -793,6 +793,8 @@ const struct store_driver store_pg_driver = {
     .col_text = store_pg_col_text,
     .col_hash_equal = store_pg_col_hash_equal,
     .dollar = 1,
+    .sql_link = "(o.fields::jsonb->>'link')",
+    .sql_find = "strpos",
 };
 
 static const struct store_ops pg_ops = {

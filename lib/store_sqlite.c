@@ -724,6 +724,8 @@ const struct store_driver store_sqlite_driver = {
     .col_text = store_sqlite_col_text,
     .col_hash_equal = store_sqlite_col_hash_equal,
     .dollar = 0,
+    .sql_link = "json_extract(o.fields, '$.link')",
+    .sql_find = "instr",
 };
 
 static const struct store_ops sqlite_ops = {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make run: two fake upstream panels (alpha in USD, beta in EUR, the ports
 # conf/panelmux.yaml names), panelmuxd with conf/panelmux.yaml and its SQLite
-# store under ./var/, a funded demo customer, and curl lines to try.
+# store under ./var/, a funded demo customer, an operator key for the
+# console, demo orders (first run only), and curl lines to try.
 # Ctrl-C stops everything this script started.
 set -u
 cd "$(dirname "$0")/.."
@@ -39,6 +40,37 @@ if [ ! -s var/demo.key ]; then
 	"$BUILD/panelmux" -c "$CONF" customer fund demo 100 --note "make run demo" >/dev/null
 fi
 KEY=$(cat var/demo.key)
+if [ ! -s var/demo-operator.key ]; then
+	"$BUILD/panelmux" -c "$CONF" admin key add demo-operator >var/demo-operator.key || exit 1
+fi
+OPKEY=$(cat var/demo-operator.key)
+
+# Demo orders, once per store: a few hundred through the customer API,
+# then the fake panel is told to finish some partially and cancel others,
+# a few are refused (rejected and refunded) and one add gets no usable
+# answer (left in doubt for the operator to resolve in the console).
+control() { curl -s -o /dev/null -H 'Content-Type: application/json' -d "$1" http://127.0.0.1:18081/control; }
+add() { curl -s -o /dev/null -d key="$KEY" -d action=add -d service="$1" -d link="$2" -d quantity="$3" \
+	http://127.0.0.1:8080/api/v2; }
+if [ ! -e var/demo-orders.done ]; then
+	echo "make run: placing demo orders (first run only) ..."
+	"$BUILD/panelmux" -c "$CONF" customer fund demo 900 --note "make run demo orders" >/dev/null
+	for i in $(seq 1 300); do
+		case $((i % 3)) in
+		0) add 1 "https://instagram.example/p/demo$i" $((100 + i)) ;;
+		1) add 100001 "https://instagram.example/u/demo$i" $((200 + i)) ;;
+		2) add 100004 "https://youtube.example/watch?v=demo$i" $((500 + i)) ;;
+		esac
+	done
+	for n in $(seq 1 60); do control "{\"op\":\"set\",\"order\":$n,\"status\":\"Partial\",\"remains\":$n}"; done
+	for n in $(seq 61 100); do control "{\"op\":\"set\",\"order\":$n,\"status\":\"Canceled\"}"; done
+	control '{"op":"fault","action":"add","mode":"error:Incorrect link"}'
+	for i in $(seq 1 20); do add 100001 "https://instagram.example/missing$i" 100; done
+	control '{"op":"fault","action":"add","mode":"502"}'
+	add 1 "https://instagram.example/p/in-doubt" 250
+	control '{"op":"fault","action":"add","mode":"none"}'
+	touch var/demo-orders.done
+fi
 cat <<EOT
 
 panelmux is running on http://127.0.0.1:8080/api/v2 (log: var/panelmuxd.log)
@@ -50,6 +82,7 @@ demo customer key: $KEY (funded with 100 USD)
   curl -s -d key=$KEY -d action=add -d service=1 -d link=https://example.com/p -d quantity=100 http://127.0.0.1:8080/api/v2
   curl -s -d key=$KEY -d action=status -d order=1 http://127.0.0.1:8080/api/v2
 
+operator console: http://127.0.0.1:9090/  (sign in with the demo operator key $OPKEY)
 operator CLI:  $BUILD/panelmux -c $CONF customer list | services list | upstream list | check
 Ctrl-C stops everything.
 EOT

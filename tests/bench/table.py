@@ -90,6 +90,16 @@ def rows(r):
     out.append(["start-up to READY with that store (median)", fmt(s, " s", 3), "-", "-", "<= 1 s",
                 "NO DATA" if s is None else ("PASS" if s <= 1 else "MISS")])
 
+    # The console (bench_console.py): no target in the issue; the anchor is
+    # the same page from a store without orders.
+    for key, label in (("overview", "console: time to first render of the overview, 1,000,000 orders"),
+                       ("search", "console: time to first render of an orders search (customer + state),"
+                                  " 1,000,000 orders")):
+        p, a = num(r, f"console.{key}_ms"), num(r, f"console.{key}_empty_ms")
+        out.append([label, fmt(p, " ms"), f"{fmt(a, ' ms')} (the same page, no orders)",
+                    "n/a" if p is None or not a else f"{p / a:.2f} x", "-",
+                    "NO DATA" if p is None else "info"])
+
     # Scale-out (bench_scaleout.py): no target is set, the ratio is information.
     conns = int(num(r, "scaleout.conns") or 64)
     for key, label in (("add", f"add orders/s, 2 instances on PostgreSQL (durable; 2 wrk x {conns // 2} connections)"),
@@ -154,6 +164,10 @@ def details(r):
                  f" ({fmt(rate)} orders/s), at most {r.get('poll.max_ids')} IDs per call")
     if "fresh.wave_s" in r:
         d.append(f"fresh: {r['fresh.requests']} requests in waves of 1,000, {r['fresh.wave_s']} s a wave")
+    if "console.overview_complete_ms" in r:
+        d.append(f"console: the overview complete (money report and chart filled in)"
+                 f" {r['console.overview_complete_ms']} ms with 1,000,000 orders,"
+                 f" {r.get('console.overview_complete_empty_ms', 'n/a')} ms without")
     if "startup.max_s" in r:
         d.append(f"start-up: slowest of the starts {r['startup.max_s']} s")
     if "rss.start_kib" in r:

@@ -927,6 +927,25 @@ def slowloris(port, n, run_for):
     return [closed.get(i) for i in range(n)]
 
 
+def test_admin_listener_slow_clients(env):
+    """listen.admin takes POST bodies now (the admin API): slow clients get
+    the same deadline there, and /metrics keeps answering meanwhile."""
+    if timing_sensitive():
+        return
+    limits = """\
+  header_timeout: 2s"""
+    with Panelmux(env, config=config(limits=limits, level="info")) as pm:
+        pm.start()
+        t0 = time.monotonic()
+        times = slowloris(pm.admin_port, 40, run_for=8.0)
+        assert scrape(pm).get("panelmux_store_up") == 1
+        done = [t for t in times if t is not None]
+        note(f"admin slowloris: {len(done)}/40 closed after {min(done or [0]):.2f}.."
+             f"{max(done or [0]):.2f}s (header_timeout 2s), {time.monotonic() - t0:.1f}s in all")
+        assert len(done) == 40, f"{40 - len(done)} slow connections still open after 8s"
+        assert 1.8 <= min(done) and max(done) <= 4.0, (min(done), max(done))
+
+
 def test_slow_clients(env):
     if timing_sensitive():
         return

@@ -164,6 +164,9 @@ test_pages(void **state)
 		struct order_new o = new_order(i < 4 ? pat : quinn, "1");
 
 		o.service_id = i % 2 == 0 ? 7 : 8;
+		if (i == 5) /* another field holds the others' link */
+			o.fields = "{\"link\":\"https://b.example/\\\"q\\\"\","
+			           "\"comments\":\"https://example.com/x\"}";
 		assert_int_equal(store_order_create(f->st, &o, &ids[i]),
 		                 STORE_OK);
 	}
@@ -224,6 +227,19 @@ test_pages(void **state)
 	of.upstream = "beta";
 	assert_int_equal(store_order_page(f->st, &of, see_page_order, &s), 0);
 	of.upstream = NULL;
+	/* link: a substring of the link only (not of another field), its
+	 * text unescaped from the JSON, no pattern syntax */
+	of.link = "example.com/x";
+	assert_int_equal(store_order_page(f->st, &of, see_page_order, &s), 5);
+	of.link = "/\"q\"";
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(store_order_page(f->st, &of, see_page_order, &s), 1);
+	assert_int_equal(s.ids[0], ids[5]);
+	of.link = "%";
+	assert_int_equal(store_order_page(f->st, &of, see_page_order, &s), 0);
+	of.link = "EXAMPLE.COM"; /* bytes, as given */
+	assert_int_equal(store_order_page(f->st, &of, see_page_order, &s), 0);
+	of.link = NULL;
 	of.created_from = 1;
 	of.created_to = INT64_C(1) << 40;
 	assert_int_equal(store_order_page(f->st, &of, see_page_order, &s), 6);
