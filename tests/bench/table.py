@@ -192,7 +192,8 @@ def details(r):
                  f" {g('pay_pmx_cpu_us')} us/payment, {g('pay_syncs')} fsync/fdatasync calls per payment"
                  f" (strace -c over 200; the anchor makes 1 per commit),"
                  f" wrk errors (socket or non-2xx) {g('pay_pmx_errors')};"
-                 f" {g('pay_check')}; the anchor with {g('conns')} writers on their own connections:"
+                 f" {g('pay_check')}; the anchor (1 writer) {g('fsync_anchor_range')} the payments;"
+                 f" with {g('conns')} writers on their own connections:"
                  f" {g('fsync_anchor_n')}/s (SQLite {g('fsync_sqlite')})")
     if "admin.page_pmx" in r:
         g = lambda k: r.get(f"admin.{k}", "n/a")
