@@ -359,6 +359,8 @@ static struct match_word match_words[] = {
     {"giorno", "days"}, {"يوم", "days"}, {"ايام", "days"},
     {"month", "month"}, {"months", "month"}, {"ay", "month"},
     {"year", "year"}, {"years", "year"}, {"yil", "year"},
+    {"hour", "hours"}, {"hours", "hours"}, {"saat", "hours"},
+    {"ore", "hours"}, {"ساعه", "hours"},
     /* stop words: dropped */
     {"n", ""}, {"di", ""}, {"de", ""}, {"del", ""}, {"della", ""},
     {"da", ""}, {"the", ""}, {"a", ""}, {"an", ""}, {"for", ""},
@@ -404,7 +406,7 @@ static const struct {
     {"low", "quality", "bot"},      {"life", "time", "refilllife"},
     {"omur", "boyu", "refilllife"}, {"sound", "cloud", "soundcloud"},
     {"فيس", "بوك", "facebook"},     {"تيك", "توك", "tiktok"},
-    {"watch", "time", "watchtime"}, {"no", "refill", "norefill"},
+    {"watch", "time", "watchtime"}, {"izlenme", "saati", "watchtime"}, {"no", "refill", "norefill"},
     {"non", "refill", "norefill"},  {"without", "refill", "norefill"},
     {"senza", "refill", "norefill"}, {"bez", "refill", "norefill"},
     {"بدون", "refill", "norefill"}, {"refill", "yok", "norefill"},
@@ -453,6 +455,9 @@ match_number(match_tok w)
 	else if (strcmp(end, "d") == 0 || strcmp(end, "day") == 0 ||
 	         strcmp(end, "days") == 0 || strcmp(end, "g") == 0) {
 		snprintf(w, MATCH_TOK_SZ, "%.0fdays", v);
+		return 1;
+	} else if (strcmp(end, "h") == 0) {
+		snprintf(w, MATCH_TOK_SZ, "%.0fhours", v);
 		return 1;
 	} else if (*end != '\0')
 		return 0;
@@ -537,8 +542,11 @@ match_canon(const char *name, match_tok *t, size_t max)
 
 		if (end == t[i] || *end != '\0')
 			continue;
-		if (strcmp(u, "days") == 0 || strcmp(u, "month") == 0 ||
-		    strcmp(u, "year") == 0) {
+		if (strcmp(u, "hours") == 0) {
+			snprintf(t[i], MATCH_TOK_SZ, "%ldhours", v);
+			match_drop(t, &n, i + 1);
+		} else if (strcmp(u, "days") == 0 || strcmp(u, "month") == 0 ||
+		           strcmp(u, "year") == 0) {
 			v *= strcmp(u, "month") == 0  ? 30
 			     : strcmp(u, "year") == 0 ? 365
 			                              : 1;

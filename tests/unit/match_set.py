@@ -320,6 +320,36 @@ HAND = [
     ("h12", "alpha", "X (Twitter) Followers [HQ] [R30]", "Twitter Followers", "Default", "3.80", 100, 20000, True, False),
     ("h12", "beta", "Twitter/X Followers - HQ - 30D Refill", "X - Followers", "Default", "3.20", 50, 10000, True, False),
     ("h13", "gamma", "TikTok Canlı Yayın İzlenme 30 Dakika", "TikTok Canlı", "Default", "6.00", 50, 5000, None, False),
+    # The hard slice: written without the generator's word lists in mind.
+    # Some are expected to be missed (abbreviations and words the
+    # normaliser does not know: "Flw", "LT", "Listeners", "Brasileiros").
+    ("h20", "alpha", "Instagram Followers | Non Drop | Lifetime Guarantee | Max 1M", "Instagram Non Drop", "Default", "3.20", 100, 1000000, True, False),
+    ("h20", "beta", "IG Flw NonDrop ♻️ LT", "IG - NonDrop", "Default", "2.90", 100, 500000, True, False),
+    ("h20", "gamma", "Instagram Düşmeyen Takipçi - Ömür Boyu Garanti", "Instagram Takipçi", "Default", "3.60", 50, 200000, True, False),
+    ("h21", "alpha", "Facebook Page Likes + Followers [R30]", "Facebook Page", "Default", "2.40", 100, 50000, True, False),
+    ("h21", "beta", "FB Page Likes | 30D Refill", "FB - Page", "Default", "2.10", 100, 100000, True, False),
+    ("h22", "alpha", "Facebook Post Likes [R30]", "Facebook Post", "Default", "0.95", 50, 20000, True, False),
+    ("h22", "beta", "FB Post/Photo Likes R30", "FB - Post", "Default", "0.85", 50, 50000, True, False),
+    ("h23", "alpha", "YouTube Shorts Views [Lifetime]", "YouTube Shorts", "Default", "0.70", 100, 1000000, True, False),
+    ("h23", "gamma", "YouTube Shorts İzlenme | Ömür Boyu Garantili", "YouTube Shorts", "Default", "0.80", 100, 500000, True, False),
+    ("h26", "alpha", "Instagram Reels Views ⚡ Instant", "Instagram Reels", "Default", "0.01", 100, 10000000, None, False),
+    ("h26", "beta", "IG Video Views (Reels/IGTV)", "IG - Views", "Default", "0.012", 100, 5000000, None, False),
+    ("h27", "alpha", "Twitter Impressions [Tweet Views]", "Twitter Impressions", "Default", "0.05", 1000, 10000000, None, False),
+    ("h27", "beta", "X Impressions", "X - Impressions", "Default", "0.04", 500, 5000000, None, False),
+    ("h10", "beta", "TG Post Views - Last 5 Posts", "TG - Views", "Default", "0.28", 100, 100000, None, False),
+    ("h28", "beta", "TG 1 Post Views", "TG - Views", "Default", "0.06", 100, 100000, None, False),
+    ("h29", "alpha", "Instagram Comment Likes", "Instagram Comments", "Default", "1.50", 20, 5000, None, False),
+    ("h29", "beta", "IG Comment Likes [Fast]", "IG - Comments", "Default", "1.30", 20, 10000, None, False),
+    ("h30", "alpha", "Spotify Monthly Listeners [USA]", "Spotify", "Default", "1.90", 1000, 100000, None, False),
+    ("h30", "beta", "Spotify Monthly Listeners - USA", "Spotify", "Default", "1.70", 500, 50000, None, False),
+    ("h32", "alpha", "YouTube Watch Time [4000 Hours]", "YouTube Watch Time", "Default", "25.0", 100, 4000, None, False),
+    ("h32", "beta", "YT WatchTime 4000H", "YT - Watch Time", "Default", "22.0", 100, 4000, None, False),
+    ("h32", "gamma", "YouTube İzlenme Saati 4000 Saat", "YouTube", "Default", "27.0", 100, 4000, None, False),
+    ("h33", "alpha", "Instagram Female Followers [Real] [R30]", "Instagram Female", "Default", "4.50", 50, 10000, True, False),
+    ("h33", "beta", "IG Female Followers | Real | R30", "IG - Female", "Default", "4.10", 50, 5000, True, False),
+    ("h34", "alpha", "Instagram Brazilian Followers [Real]", "Instagram Brazil", "Default", "2.80", 100, 20000, None, False),
+    ("h34", "beta", "IG Brazil Followers - Real", "IG - Brazil", "Default", "2.60", 100, 10000, None, False),
+    ("h34", "gamma", "Seguidores Brasileiros Instagram Reais", "Instagram Brasil", "Default", "3.00", 100, 10000, None, False),
 ]
 
 
