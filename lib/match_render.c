@@ -55,9 +55,11 @@ match_print_text(FILE *f, const struct match_result *r,
 		fputc('\n', f);
 		for (size_t k = 0; k < g->n; k++) {
 			const struct match_item *it = &items[g->members[k]];
+			char route[64];
 
-			fprintf(f, "  %s:%-10lld %12s %8lld..%-10lld %s%s\n",
-			        names[it->upstream], (long long)it->id,
+			snprintf(route, sizeof(route), "%s:%lld",
+			         names[it->upstream], (long long)it->id);
+			fprintf(f, "  %-20s %12s %8lld..%-10lld %s%s\n", route,
 			        it->cost >= 0 ? money_format(it->cost, decimals,
 			                                     cost)
 			                      : "?",
