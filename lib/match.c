@@ -548,7 +548,9 @@ match_run(const struct match_item *items, size_t n, size_t nupstreams,
 	out->npairs = npairs;
 
 	/* Best pairs first; each joins two clusters when it can. */
-	qsort_r(edges.v, edges.n, sizeof(*edges.v), match_edge_cmp, &x);
+	if (edges.n > 0)
+		qsort_r(edges.v, edges.n, sizeof(*edges.v), match_edge_cmp,
+		        &x);
 	cl = xcalloc(n, sizeof(*cl));
 	home = xcalloc(n, sizeof(*home));
 	for (size_t i = 0; i < n; i++) {
@@ -593,7 +595,8 @@ match_run(const struct match_item *items, size_t n, size_t nupstreams,
 		        &x);
 		match_describe(&x, g);
 	}
-	qsort_r(out->v, out->n, sizeof(*out->v), match_group_cmp, &x);
+	if (out->n > 0)
+		qsort_r(out->v, out->n, sizeof(*out->v), match_group_cmp, &x);
 
 	free(cl);
 	free(home);
