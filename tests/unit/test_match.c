@@ -447,6 +447,50 @@ test_deterministic(void **state)
 	set_free(&s);
 }
 
+/* The matcher alone over about 3 x 5,000 services: the labelled set 42
+ * times over (other IDs), so the blocks are 42 times as large as the set's
+ * and every name has 41 twins in its own upstream. */
+static void
+test_scale(void **state)
+{
+	struct set s;
+	struct match_result r;
+	struct match_item *big;
+#if defined(__SANITIZE_ADDRESS__)
+	/* Under ASan the full size takes about a minute (its allocator):
+	 * check the code path on a sixth of it, time nothing. */
+	size_t copies = 7, n;
+	int timed = 0;
+#else
+	size_t copies = 42, n;
+	int timed = getenv("MATCH_NO_TIMING") == NULL;
+#endif
+	struct timespec t0, t1;
+	double secs;
+
+	assert_int_equal(set_load(&s), 0);
+	n = s.n * copies;
+	big = calloc(n, sizeof(*big));
+	for (size_t c = 0; c < copies; c++)
+		for (size_t i = 0; i < s.n; i++) {
+			big[c * s.n + i] = s.items[i];
+			big[c * s.n + i].id += (int64_t)c * 100000;
+		}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(match_run(big, n, 3, MATCH_DEFAULT_SCORE, &r), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	secs = (double)(t1.tv_sec - t0.tv_sec) +
+	       (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	printf("# match_run over %zu services (3 upstreams): %.3f s, %llu "
+	       "pairs scored, %zu groups\n",
+	       n, secs, (unsigned long long)r.npairs, r.n);
+	if (timed)
+		assert_true(secs < 2.0);
+	match_result_free(&r);
+	free(big);
+	set_free(&s);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -464,6 +508,7 @@ main(int argc, char **argv)
 	    cmocka_unit_test(test_limits_flag_and_yaml),
 	    cmocka_unit_test(test_labelled_set),
 	    cmocka_unit_test(test_deterministic),
+	    cmocka_unit_test(test_scale),
 	};
 	FILE *f;
 
