@@ -15,8 +15,8 @@
 /* Pick the upstreams named in the comma list S into UPS (config indices),
  * each once; every name must be known.  0, or -1 with why in MSG. */
 static int
-admin_match_pick(const struct panel *p, const char *s, size_t *ups,
-                 size_t *n, char *msg, size_t len)
+admin_match_pick(const struct panel *p, const char *s, size_t *ups, size_t *n,
+                 char *msg, size_t len)
 {
 	char *copy = xstrdup(s), *save = NULL, *tok;
 	int rc = 0;
@@ -69,8 +69,9 @@ admin_match_groups(const struct panel *p, const char *upstreams,
 		score = strtod(min_score, &end);
 		if (end == min_score || *end != '\0' || !(score >= 0) ||
 		    score > 1) {
-			snprintf(msg, len, "min_score must be a number from 0 "
-			                   "to 1");
+			snprintf(msg, len,
+			         "min_score must be a number from 0 "
+			         "to 1");
 			goto done;
 		}
 	}

@@ -191,8 +191,7 @@ match_overlap(const struct match_item *a, const struct match_item *b)
 /* The score of items A and B (same block, other upstreams), or -1 when a
  * hard rule keeps them apart; its parts in P. */
 static double
-match_pair(const struct match_ctx *x, size_t a, size_t b,
-           struct match_parts *p)
+match_pair(const struct match_ctx *x, size_t a, size_t b, struct match_parts *p)
 {
 	const struct match_item *ia = &x->items[a], *ib = &x->items[b];
 	const struct match_features *fa = &x->f[a], *fb = &x->f[b];
@@ -369,12 +368,10 @@ match_group_cmp(const void *pa, const void *pb, void *arg)
 		return a->sub < b->sub ? -1 : 1;
 	if (a->score != b->score)
 		return a->score > b->score ? -1 : 1;
-	return match_item_order(x->items, a->members[0],
-	                        b->members[0]);
+	return match_item_order(x->items, a->members[0], b->members[0]);
 }
 
-static void
-match_reason(struct match_group *g, const char *fmt, ...)
+static void match_reason(struct match_group *g, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 static void
@@ -438,8 +435,8 @@ match_describe(const struct match_ctx *x, struct match_group *g)
 		if (it->cost > 0 && it->cost > hi_cost)
 			hi_cost = it->cost;
 		for (size_t j = i + 1; j < g->n; j++) {
-			double s = match_name_sim(x, g->members[i],
-			                          g->members[j]);
+			double s =
+			    match_name_sim(x, g->members[i], g->members[j]);
 
 			if (s < name_low)
 				name_low = s;
@@ -522,8 +519,8 @@ match_run(const struct match_item *items, size_t n, size_t nupstreams,
 	for (size_t s = 0, e; s < n; s = e) {
 		int key = match_block_key(&x.f[order[s]]);
 
-		for (e = s + 1;
-		     e < n && match_block_key(&x.f[order[e]]) == key; e++)
+		for (e = s + 1; e < n && match_block_key(&x.f[order[e]]) == key;
+		     e++)
 			;
 		if (x.f[order[s]].platform == 0 || x.f[order[s]].kind == 0) {
 			out->nunread += e - s;
@@ -549,8 +546,7 @@ match_run(const struct match_item *items, size_t n, size_t nupstreams,
 
 	/* Best pairs first; each joins two clusters when it can. */
 	if (edges.n > 0)
-		qsort_r(edges.v, edges.n, sizeof(*edges.v), match_edge_cmp,
-		        &x);
+		qsort_r(edges.v, edges.n, sizeof(*edges.v), match_edge_cmp, &x);
 	cl = xcalloc(n, sizeof(*cl));
 	home = xcalloc(n, sizeof(*home));
 	for (size_t i = 0; i < n; i++) {

@@ -63,13 +63,13 @@
 
 /* One upstream service, as the caller read it from a stored catalogue. */
 struct match_item {
-	size_t upstream;  /* the caller's upstream index, < nupstreams */
-	int64_t id;       /* the upstream's service ID */
-	const char *name; /* never NULL */
-	const char *type; /* never NULL ("Default", "Package", ...) */
+	size_t upstream;         /* the caller's upstream index, < nupstreams */
+	int64_t id;              /* the upstream's service ID */
+	const char *name;        /* never NULL */
+	const char *type;        /* never NULL ("Default", "Package", ...) */
 	const char *category;    /* never NULL, may be "" */
 	const char *refill_time; /* days as the panel sent it, or NULL */
-	money_t cost;            /* per 1000 in the panel currency; < 0 unknown */
+	money_t cost; /* per 1000 in the panel currency; < 0 unknown */
 	int64_t min, max;
 	int refill; /* 1, 0, or -1 unknown (the row's flag) */
 	int dripfeed;
@@ -79,7 +79,7 @@ enum match_quality {
 	MATCH_Q_UNKNOWN,
 	MATCH_Q_BOT, /* bot, fake, low quality */
 	MATCH_Q_MIXED,
-	MATCH_Q_HQ, /* HQ, high quality, premium */
+	MATCH_Q_HQ,  /* HQ, high quality, premium */
 	MATCH_Q_REAL /* real, active, organic */
 };
 
@@ -110,9 +110,9 @@ struct match_group {
 struct match_result {
 	struct match_group *v; /* by platform, kind, score (best first) */
 	size_t n;
-	size_t nitems;     /* items looked at */
-	size_t nunread;    /* items without a platform or kind */
-	uint64_t npairs;   /* pairs scored */
+	size_t nitems;   /* items looked at */
+	size_t nunread;  /* items without a platform or kind */
+	uint64_t npairs; /* pairs scored */
 };
 
 /* Normalise NAME into canonical tokens separated by single spaces, at most
@@ -144,11 +144,11 @@ void match_result_free(struct match_result *r); /* NULL ok */
  * comment line per group with its score and reasons, and a warning comment
  * when limits do not overlap. */
 void match_print_text(FILE *f, const struct match_result *r,
-                      const struct match_item *items,
-                      const char *const *names, int decimals);
+                      const struct match_item *items, const char *const *names,
+                      int decimals);
 void match_print_yaml(FILE *f, const struct match_result *r,
-                      const struct match_item *items,
-                      const char *const *names, int64_t first_id);
+                      const struct match_item *items, const char *const *names,
+                      int64_t first_id);
 
 /* The same as JSON (a new reference): {min_score, services, unread,
  * pairs_scored, count, groups: [{score, platform, kind, sub,

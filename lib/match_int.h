@@ -1,5 +1,5 @@
 /* match_int.h - what the matcher's files share (match.c, match_norm.c,
- * match_render.c). */
+ * match_words.c, match_render.c). */
 #ifndef PANELMUX_MATCH_INT_H
 #define PANELMUX_MATCH_INT_H
 
@@ -10,6 +10,14 @@
 #define MATCH_TOK_SZ 48 /* bytes of one canonical token, with NUL */
 
 typedef char match_tok[MATCH_TOK_SZ];
+
+/* The canonical word of the folded spelling W: "" for a stop word, NULL
+ * when W is not in the vocabulary (match_words.c).  The table is sorted at
+ * the first call. */
+const char *match_word(const char *w);
+/* The canonical word that A followed by B stand for together ("tik" "tok":
+ * "tiktok"), or NULL. */
+const char *match_phrase(const char *a, const char *b);
 
 /* NAME's canonical tokens (stop words dropped) into TOKS, at most MAX;
  * returns how many. */

@@ -1,7 +1,6 @@
 /* match_norm.c - service names to canonical tokens, and the features read
  * from them: platform, kind, sub-kind, geo target, quality, refill window.
- * The word lists hold the spellings seen in real catalogues: English,
- * Turkish, Arabic, Italian and Kabyle, and the panels' abbreviations. */
+ * The words themselves are in match_words.c. */
 #include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -85,12 +84,12 @@ static const struct {
 	uint16_t c;
 	char to[3];
 } match_latin[] = {
-    {0xdf, "ss"}, {0xe6, "ae"}, {0xf0, "d"},  {0xf8, "o"},  {0x131, "i"},
-    {0x130, "i"}, {0x142, "l"}, {0x141, "l"}, {0x153, "oe"}, {0x152, "oe"},
-    {0x111, "d"}, {0x110, "d"}, {0x25b, "e"}, {0x190, "e"},  {0x263, "g"},
-    {0x194, "g"}, {0x1e0d, "d"}, {0x1e0c, "d"}, {0x1e6d, "t"}, {0x1e6c, "t"},
-    {0x1e93, "z"}, {0x1e92, "z"}, {0x1e25, "h"}, {0x1e24, "h"}, {0x1e5b, "r"},
-    {0x1e5a, "r"}, {0x1e63, "s"}, {0x1e62, "s"}, {0x1e0f, "d"}, {0x1e0e, "d"},
+    {0xdf, "ss"},  {0xe6, "ae"},  {0xf0, "d"},    {0xf8, "o"},   {0x131, "i"},
+    {0x130, "i"},  {0x142, "l"},  {0x141, "l"},   {0x153, "oe"}, {0x152, "oe"},
+    {0x111, "d"},  {0x110, "d"},  {0x25b, "e"},   {0x190, "e"},  {0x263, "g"},
+    {0x194, "g"},  {0x1e0d, "d"}, {0x1e0c, "d"},  {0x1e6d, "t"}, {0x1e6c, "t"},
+    {0x1e93, "z"}, {0x1e92, "z"}, {0x1e25, "h"},  {0x1e24, "h"}, {0x1e5b, "r"},
+    {0x1e5a, "r"}, {0x1e63, "s"}, {0x1e62, "s"},  {0x1e0f, "d"}, {0x1e0e, "d"},
     {0x1e6f, "t"}, {0x1e6e, "t"}, {0x1e9e, "ss"}, {0x1e35, "k"}, {0x1e34, "k"},
 };
 
@@ -104,7 +103,8 @@ match_latin_base(uint32_t c)
 	    "aaaaaaaceeeeiiiidnooooo/ouuuuyty";
 	static const char ea[] = /* U+0100..U+017F, by pairs */
 	    "aaaaaaccccccccddddeeeeeeeeeegggggggghhhhiiiiiiiiiijjjjkkklllll"
-	    "lllllnnnnnnnnnooooooooorrrrrrssssssssttttttuuuuuuuuuuuuwwyyyzzzzzzs";
+	    "lllllnnnnnnnnnooooooooorrrrrrssssssssttttttuuuuuuuuuuuuwwyyyzzzzzz"
+	    "s";
 
 	if (c >= 0xc0 && c <= 0xff) {
 		char b = l1[c - 0xc0];
@@ -114,10 +114,18 @@ match_latin_base(uint32_t c)
 		return ea[c - 0x100];
 	/* Latin Extended-B: the few with carons and commas below. */
 	switch (c) {
-	case 0x1e6: case 0x1e7: return 'g'; /* ǧ */
-	case 0x218: case 0x219: return 's'; /* ș */
-	case 0x21a: case 0x21b: return 't'; /* ț */
-	case 0x1cd: case 0x1ce: return 'a';
+	case 0x1e6:
+	case 0x1e7:
+		return 'g'; /* ǧ */
+	case 0x218:
+	case 0x219:
+		return 's'; /* ș */
+	case 0x21a:
+	case 0x21b:
+		return 't'; /* ț */
+	case 0x1cd:
+	case 0x1ce:
+		return 'a';
 	}
 	return 0;
 }
@@ -169,12 +177,27 @@ match_fold(uint32_t c, char *out, size_t *olen)
 		return MATCH_KEEP;
 	}
 	if ((c >= 0x621 && c <= 0x64a) || (c >= 0x671 && c <= 0x6d3)) {
-		switch (c) { /* alef forms, taa marbuta, alef maqsura, Persian */
-		case 0x622: case 0x623: case 0x625: case 0x671: c = 0x627; break;
-		case 0x629: c = 0x647; break;
-		case 0x649: case 0x6cc: c = 0x64a; break;
-		case 0x6a9: c = 0x643; break;
-		case 0x6af: c = 0x643; break; /* گ: spelled ك or ق; pick one */
+		switch (
+		    c) { /* alef forms, taa marbuta, alef maqsura, Persian */
+		case 0x622:
+		case 0x623:
+		case 0x625:
+		case 0x671:
+			c = 0x627;
+			break;
+		case 0x629:
+			c = 0x647;
+			break;
+		case 0x649:
+		case 0x6cc:
+			c = 0x64a;
+			break;
+		case 0x6a9:
+			c = 0x643;
+			break;
+		case 0x6af:
+			c = 0x643;
+			break; /* گ: spelled ك or ق; pick one */
 		}
 		*olen = match_put_utf8(c, out);
 		return MATCH_KEEP;
@@ -237,186 +260,6 @@ match_split(const char *s, match_tok *w, size_t max)
 	}
 	return nw;
 }
-
-/*
- * Words.
- */
-
-/* Spellings -> the canonical word.  Sorted at first use. */
-struct match_word {
-	const char *from, *to;
-};
-
-static struct match_word match_words[] = {
-    /* platforms */
-    {"instagram", "instagram"}, {"ig", "instagram"}, {"insta", "instagram"},
-    {"instgram", "instagram"}, {"instagran", "instagram"},
-    {"انستقرام", "instagram"}, {"انستغرام", "instagram"},
-    {"انستجرام", "instagram"}, {"انستا", "instagram"},
-    {"tiktok", "tiktok"}, {"tt", "tiktok"}, {"تيكتوك", "tiktok"},
-    {"youtube", "youtube"}, {"yt", "youtube"}, {"youtub", "youtube"},
-    {"يوتيوب", "youtube"}, {"facebook", "facebook"}, {"fb", "facebook"},
-    {"faysbuk", "facebook"}, {"facebok", "facebook"},
-    {"فيسبوك", "facebook"}, {"twitter", "twitter"}, {"x", "twitter"},
-    {"tw", "twitter"}, {"تويتر", "twitter"}, {"telegram", "telegram"},
-    {"tg", "telegram"}, {"telgram", "telegram"}, {"تيليجرام", "telegram"},
-    {"تلغرام", "telegram"}, {"تليجرام", "telegram"},
-    {"تيلجرام", "telegram"}, {"spotify", "spotify"},
-    {"سبوتيفاي", "spotify"}, {"twitch", "twitch"}, {"threads", "threads"},
-    {"linkedin", "linkedin"}, {"pinterest", "pinterest"},
-    {"discord", "discord"}, {"snapchat", "snapchat"},
-    {"soundcloud", "soundcloud"}, {"kick", "kick"}, {"reddit", "reddit"},
-    {"vk", "vk"}, {"whatsapp", "whatsapp"},
-    /* kinds */
-    {"follower", "followers"}, {"followers", "followers"},
-    {"follow", "followers"}, {"follows", "followers"},
-    {"takipci", "followers"}, {"takipciler", "followers"},
-    {"takipcisi", "followers"}, {"متابعين", "followers"},
-    {"متابع", "followers"}, {"متابعون", "followers"},
-    {"imdebbaren", "followers"}, {"imdebber", "followers"},
-    {"seguaci", "followers"}, {"seguidores", "followers"},
-    {"like", "likes"}, {"likes", "likes"}, {"begeni", "likes"},
-    {"begeniler", "likes"}, {"begenisi", "likes"}, {"لايك", "likes"},
-    {"لايكات", "likes"}, {"اعجاب", "likes"}, {"اعجابات", "likes"},
-    {"hearts", "likes"}, {"heart", "likes"},
-    {"view", "views"}, {"views", "views"}, {"izlenme", "views"},
-    {"izlenmeler", "views"}, {"izlenmesi", "views"},
-    {"goruntulenme", "views"}, {"goruntuleme", "views"},
-    {"مشاهدات", "views"}, {"مشاهده", "views"},
-    {"visualizzazioni", "views"}, {"visualizzazione", "views"},
-    {"comment", "comments"},
-    {"comments", "comments"}, {"yorum", "comments"},
-    {"yorumlar", "comments"}, {"yorumu", "comments"},
-    {"تعليقات", "comments"}, {"تعليق", "comments"},
-    {"commenti", "comments"}, {"commento", "comments"},
-    {"imeslayen", "comments"},
-    {"subscriber", "subscribers"}, {"subscribers", "subscribers"},
-    {"subs", "subscribers"}, {"abone", "subscribers"},
-    {"aboneler", "subscribers"}, {"abonelik", "subscribers"},
-    {"مشتركين", "subscribers"}, {"مشترك", "subscribers"},
-    {"iscritti", "subscribers"}, {"iscritto", "subscribers"},
-    {"member", "members"}, {"members", "members"}, {"uye", "members"},
-    {"uyeler", "members"}, {"اعضاء", "members"}, {"membri", "members"},
-    {"share", "shares"}, {"shares", "shares"}, {"paylasim", "shares"},
-    {"مشاركات", "shares"}, {"condivisioni", "shares"},
-    {"retweet", "retweets"}, {"retweets", "retweets"},
-    {"repost", "retweets"}, {"reposts", "retweets"},
-    {"save", "saves"}, {"saves", "saves"}, {"kaydetme", "saves"},
-    {"salvataggi", "saves"}, {"plays", "plays"}, {"streams", "plays"},
-    {"dinlenme", "plays"}, {"reaction", "reactions"},
-    {"reactions", "reactions"}, {"tepki", "reactions"},
-    {"vote", "votes"}, {"votes", "votes"}, {"impressions", "impressions"},
-    {"impression", "impressions"}, {"gosterim", "impressions"},
-    {"visits", "visits"}, {"visit", "visits"}, {"traffic", "visits"},
-    {"ziyaret", "visits"}, {"زيارات", "visits"}, {"watchtime", "watchtime"},
-    /* sub-kinds */
-    {"story", "story"}, {"stories", "story"}, {"hikaye", "story"},
-    {"ستوري", "story"}, {"storia", "story"}, {"storie", "story"},
-    {"live", "live"}, {"canli", "live"}, {"diretta", "live"},
-    {"auto", "auto"}, {"otomatik", "auto"}, {"automatic", "auto"},
-    {"reels", "video"}, {"reel", "video"}, {"video", "video"},
-    {"videos", "video"}, {"igtv", "video"}, {"فيديو", "video"},
-    {"fotograf", "post"}, {"photo", "post"}, {"post", "post"},
-    {"posts", "post"},
-    /* geo */
-    {"turkish", "turkey"}, {"turk", "turkey"}, {"turkiye", "turkey"},
-    {"turkey", "turkey"}, {"tr", "turkey"}, {"arab", "arab"},
-    {"arabic", "arab"}, {"arabian", "arab"}, {"عرب", "arab"},
-    {"عربي", "arab"}, {"خليجي", "arab"}, {"usa", "usa"}, {"us", "usa"},
-    {"american", "usa"}, {"america", "usa"}, {"india", "india"},
-    {"indian", "india"}, {"brazil", "brazil"}, {"brazilian", "brazil"},
-    {"brasil", "brazil"}, {"russia", "russia"}, {"russian", "russia"},
-    {"italy", "italy"}, {"italian", "italy"}, {"italiani", "italy"},
-    {"italia", "italy"}, {"italiano", "italy"}, {"algeria", "algeria"},
-    {"dz", "algeria"}, {"الجزائر", "algeria"}, {"worldwide", ""},
-    {"ww", ""}, {"global", ""}, {"international", ""},
-    /* quality */
-    {"real", "real"}, {"gercek", "real"}, {"حقيقي", "real"},
-    {"حقيقيه", "real"}, {"حقيقيين", "real"}, {"reali", "real"},
-    {"reale", "real"}, {"veri", "real"}, {"active", "real"},
-    {"aktif", "real"}, {"attivi", "real"}, {"organic", "real"},
-    {"organik", "real"}, {"human", "real"}, {"hq", "hq"},
-    {"premium", "hq"}, {"kaliteli", "hq"}, {"bot", "bot"}, {"bots", "bot"},
-    {"fake", "bot"}, {"lq", "bot"}, {"mixed", "mixed"}, {"mix", "mixed"},
-    {"karisik", "mixed"},
-    /* refill */
-    {"refill", "refill"}, {"refil", "refill"}, {"refills", "refill"},
-    {"guaranteed", "refill"}, {"guarantee", "refill"},
-    {"garanti", "refill"}, {"garantili", "refill"}, {"مضمون", "refill"},
-    {"تعويض", "refill"}, {"ricarica", "refill"}, {"garantito", "refill"},
-    {"norefill", "norefill"}, {"nonrefill", "norefill"},
-    {"garantisiz", "norefill"}, {"حفظ", "saves"}, {"استماع", "plays"},
-    {"ريتويت", "retweets"}, {"تفاعلات", "reactions"},
-    {"reazioni", "reactions"}, {"arap", "arab"}, {"اتراك", "turkey"},
-    {"amerikan", "usa"}, {"pacchetto", "package"}, {"paketi", "package"},
-    {"paket", "package"}, {"باقه", "package"}, {"ozel", "custom"},
-    {"personalizzati", "custom"}, {"مخصصه", "custom"},
-    {"yayin", "stream"}, {"مباشر", "stream"}, {"turchi", "turkey"}, {"arabi", "arab"},
-    {"امريكي", "usa"}, {"ضمان", "refill"}, {"بث", "live"},
-    {"بوت", "bot"}, {"دائم", "refilllife"},
-    {"nodrop", "nodrop"}, {"lifetime", "refilllife"},
-    {"day", "days"}, {"days", "days"}, {"gun", "days"}, {"giorni", "days"},
-    {"giorno", "days"}, {"يوم", "days"}, {"ايام", "days"},
-    {"month", "month"}, {"months", "month"}, {"ay", "month"},
-    {"year", "year"}, {"years", "year"}, {"yil", "year"},
-    {"hour", "hours"}, {"hours", "hours"}, {"saat", "hours"},
-    {"ore", "hours"}, {"ساعه", "hours"},
-    /* stop words: dropped */
-    {"n", ""}, {"di", ""}, {"de", ""}, {"del", ""}, {"della", ""},
-    {"da", ""}, {"the", ""}, {"a", ""}, {"an", ""}, {"for", ""},
-    {"and", ""}, {"with", ""}, {"of", ""}, {"by", ""}, {"in", ""},
-    {"on", ""}, {"to", ""}, {"ile", ""}, {"ve", ""}, {"icin", ""},
-    {"و", ""}, {"في", ""}, {"من", ""}, {"على", ""}, {"service", ""},
-    {"services", ""}, {"servis", ""}, {"hizmet", ""}, {"خدمه", ""},
-    {"خدمات", ""}, {"max", ""}, {"min", ""}, {"per", ""}, {"new", ""},
-    {"up", ""}, {"only", ""}, {"il", ""}, {"la", ""}, {"le", ""},
-    {"i", ""}, {"e", ""}, {"g", ""},
-};
-#define MATCH_NWORDS (sizeof(match_words) / sizeof(match_words[0]))
-
-static int
-match_word_cmp(const void *a, const void *b)
-{
-	return strcmp(((const struct match_word *)a)->from,
-	              ((const struct match_word *)b)->from);
-}
-
-static const char *
-match_lookup(const char *w)
-{
-	static int sorted;
-	struct match_word key = {w, NULL}, *hit;
-
-	if (!sorted) {
-		qsort(match_words, MATCH_NWORDS, sizeof(match_words[0]),
-		      match_word_cmp);
-		sorted = 1;
-	}
-	hit = bsearch(&key, match_words, MATCH_NWORDS, sizeof(match_words[0]),
-	              match_word_cmp);
-	return hit != NULL ? hit->to : NULL;
-}
-
-/* Two words read as one ("tik tok", "mi piace", "high quality"). */
-static const struct {
-	const char *a, *b, *to;
-} match_pairs[] = {
-    {"tik", "tok", "tiktok"},       {"you", "tube", "youtube"},
-    {"mi", "piace", "likes"},       {"high", "quality", "hq"},
-    {"low", "quality", "bot"},      {"life", "time", "refilllife"},
-    {"omur", "boyu", "refilllife"}, {"sound", "cloud", "soundcloud"},
-    {"فيس", "بوك", "facebook"},     {"تيك", "توك", "tiktok"},
-    {"watch", "time", "watchtime"}, {"izlenme", "saati", "watchtime"}, {"no", "refill", "norefill"},
-    {"non", "refill", "norefill"},  {"without", "refill", "norefill"},
-    {"senza", "refill", "norefill"}, {"bez", "refill", "norefill"},
-    {"بدون", "refill", "norefill"}, {"refill", "yok", "norefill"},
-    {"refill", "yoktur", "norefill"}, {"no", "drop", "nodrop"},
-    {"non", "drop", "nodrop"},      {"auto", "refill", "refill"},
-    {"alta", "qualita", "hq"},      {"a", "vita", "refilllife"},
-    {"مدي", "الحياه", "refilllife"}, {"جوده", "عاليه", "hq"},
-    {"profile", "visits", "visits"}, {"x", "twitter", "twitter"},
-    {"twitter", "x", "twitter"},
-};
 
 /* A number word: "1000", "1k", "1.5k", "10,000", "2m" -> digits; "r30" ->
  * "refill30"; "30d" -> "30days".  1 if W was rewritten. */
@@ -499,37 +342,21 @@ match_canon(const char *name, match_tok *t, size_t max)
 	for (size_t i = 0; i < nraw && n < max; i++) {
 		const char *to = NULL;
 
-		for (size_t k = 0; i + 1 < nraw && k < sizeof(match_pairs) /
-		                                           sizeof(match_pairs[0]);
-		     k++) {
-			if (strcmp(raw[i], match_pairs[k].a) == 0 &&
-			    strcmp(raw[i + 1], match_pairs[k].b) == 0) {
-				to = match_pairs[k].to;
-				i++;
-				break;
-			}
-		}
-		if (to == NULL && (to = match_lookup(raw[i])) == NULL &&
+		if (i + 1 < nraw &&
+		    (to = match_phrase(raw[i], raw[i + 1])) != NULL)
+			i++;
+		if (to == NULL && (to = match_word(raw[i])) == NULL &&
 		    strncmp(raw[i], "\xd8\xa7\xd9\x84", 4) == 0 &&
 		    strlen(raw[i]) > 6)
-			to = match_lookup(raw[i] + 4); /* Arabic al- */
+			to = match_word(raw[i] + 4); /* Arabic al- */
 		if (to != NULL && to[0] == '\0')
 			continue; /* a stop word */
 		snprintf(t[n], MATCH_TOK_SZ, "%s", to != NULL ? to : raw[i]);
 		if (to == NULL)
 			match_number(t[n]);
-		if (n > 0) {
-			for (size_t k = 0; k < sizeof(match_pairs) /
-			                           sizeof(match_pairs[0]);
-			     k++) {
-				if (strcmp(t[n - 1], match_pairs[k].a) == 0 &&
-				    strcmp(t[n], match_pairs[k].b) == 0) {
-					snprintf(t[n - 1], MATCH_TOK_SZ, "%s",
-					         match_pairs[k].to);
-					n--;
-					break;
-				}
-			}
+		if (n > 0 && (to = match_phrase(t[n - 1], t[n])) != NULL) {
+			snprintf(t[n - 1], MATCH_TOK_SZ, "%s", to);
+			n--;
 		}
 		n++;
 	}
@@ -615,22 +442,22 @@ match_norm(const char *name, char *out, size_t outlen)
  */
 
 static const char *const match_platforms[] = {
-    "",        "instagram", "tiktok",    "youtube",    "facebook",
-    "twitter", "telegram",  "spotify",   "twitch",     "threads",
-    "linkedin", "pinterest", "discord",  "snapchat",   "soundcloud",
-    "kick",    "reddit",    "vk",        "whatsapp",
+    "",         "instagram", "tiktok",  "youtube",  "facebook",
+    "twitter",  "telegram",  "spotify", "twitch",   "threads",
+    "linkedin", "pinterest", "discord", "snapchat", "soundcloud",
+    "kick",     "reddit",    "vk",      "whatsapp",
 };
 static const char *const match_kinds[] = {
-    "",         "followers", "likes",    "views",     "comments",
-    "subscribers", "members", "shares",  "retweets",  "saves",
-    "plays",    "reactions", "votes",    "impressions", "visits",
-    "watchtime",
+    "",         "followers",   "likes",   "views",
+    "comments", "subscribers", "members", "shares",
+    "retweets", "saves",       "plays",   "reactions",
+    "votes",    "impressions", "visits",  "watchtime",
 };
 static const char *const match_subs[] = {"", "story", "live", "comment",
                                          "auto"};
 static const char *const match_geos[] = {
-    "", "turkey", "arab", "usa", "india", "brazil", "russia", "italy",
-    "algeria",
+    "",       "turkey", "arab",  "usa",     "india",
+    "brazil", "russia", "italy", "algeria",
 };
 
 #define MATCH_N(a) ((int)(sizeof(a) / sizeof(a[0])))

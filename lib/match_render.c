@@ -12,8 +12,7 @@
 /* Whether route I of G misses the limits G is listed with (when the
  * members' limits do not overlap, the first route's). */
 static int
-match_route_outside(const struct match_group *g,
-                    const struct match_item *it)
+match_route_outside(const struct match_group *g, const struct match_item *it)
 {
 	return it->max < g->min || it->min > g->max;
 }
@@ -42,8 +41,8 @@ match_reasons_line(FILE *f, const struct match_group *g)
 
 void
 match_print_text(FILE *f, const struct match_result *r,
-                 const struct match_item *items,
-                 const char *const *names, int decimals)
+                 const struct match_item *items, const char *const *names,
+                 int decimals)
 {
 	char cost[MONEY_BUFSZ];
 
@@ -60,10 +59,11 @@ match_print_text(FILE *f, const struct match_result *r,
 			snprintf(route, sizeof(route), "%s:%lld",
 			         names[it->upstream], (long long)it->id);
 			fprintf(f, "  %-20s %12s %8lld..%-10lld %s%s\n", route,
-			        it->cost >= 0 ? money_format(it->cost, decimals,
-			                                     cost)
-			                      : "?",
-			        (long long)it->min, (long long)it->max, it->name,
+			        it->cost >= 0
+			            ? money_format(it->cost, decimals, cost)
+			            : "?",
+			        (long long)it->min, (long long)it->max,
+			        it->name,
 			        match_route_outside(g, it)
 			            ? "  [limits do not overlap]"
 			            : "");
@@ -77,11 +77,12 @@ match_print_text(FILE *f, const struct match_result *r,
 
 void
 match_print_yaml(FILE *f, const struct match_result *r,
-                 const struct match_item *items,
-                 const char *const *names, int64_t first_id)
+                 const struct match_item *items, const char *const *names,
+                 int64_t first_id)
 {
-	fprintf(f, "# panelmux services match: %zu groups; paste under "
-	           "services:, review each one\n",
+	fprintf(f,
+	        "# panelmux services match: %zu groups; paste under "
+	        "services:, review each one\n",
 	        r->n);
 	for (size_t i = 0; i < r->n; i++) {
 		const struct match_group *g = &r->v[i];
@@ -99,13 +100,14 @@ match_print_yaml(FILE *f, const struct match_result *r,
 				fprintf(f, " %s:%lld %lld..%lld%s",
 				        names[it->upstream], (long long)it->id,
 				        (long long)it->min, (long long)it->max,
-				        match_route_outside(g, it) ? " (outside)"
-				                                   : "");
+				        match_route_outside(g, it)
+				            ? " (outside)"
+				            : "");
 			}
 			fputc('\n', f);
 		}
-		fprintf(f, "  - id: %lld\n    route: [", (long long)(first_id +
-		                                               (int64_t)i));
+		fprintf(f, "  - id: %lld\n    route: [",
+		        (long long)(first_id + (int64_t)i));
 		for (size_t k = 0; k < g->n; k++) {
 			const struct match_item *it = &items[g->members[k]];
 
@@ -149,15 +151,15 @@ match_json(const struct match_result *r, const struct match_item *items,
 
 			json_array_append_new(
 			    routes,
-			    json_pack("{s:s,s:I,s:s,s:s,s:s,s:o,s:I,s:I,s:b,s:b}",
-			              "upstream", names[it->upstream], "service",
-			              (json_int_t)it->id, "name", it->name, "type",
-			              it->type, "category", it->category, "cost",
-			              match_money(it->cost, decimals), "min",
-			              (json_int_t)it->min, "max",
-			              (json_int_t)it->max, "dripfeed",
-			              it->dripfeed != 0, "limits_outside",
-			              match_route_outside(g, it)));
+			    json_pack(
+			        "{s:s,s:I,s:s,s:s,s:s,s:o,s:I,s:I,s:b,s:b}",
+			        "upstream", names[it->upstream], "service",
+			        (json_int_t)it->id, "name", it->name, "type",
+			        it->type, "category", it->category, "cost",
+			        match_money(it->cost, decimals), "min",
+			        (json_int_t)it->min, "max", (json_int_t)it->max,
+			        "dripfeed", it->dripfeed != 0, "limits_outside",
+			        match_route_outside(g, it)));
 		}
 		json_array_append_new(
 		    groups,
@@ -166,9 +168,9 @@ match_json(const struct match_result *r, const struct match_item *items,
 		              match_platform_name(g->platform), "kind",
 		              match_kind_name(g->kind), "sub",
 		              match_sub_name(g->sub), "limits_overlap",
-		              g->limits_overlap, "min", (json_int_t)g->min, "max",
-		              (json_int_t)g->max, "reasons", reasons, "routes",
-		              routes));
+		              g->limits_overlap, "min", (json_int_t)g->min,
+		              "max", (json_int_t)g->max, "reasons", reasons,
+		              "routes", routes));
 	}
 	return json_pack("{s:f,s:I,s:I,s:I,s:I,s:o}", "min_score", min_score,
 	                 "services", (json_int_t)r->nitems, "unread",

@@ -200,8 +200,8 @@ test_hard_rules(void **state)
 	    item(1, 1, "Instagram Followers 1000", "Package", "1", 1, 1, -1),
 	    /* 2, 3: refill vs no refill */
 	    item(0, 2, "TikTok Likes Real R30", "Default", "1", 10, 1000, 1),
-	    item(1, 2, "TikTok Likes Real No Refill", "Default", "1", 10,
-	         1000, 0),
+	    item(1, 2, "TikTok Likes Real No Refill", "Default", "1", 10, 1000,
+	         0),
 	    /* 4, 5: real vs bot */
 	    item(0, 3, "YouTube Views Real", "Default", "1", 10, 1000, -1),
 	    item(1, 3, "YouTube Views Bot", "Default", "1", 10, 1000, -1),
@@ -228,12 +228,12 @@ static void
 test_one_per_upstream(void **state)
 {
 	struct match_item v[] = {
-	    item(0, 1, "Instagram Followers Real R30", "Default", "1", 10,
-	         1000, 1),
+	    item(0, 1, "Instagram Followers Real R30", "Default", "1", 10, 1000,
+	         1),
 	    item(0, 2, "Instagram Followers Real R30 Fast", "Default", "1", 10,
 	         1000, 1),
-	    item(1, 1, "IG Followers Real 30D Refill", "Default", "1", 10,
-	         1000, 1),
+	    item(1, 1, "IG Followers Real 30D Refill", "Default", "1", 10, 1000,
+	         1),
 	    item(2, 1, "Instagram Gerçek Takipçi 30 Gün Garantili", "Default",
 	         "1", 10, 1000, 1),
 	};
@@ -333,24 +333,27 @@ set_load(struct set *s)
 			struct match_item *it = &s->items[s->n];
 
 			it->upstream = u;
-			it->id = json_integer_value(json_object_get(o, "service"));
-			it->name = json_string_value(json_object_get(o, "name"));
-			it->type = json_string_value(json_object_get(o, "type"));
+			it->id =
+			    json_integer_value(json_object_get(o, "service"));
+			it->name =
+			    json_string_value(json_object_get(o, "name"));
+			it->type =
+			    json_string_value(json_object_get(o, "type"));
 			it->category =
 			    json_string_value(json_object_get(o, "category"));
 			it->refill_time = json_string_value(
 			    json_object_get(o, "refill_time"));
-			it->min = atoll(
-			    json_string_value(json_object_get(o, "min")));
-			it->max = atoll(
-			    json_string_value(json_object_get(o, "max")));
+			it->min =
+			    atoll(json_string_value(json_object_get(o, "min")));
+			it->max =
+			    atoll(json_string_value(json_object_get(o, "max")));
 			rf = json_object_get(o, "refill");
 			it->refill = rf == NULL ? -1 : json_is_true(rf);
 			it->dripfeed =
 			    json_is_true(json_object_get(o, "dripfeed"));
-			if (money_parse(json_string_value(
-			                    json_object_get(o, "rate")),
-			                &it->cost) != 0)
+			if (money_parse(
+			        json_string_value(json_object_get(o, "rate")),
+			        &it->cost) != 0)
 				it->cost = -1;
 			s->groups[s->n] =
 			    json_string_value(json_object_get(o, "group"));
@@ -518,7 +521,8 @@ main(int argc, char **argv)
 	else if ((f = fopen(set_path, "r")) != NULL)
 		fclose(f);
 	else if (argc > 0 && strrchr(argv[0], '/') != NULL) {
-		snprintf(path, sizeof(path), "%.*s/../../tests/unit/match_set.json",
+		snprintf(path, sizeof(path),
+		         "%.*s/../../tests/unit/match_set.json",
 		         (int)(strrchr(argv[0], '/') - argv[0]), argv[0]);
 		set_path = path;
 	}
