@@ -382,6 +382,33 @@ assigned(const struct match_result *r, size_t n, long *g)
 			g[r->v[k].members[m]] = (long)k;
 }
 
+struct counts {
+	size_t tp, fp, fn;
+};
+
+/* Pairs of services from different upstreams: grouped and truly together
+ * (TP), grouped but not (FP), together but not grouped (FN). */
+static void
+count_pairs(const struct set *s, const struct match_result *r, struct counts *c)
+{
+	long *g = calloc(s->n, sizeof(*g));
+
+	assigned(r, s->n, g);
+	for (size_t a = 0; a < s->n; a++)
+		for (size_t b = a + 1; b < s->n; b++) {
+			int truth, said;
+
+			if (s->items[a].upstream == s->items[b].upstream)
+				continue;
+			truth = strcmp(s->groups[a], s->groups[b]) == 0;
+			said = g[a] >= 0 && g[a] == g[b];
+			c->tp += truth && said;
+			c->fp += !truth && said;
+			c->fn += truth && !said;
+		}
+	free(g);
+}
+
 static void
 test_labelled_set(void **state)
 {
@@ -425,6 +452,19 @@ test_labelled_set(void **state)
 	assert_true(recall >= 0.80);
 	free(g);
 	match_result_free(&r);
+	/* The same at other minimum scores, for the reader (not checked). */
+	for (double t = 0.40; t < 0.91; t += 0.10) {
+		struct counts c = {0, 0, 0};
+
+		assert_int_equal(match_run(s.items, s.n, 3, t, &r), 0);
+		count_pairs(&s, &r, &c);
+		printf(
+		    "#   at %.2f: precision %.3f, recall %.3f (%zu groups)\n",
+		    t, c.tp + c.fp ? (double)c.tp / (double)(c.tp + c.fp) : 0,
+		    c.tp + c.fn ? (double)c.tp / (double)(c.tp + c.fn) : 0,
+		    r.n);
+		match_result_free(&r);
+	}
 	set_free(&s);
 }
 
