@@ -150,7 +150,8 @@ void match_print_yaml(FILE *f, const struct match_result *r,
                       const struct match_item *items, const char *const *names,
                       int64_t first_id);
 
-/* The same as JSON (a new reference): {min_score, services, unread,
+/* The same as JSON (a new reference; scores as strings of two decimals,
+ * "0.88"): {min_score, services, unread,
  * pairs_scored, count, groups: [{score, platform, kind, sub,
  * limits_overlap, min, max, reasons: [...], routes: [{upstream, service,
  * name, type, category, cost, min, max, dripfeed, limits_outside}]}]}. */

@@ -133,6 +133,17 @@ match_money(money_t v, int decimals)
 	              : json_null();
 }
 
+/* A score as a decimal string of two places ("0.88"), as money is: a JSON
+ * real would print as 0.95499999999999996. */
+static json_t *
+match_score_text(double score)
+{
+	char buf[16];
+
+	snprintf(buf, sizeof(buf), "%.2f", score);
+	return json_string(buf);
+}
+
 json_t *
 match_json(const struct match_result *r, const struct match_item *items,
            const char *const *names, int decimals, double min_score)
@@ -163,8 +174,8 @@ match_json(const struct match_result *r, const struct match_item *items,
 		}
 		json_array_append_new(
 		    groups,
-		    json_pack("{s:f,s:s,s:s,s:s,s:b,s:I,s:I,s:o,s:o}", "score",
-		              g->score, "platform",
+		    json_pack("{s:o,s:s,s:s,s:s,s:b,s:I,s:I,s:o,s:o}", "score",
+		              match_score_text(g->score), "platform",
 		              match_platform_name(g->platform), "kind",
 		              match_kind_name(g->kind), "sub",
 		              match_sub_name(g->sub), "limits_overlap",
@@ -172,9 +183,9 @@ match_json(const struct match_result *r, const struct match_item *items,
 		              "max", (json_int_t)g->max, "reasons", reasons,
 		              "routes", routes));
 	}
-	return json_pack("{s:f,s:I,s:I,s:I,s:I,s:o}", "min_score", min_score,
-	                 "services", (json_int_t)r->nitems, "unread",
-	                 (json_int_t)r->nunread, "pairs_scored",
-	                 (json_int_t)r->npairs, "count", (json_int_t)r->n,
-	                 "groups", groups);
+	return json_pack(
+	    "{s:o,s:I,s:I,s:I,s:I,s:o}", "min_score",
+	    match_score_text(min_score), "services", (json_int_t)r->nitems,
+	    "unread", (json_int_t)r->nunread, "pairs_scored",
+	    (json_int_t)r->npairs, "count", (json_int_t)r->n, "groups", groups);
 }

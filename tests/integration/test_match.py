@@ -82,7 +82,8 @@ def test_match_yaml_check_serve_failover(env):
             assert len({r["type"] for r in g["routes"]}) == 1, g
             costs = [float(r["cost"]) for r in g["routes"]]
             assert costs == sorted(costs), g  # cheapest first
-            assert g["reasons"] and g["score"] >= 0.6, g
+            assert g["reasons"] and float(g["score"]) >= 0.6, g
+            assert re.fullmatch(r"[01]\.\d\d", g["score"]), g["score"]
         # Two upstreams only, and a stricter score: fewer, never more.
         two = json.loads(pm.cli("services", "match", "alpha", "beta", "--min-score", "0.8",
                                 "--format", "json").stdout)
