@@ -408,6 +408,7 @@ match_describe(const struct match_ctx *x, struct match_group *g)
 	const struct match_features *f0 = &x->f[g->members[0]];
 	const struct match_item *i0 = &x->items[g->members[0]];
 	int same_refill = 1, same_quality = 1, drip_all = 1, drip_none = 1;
+	size_t in_names = 0;
 	double name_low = 1, ratio = 0;
 	money_t lo_cost = -1, hi_cost = -1;
 	char buf[MATCH_REASON_SZ] = "", one[16];
@@ -447,9 +448,14 @@ match_describe(const struct match_ctx *x, struct match_group *g)
 		g->min = i0->min;
 		g->max = i0->max;
 	}
-	match_reason(g, "%s %s%s%s", match_platform_name(g->platform),
+	for (size_t i = 0; i < g->n; i++)
+		in_names += x->f[g->members[i]].in_name;
+	match_reason(g, "%s %s%s%s (%s)", match_platform_name(g->platform),
 	             g->sub ? match_sub_name(g->sub) : "", g->sub ? " " : "",
-	             match_kind_name(g->kind));
+	             match_kind_name(g->kind),
+	             in_names == g->n ? "names"
+	             : in_names == 0  ? "categories"
+	                              : "names and categories");
 	match_reason(g, "type %.40s", i0->type);
 	if (f0->geo)
 		match_reason(g, "geo %s", match_geo_name(f0->geo));
