@@ -144,6 +144,16 @@ match_score_text(double score)
 	return json_string(buf);
 }
 
+/* S as a JSON string; text that is not UTF-8 (never from the dialect or
+ * the store, which keep only UTF-8) is shown as such rather than lost. */
+static json_t *
+match_text(const char *s)
+{
+	json_t *v = json_string(s);
+
+	return v != NULL ? v : json_string("(not UTF-8)");
+}
+
 json_t *
 match_json(const struct match_result *r, const struct match_item *items,
            const char *const *names, int decimals, double min_score)
@@ -163,10 +173,11 @@ match_json(const struct match_result *r, const struct match_item *items,
 			json_array_append_new(
 			    routes,
 			    json_pack(
-			        "{s:s,s:I,s:s,s:s,s:s,s:o,s:I,s:I,s:b,s:b}",
+			        "{s:s,s:I,s:o,s:o,s:o,s:o,s:I,s:I,s:b,s:b}",
 			        "upstream", names[it->upstream], "service",
-			        (json_int_t)it->id, "name", it->name, "type",
-			        it->type, "category", it->category, "cost",
+			        (json_int_t)it->id, "name", match_text(it->name),
+			        "type", match_text(it->type), "category",
+			        match_text(it->category), "cost",
 			        match_money(it->cost, decimals), "min",
 			        (json_int_t)it->min, "max", (json_int_t)it->max,
 			        "dripfeed", it->dripfeed != 0, "limits_outside",
