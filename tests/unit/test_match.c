@@ -508,8 +508,8 @@ test_scale(void **state)
 	size_t copies = 42, n;
 	int timed = getenv("MATCH_NO_TIMING") == NULL;
 #endif
-	struct timespec t0, t1;
-	double secs;
+	struct timespec t0, t1, c0, c1;
+	double secs, cpu;
 
 	assert_int_equal(set_load(&s), 0);
 	n = s.n * copies;
@@ -520,15 +520,20 @@ test_scale(void **state)
 			big[c * s.n + i].id += (int64_t)c * 100000;
 		}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
 	assert_int_equal(match_run(big, n, 3, MATCH_DEFAULT_SCORE, &r), 0);
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	secs = (double)(t1.tv_sec - t0.tv_sec) +
 	       (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-	printf("# match_run over %zu services (3 upstreams): %.3f s, %llu "
-	       "pairs scored, %zu groups\n",
-	       n, secs, (unsigned long long)r.npairs, r.n);
+	cpu = (double)(c1.tv_sec - c0.tv_sec) +
+	      (double)(c1.tv_nsec - c0.tv_nsec) / 1e9;
+	printf("# match_run over %zu services (3 upstreams): %.3f s (%.3f s of "
+	       "CPU), %llu pairs scored, %zu groups\n",
+	       n, secs, cpu, (unsigned long long)r.npairs, r.n);
+	/* CPU time, not wall time: the machines are shared. */
 	if (timed)
-		assert_true(secs < 2.0);
+		assert_true(cpu < 2.0);
 	match_result_free(&r);
 	free(big);
 	set_free(&s);
