@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "admin_api.h"
+#include "admin_match.h"
 #include "auth.h"
 #include "catalog.h"
 #include "clock.h"
@@ -899,6 +900,26 @@ admin_services(struct admin_req *r)
 	admin_send(r, 200, NULL, admin_list(list));
 }
 
+/* services/match?upstreams=a,b&min_score=S (daemon/admin_match.c). */
+static void
+admin_services_match(struct admin_req *r)
+{
+	const char *ups, *score;
+	char msg[128];
+	int status;
+	json_t *data;
+
+	if (admin_text(r, "upstreams", 0, &ups) < 0 ||
+	    admin_text(r, "min_score", 1, &score) < 0)
+		return;
+	data = admin_match_groups(r->a->panel, ups, score, &status, msg,
+	                          sizeof(msg));
+	if (data == NULL)
+		admin_fail(r, status, msg);
+	else
+		admin_send(r, 200, NULL, data);
+}
+
 static void
 admin_upstreams(struct admin_req *r)
 {
@@ -1071,6 +1092,7 @@ static const struct admin_route admin_routes[] = {
     {"orders/cancel", 1, 1, admin_orders_cancel},
     {"orders/resolve", 1, 1, admin_orders_resolve},
     {"services", 0, 0, admin_services},
+    {"services/match", 0, 0, admin_services_match},
     {"upstreams", 0, 0, admin_upstreams},
     {"upstreams/sync", 1, 1, admin_upstreams_sync},
     {"report", 0, 0, admin_report},
