@@ -9,13 +9,20 @@
 
 struct panel;
 
-/* The groups over P's current lists (what the store last saved for each
- * upstream) as match_json renders them.  UPSTREAMS: NULL (every
- * upstream) or a comma list of names; MIN_SCORE: NULL (the default) or a
- * number from 0 to 1.  A new reference, or NULL with *STATUS 400 and why
- * in MSG (LEN bytes) for bad input. */
-json_t *admin_match_groups(const struct panel *p, const char *upstreams,
-                           const char *min_score, int *status, char *msg,
-                           size_t len);
+/* Called on the loop with the groups (a new reference), or NULL when the
+ * match failed. */
+typedef void (*admin_match_cb)(void *arg, json_t *data);
+
+/* Start matching P's current lists (what the store last saved for each
+ * upstream) on a thread; CB(ARG) gets what match_json renders.  UPSTREAMS:
+ * NULL (every upstream) or a comma list of names; MIN_SCORE: NULL (the
+ * default) or a number from 0 to 1.  0 started; -1 not, with *STATUS (400
+ * bad input, 503 one is running, 500) and why in MSG (LEN bytes). */
+int admin_match_start(const struct panel *p, const char *upstreams,
+                      const char *min_score, admin_match_cb cb, void *arg,
+                      int *status, char *msg, size_t len);
+/* Wait for a running match and drop it, unanswered (shutdown): DROP(ARG)
+ * releases what its callback would have. */
+void admin_match_stop(void (*drop)(void *arg));
 
 #endif
