@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "admin_api.h"
+#include "admin_match.h"
 #include "auth.h"
 #include "catalog.h"
 #include "clock.h"
@@ -899,6 +900,51 @@ admin_services(struct admin_req *r)
 	admin_send(r, 200, NULL, admin_list(list));
 }
 
+/* services/match?upstreams=a,b&min_score=S (daemon/admin_match.c): the
+ * request waits for the matcher's thread. */
+static void
+admin_services_matched(void *arg, json_t *data)
+{
+	struct admin_req *held = arg;
+
+	if (data == NULL)
+		admin_fail(held, 500, "the match failed");
+	else
+		admin_send(held, 200, NULL, data);
+	admin_req_free(held);
+	free(held);
+}
+
+/* Shutting down: the request went with its listener. */
+static void
+admin_services_drop(void *arg)
+{
+	admin_req_free(arg);
+	free(arg);
+}
+
+static void
+admin_services_match(struct admin_req *r)
+{
+	struct admin_req *held;
+	const char *ups, *score;
+	char msg[128];
+	int status;
+
+	if (admin_text(r, "upstreams", 0, &ups) < 0 ||
+	    admin_text(r, "min_score", 1, &score) < 0)
+		return;
+	held = xmalloc(sizeof(*held));
+	*held = *r;
+	if (admin_match_start(r->a->panel, ups, score, admin_services_matched,
+	                      held, &status, msg, sizeof(msg)) != 0) {
+		free(held);
+		admin_fail(r, status, msg);
+		return;
+	}
+	r->req = NULL; /* HELD answers it */
+}
+
 static void
 admin_upstreams(struct admin_req *r)
 {
@@ -1071,6 +1117,7 @@ static const struct admin_route admin_routes[] = {
     {"orders/cancel", 1, 1, admin_orders_cancel},
     {"orders/resolve", 1, 1, admin_orders_resolve},
     {"services", 0, 0, admin_services},
+    {"services/match", 0, 0, admin_services_match},
     {"upstreams", 0, 0, admin_upstreams},
     {"upstreams/sync", 1, 1, admin_upstreams_sync},
     {"report", 0, 0, admin_report},
@@ -1297,6 +1344,7 @@ admin_api_free(struct admin_api *a)
 {
 	if (a == NULL)
 		return;
+	admin_match_stop(admin_services_drop);
 	ratelimit_free(a->auth_fail);
 	free(a);
 }

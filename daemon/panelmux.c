@@ -7,17 +7,20 @@
 #include <time.h>
 
 #include <curl/curl.h>
+#include <jansson.h>
 #include <event2/event.h>
 
 #include "auth.h"
 #include "catalog.h"
 #include "config.h"
 #include "log.h"
+#include "match.h"
 #include "money.h"
 #include "ops.h"
 #include "panel.h"
 #include "store.h"
 #include "upstream.h"
+#include "xmalloc.h"
 
 struct cli {
 	struct config *cfg;
@@ -327,6 +330,184 @@ cli_services_list(struct cli *c, int argc, char **argv)
 	panel_free(p);
 	event_base_free(base);
 	return 0;
+}
+
+/* services match [UPSTREAM...] [--min-score S] [--format text|yaml|json]:
+ * likely-same services across the stored catalogues, never applied. */
+struct cli_match {
+	size_t *ups; /* config indices of the upstreams compared */
+	const char **names;
+	size_t nups;
+	struct store_service_rows *rows; /* per compared upstream */
+	struct match_item *items;
+	size_t nitems;
+};
+
+static void
+cli_match_free(struct cli_match *m)
+{
+	for (size_t i = 0; m->rows != NULL && i < m->nups; i++)
+		store_service_rows_free(&m->rows[i]);
+	free(m->rows);
+	free(m->items);
+	free(m->ups);
+	free(m->names);
+}
+
+/* The first local ID above every one the config gives out now (routes and
+ * imports over the stored lists), rounded up to the next thousand. */
+static int64_t
+cli_match_first_id(struct cli *c)
+{
+	int64_t top = 0;
+
+	for (size_t i = 0; i < c->cfg->nservices; i++) {
+		const struct cfg_service *e = &c->cfg->services[i];
+		struct store_service_rows rows;
+
+		if (e->kind == CFG_SERVICE_ROUTE) {
+			if (e->id > top)
+				top = e->id;
+			continue;
+		}
+		if (store_catalog_load(
+		        c->st, c->cfg->upstreams[e->import_upstream].name,
+		        &rows) != STORE_OK)
+			continue;
+		for (size_t k = 0; k < rows.n; k++)
+			if (e->id_offset + rows.v[k].id > top)
+				top = e->id_offset + rows.v[k].id;
+		store_service_rows_free(&rows);
+	}
+	return (top / 1000 + 1) * 1000;
+}
+
+static int
+cli_services_match(struct cli *c, int argc, char **argv)
+{
+	struct cli_match m;
+	struct match_result r;
+	const char *format = "text";
+	double min_score = MATCH_DEFAULT_SCORE;
+	int rc = 1;
+
+	memset(&m, 0, sizeof(m));
+	m.ups = xcalloc(c->cfg->nupstreams + 1, sizeof(*m.ups));
+	m.names = xcalloc(c->cfg->nupstreams + 1, sizeof(*m.names));
+	for (int i = 0; i < argc; i++) {
+		char *end;
+
+		if (strcmp(argv[i], "--min-score") == 0 && i + 1 < argc) {
+			min_score = strtod(argv[++i], &end);
+			if (*end != '\0' || end == argv[i] || !(min_score >= 0) ||
+			    min_score > 1) {
+				fprintf(stderr, "panelmux: --min-score: a number "
+				                "from 0 to 1\n");
+				rc = 2;
+				goto done;
+			}
+		} else if (strcmp(argv[i], "--format") == 0 && i + 1 < argc) {
+			format = argv[++i];
+			if (strcmp(format, "text") != 0 &&
+			    strcmp(format, "yaml") != 0 &&
+			    strcmp(format, "json") != 0) {
+				fprintf(stderr, "panelmux: --format: text, yaml "
+				                "or json\n");
+				rc = 2;
+				goto done;
+			}
+		} else if (argv[i][0] == '-') {
+			fprintf(stderr, "usage: panelmux -c FILE services match "
+			                "[UPSTREAM...] [--min-score S] [--format "
+			                "text|yaml|json]\n");
+			rc = 2;
+			goto done;
+		} else {
+			size_t k;
+
+			for (k = 0; k < c->cfg->nupstreams; k++)
+				if (strcmp(c->cfg->upstreams[k].name, argv[i]) ==
+				    0)
+					break;
+			if (k == c->cfg->nupstreams) {
+				fprintf(stderr, "panelmux: no upstream named %s\n",
+				        argv[i]);
+				rc = 2;
+				goto done;
+			}
+			for (size_t j = 0; j < m.nups; j++)
+				if (m.ups[j] == k)
+					k = SIZE_MAX;
+			if (k != SIZE_MAX)
+				m.ups[m.nups++] = k;
+		}
+	}
+	if (m.nups == 0)
+		for (size_t k = 0; k < c->cfg->nupstreams; k++)
+			m.ups[m.nups++] = k;
+	m.rows = xcalloc(m.nups + 1, sizeof(*m.rows));
+	for (size_t i = 0; i < m.nups; i++) {
+		const struct cfg_upstream *up = &c->cfg->upstreams[m.ups[i]];
+		enum store_result sr;
+
+		m.names[i] = up->name;
+		sr = store_catalog_load(c->st, up->name, &m.rows[i]);
+		if (sr != STORE_OK && sr != STORE_NOTFOUND)
+			goto done;
+		if (m.rows[i].n == 0)
+			fprintf(stderr,
+			        "panelmux: %s: no stored catalogue (run "
+			        "`services sync %s`)\n",
+			        up->name, up->name);
+		m.nitems += m.rows[i].n;
+	}
+	m.items = xcalloc(m.nitems + 1, sizeof(*m.items));
+	m.nitems = 0;
+	for (size_t i = 0; i < m.nups; i++) {
+		const struct cfg_upstream *up = &c->cfg->upstreams[m.ups[i]];
+
+		for (size_t k = 0; k < m.rows[i].n; k++) {
+			const struct store_service_row *row = &m.rows[i].v[k];
+			struct match_item *it = &m.items[m.nitems++];
+			money_t rate;
+
+			it->upstream = i;
+			it->id = row->id;
+			it->name = row->name;
+			it->type = row->type;
+			it->category = row->category;
+			it->refill_time = row->refill_time;
+			if (catalog_price(c->cfg, up, NULL, row->rate, &rate,
+			                  &it->cost) != 0)
+				it->cost = -1;
+			it->min = row->min;
+			it->max = row->max;
+			it->refill = row->refill;
+			it->dripfeed = row->dripfeed;
+		}
+	}
+	if (match_run(m.items, m.nitems, m.nups, min_score, &r) != 0) {
+		fprintf(stderr, "panelmux: too many services to match\n");
+		goto done;
+	}
+	if (strcmp(format, "yaml") == 0)
+		match_print_yaml(stdout, &r, m.items, m.names,
+		                 cli_match_first_id(c));
+	else if (strcmp(format, "json") == 0) {
+		json_t *j = match_json(&r, m.items, m.names,
+		                       c->cfg->money_decimals, min_score);
+
+		json_dumpf(j, stdout, JSON_INDENT(1));
+		fputc('\n', stdout);
+		json_decref(j);
+	} else
+		match_print_text(stdout, &r, m.items, m.names,
+		                 c->cfg->money_decimals);
+	match_result_free(&r);
+	rc = 0;
+done:
+	cli_match_free(&m);
+	return rc;
 }
 
 static int
@@ -650,6 +831,9 @@ static const struct cli_cmd cli_cmds[] = {
     {"report", NULL, 0, 0, cli_report, "report"},
     {"services", "sync", 0, 1, cli_services_sync, "services sync [UPSTREAM]"},
     {"services", "list", 0, 0, cli_services_list, "services list"},
+    {"services", "match", 0, 64, cli_services_match,
+     "services match [UPSTREAM...] [--min-score S] [--format "
+     "text|yaml|json]"},
     {"upstream", "list", 0, 0, cli_upstream_list, "upstream list"},
     {"check", NULL, 0, 0, cli_check, "check"},
     {"admin", "key", 1, 3, cli_admin_key,

@@ -70,6 +70,9 @@ tally() { # $1 = label; reads TAP on stdin; shows the diagnostics of failures
 	done
 }
 
+# The browser suite (test_console) runs once, apart.
+browser='^test_console\.'
+
 # lib/'s layout rules (README, "Layout"): once, whatever the builds.
 if [ -z "$filter" ] || [[ check_layout =~ $filter ]]; then
 	tally "layout" < <(python3 tests/check_layout.py lib 2>&1)
@@ -116,15 +119,22 @@ for b in "$@"; do
 			printf '%s\n' "$out" | tail -n 30
 		fi
 	done
-	tally "$b/integration" < <(PMX_STORE=sqlite python3 tests/integration/run.py --build "$b" ${filter:+--filter "$filter"} 2>&1)
+	tally "$b/integration" < <(PMX_STORE=sqlite python3 tests/integration/run.py --build "$b" --exclude "$browser" ${filter:+--filter "$filter"} 2>&1)
 done
+
+# The console in headless Chromium: once, on the last build given (the
+# sanitizer one in make test) and SQLite; what it drives (the admin API on
+# both stores) is tested by the runs above and below.
+if [ $# -gt 0 ] && [ -x "${!#}/panelmuxd" ]; then
+	tally "${!#}/browser" < <(PMX_STORE=sqlite python3 tests/integration/run.py --build "${!#}" --only "$browser" ${filter:+--filter "$filter"} 2>&1)
+fi
 
 # The integration suite once more on PostgreSQL, for every build (the
 # sanitizer build is where the fibers' stack switches are checked).
 if [ -n "$pg_ok" ] && [ $# -gt 0 ]; then
 	for b in "$@"; do
 		[ -x "$b/panelmuxd" ] || continue # reported above
-		tally "$b/integration-pg" < <(PMX_STORE=postgres python3 tests/integration/run.py --build "$b" ${filter:+--filter "$filter"} 2>&1)
+		tally "$b/integration-pg" < <(PMX_STORE=postgres python3 tests/integration/run.py --build "$b" --exclude "$browser" ${filter:+--filter "$filter"} 2>&1)
 	done
 fi
 

@@ -99,6 +99,12 @@ def rows(r):
         out.append([label, fmt(p, " ms"), f"{fmt(a, ' ms')} (the same page, no orders)",
                     "n/a" if p is None or not a else f"{p / a:.2f} x", "-",
                     "NO DATA" if p is None else "info"])
+    # services match (bench_match.py): seconds, lower is better.
+    p, a = num(r, "match.pmx_s"), num(r, "match.anchor_s")
+    out.append(["services match, 3 upstreams x 5,000 services (s, whole CLI run, --format yaml)",
+                fmt(p, " s", 3), f"{fmt(a, ' s', 3)} (`services list` of the same 15,000)",
+                "n/a" if p is None or not a else f"{p / a:.3f} x", "< 2 s",
+                "NO DATA" if p is None else ("PASS" if p < 2 else "MISS")])
 
     # Scale-out (bench_scaleout.py): no target is set, the ratio is information.
     conns = int(num(r, "scaleout.conns") or 64)
@@ -173,6 +179,9 @@ def details(r):
     if "rss.start_kib" in r:
         d.append(f"RSS: VmRSS {int(r['rss.start_kib']) / 1024:.1f} MiB after start-up and sync,"
                  f" {int(r['rss.load_kib']) / 1024:.1f} MiB after the services load")
+    if "match.json_s" in r:
+        d.append(f"match: --format json {r['match.json_s']} s; {r.get('match.groups')} groups from"
+                 f" {r.get('match.services')} services, {r.get('match.pairs')} pairs scored")
     if "scaleout.add_pg" in r or "scaleout.add_sqlite" in r:
         g = lambda k: r.get(f"scaleout.{k}", "n/a")
         d.append(f"scale-out: {g('pg_settings')}; PostgreSQL and both instances share the server core,"

@@ -22,7 +22,7 @@ sys.path.insert(0, HERE)
 import harness  # noqa: E402
 
 
-def discover(pattern):
+def discover(pattern, exclude="", only=""):
     tests = []
     for fn in sorted(os.listdir(HERE)):
         if not (fn.startswith("test_") and fn.endswith(".py")):
@@ -39,6 +39,10 @@ def discover(pattern):
             if name.startswith("test_") and callable(getattr(mod, name)):
                 full = f"{modname}.{name}"
                 if pattern and not re.search(pattern, full):
+                    continue
+                if exclude and re.search(exclude, full):
+                    continue
+                if only and not re.search(only, full):
                     continue
                 tests.append((full, getattr(mod, name), None))
     return tests
@@ -59,12 +63,14 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default="build")
     ap.add_argument("--filter", default="")
+    ap.add_argument("--exclude", default="", help="leave out the tests this matches")
+    ap.add_argument("--only", default="", help="keep only the tests this matches too")
     ap.add_argument("-j", type=int, default=int(os.environ.get("TESTS_JOBS", "2")))
     args = ap.parse_args()
     root = os.path.dirname(os.path.dirname(HERE))
     os.chdir(root)
     env = harness.Env(os.path.abspath(args.build), root)
-    tests = discover(args.filter)
+    tests = discover(args.filter, args.exclude, args.only)
     print(f"1..{len(tests)}")
     print(f"# store: {harness.STORE}")
     sys.stdout.flush()
