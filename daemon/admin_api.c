@@ -638,6 +638,8 @@ admin_orders_list(struct admin_req *r)
 	              &f.created_from) != 0 ||
 	    admin_int(r, "created_to", 0, INT64_C(1) << 40, 0, &f.created_to) !=
 	        0 ||
+	    admin_int(r, "before_id", 0, INT64_MAX, 0, &f.before_id) != 0 ||
+	    admin_int(r, "after_id", 0, INT64_MAX, 0, &f.after_id) != 0 ||
 	    admin_page(r, &f.limit, &f.offset) != 0)
 		goto done;
 	if (state != NULL && (f.state = order_state_parse(state)) < 0) {

@@ -287,6 +287,10 @@ struct order_page {
 	const char *link; /* the forwarded link contains it (bytes), or NULL */
 	int64_t created_from, created_to; /* unix s, [from, to); 0 open */
 	int ascending;                    /* oldest first; else newest */
+	/* Keyset paging: only IDs below BEFORE_ID / above AFTER_ID (0: no
+	 * bound).  A deep page costs what the first one does, where OFFSET
+	 * walks every row it skips. */
+	int64_t before_id, after_id;
 	int64_t limit, offset;
 };
 struct ledger_page {

@@ -513,6 +513,14 @@ store_order_page(struct store *st, const struct order_page *f,
 		store_query_text(&q, f->link);
 		store_query_sql(&q, ") > 0");
 	}
+	if (f->before_id > 0) {
+		store_query_sql(&q, " AND o.id < ");
+		store_query_int(&q, f->before_id);
+	}
+	if (f->after_id > 0) {
+		store_query_sql(&q, " AND o.id > ");
+		store_query_int(&q, f->after_id);
+	}
 	if (f->created_from > 0) {
 		store_query_sql(&q, " AND o.created_at >= ");
 		store_query_int(&q, f->created_from);

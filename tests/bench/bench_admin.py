@@ -9,9 +9,11 @@ active, the rest completed, each with its charge; created_at spread one
 minute apart so the newest-first order is real).  Then panelmuxd.
 
 Orders page: wrk (one thread, BENCH_ADMIN_CONNS (8) keep-alive connections)
-GETs /adminapi/v2/orders?limit=100&offset=... over every page of the store
-(offsets 0..99,900, shuffled), then with filters
-user=cK&order_status=completed (every full page of every customer).  Anchor:
+GETs /adminapi/v2/orders?limit=100&before_id=... over every page of the
+store (keyset pages, as a client walks deep: below the last ID it saw;
+shuffled), then with filters user=cK&order_status=completed (every full
+page of every customer).  Offsets walk every row they skip: the probes
+show a deep offset beside the same page by keyset.  Anchor:
 nginx `return 200` with a page's bytes, same connections, same requests.
 Budget: p99 <= 50 ms.  A few single-connection probes (deep offsets, one
 filter at a time) are printed as well.
@@ -205,6 +207,19 @@ def check_page(adm, query, want_user=None, want_status=None):
     return raw
 
 
+def keyset_pages(adm, query):
+    """The queries of every full page of QUERY, newest first, each below
+    the last ID of the page before (before_id), as a client walks them."""
+    pages, last = [], 0
+    while True:
+        q = query + (f"&before_id={last}" if last else "")
+        rows = adm.ok("GET", "/orders?" + q)[0]["list"]
+        if len(rows) < PAGE:
+            return pages
+        pages.append(q)
+        last = rows[-1]["id"]
+
+
 def probe(adm, query, n=20):
     """Single-connection latency of one page, ms: (median, max)."""
     t = []
@@ -365,10 +380,15 @@ def main():
 
         # --- the orders page ---------------------------------------------
         rnd = random.Random(1)
-        plain = [f"limit={PAGE}&offset={o}" for o in range(0, ORDERS, PAGE)]
         completed = PER - PER // ACTIVE_EVERY
-        filt = [f"user={n}&order_status=completed&limit={PAGE}&offset={o}"
-                for n in names for o in range(0, completed - PAGE + 1, PAGE)]
+        # Every page as a client pages deep: below the last ID it saw
+        # (keyset, before_id); the first pages as they come.  Offsets walk
+        # every row they skip: the probes below show what a deep one costs.
+        plain = keyset_pages(adm, f"limit={PAGE}")
+        filt = [q for n in names
+                for q in keyset_pages(adm, f"user={n}&order_status=completed&limit={PAGE}")]
+        if len(plain) != ORDERS // PAGE or len(filt) != CUSTOMERS * (completed // PAGE):
+            raise RuntimeError(f"keyset pages: {len(plain)} and {len(filt)}")
         rnd.shuffle(plain)
         rnd.shuffle(filt)
         raw_plain = check_page(adm, f"limit={PAGE}&offset=0")
@@ -376,6 +396,8 @@ def main():
         raw_filt = check_page(adm, f"user=c50&order_status=completed&limit={PAGE}&offset=0", "c50", "completed")
         check_page(adm, f"user=c50&order_status=completed&limit={PAGE}&offset={completed - PAGE}",
                    "c50", "completed")
+        check_page(adm, plain[-1])
+        check_page(adm, filt[-1], want_status="completed")
         print(f"orders page: {len(raw_plain)} bytes unfiltered, {len(raw_filt)} bytes filtered;"
               f" {len(plain)} and {len(filt)} distinct pages", flush=True)
 
@@ -388,7 +410,8 @@ def main():
                          ("order_status=active", f"order_status=active&limit={PAGE}&offset=0"),
                          (f"order_status=active offset {ORDERS // ACTIVE_EVERY - PAGE}",
                           f"order_status=active&limit={PAGE}&offset={ORDERS // ACTIVE_EVERY - PAGE}"),
-                         ("user+order_status", f"user=c50&order_status=completed&limit={PAGE}&offset=0")):
+                         ("user+order_status", f"user=c50&order_status=completed&limit={PAGE}&offset=0"),
+                         (f"before_id {PAGE + 1} (the last page, keyset)", f"limit={PAGE}&before_id={PAGE + 1}")):
             med, worst = probe(adm, q)
             probes.append(f"{label} {med:.1f}/{worst:.1f}")
             print(f"  [probe] {label}: median {med:.2f} ms, max {worst:.2f} ms (20 requests, one connection)",

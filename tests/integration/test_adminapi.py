@@ -1244,6 +1244,26 @@ def test_orders_list_and_detail(env):
                 assert page["count"] == len(page["list"]) == (2 if off < 4 else 1), page
                 pages += [o["id"] for o in page["list"]]
             assert pages == desc
+            # keyset paging: each page below the last ID seen (newest
+            # first), or above it with date-asc; the same order as offsets
+            pages, last = [], 0
+            while True:
+                page = get(pm, key, "orders", limit=2, **({"before_id": last} if last else {}))
+                if not page["list"]:
+                    break
+                pages += [o["id"] for o in page["list"]]
+                last = pages[-1]
+            assert pages == sorted(desc, reverse=True) and set(pages) == set(desc), (pages, desc)
+            pages, last = [], 0
+            while True:
+                page = get(pm, key, "orders", limit=2, sort="date-asc", after_id=last)
+                if not page["list"]:
+                    break
+                pages += [o["id"] for o in page["list"]]
+                last = pages[-1]
+            assert pages == sorted(desc), pages
+            assert order_ids(pm, key, user="ann", before_id=o5) == sorted({o1, o3}, reverse=True)
+            err(pm.admin("GET", "orders", key, query={"before_id": "x"}), 400)
             err(pm.admin("GET", "orders", key, query={"limit": "0"}), 400)
             err(pm.admin("GET", "orders", key, query={"created_from": "yesterday"}), 400)
             # one order in full

@@ -245,6 +245,33 @@ test_pages(void **state)
 	assert_int_equal(store_order_page(f->st, &of, see_page_order, &s), 6);
 	of.created_to = 2;
 	assert_int_equal(store_order_page(f->st, &of, see_page_order, &s), 0);
+	of.created_from = of.created_to = 0;
+	/* keyset pages: newest first below an ID, oldest first above one,
+	 * with the other filters */
+	of.before_id = ids[4];
+	of.limit = 2;
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(store_order_page(f->st, &of, see_page_order, &s), 2);
+	assert_int_equal(s.ids[0], ids[3]);
+	assert_int_equal(s.ids[1], ids[2]);
+	of.before_id = 0;
+	of.after_id = ids[3];
+	of.ascending = 1;
+	of.limit = 100;
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(store_order_page(f->st, &of, see_page_order, &s), 2);
+	assert_int_equal(s.ids[0], ids[4]);
+	of.after_id = 0;
+	of.ascending = 0;
+	of.before_id = ids[2];
+	of.customer_id = quinn;
+	assert_int_equal(store_order_page(f->st, &of, see_page_order, &s), 0);
+	of.customer_id = pat;
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(store_order_page(f->st, &of, see_page_order, &s), 2);
+	assert_int_equal(s.ids[0], ids[1]);
+	of.customer_id = 0;
+	of.before_id = 0;
 
 	/* ledger: an order's entries (charge and refund), payments only */
 	lf.order_id = ids[1];
