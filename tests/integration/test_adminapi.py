@@ -1,5 +1,5 @@
 """The admin API (/adminapi/v2 on listen.admin; the contract is
-docs-adminapi-draft.md), end to end against the real daemon:
+README "Admin API"), end to end against the real daemon:
 
 - payment scripts as shops write them (clients/pay.py: urllib, JSON or a
   form; clients/pay.php: PHP curl, JSON, a form or multipart) credit a user
