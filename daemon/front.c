@@ -233,14 +233,15 @@ front_done(void *arg)
 	free(fp);
 }
 
-/* Per client address, before anything else: a token is taken from the
- * address's bucket into IP (IPSZ bytes, "" when none was taken; the
- * connection may be gone when the request is answered) and given back
- * once the request's key turns out valid, so only requests that do not
- * authenticate count (a status cron from one address is limited by its
- * key's bucket alone).  0 when the bucket is empty. */
+/* Per client address, before anything else: whether the address's bucket
+ * has a token, with the address into IP (IPSZ bytes, "" when the limit is
+ * off; the connection may be gone when the request is answered).  Only
+ * requests that do not authenticate take one (front_ip_failed), so a status
+ * cron from one address is limited by its key's bucket alone, and good keys
+ * are not refused while many lookups are in flight (on PostgreSQL they
+ * park).  0 when the bucket is empty. */
 static int
-front_ip_take(struct front *f, struct evhttp_request *req, char *ip,
+front_ip_peek(struct front *f, struct evhttp_request *req, char *ip,
               size_t ipsz)
 {
 	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
@@ -254,10 +255,15 @@ front_ip_take(struct front *f, struct evhttp_request *req, char *ip,
 	if (addr == NULL)
 		return 1;
 	snprintf(ip, ipsz, "%s", addr);
-	if (ratelimit_take(f->per_ip, ip, clock_mono_ms()))
-		return 1;
-	ip[0] = '\0';
-	return 0;
+	return ratelimit_peek(f->per_ip, ip, clock_mono_ms());
+}
+
+/* The request from IP did not authenticate: it counts. */
+static void
+front_ip_failed(struct front *f, const char *ip)
+{
+	if (ip[0] != '\0')
+		ratelimit_take(f->per_ip, ip, clock_mono_ms());
 }
 
 size_t
@@ -281,7 +287,7 @@ front_request_run(void *a, void *b)
 	int ip_ok, done;
 
 	conns_request_arrived(f->conns, req);
-	ip_ok = front_ip_take(f, req, ip, sizeof(ip));
+	ip_ok = front_ip_peek(f, req, ip, sizeof(ip));
 	/* evhttp 2.1 has no hook between an incoming request's headers and
 	 * its body: it has read the body (by the first Content-Length, or
 	 * chunked) when this runs; the 400 closes the connection, so
@@ -291,6 +297,7 @@ front_request_run(void *a, void *b)
 		log_debug("front: refused framing: %s", why);
 		evhttp_add_header(evhttp_request_get_output_headers(req),
 		                  "Connection", "close");
+		front_ip_failed(f, ip);
 		front_send_error(f, req, 400, why);
 		return;
 	}
@@ -300,12 +307,14 @@ front_request_run(void *a, void *b)
 		return;
 	}
 	if (!front_path_ok(f, evhttp_uri_get_path(uri))) {
+		front_ip_failed(f, ip);
 		front_send_error(f, req, 404, "Not found");
 		return;
 	}
 	p = params_new();
 	if ((why = front_decode(req, p)) != NULL) {
 		log_debug("front: undecodable request: %s", why);
+		front_ip_failed(f, ip);
 		front_send_error(f, req, 200, why);
 		params_free(p);
 		return;
@@ -317,8 +326,8 @@ front_request_run(void *a, void *b)
 	fp->r = r;
 	fp->start_ms = start;
 	done = api_handle(f->api, p, r, &fp->action, front_done, fp);
-	if (r->key_ok && ip[0] != '\0')
-		ratelimit_give(f->per_ip, ip);
+	if (!r->key_ok)
+		front_ip_failed(f, ip);
 	if (done) {
 		log_debug("front: %s -> %d", api_action_name(fp->action),
 		          r->status);

@@ -121,17 +121,6 @@ ratelimit_peek(struct ratelimit *rl, const char *key, int64_t now_ms)
 	return b->credit >= rl->per_ms;
 }
 
-void
-ratelimit_give(struct ratelimit *rl, const char *key)
-{
-	struct bucket *b;
-	int64_t max = (int64_t)rl->burst * rl->per_ms;
-
-	if (rl->count == 0 || (b = strmap_get(rl->buckets, key)) == NULL)
-		return;
-	b->credit = b->credit > max - rl->per_ms ? max : b->credit + rl->per_ms;
-}
-
 int
 ratelimit_enabled(const struct ratelimit *rl)
 {

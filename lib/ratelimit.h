@@ -20,9 +20,6 @@ int ratelimit_take(struct ratelimit *rl, const char *key, int64_t now_ms);
 /* Whether a ratelimit_take of KEY at NOW_MS would be allowed; takes
  * nothing (for a limit on failures: peek first, take when one happens). */
 int ratelimit_peek(struct ratelimit *rl, const char *key, int64_t now_ms);
-/* Give back the token a ratelimit_take of KEY took (the request turned out
- * not to count); never beyond the burst.  A forgotten KEY is a no-op. */
-void ratelimit_give(struct ratelimit *rl, const char *key);
 /* 0 when the rate is unlimited (nothing to take). */
 int ratelimit_enabled(const struct ratelimit *rl);
 /* Buckets held (for tests and metrics). */

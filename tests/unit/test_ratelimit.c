@@ -72,28 +72,6 @@ test_sweep_bounds_memory(void **state)
 }
 
 static void
-test_give_back(void **state)
-{
-	/* 10/s, burst 3 */
-	struct ratelimit *rl = ratelimit_new(10, 1000, 3);
-
-	assert_int_equal(take_n(rl, "ip", 5, 0), 3);
-	/* a request that did not count returns its token */
-	ratelimit_give(rl, "ip");
-	assert_int_equal(take_n(rl, "ip", 5, 0), 1);
-	/* never beyond the burst */
-	for (int i = 0; i < 10; i++)
-		ratelimit_give(rl, "ip");
-	assert_int_equal(take_n(rl, "ip", 5, 0), 3);
-	/* an unknown key, or no limit at all: nothing happens */
-	ratelimit_give(rl, "other");
-	assert_int_equal(ratelimit_size(rl), 1);
-	ratelimit_set(rl, 0, 1000, 0);
-	ratelimit_give(rl, "ip");
-	ratelimit_free(rl);
-}
-
-static void
 test_peek(void **state)
 {
 	/* 1 a minute, burst 2: a limit on failures */
@@ -123,7 +101,6 @@ main(void)
 	    cmocka_unit_test(test_burst_and_refill),
 	    cmocka_unit_test(test_unlimited_and_slow_rates),
 	    cmocka_unit_test(test_sweep_bounds_memory),
-	    cmocka_unit_test(test_give_back),
 	    cmocka_unit_test(test_peek),
 	};
 
