@@ -12,6 +12,7 @@ Stdlib only.  Every process is started by PID and stopped by PID."""
 import http.client
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -179,12 +180,46 @@ def run_with_timeout(fn, seconds):
         raise result["error"]
 
 
+def _ephemeral_low():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+_PORTS_LOCK = threading.Lock()
+_PORTS_GIVEN = set()
+_PORTS_RNG = random.Random()  # the tests' own random sequences untouched
+
+
 def free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    """A loopback port for a server a test starts later.  Taken below the
+    kernel's ephemeral range, so that no outgoing connection's local port
+    (the tests' own clients, the daemon's upstream calls) can take it in
+    between (port 0 gave ephemeral ports: a daemon once found its admin
+    port taken), and never twice in this process (tests run in parallel)."""
+    low = _ephemeral_low()
+    with _PORTS_LOCK:
+        if low > 11000:
+            for _ in range(200):
+                port = _PORTS_RNG.randrange(10000, low - 1000)
+                if port in _PORTS_GIVEN:
+                    continue
+                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                finally:
+                    s.close()
+                _PORTS_GIVEN.add(port)
+                return port
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        return port
 
 
 def wait_port(port, proc, timeout=START_TIMEOUT, logpath=None):
