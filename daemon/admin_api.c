@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "admin_api.h"
+#include "admin_api_int.h"
 #include "admin_match.h"
 #include "auth.h"
 #include "catalog.h"
@@ -38,29 +39,6 @@
 #define ADMIN_PAGE_DEFAULT 100
 #define ADMIN_JSON_DEPTH 4
 
-struct admin_api {
-	struct conns *conns;
-	struct panel *panel;
-	struct orders *orders;
-	struct store *st;
-	struct ratelimit *auth_fail;
-};
-
-/* One request being answered. */
-struct admin_req {
-	struct admin_api *a;
-	struct evhttp_request *req;
-	const char *rest; /* the path after /adminapi/v2/ */
-	int64_t id;       /* users/{id}, orders/{id} */
-	json_t *body;     /* a JSON body's object, or NULL */
-	struct params *p; /* a form body's fields and the query's */
-	struct ops ops;
-	char key_name[STORE_NAME_MAX + 1]; /* the operator key's */
-	int decimals;
-	int status;    /* the reply's, once sent */
-	char msg[256]; /* its error message */
-};
-
 typedef void (*admin_fn)(struct admin_req *r);
 
 struct admin_route {
@@ -75,7 +53,7 @@ struct admin_route {
  */
 
 /* Send the envelope: STATUS 200 with DATA (taken), or STATUS with MSG. */
-static void
+void
 admin_send(struct admin_req *r, int status, const char *msg, json_t *data)
 {
 	struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
@@ -106,13 +84,13 @@ admin_send(struct admin_req *r, int status, const char *msg, json_t *data)
 	evhttp_send_reply(r->req, status, status == 200 ? "OK" : "Error", NULL);
 }
 
-static void
+void
 admin_fail(struct admin_req *r, int status, const char *msg)
 {
 	admin_send(r, status, msg, NULL);
 }
 
-static void
+void
 admin_ops_reply(struct admin_req *r, const struct ops_result *res, json_t *data)
 {
 	if (res->status == OPS_OK)
@@ -121,7 +99,7 @@ admin_ops_reply(struct admin_req *r, const struct ops_result *res, json_t *data)
 		admin_send(r, (int)res->status, res->msg, data);
 }
 
-static json_t *
+json_t *
 admin_money(money_t v, int decimals)
 {
 	char buf[MONEY_BUFSZ];
@@ -129,7 +107,7 @@ admin_money(money_t v, int decimals)
 	return json_string(money_format(v, decimals, buf));
 }
 
-static json_t *
+json_t *
 admin_time(int64_t t)
 {
 	char buf[32];
@@ -143,13 +121,13 @@ admin_time(int64_t t)
 	return json_string(buf);
 }
 
-static json_t *
+json_t *
 admin_text_or_null(const char *s)
 {
 	return s != NULL && *s != '\0' ? json_string(s) : json_null();
 }
 
-static json_t *
+json_t *
 admin_user(const struct customer *c, int decimals)
 {
 	return json_pack("{s:I,s:s,s:o,s:s,s:o}", "id", (json_int_t)c->id,
@@ -159,13 +137,13 @@ admin_user(const struct customer *c, int decimals)
 	                 admin_time(c->created_at));
 }
 
-static json_t *
+json_t *
 admin_int_or_null(int64_t v)
 {
 	return v >= 0 ? json_integer(v) : json_null();
 }
 
-static json_t *
+json_t *
 admin_order(const struct order *o, const char *user, int decimals)
 {
 	return json_pack(
@@ -181,7 +159,7 @@ admin_order(const struct order *o, const char *user, int decimals)
 	    "last_update", admin_time(o->updated_at));
 }
 
-static json_t *
+json_t *
 admin_ledger(const struct ledger_entry *e, int decimals)
 {
 	json_t *j = json_pack(
@@ -195,7 +173,7 @@ admin_ledger(const struct ledger_entry *e, int decimals)
 	return j;
 }
 
-static json_t *
+json_t *
 admin_payment(const struct ledger_entry *e, const char *user, int decimals)
 {
 	return json_pack(
@@ -207,7 +185,7 @@ admin_payment(const struct ledger_entry *e, const char *user, int decimals)
 }
 
 /* {"count": N, "list": LIST} */
-static json_t *
+json_t *
 admin_list(json_t *list)
 {
 	return json_pack("{s:I,s:o}", "count",
@@ -215,7 +193,7 @@ admin_list(json_t *list)
 }
 
 /* Send a page's LIST (taken), or 500 when reading it failed (N < 0). */
-static void
+void
 admin_send_page(struct admin_req *r, int64_t n, json_t *list)
 {
 	if (n < 0) {
@@ -232,7 +210,7 @@ admin_send_page(struct admin_req *r, int64_t n, json_t *list)
 /* Field NAME as text into *OUT: 1 present, 0 absent (or JSON null), -1 of
  * a wrong type (answered).  NUMBERS: a JSON number is read through its
  * shortest decimal text. */
-static int
+int
 admin_text(struct admin_req *r, const char *name, int numbers, const char **out)
 {
 	json_t *v = r->body != NULL ? json_object_get(r->body, name) : NULL;
@@ -274,7 +252,7 @@ wrong:
 }
 
 /* A required text field. */
-static int
+int
 admin_need(struct admin_req *r, const char *name, int numbers, const char **out)
 {
 	char msg[96];
@@ -288,7 +266,7 @@ admin_need(struct admin_req *r, const char *name, int numbers, const char **out)
 }
 
 /* Field NAME as a boolean: true/1/"1"/"true"/"yes". */
-static int
+int
 admin_bool(struct admin_req *r, const char *name, int *out)
 {
 	json_t *v = r->body != NULL ? json_object_get(r->body, name) : NULL;
@@ -308,7 +286,7 @@ admin_bool(struct admin_req *r, const char *name, int *out)
 }
 
 /* A non-negative integer field in [LO, HI], DFLT when absent. */
-static int
+int
 admin_int(struct admin_req *r, const char *name, int64_t lo, int64_t hi,
           int64_t dflt, int64_t *out)
 {
@@ -336,7 +314,7 @@ admin_int(struct admin_req *r, const char *name, int64_t lo, int64_t hi,
 	return 0;
 }
 
-static int
+int
 admin_page(struct admin_req *r, int64_t *limit, int64_t *offset)
 {
 	if (admin_int(r, "limit", 1, STORE_PAGE_MAX, ADMIN_PAGE_DEFAULT,
@@ -346,7 +324,7 @@ admin_page(struct admin_req *r, int64_t *limit, int64_t *offset)
 }
 
 /* An ID list field: a JSON array of integers, or a comma list. */
-static int
+int
 admin_ids(struct admin_req *r, const char *name, int64_t *ids, size_t max,
           size_t *n)
 {
@@ -378,729 +356,6 @@ bad:
 	snprintf(msg, sizeof(msg), "%s must be 1 to %zu order IDs", name, max);
 	admin_fail(r, 400, msg);
 	return -1;
-}
-
-/*
- * Users.
- */
-
-struct admin_rows {
-	json_t *list;
-	int decimals;
-};
-
-static int
-admin_user_row(const struct customer *c, void *arg)
-{
-	struct admin_rows *rows = arg;
-
-	json_array_append_new(rows->list, admin_user(c, rows->decimals));
-	return 0;
-}
-
-static void
-admin_users_list(struct admin_req *r)
-{
-	struct customer_page f = {0, NULL, -1, 0, 0};
-	struct admin_rows rows = {json_array(), r->decimals};
-	const char *status;
-
-	if (admin_text(r, "username", 0, &f.name) < 0 ||
-	    admin_text(r, "status", 0, &status) < 0 ||
-	    admin_page(r, &f.limit, &f.offset) != 0)
-		goto done;
-	if (status != NULL) {
-		if (strcmp(status, "active") == 0)
-			f.disabled = 0;
-		else if (strcmp(status, "disabled") == 0)
-			f.disabled = 1;
-		else {
-			admin_fail(r, 400, "status must be active or disabled");
-			goto done;
-		}
-	}
-	admin_send_page(
-	    r, store_customer_page(r->a->st, &f, admin_user_row, &rows),
-	    rows.list);
-	return;
-done:
-	json_decref(rows.list);
-}
-
-static void
-admin_users_get(struct admin_req *r)
-{
-	struct customer_page f = {r->id, NULL, -1, 1, 0};
-	struct admin_rows rows = {json_array(), r->decimals};
-
-	if (store_customer_page(r->a->st, &f, admin_user_row, &rows) < 0)
-		admin_fail(r, 500, "store error");
-	else if (json_array_size(rows.list) == 0)
-		admin_fail(r, 404, "no such user");
-	else {
-		admin_send(r, 200, NULL,
-		           json_incref(json_array_get(rows.list, 0)));
-	}
-	json_decref(rows.list);
-}
-
-/* users/add and users/rotate-key: the user and its new key. */
-static void
-admin_users_key(struct admin_req *r, int rotate)
-{
-	char key[AUTH_KEY_LEN + 1];
-	struct ops_result res;
-	struct customer c;
-	const char *name;
-
-	if (admin_need(r, "username", 0, &name) != 0)
-		return;
-	if (rotate)
-		ops_user_rotate_key(&r->ops, name, &c, key, &res);
-	else
-		ops_user_add(&r->ops, name, &c, key, &res);
-	admin_ops_reply(r, &res,
-	                res.status == OPS_OK
-	                    ? json_pack("{s:o,s:s}", "user",
-	                                admin_user(&c, r->decimals), "api_key",
-	                                key)
-	                    : NULL);
-}
-
-static void
-admin_users_add(struct admin_req *r)
-{
-	admin_users_key(r, 0);
-}
-
-static void
-admin_users_rotate(struct admin_req *r)
-{
-	admin_users_key(r, 1);
-}
-
-static void
-admin_users_disabled(struct admin_req *r, int disabled)
-{
-	struct ops_result res;
-	struct customer c;
-	const char *name;
-
-	if (admin_need(r, "username", 0, &name) != 0)
-		return;
-	ops_user_set_disabled(&r->ops, name, disabled, &c, &res);
-	admin_ops_reply(
-	    r, &res, res.status == OPS_OK ? admin_user(&c, r->decimals) : NULL);
-}
-
-static void
-admin_users_disable(struct admin_req *r)
-{
-	admin_users_disabled(r, 1);
-}
-
-static void
-admin_users_enable(struct admin_req *r)
-{
-	admin_users_disabled(r, 0);
-}
-
-/*
- * Payments.
- */
-
-static void
-admin_payments_do(struct admin_req *r, int deduct)
-{
-	struct ops_payment in = {NULL, NULL, deduct, NULL, NULL, NULL};
-	const char *header = evhttp_find_header(
-	    evhttp_request_get_input_headers(r->req), "Idempotency-Key");
-	struct ledger_entry e;
-	struct ops_result res;
-	struct customer c;
-	int dup, ignored;
-
-	if (admin_need(r, "username", 0, &in.user) != 0 ||
-	    admin_need(r, "amount", 1, &in.amount) != 0 ||
-	    admin_text(r, "method", 0, &in.method) < 0 ||
-	    admin_text(r, "memo", 0, &in.memo) < 0 ||
-	    admin_text(r, "external_id", 0, &in.external_id) < 0 ||
-	    admin_bool(r, "affiliate_commission", &ignored) != 0)
-		return;
-	if (header != NULL) {
-		if (in.external_id != NULL &&
-		    strcmp(in.external_id, header) != 0) {
-			admin_fail(r, 400,
-			           "the Idempotency-Key header and external_id "
-			           "differ");
-			return;
-		}
-		in.external_id = header;
-	}
-	if (ops_payment(&r->ops, &in, &e, &c, &dup, &res) != 0) {
-		admin_ops_reply(r, &res, NULL);
-		return;
-	}
-	admin_send(r, 200, NULL,
-	           json_pack("{s:I,s:o,s:b}", "payment_id", (json_int_t)e.id,
-	                     "user", admin_user(&c, r->decimals), "duplicate",
-	                     dup));
-}
-
-static void
-admin_payments_add(struct admin_req *r)
-{
-	admin_payments_do(r, 0);
-}
-
-static void
-admin_payments_deduct(struct admin_req *r)
-{
-	admin_payments_do(r, 1);
-}
-
-static int
-admin_payment_row(const struct ledger_entry *e, void *arg)
-{
-	struct admin_rows *rows = arg;
-
-	json_array_append_new(rows->list,
-	                      admin_payment(e, e->customer, rows->decimals));
-	return 0;
-}
-
-/* A "username"/"user" filter: the customer's ID, 0 when absent, -1 when
- * answered (unknown or bad). */
-static int64_t
-admin_user_filter(struct admin_req *r, const char *field)
-{
-	struct ops_result res;
-	struct customer c;
-	const char *name;
-	int n = admin_text(r, field, 0, &name);
-
-	if (n <= 0)
-		return n;
-	if (ops_user_get(&r->ops, name, &c, &res) != 0) {
-		admin_ops_reply(r, &res, NULL);
-		return -1;
-	}
-	return c.id;
-}
-
-static void
-admin_payments_list(struct admin_req *r)
-{
-	struct ledger_page f = {0, 0, 1, 0, 0};
-	struct admin_rows rows = {json_array(), r->decimals};
-
-	if ((f.customer_id = admin_user_filter(r, "username")) < 0 ||
-	    admin_page(r, &f.limit, &f.offset) != 0)
-		goto done;
-	admin_send_page(
-	    r, store_ledger_page(r->a->st, &f, admin_payment_row, &rows),
-	    rows.list);
-	return;
-done:
-	json_decref(rows.list);
-}
-
-/*
- * Orders.
- */
-
-static int
-admin_order_row(const struct order *o, const char *user, void *arg)
-{
-	struct admin_rows *rows = arg;
-
-	json_array_append_new(rows->list, admin_order(o, user, rows->decimals));
-	return 0;
-}
-
-static void
-admin_orders_list(struct admin_req *r)
-{
-	int64_t services[STORE_PAGE_IDS];
-	struct order_page f;
-	struct admin_rows rows = {json_array(), r->decimals};
-	const char *state, *sort, *svc;
-
-	memset(&f, 0, sizeof(f));
-	f.state = -1;
-	if ((f.customer_id = admin_user_filter(r, "user")) < 0 ||
-	    admin_text(r, "order_status", 0, &state) < 0 ||
-	    admin_text(r, "service_ids", 1, &svc) < 0 ||
-	    admin_text(r, "upstream", 0, &f.upstream) < 0 ||
-	    admin_text(r, "link", 0, &f.link) < 0 ||
-	    admin_text(r, "sort", 0, &sort) < 0 ||
-	    admin_int(r, "created_from", 0, INT64_C(1) << 40, 0,
-	              &f.created_from) != 0 ||
-	    admin_int(r, "created_to", 0, INT64_C(1) << 40, 0, &f.created_to) !=
-	        0 ||
-	    admin_int(r, "before_id", 0, INT64_MAX, 0, &f.before_id) != 0 ||
-	    admin_int(r, "after_id", 0, INT64_MAX, 0, &f.after_id) != 0 ||
-	    admin_page(r, &f.limit, &f.offset) != 0)
-		goto done;
-	if (state != NULL && (f.state = order_state_parse(state)) < 0) {
-		admin_fail(r, 400,
-		           "order_status must be one of queued, sending, "
-		           "active, completed, partial, canceled, "
-		           "refunded, rejected");
-		goto done;
-	}
-	if (svc != NULL) {
-		if (idlist_parse(svc, services, STORE_PAGE_IDS, &f.nservices) !=
-		    IDLIST_OK) {
-			admin_fail(r, 400,
-			           "service_ids must be 1 to 100 "
-			           "service IDs");
-			goto done;
-		}
-		f.services = services;
-	}
-	if (sort != NULL && strcmp(sort, "date-asc") != 0 &&
-	    strcmp(sort, "date-desc") != 0) {
-		admin_fail(r, 400, "sort must be date-desc or date-asc");
-		goto done;
-	}
-	f.ascending = sort != NULL && strcmp(sort, "date-asc") == 0;
-	admin_send_page(r,
-	                store_order_page(r->a->st, &f, admin_order_row, &rows),
-	                rows.list);
-	return;
-done:
-	json_decref(rows.list);
-}
-
-static int
-admin_ledger_row(const struct ledger_entry *e, void *arg)
-{
-	struct admin_rows *rows = arg;
-
-	json_array_append_new(rows->list, admin_ledger(e, rows->decimals));
-	return 0;
-}
-
-/* Order R->id with its fields, ledger entries and, with PROVIDER, its
- * upstream; NULL (answered) if none. */
-static json_t *
-admin_order_full(struct admin_req *r, int provider)
-{
-	struct ledger_page lf = {0, r->id, 0, STORE_PAGE_MAX, 0};
-	struct admin_rows rows = {json_array(), r->decimals};
-	struct order o;
-	char *fields = NULL;
-	json_t *j, *fj;
-	enum store_result sr = store_order_get(r->a->st, r->id, &o);
-	struct customer_page cf = {0, NULL, -1, 1, 0};
-	struct admin_rows users = {json_array(), r->decimals};
-	const char *user = "";
-
-	if (sr != STORE_OK) {
-		admin_fail(r, sr == STORE_NOTFOUND ? 404 : 500,
-		           sr == STORE_NOTFOUND ? "no such order"
-		                                : "store error");
-		json_decref(rows.list);
-		json_decref(users.list);
-		return NULL;
-	}
-	cf.id = o.customer_id;
-	if (store_customer_page(r->a->st, &cf, admin_user_row, &users) == 1)
-		user = json_string_value(
-		    json_object_get(json_array_get(users.list, 0), "username"));
-	j = admin_order(&o, user != NULL ? user : "", r->decimals);
-	json_decref(users.list);
-	if (store_order_fields(r->a->st, o.id, &fields) == STORE_OK &&
-	    (fj = json_loads(fields, 0, NULL)) != NULL)
-		json_object_set_new(j, "fields", fj);
-	free(fields);
-	store_ledger_page(r->a->st, &lf, admin_ledger_row, &rows);
-	json_object_set_new(j, "ledger", rows.list);
-	if (provider)
-		json_object_set_new(
-		    j, "provider",
-		    json_pack("{s:s,s:I,s:o,s:o,s:o}", "upstream", o.upstream,
-		              "service", (json_int_t)o.upstream_service,
-		              "order", admin_text_or_null(o.upstream_order),
-		              "status", admin_text_or_null(o.upstream_status),
-		              "cost",
-		              o.state >= ORDER_ACTIVE && o.upstream_order[0]
-		                  ? admin_money(o.cost, r->decimals)
-		                  : json_null()));
-	return j;
-}
-
-static void
-admin_orders_get(struct admin_req *r)
-{
-	const char *inc;
-	json_t *j;
-
-	if (admin_text(r, "include", 0, &inc) < 0)
-		return;
-	if ((j = admin_order_full(r, inc != NULL && strstr(inc, "provider") !=
-	                                                NULL)) != NULL)
-		admin_send(r, 200, NULL, j);
-}
-
-static void
-admin_orders_resolve(struct admin_req *r)
-{
-	struct ops_result res;
-	struct order o;
-	const char *up;
-	int refund;
-
-	if (admin_int(r, "id", 1, INT64_MAX, 0, &r->id) != 0 ||
-	    admin_text(r, "upstream_order", 1, &up) < 0 ||
-	    admin_bool(r, "refund", &refund) != 0)
-		return;
-	if (r->id == 0 || (up == NULL) == (refund == 0)) {
-		admin_fail(r, 400,
-		           "give id and either upstream_order or "
-		           "refund=true");
-		return;
-	}
-	if (ops_order_resolve(&r->ops, r->id, up, &o, &res) != 0) {
-		admin_ops_reply(r, &res, NULL);
-		return;
-	}
-	admin_send(r, 200, NULL, admin_order_full(r, 1));
-}
-
-/* A cancel waits on its upstreams: the request lives on here. */
-struct admin_cancel {
-	struct admin_req r;
-	char detail[STORE_AUDIT_MAX];
-};
-
-static void admin_req_free(struct admin_req *r);
-
-static void
-admin_cancel_done(void *arg, const struct orders_ids *res)
-{
-	struct admin_cancel *c = arg;
-	json_t *list = json_array();
-	struct ops_result or ;
-	size_t ok = 0;
-
-	for (size_t i = 0; i < res->n; i++) {
-		const struct orders_item *it = &res->items[i];
-		json_t *row = json_pack("{s:I}", "id", (json_int_t)it->id);
-		struct order o;
-
-		if (it->ok) {
-			int done = store_order_get(c->r.a->st, it->id, &o) ==
-			               STORE_OK &&
-			           order_state_final(o.state);
-
-			json_object_set_new(
-			    row, "result",
-			    json_string(done ? "canceled" : "requested"));
-			ok++;
-		} else {
-			json_object_set_new(row, "result",
-			                    json_string("error"));
-			json_object_set_new(
-			    row, "error",
-			    json_string(
-			        it->why == ORDERS_ERR_NOTFOUND ? "no such order"
-			        : it->why == ORDERS_ERR_TEXT && it->text != NULL
-			            ? it->text
-			            : "the cancel could not be done"));
-		}
-		json_array_append_new(list, row);
-	}
-	if (ok == res->n)
-		ops_fail(& or, OPS_OK, NULL);
-	else
-		ops_fail(& or, OPS_CONFLICT, "%zu of %zu not canceled",
-		         res->n - ok, res->n);
-	ops_audit(&c->r.ops, "orders/cancel", "", c->detail, & or);
-	admin_send(&c->r, 200, NULL, json_pack("{s:o}", "list", list));
-	admin_req_free(&c->r);
-	free(c);
-}
-
-static void
-admin_orders_cancel(struct admin_req *r)
-{
-	int64_t ids[ORDERS_MAX_IDS];
-	struct admin_cancel *c;
-	json_t *d, *a;
-	char *text;
-	size_t n;
-	int rc;
-
-	if (admin_ids(r, "ids", ids, ORDERS_MAX_IDS, &n) != 0)
-		return;
-	c = xcalloc(1, sizeof(*c));
-	c->r = *r;
-	a = json_array();
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(a, json_integer(ids[i]));
-	d = json_pack("{s:o}", "ids", a);
-	text = json_dumps(d, JSON_COMPACT);
-	snprintf(c->detail, sizeof(c->detail), "%s",
-	         text != NULL ? text : "{}");
-	free(text);
-	json_decref(d);
-	/* The request is the cancel's now: the caller must not free it. */
-	r->req = NULL;
-	rc = orders_cancel(c->r.a->orders, ORDERS_ANY_CUSTOMER, ids, n, 1,
-	                   admin_cancel_done, c);
-	if (rc < 0) {
-		struct ops_result or ;
-
-		ops_fail(& or, OPS_ERROR, "store error");
-		ops_audit(&c->r.ops, "orders/cancel", "", c->detail, & or);
-		admin_fail(&c->r, 500, "store error");
-		admin_req_free(&c->r);
-		free(c);
-	}
-}
-
-/*
- * Read-only views.
- */
-
-static void
-admin_services(struct admin_req *r)
-{
-	struct panel *p = r->a->panel;
-	struct catalog *cat = catalog_ref(p->cat);
-	const struct config *cfg = p->cfg;
-	json_t *list = json_array();
-
-	for (size_t i = 0; i < cat->n; i++) {
-		const struct catalog_service *s = &cat->v[i];
-		json_t *routes = json_array();
-
-		for (size_t k = 0; k < s->nroutes; k++) {
-			const struct catalog_route *rt = &s->routes[k];
-
-			json_array_append_new(
-			    routes,
-			    json_pack(
-			        "{s:s,s:I,s:o,s:o,s:o}", "upstream",
-			        cfg->upstreams[rt->upstream].name, "service",
-			        (json_int_t)rt->service, "cost",
-			        admin_money(rt->cost, r->decimals), "rate",
-			        admin_money(rt->rate, r->decimals), "margin",
-			        admin_money(rt->rate - rt->cost, r->decimals)));
-		}
-		json_array_append_new(
-		    list, json_pack("{s:I,s:s,s:s,s:s,s:o,s:I,s:I,s:o}", "id",
-		                    (json_int_t)s->id, "name", s->name, "type",
-		                    s->type, "category", s->category, "rate",
-		                    admin_money(s->rate, r->decimals), "min",
-		                    (json_int_t)s->min, "max",
-		                    (json_int_t)s->max, "routes", routes));
-	}
-	catalog_unref(cat);
-	admin_send(r, 200, NULL, admin_list(list));
-}
-
-/* services/match?upstreams=a,b&min_score=S (daemon/admin_match.c): the
- * request waits for the matcher's thread. */
-static void
-admin_services_matched(void *arg, json_t *data)
-{
-	struct admin_req *held = arg;
-
-	if (data == NULL)
-		admin_fail(held, 500, "the match failed");
-	else
-		admin_send(held, 200, NULL, data);
-	admin_req_free(held);
-	free(held);
-}
-
-/* Shutting down: the request went with its listener. */
-static void
-admin_services_drop(void *arg)
-{
-	admin_req_free(arg);
-	free(arg);
-}
-
-static void
-admin_services_match(struct admin_req *r)
-{
-	struct admin_req *held;
-	const char *ups, *score;
-	char msg[128];
-	int status;
-
-	if (admin_text(r, "upstreams", 0, &ups) < 0 ||
-	    admin_text(r, "min_score", 1, &score) < 0)
-		return;
-	held = xmalloc(sizeof(*held));
-	*held = *r;
-	if (admin_match_start(r->a->panel, ups, score, admin_services_matched,
-	                      held, &status, msg, sizeof(msg)) != 0) {
-		free(held);
-		admin_fail(r, status, msg);
-		return;
-	}
-	r->req = NULL; /* HELD answers it */
-}
-
-static void
-admin_upstreams(struct admin_req *r)
-{
-	struct panel *p = r->a->panel;
-	json_t *list = json_array();
-
-	for (size_t i = 0; i < p->nups; i++) {
-		const struct upstream_state *s = &p->ups[i].state;
-
-		json_array_append_new(
-		    list, json_pack("{s:s,s:s,s:o,s:s,s:I,s:o}", "name",
-		                    s->name, "circuit", s->circuit, "balance",
-		                    s->has_balance
-		                        ? admin_money(s->balance, r->decimals)
-		                        : json_null(),
-		                    "currency", s->currency, "services",
-		                    (json_int_t)s->services, "last_sync",
-		                    admin_time(s->synced_at)));
-	}
-	admin_send(r, 200, NULL, admin_list(list));
-}
-
-struct admin_report {
-	json_t *list;
-	int decimals;
-	money_t revenue, cost;
-};
-
-static int
-admin_report_row(const struct report_row *row, void *arg)
-{
-	struct admin_report *ar = arg;
-	money_t revenue = row->charged - row->refunded;
-
-	json_array_append_new(
-	    ar->list,
-	    json_pack("{s:s,s:I,s:I,s:o,s:o,s:o}", "upstream", row->upstream,
-	              "service_id", (json_int_t)row->service_id, "orders",
-	              (json_int_t)row->orders, "revenue",
-	              admin_money(revenue, ar->decimals), "cost",
-	              admin_money(row->cost, ar->decimals), "margin",
-	              admin_money(revenue - row->cost, ar->decimals)));
-	ar->revenue += revenue;
-	ar->cost += row->cost;
-	return 0;
-}
-
-static void
-admin_report(struct admin_req *r)
-{
-	struct admin_report ar = {json_array(), r->decimals, 0, 0};
-
-	if (store_report(r->a->st, admin_report_row, &ar) < 0) {
-		json_decref(ar.list);
-		admin_fail(r, 500, "store error");
-		return;
-	}
-	admin_send(r, 200, NULL,
-	           json_pack("{s:o,s:{s:o,s:o,s:o}}", "list", ar.list, "total",
-	                     "revenue", admin_money(ar.revenue, r->decimals),
-	                     "cost", admin_money(ar.cost, r->decimals),
-	                     "margin",
-	                     admin_money(ar.revenue - ar.cost, r->decimals)));
-}
-
-static void
-admin_violation(const char *what, void *arg)
-{
-	json_array_append_new(arg, json_string(what));
-}
-
-static void
-admin_check(struct admin_req *r)
-{
-	json_t *v = json_array();
-	int n = store_check(r->a->st, admin_violation, v);
-
-	if (n < 0) {
-		json_decref(v);
-		admin_fail(r, 500, "check could not run");
-		return;
-	}
-	admin_send(r, 200, NULL,
-	           json_pack("{s:b,s:o}", "ok", n == 0, "violations", v));
-}
-
-static int
-admin_audit_row(const struct audit_entry *e, void *arg)
-{
-	json_t *detail = json_loads(e->detail, 0, NULL);
-
-	json_array_append_new(
-	    arg,
-	    json_pack("{s:I,s:o,s:s,s:s,s:s,s:o,s:s}", "id", (json_int_t)e->id,
-	              "created", admin_time(e->created_at), "actor", e->actor,
-	              "action", e->action, "target", e->target, "detail",
-	              detail != NULL ? detail : json_string(e->detail),
-	              "result", e->result));
-	return 0;
-}
-
-static void
-admin_audit(struct admin_req *r)
-{
-	struct audit_page f = {NULL, 0, 0};
-	json_t *list = json_array();
-
-	if (admin_text(r, "actor", 0, &f.actor) < 0 ||
-	    admin_page(r, &f.limit, &f.offset) != 0) {
-		json_decref(list);
-		return;
-	}
-	admin_send_page(
-	    r, store_audit_page(r->a->st, &f, admin_audit_row, list), list);
-}
-
-/* Sync an upstream's services and balance now, as its timer would: the
- * reply says it started (or was already running); its end shows in
- * upstreams' last_sync. */
-static void
-admin_upstreams_sync(struct admin_req *r)
-{
-	struct panel *p = r->a->panel;
-	struct ops_result res;
-	const char *name;
-	int idx, running;
-
-	if (admin_need(r, "upstream", 0, &name) != 0)
-		return;
-	if ((idx = panel_upstream_index(p, name)) < 0) {
-		ops_fail(&res, OPS_NOTFOUND, "no such upstream");
-	} else if (p->eng == NULL) {
-		ops_fail(&res, OPS_CONFLICT, "the upstream client is stopped");
-	} else {
-		running = p->ups[idx].syncing;
-		panel_sync(p, (size_t)idx);
-		ops_fail(&res, OPS_OK, NULL);
-		ops_audit(&r->ops, "upstreams/sync", name, NULL, &res);
-		admin_send(r, 200, NULL,
-		           json_pack("{s:s,s:b}", "upstream", name,
-		                     "already_running", running != 0));
-		return;
-	}
-	ops_audit(&r->ops, "upstreams/sync", name, NULL, &res);
-	admin_ops_reply(r, &res, NULL);
-}
-
-/* The key's own name and access: the console hides what it may not do. */
-static void
-admin_me(struct admin_req *r)
-{
-	admin_send(r, 200, NULL,
-	           json_pack("{s:s,s:b}", "name", r->key_name, "read_only",
-	                     r->ops.read_only != 0));
 }
 
 static const struct admin_route admin_routes[] = {
@@ -1152,7 +407,7 @@ admin_match(const char *pattern, const char *rest, int64_t *id)
  * The request.
  */
 
-static void
+void
 admin_req_free(struct admin_req *r)
 {
 	json_decref(r->body);
