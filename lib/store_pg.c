@@ -259,48 +259,18 @@ store_pg_hash_equal(const PGresult *res, int row, int col, const uint8_t *h)
 static void
 pg_read_customer(const PGresult *res, int row, struct customer *c)
 {
-	memset(c, 0, sizeof(*c));
-	c->id = store_pg_int(res, row, 0, 0);
-	store_pg_text(res, row, 1, c->name, sizeof(c->name));
-	c->balance = store_pg_int(res, row, 2, 0);
-	c->disabled = (int)store_pg_int(res, row, 3, 0);
-	c->created_at = store_pg_int(res, row, 4, 0);
+	struct pg_row r = {res, row};
+
+	store_core_read_customer(&store_pg_driver, &r, c);
 }
 
+/* The core's reader over one row of RES. */
 void
 store_pg_read_order(const PGresult *res, int row, struct order *o)
 {
-	char state[16];
-	int st;
+	struct pg_row r = {res, row};
 
-	memset(o, 0, sizeof(*o));
-	o->id = store_pg_int(res, row, 0, 0);
-	o->customer_id = store_pg_int(res, row, 1, 0);
-	o->service_id = store_pg_int(res, row, 2, 0);
-	store_pg_text(res, row, 3, o->type, sizeof(o->type));
-	store_pg_text(res, row, 4, state, sizeof(state));
-	st = order_state_parse(state);
-	o->state = st < 0 ? ORDER_SENDING : (enum order_state)st;
-	o->quantity = store_pg_int(res, row, 5, 0);
-	o->runs = store_pg_int(res, row, 6, 0);
-	o->interval = store_pg_int(res, row, 7, 0);
-	o->rate = store_pg_int(res, row, 8, 0);
-	o->charge = store_pg_int(res, row, 9, 0);
-	store_pg_text(res, row, 10, o->upstream, sizeof(o->upstream));
-	o->upstream_service = store_pg_int(res, row, 11, 0);
-	o->route_idx = (int)store_pg_int(res, row, 12, 0);
-	store_pg_text(res, row, 13, o->upstream_order,
-	              sizeof(o->upstream_order));
-	o->cost = store_pg_int(res, row, 14, 0);
-	o->start_count = store_pg_int(res, row, 15, -1);
-	o->remains = store_pg_int(res, row, 16, -1);
-	store_pg_text(res, row, 17, o->upstream_status,
-	              sizeof(o->upstream_status));
-	o->created_at = store_pg_int(res, row, 18, 0);
-	o->updated_at = store_pg_int(res, row, 19, 0);
-	o->polled_at = store_pg_int(res, row, 20, 0);
-	o->refunded = store_pg_int(res, row, 21, 0);
-	o->upstream_quantity = store_pg_int(res, row, 22, 0);
+	store_core_read_order(&store_pg_driver, &r, o);
 }
 
 /*

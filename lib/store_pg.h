@@ -113,6 +113,12 @@ int64_t store_pg_write(struct store_pg *s, const char *what, const char *sql,
 enum store_result store_pg_transition(struct store_pg *s, const char *what,
                                       const char *sql, const struct pgargs *a);
 
+/* A row of a result: what the driver's column accessors read. */
+struct pg_row {
+	const PGresult *res;
+	int row;
+};
+
 /* store_pg_query.c: statements built at run time (store_query). */
 int64_t store_pg_query_rows(struct store *st, store_tx *tx,
                             const struct store_query *q, store_row_fn fn,

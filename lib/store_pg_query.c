@@ -57,12 +57,6 @@ pg_qargs_new(const struct store_query *q)
 	return a;
 }
 
-/* A row of a result: what the accessors read. */
-struct pg_row {
-	const PGresult *res;
-	int row;
-};
-
 struct pg_query_run {
 	const struct store_query *q;
 	store_row_fn fn;

@@ -279,55 +279,14 @@ store_sqlite_copy_text(sqlite3_stmt *q, int col, char *dst, size_t size)
 static void
 sqlite_read_customer(sqlite3_stmt *q, struct customer *c)
 {
-	c->id = sqlite3_column_int64(q, 0);
-	store_sqlite_copy_text(q, 1, c->name, sizeof(c->name));
-	c->balance = sqlite3_column_int64(q, 2);
-	c->disabled = sqlite3_column_int(q, 3);
-	c->created_at = sqlite3_column_int64(q, 4);
+	store_core_read_customer(&store_sqlite_driver, q, c);
 }
 
-static int64_t
-sqlite_col_int_or(sqlite3_stmt *q, int col, int64_t dflt)
-{
-	if (sqlite3_column_type(q, col) == SQLITE_NULL)
-		return dflt;
-	return sqlite3_column_int64(q, col);
-}
-
+/* The core's reader over Q's current row. */
 void
 store_sqlite_read_order(sqlite3_stmt *q, struct order *o)
 {
-	char state[16];
-	int st;
-
-	memset(o, 0, sizeof(*o));
-	o->id = sqlite3_column_int64(q, 0);
-	o->customer_id = sqlite3_column_int64(q, 1);
-	o->service_id = sqlite3_column_int64(q, 2);
-	store_sqlite_copy_text(q, 3, o->type, sizeof(o->type));
-	store_sqlite_copy_text(q, 4, state, sizeof(state));
-	st = order_state_parse(state);
-	o->state = st < 0 ? ORDER_SENDING : (enum order_state)st;
-	o->quantity = sqlite3_column_int64(q, 5);
-	o->runs = sqlite3_column_int64(q, 6);
-	o->interval = sqlite3_column_int64(q, 7);
-	o->rate = sqlite3_column_int64(q, 8);
-	o->charge = sqlite3_column_int64(q, 9);
-	store_sqlite_copy_text(q, 10, o->upstream, sizeof(o->upstream));
-	o->upstream_service = sqlite3_column_int64(q, 11);
-	o->route_idx = sqlite3_column_int(q, 12);
-	store_sqlite_copy_text(q, 13, o->upstream_order,
-	                       sizeof(o->upstream_order));
-	o->cost = sqlite_col_int_or(q, 14, 0);
-	o->start_count = sqlite_col_int_or(q, 15, -1);
-	o->remains = sqlite_col_int_or(q, 16, -1);
-	store_sqlite_copy_text(q, 17, o->upstream_status,
-	                       sizeof(o->upstream_status));
-	o->created_at = sqlite3_column_int64(q, 18);
-	o->updated_at = sqlite3_column_int64(q, 19);
-	o->polled_at = sqlite3_column_int64(q, 20);
-	o->refunded = sqlite3_column_int64(q, 21);
-	o->upstream_quantity = sqlite3_column_int64(q, 22);
+	store_core_read_order(&store_sqlite_driver, q, o);
 }
 
 char *
