@@ -482,9 +482,13 @@ def test_console_csp(env):
             "document.body.appendChild(s);"
             "const d = document.createElement('div'); d.innerHTML = '<img src=x onerror=\"window.pwned = 2\">';"
             "document.body.appendChild(d);")
-        time.sleep(0.5)
+        errs = []
+
+        def refused():
+            errs.extend(b.errors())
+            return any("Content Security Policy" in e["message"] for e in errs)
+        wait_for(refused, timeout=10, what="the CSP's refusal in the console log")
         assert b.d.execute_script("return window.pwned === undefined")
-        assert any("Content Security Policy" in e["message"] for e in b.errors())
 
 
 def test_console_read_only(env):
