@@ -136,6 +136,19 @@ def rows(r):
                     f"{fmt(a)} req/s, p99 {fmt(a99, ' ms', 2)} (nginx `return 200`, same {fmt(size)} bytes)",
                     "n/a" if ratio is None else f"{ratio:.3f} x", "p99 <= 50 ms",
                     "NO DATA" if p99 is None else ("PASS" if p99 <= 50 else "MISS")])
+
+    # Webhooks (bench_webhooks.py): no target in the issue.
+    p, n = num(r, "hooks.deliver_rps"), num(r, "hooks.deliver_n")
+    out.append([f"webhook deliveries/s to a loopback receiver (nginx `return 200`), {fmt(n)} events due",
+                fmt(p, "/s"), "-", "-", "-", "NO DATA" if p is None else "info"])
+    conns = int(num(r, "hooks.conns") or 64)
+    for key, label in (("balance", "balance req/s"), ("add", "add orders/s, durable")):
+        p, a = num(r, f"hooks.{key}_on"), num(r, f"hooks.{key}_off")
+        ratio = p / a if p is not None and a else None
+        out.append([f"{label} with webhooks on, every customer with an endpoint ({conns} connections)",
+                    fmt(p), f"{fmt(a)} (webhooks off, same run)",
+                    "n/a" if ratio is None else f"{ratio:.3f} x", "-",
+                    "NO DATA" if ratio is None else "info"])
     return out
 
 
@@ -211,6 +224,13 @@ def details(r):
                  f" {g('pagef_anchor_cpu_us')}; p50 {g('page_pmx_p50')} / {g('pagef_pmx_p50')} ms;"
                  f" wrk errors {g('page_pmx_errors')} / {g('pagef_pmx_errors')}")
         d.append(f"admin orders page, one connection, median/max ms of 20: {g('probe')}")
+    if "hooks.deliver_rps" in r:
+        g = lambda k: r.get(f"hooks.{k}", "n/a")
+        d.append(f"webhooks: server CPU per delivery {g('deliver_cpu_us')} us; per request (us), on vs off:"
+                 f" balance {g('balance_on_cpu_us')} vs {g('balance_off_cpu_us')}, add {g('add_on_cpu_us')}"
+                 f" vs {g('add_off_cpu_us')}; during the add run {g('add_events')}, the outbox empty"
+                 f" {g('drain_s')} s after it; wrk errors (on/off): balance {g('balance_on_errors')}/"
+                 f"{g('balance_off_errors')}, add {g('add_on_errors')}/{g('add_off_errors')}")
     return d
 
 
