@@ -505,7 +505,7 @@ def test_retries_error_hang_redirect(env):
                                       ("order.status", "Completed")])
         failed = len([r for r in reqs if r.status != 200])
         assert deliveries(pm, "ok") == len(expected)
-        assert deliveries(pm, "failed") >= failed - 1, (deliveries(pm, "failed"), failed)
+        assert deliveries(pm, "failed") == failed, (deliveries(pm, "failed"), failed)
         assert "check: ok" in pm.check()
 
 
@@ -565,6 +565,17 @@ def test_kill9_mid_delivery(env):
 BACKLOG = 100_000
 
 
+def rss_parts(pid):
+    """(RssAnon, RssFile) of PID in KiB."""
+    got = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            if k in ("RssAnon", "RssFile"):
+                got[k] = int(v.split()[0])
+    return got.get("RssAnon"), got.get("RssFile")
+
+
 def test_memory_bounded_with_100k_undelivered(env):
     """100,000 events waiting for a receiver that refuses connections: the
     daemon works through them with VmRSS under its idle figure + 64 MiB and
@@ -597,7 +608,7 @@ def test_memory_bounded_with_100k_undelivered(env):
 
         pm.start()
         assert outbox(pm) == (BACKLOG, 0), outbox(pm)
-        samples = []
+        samples, parts = [], []
         failed = deliveries(pm, "failed")
         for _ in range(8):
             # a sample after each further 500 failed tries (the daemon at work)
@@ -605,10 +616,11 @@ def test_memory_bounded_with_100k_undelivered(env):
                      what="500 more failed tries")
             failed = deliveries(pm, "failed")
             samples.append(vm_rss_kib(pm.proc.pid))
-        print(f"# idle {idle} KiB; with {BACKLOG} pending: {samples} KiB; {failed:.0f} failed tries",
-              flush=True)
-        assert max(samples) <= idle + 64 * 1024, (idle, samples)
-        assert samples[-1] <= samples[1] + 4 * 1024, f"RSS grows between samples: {samples}"
+            parts.append(rss_parts(pm.proc.pid))
+        print(f"# idle {idle} KiB; with {BACKLOG} pending: VmRSS {samples} KiB (RssAnon, RssFile: {parts});"
+              f" {failed:.0f} failed tries", flush=True)
+        assert max(samples) <= idle + 64 * 1024, (idle, samples, parts)
+        assert samples[-1] <= samples[1] + 4 * 1024, f"RSS grows between samples: {samples} {parts}"
         pending, dead = outbox(pm)
         assert pending == BACKLOG and dead == 0, (pending, dead)
 
@@ -669,14 +681,14 @@ def test_registration_refused(env):
         listed = admin_ok(pm.admin("GET", "webhooks", op, query={"user": "shop"}))["list"]
         assert sorted(w["url"] for w in listed) == ["https://93.184.216.34/h", "https://93.184.216.35/h"], listed
         assert all(w["pending"] == 0 and w["dead"] == 0 for w in listed), listed
-        assert all("secret" not in json.dumps(w) for w in listed), listed
+        assert s1 not in json.dumps(listed) and d["secret"] not in json.dumps(listed), listed
         assert set(hook_list(pm)) == {"https://93.184.216.34/h", "https://93.184.216.35/h"}
     # webhooks.enabled false: the CLI refuses to register
     with FakePanel(env, services=20) as fp, \
             Panelmux(env, config=hooks_config(enabled="false"), up_port=fp.port) as pm:
         pm.customer("shop", "10")
         p = pm.cli("webhook", "add", "shop", "https://93.184.216.34/h", check=False)
-        assert p.returncode == 1 and p.stdout == "" and re.search(r"enabled|disabled", p.stderr), p
+        assert p.returncode == 1 and p.stdout == "" and re.search(r"enabled|disabled|off", p.stderr), p
 
 
 # --- dead letters -----------------------------------------------------------------------------
@@ -707,7 +719,7 @@ def test_dead_letters_and_retry(env):
         eid = rx.wait(lambda rs: rs and rs[0].event_id, what="a first try")
         wait_for(lambda: outbox(pm) == (0, 1), timeout=15, what="the event dead")
         out = pm.cli("webhook", "dead").stdout
-        line = [l for l in out.splitlines() if re.search(rf"\b(evt_)?{eid[4:]}\b", l)]
+        line = [l for l in out.splitlines() if l.split()[:1] in ([eid], [eid[4:]])]
         assert len(line) == 1, out
         assert "order.accepted" in line[0], line
         tries = len([r for r in rx.requests() if r.event_id == eid])
