@@ -46,9 +46,10 @@ endif
 
 LIB_SRCS = $(wildcard lib/*.c)
 LIB_OBJS = $(LIB_SRCS:%.c=$(BUILD)/%.o)
-DAEMON_SRCS = $(filter-out daemon/panelmux.c,$(wildcard daemon/*.c))
+CLI_SRCS = daemon/panelmux.c $(wildcard daemon/cli_*.c)
+DAEMON_SRCS = $(filter-out $(CLI_SRCS),$(wildcard daemon/*.c))
 DAEMON_OBJS = $(DAEMON_SRCS:%.c=$(BUILD)/%.o)
-CLI_OBJS = $(BUILD)/daemon/panelmux.o
+CLI_OBJS = $(CLI_SRCS:%.c=$(BUILD)/%.o)
 FAKE_SRCS = $(wildcard tests/fakepanel/*.c)
 FAKE_OBJS = $(FAKE_SRCS:%.c=$(BUILD)/%.o)
 UNIT_SRCS = $(wildcard tests/unit/test_*.c)

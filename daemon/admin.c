@@ -33,6 +33,7 @@
 #include "panel.h"
 #include "store.h"
 #include "upstream.h"
+#include "webhook.h"
 #include "xmalloc.h"
 
 struct admin {
@@ -321,6 +322,47 @@ admin_usage(struct admin *a, struct buf *b)
 	free(au.v);
 }
 
+/* The outbox and the deliveries: the dead-letter alert and the
+ * dashboard's webhook panels read these. */
+static void
+admin_webhooks(struct admin *a, struct buf *b)
+{
+	int64_t pending, dead, oldest, now = clock_wall_ms() / 1000;
+	struct webhooks_stats ws = {0, 0, 0, 0};
+
+	if (a->src.hooks != NULL)
+		webhooks_stats(a->src.hooks, &ws);
+	admin_help(b, "panelmux_webhook_deliveries_total", "counter",
+	           "Webhook delivery tries by outcome since start (dead: the "
+	           "last try of an event past webhooks.max_age).");
+	buf_printf(b,
+	           "panelmux_webhook_deliveries_total{outcome=\"ok\"} %llu\n"
+	           "panelmux_webhook_deliveries_total{outcome=\"failed\"} "
+	           "%llu\n"
+	           "panelmux_webhook_deliveries_total{outcome=\"dead\"} "
+	           "%llu\n",
+	           (unsigned long long)ws.ok, (unsigned long long)ws.failed,
+	           (unsigned long long)ws.dead);
+	admin_help(b, "panelmux_webhook_inflight", "gauge",
+	           "Webhook deliveries in flight.");
+	buf_printf(b, "panelmux_webhook_inflight %llu\n",
+	           (unsigned long long)ws.inflight);
+	if (store_webhook_counts(a->src.st, &pending, &dead, &oldest) !=
+	    STORE_OK)
+		return;
+	admin_help(b, "panelmux_webhook_outbox_events", "gauge",
+	           "Webhook events in the outbox: pending (not yet "
+	           "acknowledged) and dead (given up, for the operator).");
+	buf_printf(b,
+	           "panelmux_webhook_outbox_events{state=\"pending\"} %lld\n"
+	           "panelmux_webhook_outbox_events{state=\"dead\"} %lld\n",
+	           (long long)pending, (long long)dead);
+	admin_help(b, "panelmux_webhook_oldest_pending_seconds", "gauge",
+	           "Age of the oldest pending webhook event (0 without one).");
+	buf_printf(b, "panelmux_webhook_oldest_pending_seconds %lld\n",
+	           (long long)(pending > 0 && oldest < now ? now - oldest : 0));
+}
+
 static void
 admin_money_state(struct admin *a, struct buf *b)
 {
@@ -347,6 +389,7 @@ admin_money_state(struct admin *a, struct buf *b)
 		           (long long)counts[ORDER_SENDING]);
 	}
 	admin_usage(a, b);
+	admin_webhooks(a, b);
 	if (store_ledger_totals(a->src.st, totals) == STORE_OK) {
 		admin_help(b, "panelmux_ledger_balance", "gauge",
 		           "Sum of ledger entries by kind, panel currency.");

@@ -15,6 +15,7 @@ struct admin_sources {
 	struct panel *panel;
 	struct orders *orders;
 	struct store *st;
+	struct webhooks *hooks; /* NULL: none */
 	const int *ready; /* non-zero while the API listener accepts */
 };
 

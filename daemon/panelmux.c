@@ -12,6 +12,7 @@
 
 #include "auth.h"
 #include "catalog.h"
+#include "cli.h"
 #include "config.h"
 #include "log.h"
 #include "match.h"
@@ -22,25 +23,11 @@
 #include "upstream.h"
 #include "xmalloc.h"
 
-struct cli {
-	struct config *cfg;
-	struct store *st;
-	struct ops ops; /* every write goes through it, as "cli" */
-};
-
-struct cli_cmd {
-	const char *group;
-	const char *name;
-	int min_args, max_args;
-	int (*fn)(struct cli *, int argc, char **argv);
-	const char *usage;
-};
-
 static void cli_usage(void) __attribute__((noreturn));
 
 /* Report an operation's outcome: the exit status (2 for bad input, as a
  * usage error; 1 for any other refusal). */
-static int
+int
 cli_ops(const struct ops_result *r)
 {
 	if (r->status == OPS_OK)
@@ -840,6 +827,14 @@ static const struct cli_cmd cli_cmds[] = {
      "admin key add NAME [--read-only] | admin key list | admin key revoke "
      "NAME"},
     {"audit", NULL, 0, 4, cli_audit, "audit [--limit N] [--actor A]"},
+    {"webhook", "add", 2, 6, cli_webhook_add,
+     "webhook add CUSTOMER URL [--events LIST] [--balance-below AMOUNT]"},
+    {"webhook", "list", 0, 1, cli_webhook_list, "webhook list [CUSTOMER]"},
+    {"webhook", "remove", 1, 1, cli_webhook_remove, "webhook remove ID"},
+    {"webhook", "rotate", 1, 3, cli_webhook_rotate,
+     "webhook rotate ID [--overlap DURATION]"},
+    {"webhook", "dead", 0, 2, cli_webhook_dead, "webhook dead [--limit N]"},
+    {"webhook", "retry", 1, 1, cli_webhook_retry, "webhook retry ID|--all"},
 };
 #define CLI_NCMDS (sizeof(cli_cmds) / sizeof(cli_cmds[0]))
 

@@ -26,6 +26,7 @@
 #include "upstream.h"
 #include "ratelimit.h"
 #include "store.h"
+#include "webhook.h"
 
 struct daemon_state {
 	struct event_base *base;
@@ -33,6 +34,7 @@ struct daemon_state {
 	struct store *st;
 	struct panel *panel;
 	struct orders *orders;
+	struct webhooks *hooks;
 	struct admin *admin;
 	struct ratelimit *per_key;
 	int ready;
@@ -192,6 +194,7 @@ daemon_on_hup(evutil_socket_t sig, short what, void *arg)
 	daemon_apply_limits(d);
 	panel_reload(d->panel, cfg);
 	orders_reload(d->orders);
+	webhooks_reload(d->hooks);
 	log_info("SIGHUP: configuration reloaded from %s", cfg->path);
 	config_unref(old);
 	notify_send("READY=1");
@@ -220,8 +223,10 @@ daemon_free(struct daemon_state *d)
 	 * reach the batchers and waiting requests), then queued asks, then
 	 * the upstreams, and the HTTP side last, so every waiting request
 	 * still has its connection to answer on. */
+	webhooks_stop(d->hooks);
 	orders_stop(d->orders);
 	panel_stop_engine(d->panel);
+	webhooks_free(d->hooks);
 	orders_free(d->orders);
 	admin_free(d->admin);
 	panel_free(d->panel);
@@ -321,6 +326,7 @@ main(int argc, char **argv)
 	d.api.cfg = d.cfg;
 	d.api.st = d.st;
 	d.orders = orders_new(d.panel);
+	d.hooks = webhooks_new(d.panel);
 	d.per_key = ratelimit_new(0, 1000, 0);
 	daemon_apply_limits(&d);
 	d.api.panel = d.panel;
@@ -329,8 +335,8 @@ main(int argc, char **argv)
 	if ((d.front = front_new(d.base, d.cfg, &d.api)) == NULL)
 		goto out;
 	if (d.cfg->listen_admin != NULL) {
-		struct admin_sources src = {d.front, d.panel, d.orders, d.st,
-		                            &d.ready};
+		struct admin_sources src = {d.front, d.panel, d.orders,
+		                            d.st,    d.hooks, &d.ready};
 
 		if ((d.admin = admin_new(d.base, d.cfg->listen_admin, &src)) ==
 		    NULL)

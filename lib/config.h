@@ -132,6 +132,17 @@ struct config {
 	/* log */
 	int log_level; /* enum log_level, default info */
 
+	/* webhooks (lib/webhook.h): events are written only when enabled */
+	struct cfg_webhooks {
+		int enabled;
+		int allow_private; /* http:// and private addresses too */
+		int max_connections;
+		int64_t timeout_ms;
+		int64_t retry_base_ms, retry_max_ms;
+		int64_t max_age_ms; /* then dead-lettered */
+		int64_t poll_ms;    /* the outbox scan when idle */
+	} webhooks;
+
 	struct cfg_currency *currencies;
 	size_t ncurrencies;
 	struct cfg_upstream *upstreams;

@@ -290,6 +290,53 @@ static const struct cfg_key cfg_log_keys[] = {
 };
 static const struct cfg_table cfg_log_table = {cfg_log_keys, NULL};
 
+#define WH(f) CF(webhooks.f)
+static const struct cfg_key cfg_webhooks_keys[] = {
+    {.name = "enabled", .type = CFG_BOOL, .off = WH(enabled), .def = "false"},
+    {.name = "allow_private",
+     .type = CFG_BOOL,
+     .off = WH(allow_private),
+     .def = "false"},
+    {.name = "max_connections",
+     .type = CFG_INT,
+     .off = WH(max_connections),
+     .min = 1,
+     .max = 256,
+     .def = "16"},
+    {.name = "timeout",
+     .type = CFG_DURATION,
+     .off = WH(timeout_ms),
+     .min = 100,
+     .max = 10 * MS_MINUTE,
+     .def = "10s"},
+    {.name = "retry_base",
+     .type = CFG_DURATION,
+     .off = WH(retry_base_ms),
+     .min = 10,
+     .max = MS_HOUR,
+     .def = "10s"},
+    {.name = "retry_max",
+     .type = CFG_DURATION,
+     .off = WH(retry_max_ms),
+     .min = 10,
+     .max = MS_DAY,
+     .def = "1h"},
+    {.name = "max_age",
+     .type = CFG_DURATION,
+     .off = WH(max_age_ms),
+     .min = MS_SECOND,
+     .max = 30 * MS_DAY,
+     .def = "24h"},
+    {.name = "poll_interval",
+     .type = CFG_DURATION,
+     .off = WH(poll_ms),
+     .min = 10,
+     .max = MS_MINUTE,
+     .def = "250ms"},
+    {.name = NULL},
+};
+static const struct cfg_table cfg_webhooks_table = {cfg_webhooks_keys, NULL};
+
 static const struct cfg_key cfg_top_keys[] = {
     {.name = "listen", .type = CFG_TABLE, .sub = &cfg_listen_table},
     {.name = "currency",
@@ -320,6 +367,7 @@ static const struct cfg_key cfg_top_keys[] = {
      .elsize = sizeof(struct cfg_service)},
     {.name = "orders", .type = CFG_TABLE, .sub = &cfg_orders_table},
     {.name = "log", .type = CFG_TABLE, .sub = &cfg_log_table},
+    {.name = "webhooks", .type = CFG_TABLE, .sub = &cfg_webhooks_table},
     {.name = NULL},
 };
 const struct cfg_table cfg_top_table = {cfg_top_keys, NULL};

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "money.h"
 #include "ops.h"
+#include "ops_int.h"
 #include "store.h"
 #include "xmalloc.h"
 
@@ -47,7 +48,7 @@ ops_fail(struct ops_result *r, enum ops_status status, const char *fmt, ...)
 	return status == OPS_OK ? 0 : -1;
 }
 
-static int
+int
 ops_ok(struct ops_result *r)
 {
 	return ops_fail(r, OPS_OK, NULL);
@@ -123,7 +124,7 @@ ops_entry(struct ops *o, const char *action, const char *target, json_t *detail,
 	         r->status == OPS_OK ? "ok" : r->msg);
 }
 
-static void
+void
 ops_record(struct ops *o, const char *action, const char *target,
            json_t *detail, const struct ops_result *r)
 {
@@ -147,7 +148,7 @@ ops_audit(struct ops *o, const char *action, const char *target,
 
 /* Refuse a write by a read-only key (recorded: a refused write is a
  * write that was tried). */
-static int
+int
 ops_writable(struct ops *o, const char *action, const char *target,
              struct ops_result *r)
 {

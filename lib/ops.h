@@ -92,6 +92,33 @@ int ops_key_add(struct ops *o, const char *name, int read_only,
                 char key[AUTH_KEY_LEN + 1], struct ops_result *r);
 int ops_key_revoke(struct ops *o, const char *name, struct ops_result *r);
 
+/* Customers' webhooks (lib/webhook.h).  The URL is checked by
+ * netaddr_check_url, which resolves its host: a caller on the event loop
+ * checks it on a thread of its own first and passes the outcome
+ * (URL_CHECKED, and URL_REFUSED the reason or NULL). */
+struct ops_webhook_new {
+	const char *user;
+	const char *url;
+	const char *events;        /* comma list, NULL: the default set */
+	const char *balance_below; /* decimal text, NULL: no threshold */
+	int url_checked;
+	const char *url_refused;
+};
+/* SECRET receives the endpoint's secret, shown once; *OUT the endpoint. */
+int ops_webhook_add(struct ops *o, const struct ops_webhook_new *in,
+                    struct webhook_endpoint *out,
+                    char secret[STORE_SECRET_MAX + 1], struct ops_result *r);
+int ops_webhook_remove(struct ops *o, int64_t id, struct ops_result *r);
+/* A new secret into SECRET; the old one signs too for OVERLAP (a duration,
+ * NULL: 24h). */
+int ops_webhook_rotate(struct ops *o, int64_t id, const char *overlap,
+                       char secret[STORE_SECRET_MAX + 1], struct ops_result *r);
+/* Dead letter ID (0: all) pending again; *N how many. */
+int ops_webhook_retry(struct ops *o, int64_t id, int64_t *n,
+                      struct ops_result *r);
+/* LIST ("order.status,refill.status", "all") as WEBHOOK_EV_* bits. */
+int ops_webhook_events(const char *list, unsigned *out, struct ops_result *r);
+
 /* Record a write done elsewhere (the order engine's cancels, the CLI's syncs):
  * ACTION on TARGET with DETAIL (JSON text, NULL: {}) and R's outcome. */
 void ops_audit(struct ops *o, const char *action, const char *target,

@@ -12,6 +12,7 @@
 #include "orders.h"
 #include "orders_int.h"
 #include "panel.h"
+#include "reply.h"
 #include "store.h"
 #include "strmap.h"
 
@@ -188,7 +189,7 @@ orders_settle_decide(const struct order *ord,
 	}
 	out->what = ORDERS_SETTLE_FINAL;
 	out->final_state = final;
-	if (store_refund_for(decimals, (enum order_state)final, ord->charge,
+	if (store_refund_for(decimals, (enum order_state) final, ord->charge,
 	                     ord->upstream_quantity, out->remains,
 	                     &out->refund) != 0)
 		out->refund = -1;
@@ -229,10 +230,9 @@ orders_apply_status(struct orders *o, const struct config *cfg, size_t upi,
 	u.remains = sd.remains;
 	u.cost = -1;
 	if (st->has_charge &&
-	    config_currency_value(cfg,
-	                          cu->currency != NULL ? cu->currency
-	                                               : cfg->currency,
-	                          &factor) == 0 &&
+	    config_currency_value(
+	        cfg, cu->currency != NULL ? cu->currency : cfg->currency,
+	        &factor) == 0 &&
 	    money_mul(st->charge, factor, MONEY_ROUND_UP, &u.cost) != 0)
 		u.cost = -1;
 	u.final_state = sd.final_state;
@@ -254,6 +254,16 @@ orders_apply_status(struct orders *o, const struct config *cfg, size_t upi,
 		          "yet",
 		          (long long)local);
 		u.status = NULL;
+	}
+	if (u.final_state < 0 && u.status != NULL) {
+		/* An order.status event when what the customer sees moves
+		 * (Pending -> In progress); a settlement always makes one. */
+		struct order after = ord;
+
+		snprintf(after.upstream_status, sizeof(after.upstream_status),
+		         "%s", u.status);
+		u.notify = strcmp(reply_status_shown(&ord),
+		                  reply_status_shown(&after)) != 0;
 	}
 	r = store_order_status(o->p->st, local, &u);
 	if (r == STORE_OK && u.final_state >= 0) {
@@ -350,4 +360,3 @@ orders_poll_cb(evutil_socket_t fd, short what, void *arg)
 {
 	fiber_spawn(orders_poll_run, arg, NULL);
 }
-

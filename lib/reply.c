@@ -176,6 +176,23 @@ reply_order(struct reply_ctx *rc, struct buf *b, const struct order *ord)
 	buf_add(b, out, (size_t)(p - out));
 }
 
+const char *
+reply_status_shown(const struct order *ord)
+{
+	struct reply_ctx rc = {"", 0, "", NULL};
+
+	return reply_status_word(&rc, ord);
+}
+
+void
+reply_order_object(struct buf *b, const char *currency, int decimals,
+                   const struct order *ord)
+{
+	struct reply_ctx rc = {currency, decimals, "", NULL};
+
+	reply_order(&rc, b, ord);
+}
+
 /* Item IT's error object, NOTFOUND its "no such ID". */
 static void
 reply_item_error(struct buf *b, const struct orders_item *it,

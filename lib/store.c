@@ -82,10 +82,16 @@ store_token_valid(const char *s, size_t max)
 struct store *
 store_open(const struct config *cfg)
 {
+	struct store *st;
+
 	if (cfg->store_postgres != NULL)
-		return store_pg_open(cfg->store_postgres, cfg->money_decimals,
-		                     STORE_PG_POOL);
-	return store_sqlite_open(cfg->store_sqlite, cfg->money_decimals);
+		st = store_pg_open(cfg->store_postgres, cfg->money_decimals,
+		                   STORE_PG_POOL);
+	else
+		st = store_sqlite_open(cfg->store_sqlite, cfg->money_decimals);
+	if (st != NULL)
+		st->events = cfg->webhooks.enabled;
+	return st;
 }
 
 void
@@ -358,6 +364,10 @@ enum store_result
 store_refill_update(struct store *st, int64_t id, const char *state,
                     const char *upstream_refill, const char *status)
 {
+	/* With events on, the status and its event in one transaction. */
+	if (st->events)
+		return store_core_refill_update(st, id, state, upstream_refill,
+		                                status);
 	return st->ops->refill_update(st, id, state, upstream_refill, status);
 }
 

@@ -175,6 +175,8 @@ struct order_update {
 	money_t cost;        /* what the upstream charged, panel currency;
 	                      * -1 unknown */
 	int final_state;     /* ORDER_COMPLETED.. to settle, or -1 (open) */
+	int notify;          /* what the customer sees changed: an order.status
+	                      * event (a settlement always makes one) */
 };
 
 /* Filters for order_list; zero/NULL/-1 fields do not filter. */
@@ -323,6 +325,7 @@ struct store {
 	int decimals;                   /* money.decimals of its amounts */
 	int async;  /* calls may park the calling fiber (see above) */
 	int shared; /* several instances may use the data: claims mark rows */
+	int events; /* write webhook events (webhooks.enabled) */
 };
 
 typedef int (*store_customer_cb)(const struct customer *, void *arg);
@@ -681,5 +684,103 @@ enum store_result store_audit_add(struct store *st,
                                   const struct audit_entry *e);
 int64_t store_audit_page(struct store *st, const struct audit_page *f,
                          store_audit_cb cb, void *arg);
+
+/*
+ * Customers' webhooks (lib/webhook.h) and their outbox.  An event is one
+ * row per endpoint that wants it, written in the transaction of the change
+ * it reports (store.events), carrying what the customer sees of the order
+ * then; deliveries claim due rows, and acknowledge, retry or dead-letter
+ * them.
+ */
+#define WEBHOOK_EV_ACCEPTED 0x1u /* order.accepted */
+#define WEBHOOK_EV_STATUS 0x2u   /* order.status */
+#define WEBHOOK_EV_REFILL 0x4u   /* refill.status */
+#define WEBHOOK_EV_BALANCE 0x8u  /* balance.low */
+#define WEBHOOK_EV_ALL 0xfu
+#define STORE_URL_MAX 1024
+#define STORE_SECRET_MAX 80
+
+struct webhook_endpoint {
+	int64_t id;
+	int64_t customer_id;
+	char customer[STORE_NAME_MAX + 1]; /* lists only */
+	char url[STORE_URL_MAX + 1];
+	unsigned events; /* WEBHOOK_EV_* bits */
+	char secret[STORE_SECRET_MAX + 1];
+	char old_secret[STORE_SECRET_MAX + 1]; /* "" none */
+	int64_t old_until;                     /* unix s the old one signs to */
+	money_t balance_below;                 /* -1: no threshold */
+	int64_t created_at;
+	int64_t pending, dead; /* lists only: its events */
+};
+
+struct webhook_event {
+	int64_t id;
+	int64_t endpoint_id;
+	int64_t customer_id;
+	unsigned type; /* one WEBHOOK_EV_* bit */
+	/* order.*: the order as it was (id, state, upstream_status, charge,
+	 * refunded, start_count, remains, upstream_quantity); refill.status:
+	 * REFILL_ID and STATUS of refill ID, of order ORDER.ID. */
+	struct order order;
+	int64_t refill_id;
+	char status[32];
+	money_t balance, threshold; /* balance.low */
+	int64_t created_at;         /* unix s */
+	int64_t attempts;           /* tries started, this one included */
+	char last_error[160];
+	/* Claims only: where it goes and how it is signed. */
+	char url[STORE_URL_MAX + 1];
+	char secret[STORE_SECRET_MAX + 1];
+	char old_secret[STORE_SECRET_MAX + 1];
+	int64_t old_until;
+};
+
+typedef int (*store_webhook_cb)(const struct webhook_endpoint *, void *arg);
+typedef int (*store_event_cb)(const struct webhook_event *, void *arg);
+
+/* Register E (its customer_id, url, events, secret, balance_below):
+ * STORE_OK with *ID, STORE_NOTFOUND without such a customer. */
+enum store_result store_webhook_add(struct store *st,
+                                    const struct webhook_endpoint *e,
+                                    int64_t *id);
+enum store_result store_webhook_get(struct store *st, int64_t id,
+                                    struct webhook_endpoint *out);
+/* The endpoint and every event of it go. */
+enum store_result store_webhook_remove(struct store *st, int64_t id);
+/* SECRET signs from now on, the current one too until OLD_UNTIL. */
+enum store_result store_webhook_rotate(struct store *st, int64_t id,
+                                       const char *secret, int64_t old_until);
+/* Endpoints (of CUSTOMER_ID, or all with 0) by id: their count, or -1. */
+int64_t store_webhook_list(struct store *st, int64_t customer_id,
+                           store_webhook_cb cb, void *arg);
+/* Claim up to LIMIT (1..100) due events, oldest due first, each the
+ * earliest pending one of its order to its endpoint: their next_at
+ * becomes NOW_MS + LEASE_MS and attempts grows by one in the same
+ * transaction (PostgreSQL: rows another instance holds are skipped), so
+ * an event in flight is claimed again only once its lease ran out.  CB
+ * sees each.  The count, or -1. */
+int64_t store_webhook_claim(struct store *st, int64_t now_ms, int64_t lease_ms,
+                            int64_t limit, store_event_cb cb, void *arg);
+/* Event ID was acknowledged: it goes. */
+enum store_result store_webhook_delivered(struct store *st, int64_t id);
+/* Event ID's try failed with WHY: tried again at NEXT_MS, or with DEAD
+ * dead-lettered. */
+enum store_result store_webhook_failed(struct store *st, int64_t id,
+                                       int64_t next_ms, const char *why,
+                                       int dead);
+/* Dead letters, newest first (LIMIT 1..STORE_PAGE_MAX). */
+int64_t store_webhook_dead(struct store *st, int64_t limit, store_event_cb cb,
+                           void *arg);
+/* Dead letter ID (0: every one) pending again, due at NOW_MS: the count. */
+int64_t store_webhook_retry(struct store *st, int64_t id, int64_t now_ms);
+/* Outbox gauges: pending and dead events, and the oldest pending event's
+ * creation (unix s, 0 none). */
+enum store_result store_webhook_counts(struct store *st, int64_t *pending,
+                                       int64_t *dead, int64_t *oldest);
+
+/* Event type names ("order.accepted", ...) and back (0 if unknown). */
+const char *webhook_event_name(unsigned type);
+unsigned webhook_event_parse(const char *name);
 
 #endif

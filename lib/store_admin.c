@@ -281,8 +281,8 @@ store_page_admin_key(const struct store_driver *d, store_row *row, void *arg)
 	return ((store_admin_key_cb)p->cb)(&k, p->arg);
 }
 
-static int64_t
-store_run_query(struct store *st, store_tx *tx, const struct store_query *q,
+int64_t
+store_query_run(struct store *st, store_tx *tx, const struct store_query *q,
                 store_row_fn fn, void *arg)
 {
 	if (q->overflow)
@@ -318,7 +318,7 @@ store_payment_by_ref(struct store *st, store_tx *tx, const char *ref,
 	store_query_sql(&q, "SELECT " LEDGER_COLS LEDGER_FROM
 	                    " WHERE l.external_id = ");
 	store_query_text(&q, ref);
-	if (store_run_query(st, tx, &q, store_page_ledger, &pg) < 0)
+	if (store_query_run(st, tx, &q, store_page_ledger, &pg) < 0)
 		return STORE_ERROR;
 	return pg.found ? STORE_OK : STORE_NOTFOUND;
 }
@@ -394,6 +394,10 @@ store_pay_body(store_tx *tx, void *arg)
 		if (q.overflow || d->exec(tx, &q, NULL) != 1)
 			return STORE_ERROR;
 	}
+	if (p->amount < 0 && y->st->events &&
+	    store_core_event_balance(y->st, tx, p->customer_id, -p->amount) !=
+	        0)
+		return STORE_ERROR;
 	memset(y->out, 0, sizeof(*y->out));
 	y->out->id = id;
 	y->out->customer_id = p->customer_id;
@@ -463,7 +467,7 @@ store_customer_page(struct store *st, const struct customer_page *f,
 	}
 	store_query_sql(&q, " ORDER BY id");
 	store_query_page(&q, f->limit, f->offset);
-	return store_run_query(st, NULL, &q, store_page_customer, &pg);
+	return store_query_run(st, NULL, &q, store_page_customer, &pg);
 }
 
 int64_t
@@ -532,7 +536,7 @@ store_order_page(struct store *st, const struct order_page *f,
 	store_query_sql(&q, f->ascending ? " ORDER BY o.id"
 	                                 : " ORDER BY o.id DESC");
 	store_query_page(&q, f->limit, f->offset);
-	return store_run_query(st, NULL, &q, store_page_order, &pg);
+	return store_query_run(st, NULL, &q, store_page_order, &pg);
 }
 
 int64_t
@@ -558,7 +562,7 @@ store_ledger_page(struct store *st, const struct ledger_page *f,
 		store_query_sql(&q, " AND l.order_id IS NULL");
 	store_query_sql(&q, " ORDER BY l.id DESC");
 	store_query_page(&q, f->limit, f->offset);
-	return store_run_query(st, NULL, &q, store_page_ledger, &pg);
+	return store_query_run(st, NULL, &q, store_page_ledger, &pg);
 }
 
 /*
@@ -588,8 +592,8 @@ store_write_run_body(store_tx *tx, void *arg)
 	return STORE_OK;
 }
 
-static enum store_result
-store_write(struct store *st, const struct store_query *q, int64_t *rows)
+enum store_result
+store_query_write(struct store *st, const struct store_query *q, int64_t *rows)
 {
 	struct store_write_run w = {st, q, 0};
 	enum store_result r;
@@ -619,7 +623,7 @@ store_admin_key_add(struct store *st, const char *name, const uint8_t *key_hash,
 	store_query_sql(&q, ", ");
 	store_query_int(&q, (int64_t)time(NULL));
 	store_query_sql(&q, ")");
-	return store_write(st, &q, NULL);
+	return store_query_write(st, &q, NULL);
 }
 
 enum store_result
@@ -633,7 +637,7 @@ store_admin_key_by_hash(struct store *st, const uint8_t *key_hash,
 	store_query_sql(&q, "SELECT " ADMIN_KEY_COLS " FROM admin_keys"
 	                    " WHERE revoked_at = 0 AND key_hash = ");
 	store_query_hash(&q, key_hash);
-	if (store_run_query(st, NULL, &q, store_page_admin_key, &pg) < 0)
+	if (store_query_run(st, NULL, &q, store_page_admin_key, &pg) < 0)
 		return STORE_ERROR;
 	return pg.found ? STORE_OK : STORE_NOTFOUND;
 }
@@ -650,7 +654,7 @@ store_admin_key_revoke(struct store *st, const char *name)
 	store_query_int(&q, (int64_t)time(NULL));
 	store_query_sql(&q, " WHERE revoked_at = 0 AND name = ");
 	store_query_text(&q, name);
-	r = store_write(st, &q, &rows);
+	r = store_query_write(st, &q, &rows);
 	if (r == STORE_OK && rows == 0)
 		return STORE_NOTFOUND;
 	return r;
@@ -665,7 +669,7 @@ store_admin_key_list(struct store *st, store_admin_key_cb cb, void *arg)
 	store_query_init(&q, st->drv->dollar);
 	store_query_sql(&q, "SELECT " ADMIN_KEY_COLS " FROM admin_keys"
 	                    " ORDER BY id");
-	return store_run_query(st, NULL, &q, store_page_admin_key, &pg);
+	return store_query_run(st, NULL, &q, store_page_admin_key, &pg);
 }
 
 enum store_result
@@ -674,7 +678,7 @@ store_audit_add(struct store *st, const struct audit_entry *e)
 	struct store_query q;
 
 	store_audit_query(&q, st->drv->dollar, e);
-	return store_write(st, &q, NULL);
+	return store_query_write(st, &q, NULL);
 }
 
 /* The INSERT of audit entry E. */
@@ -715,7 +719,7 @@ store_audit_page(struct store *st, const struct audit_page *f,
 	}
 	store_query_sql(&q, " ORDER BY id DESC");
 	store_query_page(&q, f->limit, f->offset);
-	return store_run_query(st, NULL, &q, store_page_audit, &pg);
+	return store_query_run(st, NULL, &q, store_page_audit, &pg);
 }
 
 /*
@@ -756,5 +760,5 @@ store_upstream_usage(struct store *st, store_usage_cb cb, void *arg)
 	                " MIN(CASE WHEN state = 'active' THEN polled_at END),"
 	                " SUM(COALESCE(cost, 0))"
 	                " FROM orders GROUP BY upstream ORDER BY upstream");
-	return store_run_query(st, NULL, &q, store_page_usage, &su);
+	return store_query_run(st, NULL, &q, store_page_usage, &su);
 }

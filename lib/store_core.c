@@ -58,9 +58,10 @@ store_core_from(enum store_move move, const char **from1, const char **from2)
 }
 
 enum store_result
-store_core_create_one(const struct store_driver *d, store_tx *tx,
-                      const struct order_new *o, int64_t *id)
+store_core_create_one(struct store *st, store_tx *tx, const struct order_new *o,
+                      int64_t *id)
 {
+	const struct store_driver *d = st->drv;
 	enum store_result r;
 	int64_t oid;
 
@@ -91,6 +92,9 @@ store_core_create_one(const struct store_driver *d, store_tx *tx,
 		return STORE_ERROR;
 	if (d->ledger_insert(tx, o->customer_id, LEDGER_CHARGE, -o->charge, oid,
 	                     NULL) != 0)
+		return STORE_ERROR;
+	if (st->events &&
+	    store_core_event_balance(st, tx, o->customer_id, o->charge) != 0)
 		return STORE_ERROR;
 	*id = oid;
 	return STORE_OK;
@@ -127,6 +131,7 @@ store_core_settle(const struct store_driver *d, store_tx *tx, int decimals,
 }
 
 struct store_core_post {
+	struct store *st;
 	const struct store_driver *d;
 	int64_t customer_id;
 	enum ledger_kind kind;
@@ -156,6 +161,10 @@ store_core_post_body(store_tx *tx, void *arg)
 	if (p->d->ledger_insert(tx, p->customer_id, p->kind, p->amount, 0,
 	                        p->note) != 0)
 		return STORE_ERROR;
+	if (p->amount < 0 && p->st->events &&
+	    store_core_event_balance(p->st, tx, p->customer_id, -p->amount) !=
+	        0)
+		return STORE_ERROR;
 	return STORE_OK;
 }
 
@@ -164,8 +173,8 @@ store_core_ledger_post(struct store *st, int64_t customer_id,
                        enum ledger_kind kind, money_t amount, const char *note,
                        money_t *new_balance)
 {
-	struct store_core_post p = {st->drv, customer_id, kind,
-	                            amount,  note,        0};
+	struct store_core_post p = {st,   st->drv, customer_id, kind, amount,
+	                            note, 0};
 	enum store_result r;
 
 	if (amount == 0 || (kind == LEDGER_DEPOSIT && amount < 0) ||
@@ -194,8 +203,13 @@ store_core_reject_body(store_tx *tx, void *arg)
 
 	if ((r = d->order_read(tx, j->id, &o)) != STORE_OK)
 		return r;
-	return store_core_settle(d, tx, j->st->decimals, &o, j->move,
-	                         ORDER_REJECTED, j->why);
+	if ((r = store_core_settle(d, tx, j->st->decimals, &o, j->move,
+	                           ORDER_REJECTED, j->why)) != STORE_OK)
+		return r;
+	if (j->st->events &&
+	    store_core_event_order(j->st, tx, j->id, WEBHOOK_EV_STATUS) != 0)
+		return STORE_ERROR;
+	return STORE_OK;
 }
 
 enum store_result
@@ -223,13 +237,20 @@ store_core_status_body(store_tx *tx, void *arg)
 
 	if ((r = d->order_observe(tx, p->id, u)) != STORE_OK)
 		return r; /* not active: final already, or never sent */
-	if (u->final_state < ORDER_COMPLETED)
-		return STORE_OK;
-	/* The update holds the row: this read is what settles. */
-	if ((r = d->order_read(tx, p->id, &o)) != STORE_OK)
-		return r;
-	return store_core_settle(d, tx, p->st->decimals, &o, STORE_MOVE_SETTLE,
-	                         (enum order_state)u->final_state, u->status);
+	if (u->final_state >= ORDER_COMPLETED) {
+		/* The update holds the row: this read is what settles. */
+		if ((r = d->order_read(tx, p->id, &o)) != STORE_OK)
+			return r;
+		if ((r = store_core_settle(d, tx, p->st->decimals, &o,
+		                           STORE_MOVE_SETTLE,
+		                           (enum order_state)u->final_state,
+		                           u->status)) != STORE_OK)
+			return r;
+	}
+	if (p->st->events && (u->notify || u->final_state >= ORDER_COMPLETED) &&
+	    store_core_event_order(p->st, tx, p->id, WEBHOOK_EV_STATUS) != 0)
+		return STORE_ERROR;
+	return STORE_OK;
 }
 
 enum store_result

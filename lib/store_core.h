@@ -180,9 +180,8 @@ struct store_driver {
 /* One order inside TX (create_many's step): STORE_ERROR means the
  * transaction must be rolled back; every other result wrote nothing but
  * the order. */
-enum store_result store_core_create_one(const struct store_driver *d,
-                                        store_tx *tx, const struct order_new *o,
-                                        int64_t *id);
+enum store_result store_core_create_one(struct store *st, store_tx *tx,
+                                        const struct order_new *o, int64_t *id);
 
 /* The rules behind store.h's calls of the same names. */
 enum store_result store_core_ledger_post(struct store *st, int64_t customer_id,
@@ -202,6 +201,39 @@ void store_query_sql(struct store_query *q, const char *sql);
 void store_query_int(struct store_query *q, int64_t v);
 void store_query_text(struct store_query *q, const char *s); /* NULL: NULL */
 void store_query_hash(struct store_query *q, const uint8_t *h);
+
+/* Run Q (a SELECT) inside TX, or alone with TX NULL: the rows, or -1
+ * (an overflowed Q is never run). */
+int64_t store_query_run(struct store *st, store_tx *tx,
+                        const struct store_query *q, store_row_fn fn,
+                        void *arg);
+/* Q (a write) in a transaction of its own: STORE_OK (*ROWS, NULL ok, the
+ * rows it changed), STORE_EXISTS (a unique constraint), STORE_ERROR. */
+enum store_result store_query_write(struct store *st,
+                                    const struct store_query *q, int64_t *rows);
+
+/*
+ * Webhook events (store_webhooks.c), written inside the transaction of the
+ * change they report when the store's events are on (store.events): one
+ * row per endpoint of the customer that wants the event, none otherwise.
+ * Each returns 0, or -1 (the transaction must roll back).
+ */
+/* Order ID as it now is, as event TYPE (WEBHOOK_EV_ACCEPTED or
+ * WEBHOOK_EV_STATUS). */
+int store_core_event_order(struct store *st, store_tx *tx, int64_t id,
+                           unsigned type);
+/* Refill ID's status as it now is. */
+int store_core_event_refill(struct store *st, store_tx *tx, int64_t id);
+/* CUSTOMER_ID's balance, just lowered by DEBITED (> 0), if it crossed an
+ * endpoint's threshold. */
+int store_core_event_balance(struct store *st, store_tx *tx,
+                             int64_t customer_id, money_t debited);
+
+/* store_refill_update with its refill.status event. */
+enum store_result store_core_refill_update(struct store *st, int64_t id,
+                                           const char *state,
+                                           const char *upstream_refill,
+                                           const char *status);
 
 /* An order row of ORDER_COLS from column 0, through D's accessors. */
 void store_core_read_order(const struct store_driver *d, store_row *row,

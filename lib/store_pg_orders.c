@@ -162,9 +162,8 @@ pg_create_body(struct pgtx *t, void *arg)
 	if (pg_lock_customers(t, c->v, c->n) != 0)
 		return STORE_ERROR;
 	for (i = 0; i < c->n; i++)
-		if ((c->res[i] = store_core_create_one(&store_pg_driver, t,
-		                                       &c->v[i], &c->ids[i])) ==
-		    STORE_ERROR)
+		if ((c->res[i] = store_core_create_one(
+		         &t->s->base, t, &c->v[i], &c->ids[i])) == STORE_ERROR)
 			return STORE_ERROR;
 	return STORE_OK;
 }
@@ -350,6 +349,10 @@ pg_active_one(struct pgtx *t, struct pg_active *v, size_t i)
 		return STORE_EXISTS;
 	}
 	if (n < 0)
+		return STORE_ERROR;
+	if (n == 1 && t->s->base.events &&
+	    store_core_event_order(&t->s->base, t, v->ids[i],
+	                           WEBHOOK_EV_ACCEPTED) != 0)
 		return STORE_ERROR;
 	if (v->savepoints &&
 	    store_pg_simple(t, "RELEASE SAVEPOINT active_one") != 0)

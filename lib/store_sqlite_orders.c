@@ -151,15 +151,19 @@ store_sqlite_orders_group(struct store *st, const struct order_new *v, size_t n,
 	if (store_sqlite_begin(s) != 0)
 		goto alone;
 	for (i = 0; i < n; i++)
-		if ((res[i] = store_core_create_one(&store_sqlite_driver, s,
-		                                    &v[i], &ids[i])) ==
+		if ((res[i] = store_core_create_one(st, s, &v[i], &ids[i])) ==
 		    STORE_ERROR)
 			goto fail;
-	for (i = 0; i < nact; i++)
+	for (i = 0; i < nact; i++) {
 		if ((act_res[i] =
 		         sqlite_active_one(s, act_ids[i], upstream_orders[i],
 		                           costs[i])) == STORE_ERROR)
 			goto fail;
+		if (act_res[i] == STORE_OK && st->events &&
+		    store_core_event_order(st, s, act_ids[i],
+		                           WEBHOOK_EV_ACCEPTED) != 0)
+			goto fail;
+	}
 	if (store_sqlite_commit(s) != 0)
 		goto fail;
 	return STORE_OK;

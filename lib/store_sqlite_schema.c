@@ -178,6 +178,54 @@ static const char *const sqlite_migrations[] = {
     " detail TEXT NOT NULL,"
     " result TEXT NOT NULL"
     ") STRICT;",
+    /* 5: customers' webhooks and their outbox (store_webhooks.c).  An
+     * event is a row per endpoint, written in the transaction of the
+     * change it reports, with the order's v2 status fields as they were
+     * then; due rows are scanned by next_at, and one order's rows to one
+     * endpoint go out one at a time, by id. */
+    "CREATE TABLE webhooks ("
+    " id INTEGER PRIMARY KEY,"
+    " customer_id INTEGER NOT NULL REFERENCES customers(id),"
+    " url TEXT NOT NULL,"
+    " events INTEGER NOT NULL,"
+    " secret TEXT NOT NULL,"
+    " old_secret TEXT,"
+    " old_until INTEGER NOT NULL DEFAULT 0,"
+    " balance_below INTEGER,"
+    " created_at INTEGER NOT NULL"
+    ") STRICT;"
+    "CREATE INDEX webhooks_customer ON webhooks(customer_id);"
+    "CREATE TABLE webhook_events ("
+    /* never reused: the ID is the event's, and acknowledged rows go */
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " endpoint_id INTEGER NOT NULL,"
+    " customer_id INTEGER NOT NULL,"
+    " type TEXT NOT NULL,"
+    " order_id INTEGER NOT NULL DEFAULT 0,"
+    " refill_id INTEGER NOT NULL DEFAULT 0,"
+    " state TEXT,"
+    " status TEXT,"
+    " charge INTEGER NOT NULL DEFAULT 0,"
+    " refunded INTEGER NOT NULL DEFAULT 0,"
+    " start_count INTEGER,"
+    " remains INTEGER,"
+    " upstream_quantity INTEGER NOT NULL DEFAULT 0,"
+    " balance INTEGER NOT NULL DEFAULT 0,"
+    " threshold INTEGER NOT NULL DEFAULT 0,"
+    " created_at INTEGER NOT NULL,"
+    " delivery TEXT NOT NULL DEFAULT 'pending' CHECK (delivery IN"
+    "  ('pending', 'delivered', 'dead')),"
+    " attempts INTEGER NOT NULL DEFAULT 0,"
+    " next_at INTEGER NOT NULL,"
+    " last_error TEXT,"
+    " done_at INTEGER NOT NULL DEFAULT 0"
+    ") STRICT;"
+    "CREATE INDEX webhook_events_due ON webhook_events(next_at, id)"
+    " WHERE delivery = 'pending';"
+    "CREATE INDEX webhook_events_chain ON webhook_events(endpoint_id,"
+    " order_id, id) WHERE delivery = 'pending';"
+    "CREATE INDEX webhook_events_dead ON webhook_events(id)"
+    " WHERE delivery = 'dead';",
 };
 #define SQLITE_SCHEMA_VERSION                                                  \
 	((int)(sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0])))

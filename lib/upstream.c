@@ -19,6 +19,7 @@
 #include "config.h"
 #include "fiber.h"
 #include "log.h"
+#include "netaddr.h"
 #include "upstream.h"
 #include "xmalloc.h"
 
@@ -46,6 +47,8 @@ struct upstream {
 	struct up_engine *eng;
 	char *name, *url, *key;
 	int http_ok; /* plain http allowed (loopback) */
+	int sender;  /* posts to URLs of its own (upstream_post): no breaker */
+	int public_only; /* a sender: connect to public addresses only */
 	int64_t timeout_ms;
 	int max_conn;
 	int inflight;
@@ -74,6 +77,8 @@ struct up_call {
 	struct curl_slist *headers;
 	char *action;
 	char *body;
+	size_t body_len;
+	char *url; /* upstream_post: its own URL */
 	int flags;
 	enum up_action act;
 	int probe; /* the breaker's own balance call */
@@ -191,6 +196,16 @@ up_write_fn(char *ptr, size_t size, size_t nmemb, void *arg)
 	struct up_call *c = arg;
 	size_t n = size * nmemb;
 
+	if (c->up->sender) {
+		/* Only the status matters: the reply's head is kept, the
+		 * rest read and dropped (the call's timeout bounds it). */
+		if (c->reply.len < c->max_reply)
+			buf_add(&c->reply, ptr,
+			        n < c->max_reply - c->reply.len
+			            ? n
+			            : c->max_reply - c->reply.len);
+		return n;
+	}
 	if (c->reply.len + n > c->max_reply ||
 	    buf_add(&c->reply, ptr, n) != 0) {
 		c->too_big = 1;
@@ -214,6 +229,7 @@ up_call_free(struct up_call *c)
 	buf_free(&c->reply);
 	free(c->action);
 	free(c->body);
+	free(c->url);
 	free(c);
 }
 
@@ -320,8 +336,8 @@ up_finish(struct up_call *c)
 			          (long long)u->cooldown_ms);
 			evtimer_add(u->probe_timer, &tv);
 		}
-	} else if (c->res.transport != UP_NOT_SENT ||
-	           u->circuit == UP_CIRCUIT_CLOSED) {
+	} else if (!u->sender && (c->res.transport != UP_NOT_SENT ||
+	                          u->circuit == UP_CIRCUIT_CLOSED)) {
 		/* Calls refused by an open circuit do not count again. */
 		up_breaker_note(u, ok);
 	}
@@ -435,6 +451,24 @@ up_check_done(struct up_engine *eng)
 	}
 }
 
+/* CURLOPT_OPENSOCKETFUNCTION of a sender that may reach public addresses
+ * only: the address libcurl is about to connect to, after every
+ * resolution (a name that resolves to a private address now is refused
+ * now, whatever it resolved to when it was registered). */
+static curl_socket_t
+up_open_public(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	struct up_call *c = arg;
+
+	if (purpose != CURLSOCKTYPE_IPCXN || netaddr_private(&a->addr)) {
+		snprintf(c->errbuf, sizeof(c->errbuf),
+		         "refused: a private, loopback or link-local "
+		         "address");
+		return CURL_SOCKET_BAD;
+	}
+	return socket(a->family, a->socktype, a->protocol);
+}
+
 static int
 up_setup_easy(struct up_call *c)
 {
@@ -443,19 +477,27 @@ up_setup_easy(struct up_call *c)
 
 	if ((e = c->easy = curl_easy_init()) == NULL)
 		return -1;
-	c->headers = curl_slist_append(NULL, "Expect:");
-	c->headers = curl_slist_append(
-	    c->headers, "Content-Type: application/x-www-form-urlencoded");
+	if (c->headers == NULL) {
+		c->headers = curl_slist_append(NULL, "Expect:");
+		c->headers = curl_slist_append(
+		    c->headers,
+		    "Content-Type: application/x-www-form-urlencoded");
+	}
 	if (c->headers == NULL)
 		return -1;
-	if (curl_easy_setopt(e, CURLOPT_URL, u->url) != CURLE_OK ||
+	if (curl_easy_setopt(e, CURLOPT_URL,
+	                     c->url != NULL ? c->url : u->url) != CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR,
 	                     u->http_ok ? "http,https" : "https") != CURLE_OK)
 		return -1;
+	if (u->public_only) {
+		curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, up_open_public);
+		curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, c);
+	}
 	curl_easy_setopt(e, CURLOPT_PRIVATE, c);
 	curl_easy_setopt(e, CURLOPT_POSTFIELDS, c->body);
 	curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
-	                 (curl_off_t)strlen(c->body));
+	                 (curl_off_t)c->body_len);
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->headers);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, up_write_fn);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, c);
@@ -534,18 +576,17 @@ up_call_new(struct upstream *u, const char *action, const char *fields,
 	/* The leading '&' of the first field is not wanted. */
 	if (c->body[0] == '&')
 		memmove(c->body, c->body + 1, strlen(c->body));
+	c->body_len = strlen(c->body);
 	c->started_ms = clock_mono_ms();
 	u->stats.calls++;
 	u->eng->pending++;
 	return c;
 }
 
-void
-upstream_call(struct upstream *u, const char *action, const char *fields,
-              int flags, up_cb cb, void *arg)
+/* Start C, or queue it behind U's connection cap. */
+static void
+up_submit(struct upstream *u, struct up_call *c)
 {
-	struct up_call *c = up_call_new(u, action, fields, flags, cb, arg);
-
 	if (u->eng->freeing) {
 		/* Ended by up_engine_free once the current wave is done. */
 		c->res.transport = UP_NOT_SENT;
@@ -563,6 +604,43 @@ upstream_call(struct upstream *u, const char *action, const char *fields,
 		return;
 	}
 	up_start(c);
+}
+
+void
+upstream_call(struct upstream *u, const char *action, const char *fields,
+              int flags, up_cb cb, void *arg)
+{
+	up_submit(u, up_call_new(u, action, fields, flags, cb, arg));
+}
+
+void
+upstream_post(struct upstream *u, const char *url, const char *const *headers,
+              size_t nheaders, const char *body, size_t len, size_t max_reply,
+              up_cb cb, void *arg)
+{
+	struct up_call *c = xcalloc(1, sizeof(*c));
+
+	c->up = u;
+	c->action = xstrdup("post");
+	c->act = UP_ACT_OTHER;
+	c->cb = cb;
+	c->arg = arg;
+	c->max_reply = max_reply;
+	buf_init(&c->reply, max_reply + 1);
+	c->url = xstrdup(url);
+	c->body = xmalloc(len + 1);
+	memcpy(c->body, body, len);
+	c->body[len] = '\0';
+	c->body_len = len;
+	c->headers = curl_slist_append(NULL, "Expect:");
+	for (size_t i = 0; i < nheaders && c->headers != NULL; i++)
+		c->headers = curl_slist_append(c->headers, headers[i]);
+	if (c->headers == NULL)
+		fatalx("upstream: out of memory for headers");
+	c->started_ms = clock_mono_ms();
+	u->stats.calls++;
+	u->eng->pending++;
+	up_submit(u, c);
 }
 
 static void
@@ -643,6 +721,40 @@ upstream_update(struct upstream *u, const struct cfg_upstream *cfg)
 	u->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : 15000;
 	u->max_conn = cfg->max_connections > 0 ? cfg->max_connections : 8;
 	up_drain_queue(u);
+}
+
+void
+upstream_sender_update(struct upstream *u, int max_conn, int64_t timeout_ms,
+                       int allow_private)
+{
+	u->http_ok = allow_private;
+	u->public_only = !allow_private;
+	u->timeout_ms = timeout_ms;
+	u->max_conn = max_conn;
+	up_drain_queue(u);
+}
+
+struct upstream *
+upstream_new_sender(struct up_engine *eng, const char *name, int max_conn,
+                    int64_t timeout_ms, int allow_private)
+{
+	struct upstream *u = xcalloc(1, sizeof(*u));
+
+	u->eng = eng;
+	TAILQ_INIT(&u->queue);
+	TAILQ_INIT(&u->active);
+	TAILQ_INIT(&u->deferred);
+	u->circuit = UP_CIRCUIT_CLOSED;
+	u->sender = 1;
+	u->probe_timer = evtimer_new(eng->base, up_probe_cb, u);
+	if (u->probe_timer == NULL)
+		fatalx("upstream: out of memory for a timer");
+	u->name = xstrdup(name);
+	u->url = xstrdup("");
+	u->key = xstrdup("");
+	upstream_sender_update(u, max_conn, timeout_ms, allow_private);
+	TAILQ_INSERT_TAIL(&eng->upstreams, u, entry);
+	return u;
 }
 
 struct upstream *

@@ -79,6 +79,25 @@ const char *upstream_name(const struct upstream *u);
 void upstream_call(struct upstream *u, const char *action, const char *fields,
                    int flags, up_cb cb, void *arg);
 
+/* A sender: an upstream with no panel behind it, that posts to URLs of
+ * its own (webhook deliveries) under its own connection cap and timeout,
+ * with no breaker.  Unless ALLOW_PRIVATE it speaks https only and connects
+ * to public addresses only (checked on the address each connection is
+ * about to use: lib/netaddr.h). */
+struct upstream *upstream_new_sender(struct up_engine *eng, const char *name,
+                                     int max_conn, int64_t timeout_ms,
+                                     int allow_private);
+void upstream_sender_update(struct upstream *u, int max_conn,
+                            int64_t timeout_ms, int allow_private);
+/* POST BODY (LEN bytes) to URL through sender U, with HEADERS (NHEADERS
+ * "Name: value" lines); redirects are not followed.  The reply's first
+ * MAX_REPLY bytes are kept, the rest read and dropped.  CB as for
+ * upstream_call. */
+void upstream_post(struct upstream *u, const char *url,
+                   const char *const *headers, size_t nheaders,
+                   const char *body, size_t len, size_t max_reply, up_cb cb,
+                   void *arg);
+
 /* Append "&NAME=VALUE" (form-encoded) to B. 0 or -1 (B's maximum). */
 int upstream_form_add(struct buf *b, const char *name, const char *value);
 

@@ -269,6 +269,8 @@ test_migrate_upstream_quantity(void **state)
 	                 "ALTER TABLE ledger DROP COLUMN method;"
 	                 "ALTER TABLE ledger DROP COLUMN external_id;"
 	                 "ALTER TABLE ledger DROP COLUMN actor;"
+	                 /* and version 5 */
+	                 "DROP TABLE webhook_events; DROP TABLE webhooks;"
 	                 "PRAGMA user_version = 2;",
 	                 NULL, NULL, &err);
 	if (rc != SQLITE_OK)

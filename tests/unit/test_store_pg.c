@@ -511,11 +511,13 @@ test_status_settles_once(void **state)
 	struct fixture *f = *state;
 	int64_t cid = add_customer(f->st, "liam", "5");
 	int64_t id = create_active(f->st, cid, "1", "U-1");
-	struct order_update progress = {"In progress", 10, 500, -1, -1};
+	struct order_update progress = {"In progress", 10, 500, -1, -1, 0};
 	struct order_update partial = {"Partial", -1, 157, M("0.4"),
-	                               ORDER_PARTIAL};
-	struct order_update cancel = {"Canceled", -1, -1, -1, ORDER_CANCELED};
-	struct order_update nofinal = {"Partial", -1, -1, -1, ORDER_PARTIAL};
+	                               ORDER_PARTIAL, 0};
+	struct order_update cancel = {"Canceled", -1, -1, -1, ORDER_CANCELED,
+	                              0};
+	struct order_update nofinal = {"Partial", -1, -1, -1, ORDER_PARTIAL,
+	                               0};
 	pid_t pids[4];
 	money_t totals[4];
 	struct order o;
@@ -678,11 +680,11 @@ test_open(void **state)
 	store_close(st);
 	c = raw_connect(f->conninfo);
 	assert_int_equal(raw_int(c, "SELECT COUNT(*) FROM schema_version"), 1);
-	assert_int_equal(raw_int(c, "SELECT version FROM schema_version"), 3);
+	assert_int_equal(raw_int(c, "SELECT version FROM schema_version"), 4);
 	/* a schema from a newer panelmux is refused */
 	raw_exec(c, "UPDATE schema_version SET version = 99");
 	assert_null(store_pg_open(f->conninfo, 5, 2));
-	raw_exec(c, "UPDATE schema_version SET version = 3");
+	raw_exec(c, "UPDATE schema_version SET version = 4");
 	PQfinish(c);
 
 	/* instances starting together on an empty database migrate once */

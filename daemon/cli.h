@@ -1,0 +1,35 @@
+/* cli.h - what the operator CLI's files (panelmux.c, cli_*.c) share. */
+#ifndef PANELMUX_CLI_H
+#define PANELMUX_CLI_H
+
+#include "config.h"
+#include "ops.h"
+#include "store.h"
+
+struct cli {
+	struct config *cfg;
+	struct store *st;
+	struct ops ops; /* every write goes through it, as "cli" */
+};
+
+struct cli_cmd {
+	const char *group;
+	const char *name;
+	int min_args, max_args;
+	int (*fn)(struct cli *, int argc, char **argv);
+	const char *usage;
+};
+
+/* Report an operation's outcome on stderr: the exit status (2 for bad
+ * input, as a usage error; 1 for any other refusal). */
+int cli_ops(const struct ops_result *r);
+
+/* cli_webhook.c */
+int cli_webhook_add(struct cli *c, int argc, char **argv);
+int cli_webhook_list(struct cli *c, int argc, char **argv);
+int cli_webhook_remove(struct cli *c, int argc, char **argv);
+int cli_webhook_rotate(struct cli *c, int argc, char **argv);
+int cli_webhook_dead(struct cli *c, int argc, char **argv);
+int cli_webhook_retry(struct cli *c, int argc, char **argv);
+
+#endif
