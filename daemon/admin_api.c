@@ -380,6 +380,12 @@ static const struct admin_route admin_routes[] = {
     {"report", 0, 0, admin_report},
     {"check", 0, 0, admin_check},
     {"audit", 0, 0, admin_audit},
+    {"webhooks", 0, 0, admin_webhooks_list},
+    {"webhooks/add", 1, 1, admin_webhooks_add},
+    {"webhooks/remove", 1, 1, admin_webhooks_remove},
+    {"webhooks/rotate", 1, 1, admin_webhooks_rotate},
+    {"webhooks/dead", 0, 0, admin_webhooks_dead},
+    {"webhooks/retry", 1, 1, admin_webhooks_retry},
 };
 #define ADMIN_NROUTES (sizeof(admin_routes) / sizeof(admin_routes[0]))
 
@@ -602,6 +608,7 @@ admin_api_free(struct admin_api *a)
 	if (a == NULL)
 		return;
 	admin_match_stop(admin_services_drop);
+	admin_webhooks_stop();
 	ratelimit_free(a->auth_fail);
 	free(a);
 }

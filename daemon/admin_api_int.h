@@ -1,7 +1,8 @@
 /* admin_api_int.h - what the admin API's files share (admin_api.c: the
  * request, its input and replies, routing and keys; admin_users.c: users
  * and payments; admin_orders.c: orders; admin_views.c: the read-only
- * views, sync and match).  Private to them. */
+ * views, sync and match; admin_webhooks.c: customers' webhooks).
+ * Private to them. */
 #ifndef PANELMUX_ADMIN_API_INT_H
 #define PANELMUX_ADMIN_API_INT_H
 
@@ -101,6 +102,14 @@ void admin_users_get(struct admin_req *r);
 void admin_users_list(struct admin_req *r);
 void admin_users_rotate(struct admin_req *r);
 
+/* Webhooks (admin_webhooks.c). */
+void admin_webhooks_add(struct admin_req *r);
+void admin_webhooks_dead(struct admin_req *r);
+void admin_webhooks_list(struct admin_req *r);
+void admin_webhooks_remove(struct admin_req *r);
+void admin_webhooks_retry(struct admin_req *r);
+void admin_webhooks_rotate(struct admin_req *r);
+void admin_webhooks_stop(void);
 /* Shared among them. */
 void admin_req_free(struct admin_req *r);
 void admin_services_drop(void *arg);

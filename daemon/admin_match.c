@@ -6,15 +6,13 @@
  * sync may replace them meanwhile) and matched on a thread of its own,
  * which hands the rendered reply back through a pipe the loop watches.
  * One match at a time; the thread touches nothing but its copy. */
-#include <pthread.h>
 #include <stdio.h>
-#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/event.h>
 #include <jansson.h>
 
+#include "admin_job.h"
 #include "admin_match.h"
 #include "catalog.h"
 #include "config.h"
@@ -71,9 +69,7 @@ struct admin_match_job {
 	double score;
 	int decimals;
 	char *text; /* the thread's result: the JSON text, or NULL */
-	int fds[2]; /* the thread writes a byte to [1] when done */
-	pthread_t thread;
-	struct event *ev;
+	struct admin_job *job;
 	admin_match_cb cb;
 	void *arg;
 };
@@ -100,23 +96,16 @@ admin_match_job_free(struct admin_match_job *j)
 	free(j->items);
 	free(j->names);
 	free(j->text);
-	if (j->ev != NULL)
-		event_free(j->ev);
-	if (j->fds[0] >= 0)
-		close(j->fds[0]);
-	if (j->fds[1] >= 0)
-		close(j->fds[1]);
 	free(j);
 }
 
 /* The thread: pure work over the copy. */
-static void *
+static void
 admin_match_thread(void *arg)
 {
 	struct admin_match_job *j = arg;
 	struct match_result r;
 	json_t *out;
-	char one = 1;
 
 	if (match_run(j->items, j->n, j->nups, j->score, &r) == 0) {
 		out = match_json(&r, j->items, (const char *const *)j->names,
@@ -126,22 +115,15 @@ admin_match_thread(void *arg)
 			j->text = json_dumps(out, JSON_COMPACT);
 		json_decref(out);
 	}
-	while (write(j->fds[1], &one, 1) < 0)
-		; /* EINTR: the loop must hear of it */
-	return NULL;
 }
 
 /* On the loop: the thread is done. */
 static void
-admin_match_done(evutil_socket_t fd, short what, void *arg)
+admin_match_done(void *arg)
 {
 	struct admin_match_job *j = arg;
 	json_t *data = NULL;
-	char byte;
 
-	if (read(fd, &byte, 1) != 1)
-		return;
-	pthread_join(j->thread, NULL);
 	admin_match_running = NULL;
 	if (j->text != NULL)
 		data = json_loads(j->text, 0, NULL);
@@ -191,7 +173,6 @@ admin_match_start(const struct panel *p, const char *upstreams,
 		goto fail;
 	}
 	j = xcalloc(1, sizeof(*j));
-	j->fds[0] = j->fds[1] = -1;
 	j->items = xcalloc(n + 1, sizeof(*j->items));
 	j->names = xcalloc(nups + 1, sizeof(*j->names));
 	j->nups = nups;
@@ -225,14 +206,9 @@ admin_match_start(const struct panel *p, const char *upstreams,
 		}
 	}
 	*status = 500;
-	if (pipe(j->fds) != 0) {
-		snprintf(msg, len, "no pipe for the match");
-		goto fail;
-	}
-	j->ev = event_new(p->base, j->fds[0], EV_READ | EV_PERSIST,
-	                  admin_match_done, j);
-	if (j->ev == NULL || event_add(j->ev, NULL) != 0 ||
-	    pthread_create(&j->thread, NULL, admin_match_thread, j) != 0) {
+	j->job = admin_job_start(p->base, admin_match_thread, admin_match_done,
+	                         j);
+	if (j->job == NULL) {
 		snprintf(msg, len, "the match could not start");
 		goto fail;
 	}
@@ -255,7 +231,7 @@ admin_match_stop(void (*drop)(void *arg))
 	 * with its listener, so nobody is answered. */
 	if (j == NULL)
 		return;
-	pthread_join(j->thread, NULL);
+	admin_job_abandon(j->job);
 	admin_match_running = NULL;
 	if (drop != NULL)
 		drop(j->arg);
