@@ -639,6 +639,15 @@ REFUSED = [
     ("https://169.254.169.254/latest/meta-data", r"link-local|private|metadata"),
     ("https://[::1]/h", r"loopback|private"),
     ("http://example.com/h", r"https|http://|plain"),
+    # the same places spelled otherwise, and other private ranges
+    ("https://localhost/h", r"loopback|private"),
+    ("https://[::ffff:127.0.0.1]/h", r"loopback|private"),
+    ("https://2130706433/h", r"loopback|private"),
+    ("https://0.0.0.0/h", r"private|unspecified|loopback|local"),
+    ("https://192.168.1.1/h", r"private"),
+    ("https://172.16.5.4/h", r"private"),
+    ("https://[fe80::1]/h", r"link-local|private"),
+    ("https://[fc00::1]/h", r"private|unique local"),
 ]
 
 
@@ -846,3 +855,74 @@ def test_two_instances_deliver_once(env):
             if b is not None:
                 b.close()
             a.close()
+
+
+# --- event kinds, filters, removal ---------------------------------------------------------------
+
+def test_event_filters_balance_low_refill_remove(env):
+    """--events picks what an endpoint gets; balance.low once, when a debit
+    crosses the threshold; refill.status with the customer's refill ID;
+    a removed endpoint gets nothing more."""
+    with FakePanel(env, services=20) as fp, Receiver() as ra, Receiver() as rb, Receiver() as rc, \
+            Panelmux(env, config=hooks_config(), up_port=fp.port) as pm:
+        key = pm.customer("shop", "6.2")
+        start(pm, key)
+        sa = add_hook(pm, "shop", ra.url("/a"))
+        sb = add_hook(pm, "shop", rb.url("/b"), "--events", "balance.low", "--balance-below", "5")
+        sc = add_hook(pm, "shop", rc.url("/c"), "--events", "order.status")
+        rows = hook_list(pm, "shop")
+        assert rows[ra.url("/a")][3] == "order.accepted,order.status,refill.status", rows
+        assert rows[rb.url("/b")][3] == "balance.low" and rows[rb.url("/b")][4] == "5.00000", rows
+        oids, after = [], []
+        for i in range(3):
+            oids.append(place(pm, key, 1, f"f{i}")[0])
+            after.append(pm.api(key=key, action="balance")["balance"])
+        crossed = [i for i in range(3) if float(after[i]) < 5 <= float(([ "6.2" ] + after)[i])]
+        assert len(crossed) == 1, after
+        fp.control(op="set", order=upstream_order_id(pm, oids[0]), status="Completed", remains=0)
+        wait_for(lambda: status_of(pm, key, oids[0])["status"] == "Completed", what="Completed")
+        r = pm.api(key=key, action="refill", order=oids[0])
+        assert "refill" in r, r
+        fp.control(op="set", refill=1, status="Completed")
+        wait_for(lambda: pm.api(key=key, action="refill_status", refill=r["refill"]).get("status") == "Completed",
+                 timeout=15, what="refill Completed")
+        wait_for(lambda: outbox(pm) == (0, 0) and any(
+            json.loads(q.body)["type"] == "refill.status" and json.loads(q.body)["data"]["status"] == "Completed"
+            for q in ra.requests()), timeout=15, what="the refill's event delivered")
+
+        a = [check_request(q, sa) for q in ra.requests()]
+        b = [check_request(q, sb) for q in rb.requests()]
+        c = [check_request(q, sc) for q in rc.requests()]
+        assert [(e["type"], e["data"].get("order")) for e in a if e["type"] != "refill.status"] == \
+            [("order.accepted", o) for o in oids] + [("order.status", oids[0])], a
+        refills = [e["data"] for e in a if e["type"] == "refill.status"]
+        assert refills and refills[-1] == {"refill": int(r["refill"]), "order": oids[0], "status": "Completed"}, refills
+        assert [e["type"] for e in b] == ["balance.low"], b
+        assert b[0]["data"] == {"balance": after[crossed[0]], "threshold": "5.00000", "currency": "USD"}, b
+        assert [(e["type"], e["data"]["order"], e["data"]["status"]) for e in c] == \
+            [("order.status", oids[0], "Completed")], c
+
+        # removed: nothing more for it, the others go on
+        pm.cli("webhook", "remove", str(hook_id(pm, "shop", rc.url("/c"))))
+        assert rc.url("/c") not in hook_list(pm, "shop")
+        n_a = len(ra.requests())
+        move(pm, fp, key, oids[1], "Completed", remains=0)
+        ra.wait(lambda rs: len(rs) > n_a, what="the other endpoint's event")
+        wait_for(lambda: outbox(pm) == (0, 0), timeout=10, what="the outbox drained")
+        assert len(rc.requests()) == 1, rc.requests()
+
+
+def test_private_destination_refused_at_delivery(env):
+    """Beyond the registration check: an endpoint registered while
+    allow_private was on is not called on a loopback address once it is
+    off (plain http and a loopback address are both refused then)."""
+    with FakePanel(env, services=20) as fp, Receiver() as rx, \
+            Panelmux(env, config=hooks_config(), up_port=fp.port) as pm:
+        key = pm.customer("shop", "100")
+        add_hook(pm, "shop", rx.url("/h").replace("127.0.0.1", "localhost"))
+        pm.write_config(hooks_config(allow_private="false"))
+        start(pm, key)
+        place(pm, key, 1, "private")
+        wait_for(lambda: deliveries(pm, "failed") >= 2, timeout=15, what="two failed tries")
+        assert rx.requests() == [], rx.requests()
+        assert outbox(pm) == (1, 0)
