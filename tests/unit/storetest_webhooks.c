@@ -34,8 +34,8 @@ claim(struct store *st, int64_t now_ms)
 	struct claimed c;
 
 	memset(&c, 0, sizeof(c));
-	assert_true(store_webhook_claim(st, now_ms, 60000, 16, see_event, &c) >=
-	            0);
+	assert_true(store_webhook_claim(st, now_ms, 60000, 16, 16, NULL, 0,
+	                                see_event, &c) >= 0);
 	return c;
 }
 
@@ -248,6 +248,28 @@ test_webhook_outbox(void **state)
 	assert_int_equal(store_webhook_remove(st, hook), STORE_NOTFOUND);
 	assert_int_equal(store_webhook_counts(st, &p, &d, &old), STORE_OK);
 	assert_int_equal(p + d, 0);
+	/* no more of one endpoint in flight than its cap */
+	hook = endpoint(st, a, WEBHOOK_EV_ACCEPTED, NULL);
+	for (int i = 0; i < 3; i++)
+		create_active(st, a, "0.1",
+		              i == 0   ? "C-1"
+		              : i == 1 ? "C-2"
+		                       : "C-3");
+	{
+		struct webhook_busy busy = {hook, 1};
+
+		memset(&c, 0, sizeof(c));
+		assert_int_equal(store_webhook_claim(st, now, 60000, 16, 2,
+		                                     &busy, 1, see_event, &c),
+		                 1);
+		busy.inflight = 2;
+		assert_int_equal(store_webhook_claim(st, now, 60000, 16, 2,
+		                                     &busy, 1, see_event, &c),
+		                 0);
+		assert_int_equal(store_webhook_claim(st, now, 60000, 16, 2,
+		                                     NULL, 0, see_event, &c),
+		                 2);
+	}
 	/* an unknown customer has no endpoint */
 	memset(&e, 0, sizeof(e));
 	e.customer_id = a + 1000;
