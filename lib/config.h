@@ -137,6 +137,7 @@ struct config {
 		int enabled;
 		int allow_private; /* http:// and private addresses too */
 		int max_connections;
+		int max_per_endpoint; /* of those, to one endpoint */
 		int64_t timeout_ms;
 		int64_t retry_base_ms, retry_max_ms;
 		int64_t max_age_ms; /* then dead-lettered */

@@ -233,6 +233,17 @@ static const struct {
     {"failed", DIALECT_REFILL_ERROR},
 };
 
+const char *
+dialect_status_shown(const char *word)
+{
+	enum dialect_status s = dialect_status_word(word);
+
+	/* v1 panels' "processing" is In progress (DESIGN.md, "Orders") */
+	return s == DIALECT_STATUS_IN_PROGRESS || s == DIALECT_STATUS_PROCESSING
+	           ? "In progress"
+	           : "Pending";
+}
+
 enum dialect_status
 dialect_status_word(const char *word)
 {

@@ -353,5 +353,8 @@ const char *dialect_refill_status_name(enum dialect_refill_status s);
 /* The order status or refill status of a word as a panel spells it. */
 enum dialect_status dialect_status_word(const char *word);
 enum dialect_refill_status dialect_refill_status_word(const char *word);
+/* What customers see of an open order whose upstream says WORD: "In
+ * progress" (in progress or processing) or "Pending" (anything else). */
+const char *dialect_status_shown(const char *word);
 
 #endif

@@ -12,7 +12,6 @@
 #include "orders.h"
 #include "orders_int.h"
 #include "panel.h"
-#include "reply.h"
 #include "store.h"
 #include "strmap.h"
 
@@ -255,16 +254,12 @@ orders_apply_status(struct orders *o, const struct config *cfg, size_t upi,
 		          (long long)local);
 		u.status = NULL;
 	}
-	if (u.final_state < 0 && u.status != NULL) {
-		/* An order.status event when what the customer sees moves
-		 * (Pending -> In progress); a settlement always makes one. */
-		struct order after = ord;
-
-		snprintf(after.upstream_status, sizeof(after.upstream_status),
-		         "%s", u.status);
-		u.notify = strcmp(reply_status_shown(&ord),
-		                  reply_status_shown(&after)) != 0;
-	}
+	/* An order.status event when what the customer sees of the open
+	 * order moves (Pending -> In progress); a settlement always makes
+	 * one. */
+	if (u.final_state < 0 && u.status != NULL)
+		u.notify = strcmp(dialect_status_shown(ord.upstream_status),
+		                  dialect_status_shown(u.status)) != 0;
 	r = store_order_status(o->p->st, local, &u);
 	if (r == STORE_OK && u.final_state >= 0) {
 		o->stats.settled++;

@@ -53,19 +53,13 @@ reply_add(struct buf *out, int64_t id, enum orders_err why, const char *text)
 static const char *
 reply_active_word(struct reply_ctx *rc, const char *word)
 {
-	enum dialect_status s;
 	const char *shown;
 	size_t n;
 
 	if (rc->memo_shown != NULL && strcmp(rc->memo_word, word) == 0)
 		return rc->memo_shown;
-	s = dialect_status_word(word);
-	/* Customers see the standard v2 words only (DESIGN.md, "Orders"):
-	 * v1 panels' "processing" is In progress. */
-	shown =
-	    s == DIALECT_STATUS_IN_PROGRESS || s == DIALECT_STATUS_PROCESSING
-	        ? "In progress"
-	        : "Pending";
+	/* Customers see the standard v2 words only (DESIGN.md, "Orders") */
+	shown = dialect_status_shown(word);
 	if ((n = strlen(word)) < sizeof(rc->memo_word)) {
 		memcpy(rc->memo_word, word, n + 1);
 		rc->memo_shown = shown;
@@ -174,14 +168,6 @@ reply_order(struct reply_ctx *rc, struct buf *b, const struct order *ord)
 	p = reply_put_str(p, rc->currency);
 	REPLY_LIT(p, "\"}");
 	buf_add(b, out, (size_t)(p - out));
-}
-
-const char *
-reply_status_shown(const struct order *ord)
-{
-	struct reply_ctx rc = {"", 0, "", NULL};
-
-	return reply_status_word(&rc, ord);
 }
 
 void

@@ -44,9 +44,6 @@ const char *reply_err_text(enum orders_err why, const char *text,
 /* An add's answer: {"order":ID}, or the error. */
 void reply_add(struct buf *out, int64_t id, enum orders_err why,
                const char *text);
-/* The v2 status word a customer sees for ORD ("Pending", "In progress",
- * "Completed", "Partial", "Canceled"). */
-const char *reply_status_shown(const struct order *ord);
 /* ORD's status object, as the status action shows it, appended to B. */
 void reply_order_object(struct buf *b, const char *currency, int decimals,
                         const struct order *ord);

@@ -754,14 +754,22 @@ enum store_result store_webhook_rotate(struct store *st, int64_t id,
 /* Endpoints (of CUSTOMER_ID, or all with 0) by id: their count, or -1. */
 int64_t store_webhook_list(struct store *st, int64_t customer_id,
                            store_webhook_cb cb, void *arg);
+/* An endpoint's deliveries in flight, for a claim. */
+struct webhook_busy {
+	int64_t endpoint;
+	int inflight;
+};
 /* Claim up to LIMIT (1..100) due events, oldest due first, each the
- * earliest pending one of its order to its endpoint: their next_at
- * becomes NOW_MS + LEASE_MS and attempts grows by one in the same
- * transaction (PostgreSQL: rows another instance holds are skipped), so
- * an event in flight is claimed again only once its lease ran out.  CB
- * sees each.  The count, or -1. */
+ * earliest pending one of its order to its endpoint, and no more of one
+ * endpoint than make EACH in flight with those BUSY (NBUSY entries) says
+ * it has: their next_at becomes NOW_MS + LEASE_MS and attempts grows by
+ * one in the same transaction (PostgreSQL: rows another instance holds
+ * are skipped), so an event in flight is claimed again only once its
+ * lease ran out.  CB sees each.  The count, or -1. */
 int64_t store_webhook_claim(struct store *st, int64_t now_ms, int64_t lease_ms,
-                            int64_t limit, store_event_cb cb, void *arg);
+                            int64_t limit, int each,
+                            const struct webhook_busy *busy, size_t nbusy,
+                            store_event_cb cb, void *arg);
 /* Event ID was acknowledged: it goes. */
 enum store_result store_webhook_delivered(struct store *st, int64_t id);
 /* Event ID's try failed with WHY: tried again at NEXT_MS, or with DEAD

@@ -620,6 +620,7 @@ sqlite_close(struct store *st)
 		return;
 	for (int i = 0; i < Q_COUNT; i++)
 		sqlite3_finalize(s->q[i]);
+	store_sqlite_built_free(s);
 	sqlite3_close(s->db);
 	rowcache_free(s->orders);
 	rowcache_free(s->customers);

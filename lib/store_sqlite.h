@@ -58,6 +58,8 @@ enum sqlite_stmt {
 	Q_COUNT
 };
 
+#define SQLITE_BUILT_CACHE 32
+
 struct store_sqlite {
 	struct store
 	    base; /* first: a struct store * is a struct store_sqlite * */
@@ -71,7 +73,18 @@ struct store_sqlite {
 	struct rowcache *keys;      /* key hash prefix -> struct sqlite_key */
 	struct timeval checked;     /* loop time of the last data_version */
 	int64_t data_version;
+	/* Statements built at run time, kept prepared by their text
+	 * (store_sqlite_query.c). */
+	struct sqlite_built {
+		char *sql;
+		sqlite3_stmt *st;
+		int busy; /* stepping: a nested use prepares its own */
+	} built[SQLITE_BUILT_CACHE];
+	unsigned built_next; /* the slot the next new one takes */
 };
+
+/* Finalize the built statements kept prepared (before closing). */
+void store_sqlite_built_free(struct store_sqlite *s);
 
 static inline struct store_sqlite *
 sq(struct store *st)

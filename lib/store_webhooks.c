@@ -457,23 +457,44 @@ event_read(const struct store_driver *d, store_row *row,
 struct claim {
 	struct store *st;
 	int64_t now_ms, lease_ms, limit;
+	int each;
+	const struct webhook_busy *busy;
+	size_t nbusy;
 	struct webhook_event *v;
 	size_t n;
 };
+
+/* Deliveries of ENDPOINT in flight, and claimed so far by C. */
+static int
+claim_load(const struct claim *c, int64_t endpoint)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < c->nbusy; i++)
+		if (c->busy[i].endpoint == endpoint)
+			n += c->busy[i].inflight;
+	for (size_t i = 0; i < c->n; i++)
+		if (c->v[i].endpoint_id == endpoint)
+			n++;
+	return n;
+}
 
 static int
 claim_row(const struct store_driver *d, store_row *row, void *arg)
 {
 	struct claim *c = arg;
-	struct webhook_event *ev = &c->v[c->n++];
+	struct webhook_event *ev = &c->v[c->n];
 
 	event_read(d, row, ev);
+	if (claim_load(c, ev->endpoint_id) >= c->each)
+		return 0; /* its endpoint is at its cap: left unclaimed */
 	ev->attempts++;
 	d->col_text(row, 18, ev->url, sizeof(ev->url));
 	d->col_text(row, 19, ev->secret, sizeof(ev->secret));
 	d->col_text(row, 20, ev->old_secret, sizeof(ev->old_secret));
 	ev->old_until = d->col_int(row, 21, 0);
-	return c->n == CLAIM_MAX;
+	c->n++;
+	return (int64_t)c->n == c->limit;
 }
 
 static enum store_result
@@ -482,6 +503,7 @@ claim_body(store_tx *tx, void *arg)
 	struct claim *c = arg;
 	const struct store_driver *d = c->st->drv;
 	struct store_query q;
+	size_t k = 0;
 
 	c->n = 0;
 	store_query_init(&q, d->dollar);
@@ -490,12 +512,27 @@ claim_body(store_tx *tx, void *arg)
 	                    " JOIN webhooks w ON w.id = e.endpoint_id"
 	                    " WHERE e.delivery = 'pending' AND e.next_at <= ");
 	store_query_int(&q, c->now_ms);
+	/* the endpoints at their cap, as literals (our own integers, up to
+	 * max_connections of them) */
+	for (size_t i = 0; i < c->nbusy; i++) {
+		char id[40];
+
+		if (c->busy[i].inflight < c->each)
+			continue;
+		snprintf(id, sizeof(id), "%s%lld",
+		         k++ == 0 ? " AND e.endpoint_id NOT IN (" : ", ",
+		         (long long)c->busy[i].endpoint);
+		store_query_sql(&q, id);
+	}
+	if (k > 0)
+		store_query_sql(&q, ")");
 	store_query_sql(&q, " AND NOT EXISTS (SELECT 1 FROM webhook_events p"
 	                    " WHERE p.endpoint_id = e.endpoint_id"
 	                    " AND p.order_id = e.order_id"
 	                    " AND p.delivery = 'pending' AND p.id < e.id)"
 	                    " ORDER BY e.next_at, e.id LIMIT ");
-	store_query_int(&q, c->limit);
+	/* room for rows of endpoints at their cap met on the way */
+	store_query_int(&q, CLAIM_MAX);
 	if (c->st->shared)
 		store_query_sql(&q, " FOR UPDATE OF e SKIP LOCKED");
 	if (store_query_run(c->st, tx, &q, claim_row, c) < 0)
@@ -520,12 +557,13 @@ claim_body(store_tx *tx, void *arg)
 
 int64_t
 store_webhook_claim(struct store *st, int64_t now_ms, int64_t lease_ms,
-                    int64_t limit, store_event_cb cb, void *arg)
+                    int64_t limit, int each, const struct webhook_busy *busy,
+                    size_t nbusy, store_event_cb cb, void *arg)
 {
 	struct webhook_event v[CLAIM_MAX];
-	struct claim c = {st, now_ms, lease_ms, limit, v, 0};
+	struct claim c = {st, now_ms, lease_ms, limit, each, busy, nbusy, v, 0};
 
-	if (limit <= 0)
+	if (limit <= 0 || each <= 0)
 		return 0;
 	if (c.limit > CLAIM_MAX)
 		c.limit = CLAIM_MAX;

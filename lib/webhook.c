@@ -36,11 +36,15 @@ struct webhooks {
 	int stopped;
 	int64_t poll_ms;
 	struct webhooks_stats stats;
+	/* deliveries in flight per endpoint (at most max_connections) */
+	struct webhook_busy busy[256];
+	size_t nbusy;
 };
 
 struct delivery {
 	struct webhooks *w;
 	int64_t id;
+	int64_t endpoint;
 	int64_t attempts;
 	int64_t created_at;
 	char url[STORE_URL_MAX + 1];
@@ -158,6 +162,27 @@ webhook_backoff(int64_t attempts, int64_t base_ms, int64_t max_ms,
 
 static void webhooks_scan_soon(struct webhooks *w);
 
+/* One more (DELTA 1) or one fewer (-1) delivery in flight to ENDPOINT. */
+static void
+webhooks_busy(struct webhooks *w, int64_t endpoint, int delta)
+{
+	size_t i;
+
+	for (i = 0; i < w->nbusy; i++)
+		if (w->busy[i].endpoint == endpoint)
+			break;
+	if (i == w->nbusy) {
+		if (delta < 0 ||
+		    w->nbusy == sizeof(w->busy) / sizeof(w->busy[0]))
+			return;
+		w->busy[w->nbusy].endpoint = endpoint;
+		w->busy[w->nbusy++].inflight = 0;
+	}
+	w->busy[i].inflight += delta;
+	if (w->busy[i].inflight <= 0)
+		w->busy[i] = w->busy[--w->nbusy];
+}
+
 /* 800..1200: a +-20% jitter, so receivers that come back are not met by
  * every retry at once. */
 static int
@@ -181,6 +206,7 @@ webhook_done(const struct up_result *res, void *arg)
 	int dead;
 
 	w->stats.inflight--;
+	webhooks_busy(w, dl->endpoint, -1);
 	if (w->stopped) {
 		free(dl);
 		return; /* the lease runs out; tried again after a restart */
@@ -247,6 +273,7 @@ webhook_send(const struct webhook_event *ev, void *arg)
 
 	dl->w = w;
 	dl->id = ev->id;
+	dl->endpoint = ev->endpoint_id;
 	dl->attempts = ev->attempts;
 	dl->created_at = ev->created_at;
 	snprintf(dl->url, sizeof(dl->url), "%s", ev->url);
@@ -267,6 +294,7 @@ webhook_send(const struct webhook_event *ev, void *arg)
 	headers[2] = h_id;
 	headers[3] = h_sig;
 	w->stats.inflight++;
+	webhooks_busy(w, ev->endpoint_id, 1);
 	upstream_post(w->sender, ev->url, headers, 4, sc->body.data,
 	              sc->body.len, WEBHOOK_REPLY_MAX, webhook_done, dl);
 	return 0;
@@ -286,7 +314,8 @@ webhooks_scan(void *a, void *b)
 		n = store_webhook_claim(w->p->st, clock_wall_ms(),
 		                        sc.cfg->webhooks.timeout_ms +
 		                            WEBHOOK_LEASE_EXTRA_MS,
-		                        room, webhook_send, &sc);
+		                        room, sc.cfg->webhooks.max_per_endpoint,
+		                        w->busy, w->nbusy, webhook_send, &sc);
 		w->more = n == room;
 		buf_free(&sc.body);
 	}

@@ -846,6 +846,9 @@ storetest_contract(struct CMUnitTest *out, size_t max, CMFixtureFunction setup,
 	    {"test_pages", test_pages},
 	    {"test_admin_keys", test_admin_keys},
 	    {"test_audit", test_audit},
+	    {"test_webhook_events", test_webhook_events},
+	    {"test_webhook_balance", test_webhook_balance},
+	    {"test_webhook_outbox", test_webhook_outbox},
 	};
 	size_t n = sizeof(contract) / sizeof(contract[0]);
 

@@ -67,6 +67,11 @@ void test_pages(void **state);
 void test_admin_keys(void **state);
 void test_audit(void **state);
 
+/* The contract tests of webhooks and their outbox (storetest_webhooks.c). */
+void test_webhook_events(void **state);
+void test_webhook_balance(void **state);
+void test_webhook_outbox(void **state);
+
 /* The contract suite: the store tests that hold for every backend, written
  * against store.h alone.  Fills OUT (room for MAX) with them, each run
  * between SETUP and TEARDOWN, whose fixture (the cmocka state) must begin
