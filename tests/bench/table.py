@@ -138,9 +138,12 @@ def rows(r):
                     "NO DATA" if p99 is None else ("PASS" if p99 <= 50 else "MISS")])
 
     # Webhooks (bench_webhooks.py): no target in the issue.
-    p, n = num(r, "hooks.deliver_rps"), num(r, "hooks.deliver_n")
-    out.append([f"webhook deliveries/s to a loopback receiver (nginx `return 200`), {fmt(n)} events due",
-                fmt(p, "/s"), "-", "-", "-", "NO DATA" if p is None else "info"])
+    n, e = num(r, "hooks.deliver_n"), num(r, "hooks.deliver_endpoints")
+    for key, where in (("deliver", f"over {fmt(e)} endpoints"), ("deliver1", "to one endpoint")):
+        p, got = num(r, f"hooks.{key}_rps"), num(r, f"hooks.{key}_got")
+        part = "" if got is None or n is None or got >= n else f" ({fmt(got)} of them in the window)"
+        out.append([f"webhook deliveries/s to a loopback receiver (nginx `return 200`), {fmt(n)} events due"
+                    f" {where}{part}", fmt(p, "/s", 1), "-", "-", "-", "NO DATA" if p is None else "info"])
     conns = int(num(r, "hooks.conns") or 64)
     for key, label in (("balance", "balance req/s"), ("add", "add orders/s, durable")):
         p, a = num(r, f"hooks.{key}_on"), num(r, f"hooks.{key}_off")
@@ -226,10 +229,10 @@ def details(r):
         d.append(f"admin orders page, one connection, median/max ms of 20: {g('probe')}")
     if "hooks.deliver_rps" in r:
         g = lambda k: r.get(f"hooks.{k}", "n/a")
-        d.append(f"webhooks: server CPU per delivery {g('deliver_cpu_us')} us; per request (us), on vs off:"
-                 f" balance {g('balance_on_cpu_us')} vs {g('balance_off_cpu_us')}, add {g('add_on_cpu_us')}"
-                 f" vs {g('add_off_cpu_us')}; during the add run {g('add_events')}, the outbox empty"
-                 f" {g('drain_s')} s after it; wrk errors (on/off): balance {g('balance_on_errors')}/"
+        d.append(f"webhooks: server CPU per delivery {g('deliver_cpu_us')} us ({g('deliver1_cpu_us')} us to one"
+                 f" endpoint); per request (us), on vs off: balance {g('balance_on_cpu_us')} vs"
+                 f" {g('balance_off_cpu_us')}, add {g('add_on_cpu_us')} vs {g('add_off_cpu_us')} (deliveries"
+                 f" included); {g('add_events')}; wrk errors (on/off): balance {g('balance_on_errors')}/"
                  f"{g('balance_off_errors')}, add {g('add_on_errors')}/{g('add_off_errors')}")
     return d
 

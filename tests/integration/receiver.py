@@ -141,6 +141,14 @@ class _Server(http.server.ThreadingHTTPServer):
             with self.live_lock:
                 self.live.discard(request)
 
+    def handle_error(self, request, client_address):
+        """A client that went away (the daemon's timeout, kill -9) is no
+        error of the receiver's: quiet; anything else as usual."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
+
     def drop_all(self):
         """Shut every open connection (idle keep-alive ones included), so
         that their threads end and server_close() can join them."""

@@ -622,9 +622,10 @@ def test_memory_bounded_with_100k_undelivered(env):
         samples, parts = [], []
         failed = deliveries(pm, "failed")
         for _ in range(8):
-            # a sample after each further 500 failed tries (the daemon at work)
-            wait_for(lambda: deliveries(pm, "failed") >= failed + 500, timeout=60,
-                     what="500 more failed tries")
+            # a sample after each further 300 failed tries (the daemon at work;
+            # to one endpoint they go max_per_endpoint at a time)
+            wait_for(lambda: deliveries(pm, "failed") >= failed + 300, timeout=60,
+                     what="300 more failed tries")
             failed = deliveries(pm, "failed")
             samples.append(vm_rss_kib(pm.proc.pid))
             parts.append(rss_parts(pm.proc.pid))
