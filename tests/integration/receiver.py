@@ -10,6 +10,7 @@ that records every request it gets and answers according to its mode.
         rx.set_mode("slow", delay=0.5)      # 200 after DELAY seconds
         rx.set_mode("ok")                   # 200 (the default)
         reqs = rx.requests()                # [Request], in arrival order
+        rx.connections()                    # TCP connections accepted (a TLS hello included)
 
 Each Request holds the method, path, headers (lower-case names), the raw
 body bytes, when it arrived (time.time() and time.monotonic()), the mode it
@@ -130,11 +131,13 @@ class _Server(http.server.ThreadingHTTPServer):
     def __init__(self, *a, **kw):
         self.live = set()
         self.live_lock = threading.Lock()
+        self.connections = 0    # TCP connections accepted, requests or not (a TLS hello too)
         super().__init__(*a, **kw)
 
     def process_request_thread(self, request, client_address):
         with self.live_lock:
             self.live.add(request)
+            self.connections += 1
         try:
             super().process_request_thread(request, client_address)
         finally:
@@ -223,6 +226,11 @@ class Receiver:
     def requests(self):
         with self._cond:
             return list(self._requests)
+
+    def connections(self):
+        """TCP connections accepted so far, whatever came on them."""
+        with self._server.live_lock:
+            return self._server.connections
 
     def count(self):
         with self._cond:

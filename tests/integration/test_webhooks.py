@@ -654,6 +654,14 @@ REFUSED = [
     ("https://172.16.5.4/h", r"private"),
     ("https://[fe80::1]/h", r"link-local|private"),
     ("https://[fc00::1]/h", r"private|unique local"),
+    # what DESIGN.md, "Destinations", adds: shared, multicast, documentation,
+    # NAT64 and 6to4 forms of loopback, credentials in the URL
+    ("https://100.64.0.1/h", r"private|shared|reserved|public"),
+    ("https://224.0.0.1/h", r"private|multicast|reserved|public"),
+    ("https://192.0.2.1/h", r"private|documentation|reserved|public"),
+    ("https://[64:ff9b::7f00:1]/h", r"private|loopback|nat64|reserved|public"),
+    ("https://[2002:7f00:1::1]/h", r"private|loopback|6to4|reserved|public"),
+    ("https://user:pw@93.184.216.34/h", r"credential|user|password"),
 ]
 
 
@@ -919,16 +927,20 @@ def test_event_filters_balance_low_refill_remove(env):
 
 
 def test_private_destination_refused_at_delivery(env):
-    """Beyond the registration check: an endpoint registered while
-    allow_private was on is not called on a loopback address once it is
-    off (plain http and a loopback address are both refused then)."""
-    with FakePanel(env, services=20) as fp, Receiver() as rx, \
+    """Beyond the registration check (DESIGN.md, "Destinations": the sender
+    checks the address each connection is about to use): endpoints
+    registered while allow_private was on, http:// and https:// to
+    localhost, get no connection at all once it is off."""
+    with FakePanel(env, services=20) as fp, Receiver() as plain, Receiver() as tls, \
             Panelmux(env, config=hooks_config(), up_port=fp.port) as pm:
         key = pm.customer("shop", "100")
-        add_hook(pm, "shop", rx.url("/h").replace("127.0.0.1", "localhost"))
+        add_hook(pm, "shop", plain.url("/h").replace("127.0.0.1", "localhost"))
+        add_hook(pm, "shop", tls.url("/h").replace("http://127.0.0.1", "https://localhost"))
         pm.write_config(hooks_config(allow_private="false"))
         start(pm, key)
         place(pm, key, 1, "private")
-        wait_for(lambda: deliveries(pm, "failed") >= 2, timeout=15, what="two failed tries")
-        assert rx.requests() == [], rx.requests()
-        assert outbox(pm) == (1, 0)
+        wait_for(lambda: deliveries(pm, "failed") >= 4, timeout=15, what="four failed tries")
+        assert plain.connections() == 0 and tls.connections() == 0, \
+            f"connections to a private address: http {plain.connections()}, https {tls.connections()}"
+        assert plain.requests() == [] and tls.requests() == []
+        assert outbox(pm) == (2, 0)
