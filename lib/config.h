@@ -128,6 +128,9 @@ struct config {
 	/* pricing */
 	struct cfg_markup markup; /* default 25% */
 	money_t round_to;         /* default 0.0001 */
+	/* The floor no customer rate, discount or failover goes under: a
+	 * route's cost x (1 + min_margin / 100); a percent, default 0 */
+	money_t min_margin;
 
 	/* orders */
 	int64_t reply_wait_ms; /* add reply waits this long, default 5s */

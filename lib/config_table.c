@@ -271,6 +271,12 @@ static const struct cfg_key cfg_pricing_keys[] = {
      .min = 1,
      .max = INT64_MAX,
      .def = "0.0001"},
+    {.name = "min_margin",
+     .type = CFG_PERCENT,
+     .off = CF(min_margin),
+     .min = 0,
+     .max = 1000 * MONEY_SCALE,
+     .def = "0%"},
     {.name = NULL},
 };
 static const struct cfg_table cfg_pricing_table = {cfg_pricing_keys, NULL};
