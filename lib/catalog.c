@@ -130,13 +130,46 @@ catalog_flag_and(int *flag, int f)
 		*flag = DIALECT_FLAG_UNKNOWN;
 }
 
-/* What is offered: the config's word when it has one, else a yes from
- * every route's upstream. */
-static void
-catalog_offers(struct catalog_service *s, const struct cfg_service *e)
+int64_t
+catalog_refill_days(const char *text)
 {
+	const char *p = text;
+	int64_t days = 0;
+
+	if (p == NULL)
+		return 0;
+	while (*p == ' ')
+		p++;
+	if (*p < '0' || *p > '9')
+		return 0; /* "Lifetime", "No refill", "": no window named */
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (days > 3650)
+			return 0;
+		days = days * 10 + (*p - '0');
+	}
+	while (*p == ' ')
+		p++;
+	/* "30", "30 days", "30 Days", "30d", "30-day": days; other units
+	 * ("12 hours", "1 year") are left to the config */
+	if (*p != '\0' && *p != 'd' && *p != 'D' && *p != '-')
+		return 0;
+	return days > 0 && days <= 3650 ? days : 0;
+}
+
+/* What is offered: the config's word when it has one, else a yes from
+ * every route's upstream; and the refill window: the service's in the
+ * config, else the upstream's refill_time in days, else the default. */
+static void
+catalog_offers(const struct catalog_builder *b, struct catalog_service *s,
+               const struct cfg_service *e)
+{
+	int64_t days = catalog_refill_days(s->refill_time);
+
 	s->refill = e->refill >= 0 ? e->refill : s->refill_flag == 1;
 	s->cancel = e->cancel >= 0 ? e->cancel : s->cancel_flag == 1;
+	s->refill_window_ms = e->refill_window_ms > 0 ? e->refill_window_ms
+	                      : days > 0              ? days * 86400 * 1000
+	                                 : b->cfg->refill_window_ms;
 }
 
 static int64_t
@@ -256,7 +289,7 @@ catalog_build_route(struct catalog_builder *b, const struct cfg_service *e,
 		return;
 	}
 	catalog_limits(s, e);
-	catalog_offers(s, e);
+	catalog_offers(b, s, e);
 }
 
 static int
@@ -296,7 +329,7 @@ catalog_build_import(struct catalog_builder *b, const struct cfg_service *e,
 			continue;
 		}
 		catalog_limits(s, e);
-		catalog_offers(s, e);
+		catalog_offers(b, s, e);
 	}
 }
 

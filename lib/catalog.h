@@ -52,6 +52,9 @@ struct catalog_service {
 	/* Offered, listed as such, and forwarded: the config's refill /
 	 * cancel when set, else the flag is 1.  0/1. */
 	int refill, cancel;
+	/* How long after completion a refill may be asked, ms; 0 no limit
+	 * (catalog_offers: the config's, the upstream's, the default) */
+	int64_t refill_window_ms;
 	int dripfeed;
 	struct catalog_route *routes; /* in route order, present ones only */
 	size_t nroutes;
@@ -67,6 +70,10 @@ struct catalog {
 	char *json;     /* the rendered services reply */
 	size_t json_len;
 };
+
+/* The days a refill_time names ("30 days", "30D", "30"), or 0 when it
+ * names none ("Lifetime", "No refill", NULL, other units). */
+int64_t catalog_refill_days(const char *text);
 
 /* Build from CFG and LISTS (cfg->nupstreams entries, in config order; an
  * empty list means nothing is known of that upstream yet).  Never NULL. The

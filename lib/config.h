@@ -81,6 +81,9 @@ struct cfg_service {
 	/* -1 not set, else 0/1: whether refill / cancel are offered, over
 	 * what the upstreams list (a v1 upstream lists neither) */
 	int refill, cancel;
+	/* refill window after completion, ms; 0 not set (the upstream's
+	 * refill_time, else orders.refill_window) */
+	int64_t refill_window_ms;
 };
 
 struct cfg_currency {
@@ -125,9 +128,16 @@ struct config {
 	/* pricing */
 	struct cfg_markup markup; /* default 25% */
 	money_t round_to;         /* default 0.0001 */
+	/* The floor no customer rate, discount or failover goes under: a
+	 * route's cost x (1 + min_margin / 100); a percent, default 0 */
+	money_t min_margin;
 
 	/* orders */
 	int64_t reply_wait_ms; /* add reply waits this long, default 5s */
+	/* refills: the window after completion where neither the service
+	 * nor its upstream names one (0: none), and the least time between
+	 * two refills of one order (0: none) */
+	int64_t refill_window_ms, refill_cooldown_ms;
 
 	/* log */
 	int log_level; /* enum log_level, default info */

@@ -146,6 +146,11 @@ static const struct cfg_key cfg_service_keys[] = {
     /* Over what the upstreams list: a v1 upstream lists neither flag. */
     [SVC_REFILL] = {.name = "refill", .type = CFG_BOOL, .off = SVC(refill)},
     [SVC_CANCEL] = {.name = "cancel", .type = CFG_BOOL, .off = SVC(cancel)},
+    [SVC_REFILL_WINDOW] = {.name = "refill_window",
+                           .type = CFG_DURATION,
+                           .off = SVC(refill_window_ms),
+                           .min = MS_SECOND,
+                           .max = 3650 * MS_DAY},
     [SVC_NKEYS] = {.name = NULL},
 };
 static const struct cfg_table cfg_service_table = {cfg_service_keys,
@@ -266,6 +271,12 @@ static const struct cfg_key cfg_pricing_keys[] = {
      .min = 1,
      .max = INT64_MAX,
      .def = "0.0001"},
+    {.name = "min_margin",
+     .type = CFG_PERCENT,
+     .off = CF(min_margin),
+     .min = 0,
+     .max = 1000 * MONEY_SCALE,
+     .def = "0%"},
     {.name = NULL},
 };
 static const struct cfg_table cfg_pricing_table = {cfg_pricing_keys, NULL};
@@ -277,6 +288,18 @@ static const struct cfg_key cfg_orders_keys[] = {
      .min = 0,
      .max = 10 * MS_MINUTE,
      .def = "5s"},
+    {.name = "refill_window",
+     .type = CFG_DURATION,
+     .off = CF(refill_window_ms),
+     .min = 0,
+     .max = 3650 * MS_DAY,
+     .def = "0s"},
+    {.name = "refill_cooldown",
+     .type = CFG_DURATION,
+     .off = CF(refill_cooldown_ms),
+     .min = 0,
+     .max = 30 * MS_DAY,
+     .def = "24h"},
     {.name = NULL},
 };
 static const struct cfg_table cfg_orders_table = {cfg_orders_keys, NULL};

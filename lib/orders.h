@@ -143,6 +143,7 @@ struct orders_item {
 	char status[32];         /* refill_status: the refill's word */
 	enum orders_err why;     /* otherwise why not */
 	const char *text;        /* ORDERS_ERR_TEXT: the sentence */
+	char note[160];          /* a sentence made for this item (text) */
 };
 
 /* A per-ID action's result: N items in the order asked; MULTI: the list

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "batch.h"
 #include "catalog.h"
@@ -198,8 +199,8 @@ orders_status_joined(const char *id, const struct batch_answer *ans, void *arg)
 }
 
 int
-orders_status(struct orders *o, int64_t customer, const int64_t *ids,
-              size_t n, int multi, orders_ids_cb cb, void *arg)
+orders_status(struct orders *o, int64_t customer, const int64_t *ids, size_t n,
+              int multi, orders_ids_cb cb, void *arg)
 {
 	struct multi_req *m;
 	int64_t now = o->clock.wall_ms();
@@ -269,17 +270,95 @@ orders_refill_answer(const char *id, const struct batch_answer *ans, void *arg)
 	orders_multi_step(it->req);
 }
 
-static int
-orders_refillable(const struct order *ord)
+/* "2026-12-07 11:40 UTC" of unix seconds T into BUF (32 bytes). */
+static const char *
+orders_when(int64_t t, char *buf)
 {
-	return ord->upstream_order[0] != '\0' &&
-	       (ord->state == ORDER_ACTIVE || ord->state == ORDER_COMPLETED ||
-	        ord->state == ORDER_PARTIAL);
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	gmtime_r(&tt, &tm);
+	strftime(buf, 32, "%Y-%m-%d %H:%M UTC", &tm);
+	return buf;
+}
+
+/* Whether the customer's own order ORD may be refilled now: 0, or -1 with
+ * the sentence that says why not in IT (DESIGN.md, "Refills"): never
+ * sent, canceled, past its service's window, or inside the cooldown since
+ * its last refill.  Nothing refused here reaches the upstream. */
+static int
+orders_refillable(struct orders *o, const struct order *ord,
+                  struct multi_item *it)
+{
+	const struct config *cfg = o->p->cfg;
+	const struct catalog_service *cs;
+	char a[32], b[32];
+	int64_t now = o->clock.wall_ms() / 1000, last;
+
+	switch (ord->state) {
+	case ORDER_QUEUED:
+	case ORDER_SENDING:
+		orders_item_fail(it, ORDERS_ERR_TEXT,
+		                 "This order has not been sent to the provider "
+		                 "yet: it cannot be refilled");
+		return -1;
+	case ORDER_CANCELED:
+	case ORDER_REFUNDED:
+	case ORDER_REJECTED:
+		orders_item_fail(it, ORDERS_ERR_TEXT,
+		                 "This order was canceled and refunded: it "
+		                 "cannot be refilled");
+		return -1;
+	case ORDER_ACTIVE:
+	case ORDER_COMPLETED:
+	case ORDER_PARTIAL:
+		break;
+	}
+	if (ord->upstream_order[0] == '\0')
+		return -1;
+	cs = catalog_find(o->p->cat, ord->service_id);
+	if (ord->state != ORDER_ACTIVE && cs != NULL &&
+	    cs->refill_window_ms > 0 &&
+	    now > ord->updated_at + cs->refill_window_ms / 1000) {
+		int64_t w = cs->refill_window_ms / 1000;
+		const char *unit = w % 86400 == 0  ? "days"
+		                   : w % 3600 == 0 ? "hours"
+		                   : w % 60 == 0   ? "minutes"
+		                                   : "seconds";
+		int64_t n = w % 86400 == 0  ? w / 86400
+		            : w % 3600 == 0 ? w / 3600
+		            : w % 60 == 0   ? w / 60
+		                            : w;
+
+		snprintf(it->res->note, sizeof(it->res->note),
+		         "The refill period of this order ended at %s (%lld "
+		         "%s after completion)",
+		         orders_when(ord->updated_at + w, a), (long long)n,
+		         unit);
+		orders_item_fail(it, ORDERS_ERR_TEXT, it->res->note);
+		return -1;
+	}
+	if (cfg->refill_cooldown_ms <= 0)
+		return 0;
+	if (store_refill_last(o->p->st, ord->id, &last) != STORE_OK) {
+		orders_item_fail(it, ORDERS_ERR_INTERNAL, NULL);
+		return -1;
+	}
+	if (last > 0 && now < last + cfg->refill_cooldown_ms / 1000) {
+		snprintf(it->res->note, sizeof(it->res->note),
+		         "A refill of this order was requested at %s: the next "
+		         "one can be requested from %s",
+		         orders_when(last, a),
+		         orders_when(last + cfg->refill_cooldown_ms / 1000, b));
+		orders_item_fail(it, ORDERS_ERR_TEXT, it->res->note);
+		return -1;
+	}
+	return 0;
 }
 
 int
-orders_refill(struct orders *o, int64_t customer, const int64_t *ids,
-              size_t n, int multi, orders_ids_cb cb, void *arg)
+orders_refill(struct orders *o, int64_t customer, const int64_t *ids, size_t n,
+              int multi, orders_ids_cb cb, void *arg)
 {
 	struct multi_req *m;
 	struct order ord;
@@ -291,12 +370,13 @@ orders_refill(struct orders *o, int64_t customer, const int64_t *ids,
 
 		if ((own = orders_get_own(o, customer, it->res->id, &ord)) < 0)
 			orders_item_fail(it, ORDERS_ERR_INTERNAL, NULL);
-		if (own > 0 && !catalog_service_allows(o->p->cat, ord.service_id,
-		                                       CATALOG_REFILL)) {
-			orders_item_fail(it, ORDERS_ERR_TEXT, CATALOG_NO_REFILL);
+		if (own > 0 && !catalog_service_allows(
+		                   o->p->cat, ord.service_id, CATALOG_REFILL)) {
+			orders_item_fail(it, ORDERS_ERR_TEXT,
+			                 CATALOG_NO_REFILL);
 			continue;
 		}
-		if (own <= 0 || !orders_refillable(&ord) ||
+		if (own <= 0 || orders_refillable(o, &ord, it) != 0 ||
 		    (upi = panel_upstream_index(o->p, ord.upstream)) < 0)
 			continue;
 		if (o->stopping) {
@@ -413,8 +493,8 @@ orders_cancel_answer(const char *id, const struct batch_answer *ans, void *arg)
 }
 
 int
-orders_cancel(struct orders *o, int64_t customer, const int64_t *ids,
-              size_t n, int multi, orders_ids_cb cb, void *arg)
+orders_cancel(struct orders *o, int64_t customer, const int64_t *ids, size_t n,
+              int multi, orders_ids_cb cb, void *arg)
 {
 	struct multi_req *m;
 	struct order ord;
@@ -431,7 +511,8 @@ orders_cancel(struct orders *o, int64_t customer, const int64_t *ids,
 			continue;
 		if (!catalog_service_allows(o->p->cat, ord.service_id,
 		                            CATALOG_CANCEL)) {
-			orders_item_fail(it, ORDERS_ERR_TEXT, CATALOG_NO_CANCEL);
+			orders_item_fail(it, ORDERS_ERR_TEXT,
+			                 CATALOG_NO_CANCEL);
 			continue;
 		}
 		snprintf(key, sizeof(key), "%lld", (long long)ord.id);
@@ -448,12 +529,13 @@ orders_cancel(struct orders *o, int64_t customer, const int64_t *ids,
 		}
 		if (ord.state != ORDER_ACTIVE ||
 		    (upi = panel_upstream_index(o->p, ord.upstream)) < 0) {
-			orders_item_fail(it, ORDERS_ERR_TEXT,
-			                 ord.state == ORDER_SENDING ||
-			                         ord.state == ORDER_QUEUED
-			                     ? "The order is being sent, please "
-			                       "try again shortly"
-			                     : "This order cannot be canceled");
+			orders_item_fail(
+			    it, ORDERS_ERR_TEXT,
+			    ord.state == ORDER_SENDING ||
+			            ord.state == ORDER_QUEUED
+			        ? "The order is being sent, please "
+			          "try again shortly"
+			        : "This order cannot be canceled");
 			continue;
 		}
 		if (o->stopping) {

@@ -626,6 +626,10 @@ enum store_result store_refill_update(struct store *st, int64_t id,
                                       const char *status);
 enum store_result store_refill_get(struct store *st, int64_t id,
                                    struct refill *out);
+/* When the last refill of order ORDER_ID that its upstream did not refuse
+ * was asked (unix s; 0 none). */
+enum store_result store_refill_last(struct store *st, int64_t order_id,
+                                    int64_t *created_at);
 
 enum store_result store_ledger_totals(struct store *st, money_t *totals);
 int store_report(struct store *st, store_report_row_cb cb, void *arg);

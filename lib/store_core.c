@@ -277,6 +277,29 @@ store_core_order_resolve(struct store *st, int64_t id,
 	return r;
 }
 
+static int
+store_core_last_row(const struct store_driver *d, store_row *row, void *arg)
+{
+	*(int64_t *)arg = d->col_int(row, 0, 0);
+	return 1;
+}
+
+enum store_result
+store_refill_last(struct store *st, int64_t order_id, int64_t *created_at)
+{
+	struct store_query q;
+
+	*created_at = 0;
+	store_query_init(&q, st->drv->dollar);
+	store_query_sql(&q, "SELECT MAX(created_at) FROM refills"
+	                    " WHERE state <> 'rejected' AND order_id = ");
+	store_query_int(&q, order_id);
+	return store_query_run(st, NULL, &q, store_core_last_row, created_at) <
+	               0
+	           ? STORE_ERROR
+	           : STORE_OK;
+}
+
 /*
  * check.  The queries are written once for both SQL dialects: no column
  * alias in HAVING (PostgreSQL has none there), ORDER BY for a stable report.

@@ -432,11 +432,31 @@ test_flags(void **state)
 	config_free(cfg);
 }
 
+/* The days an upstream's refill_time names: a refill window after
+ * completion, or none. */
+static void
+test_refill_days(void **state)
+{
+	assert_int_equal(catalog_refill_days("30"), 30);
+	assert_int_equal(catalog_refill_days("30 days"), 30);
+	assert_int_equal(catalog_refill_days("365 Days"), 365);
+	assert_int_equal(catalog_refill_days(" 7D"), 7);
+	assert_int_equal(catalog_refill_days("60-day refill"), 60);
+	assert_int_equal(catalog_refill_days("Lifetime"), 0);
+	assert_int_equal(catalog_refill_days("No refill"), 0);
+	assert_int_equal(catalog_refill_days("12 hours"), 0);
+	assert_int_equal(catalog_refill_days("0"), 0);
+	assert_int_equal(catalog_refill_days("99999999999999999999"), 0);
+	assert_int_equal(catalog_refill_days(""), 0);
+	assert_int_equal(catalog_refill_days(NULL), 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_price_table),
+	    cmocka_unit_test(test_refill_days),
 	    cmocka_unit_test(test_build),
 	    cmocka_unit_test(test_empty),
 	    cmocka_unit_test(test_qty_clamp),
