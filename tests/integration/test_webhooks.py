@@ -36,7 +36,7 @@ from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 
 import harness
-from harness import Panelmux, FakePanel, alpha_config, wait_for, vm_rss_kib, STORE
+from harness import Panelmux, FakePanel, alpha_config, wait_for, vm_rss_kib
 from receiver import Receiver
 from test_operations import scrape
 
