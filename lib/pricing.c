@@ -176,7 +176,7 @@ pricing_scale(const struct config *cfg, money_t v, money_t pct, money_t *out)
 {
 	money_t r;
 
-	if (pct <= -PRICING_PERCENT_DEN)
+	if (pct < -PRICING_PERCENT_DEN)
 		return -1;
 	if (money_mul_div(v, PRICING_PERCENT_DEN + pct, PRICING_PERCENT_DEN,
 	                  MONEY_ROUND_UP, &r) != 0)
