@@ -378,6 +378,7 @@ static const struct admin_route admin_routes[] = {
     {"upstreams", 0, 0, admin_upstreams},
     {"upstreams/sync", 1, 1, admin_upstreams_sync},
     {"report", 0, 0, admin_report},
+    {"stats", 0, 0, admin_stats},
     {"check", 0, 0, admin_check},
     {"audit", 0, 0, admin_audit},
     {"groups", 0, 0, admin_groups_list},

@@ -93,6 +93,7 @@ void admin_payments_deduct(struct admin_req *r);
 void admin_payments_list(struct admin_req *r);
 void admin_report(struct admin_req *r);
 void admin_services(struct admin_req *r);
+void admin_stats(struct admin_req *r);
 void admin_services_match(struct admin_req *r);
 void admin_upstreams(struct admin_req *r);
 void admin_upstreams_sync(struct admin_req *r);

@@ -684,6 +684,17 @@ struct upstream_usage {
 };
 typedef int (*store_usage_cb)(const struct upstream_usage *, void *arg);
 int64_t store_upstream_usage(struct store *st, store_usage_cb cb, void *arg);
+/* Orders created from FROM (unix s) in buckets of BUCKET seconds (3600:
+ * hours, 86400: UTC days), oldest first: their count, charges net of
+ * refunds, and upstream cost where known.  Rows, or -1. */
+struct order_bucket {
+	int64_t start; /* unix s */
+	int64_t orders;
+	money_t revenue, cost;
+};
+typedef int (*store_bucket_cb)(const struct order_bucket *, void *arg);
+int64_t store_order_buckets(struct store *st, int64_t from, int64_t bucket,
+                            store_bucket_cb cb, void *arg);
 enum store_result store_audit_add(struct store *st,
                                   const struct audit_entry *e);
 int64_t store_audit_page(struct store *st, const struct audit_page *f,
