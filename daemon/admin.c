@@ -390,6 +390,15 @@ admin_money_state(struct admin *a, struct buf *b)
 	}
 	admin_usage(a, b);
 	admin_webhooks(a, b);
+	admin_help(b, "panelmux_pricing_clamped", "gauge",
+	           "Customer rates the floor (the cheapest route's cost x (1 + "
+	           "pricing.min_margin)) raises: overrides, and (group, "
+	           "service) pairs.");
+	buf_printf(b,
+	           "panelmux_pricing_clamped{kind=\"override\"} %zu\n"
+	           "panelmux_pricing_clamped{kind=\"group\"} %zu\n",
+	           a->src.panel->clamped_overrides,
+	           a->src.panel->clamped_groups);
 	if (store_ledger_totals(a->src.st, totals) == STORE_OK) {
 		admin_help(b, "panelmux_ledger_balance", "gauge",
 		           "Sum of ledger entries by kind, panel currency.");

@@ -24,6 +24,21 @@ struct cli_cmd {
  * input, as a usage error; 1 for any other refusal). */
 int cli_ops(const struct ops_result *r);
 
+struct event_base;
+/* A panel (catalogue, rates) on a private loop BASE; panel_free and
+ * event_base_free them.  NULL on failure. */
+struct panel *cli_panel(struct cli *c, struct event_base **base);
+
+/* cli_pricing.c */
+int cli_group_add(struct cli *c, int argc, char **argv);
+int cli_group_set(struct cli *c, int argc, char **argv);
+int cli_group_remove(struct cli *c, int argc, char **argv);
+int cli_group_list(struct cli *c, int argc, char **argv);
+int cli_customer_group(struct cli *c, int argc, char **argv);
+int cli_rate_set(struct cli *c, int argc, char **argv);
+int cli_rate_remove(struct cli *c, int argc, char **argv);
+int cli_rate_list(struct cli *c, int argc, char **argv);
+
 /* cli_webhook.c */
 int cli_webhook_add(struct cli *c, int argc, char **argv);
 int cli_webhook_list(struct cli *c, int argc, char **argv);

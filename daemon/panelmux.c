@@ -227,7 +227,7 @@ cli_sync_done(struct panel *p, size_t idx, int ok, const char *why, void *arg)
 }
 
 /* A panel on a private loop, for the commands that talk to upstreams. */
-static struct panel *
+struct panel *
 cli_panel(struct cli *c, struct event_base **base)
 {
 	struct panel *p;
@@ -827,6 +827,16 @@ static const struct cli_cmd cli_cmds[] = {
      "admin key add NAME [--read-only] | admin key list | admin key revoke "
      "NAME"},
     {"audit", NULL, 0, 4, cli_audit, "audit [--limit N] [--actor A]"},
+    {"group", "add", 2, 2, cli_group_add, "group add NAME PERCENT"},
+    {"group", "set", 2, 2, cli_group_set, "group set NAME PERCENT"},
+    {"group", "remove", 1, 1, cli_group_remove, "group remove NAME"},
+    {"group", "list", 0, 0, cli_group_list, "group list"},
+    {"customer", "group", 2, 2, cli_customer_group,
+     "customer group NAME GROUP|--none"},
+    {"rate", "set", 3, 3, cli_rate_set,
+     "rate set CUSTOMER SERVICE RATE|PERCENT%"},
+    {"rate", "remove", 2, 2, cli_rate_remove, "rate remove CUSTOMER SERVICE"},
+    {"rate", "list", 0, 1, cli_rate_list, "rate list [CUSTOMER]"},
     {"webhook", "add", 2, 6, cli_webhook_add,
      "webhook add CUSTOMER URL [--events LIST] [--balance-below AMOUNT]"},
     {"webhook", "list", 0, 1, cli_webhook_list, "webhook list [CUSTOMER]"},

@@ -383,7 +383,9 @@ orders_add(struct orders *o, int64_t customer, int64_t sid,
 	memset(spec, 0, sizeof(*spec));
 	pa->cb = cb;
 	pa->arg = arg;
-	pa->rate = svc->rate;
+	/* the customer's own rate when they have one (lib/pricing.h): what
+	 * the charge was computed from */
+	pa->rate = pa->spec.rate > 0 ? pa->spec.rate : svc->rate;
 	pa->nroutes = orders_routes_of(svc, pa->routes);
 	pa->on.customer_id = customer;
 	pa->on.service_id = sid;
@@ -392,7 +394,7 @@ orders_add(struct orders *o, int64_t customer, int64_t sid,
 	pa->on.upstream_quantity = pa->spec.upstream_quantity;
 	pa->on.runs = pa->spec.runs;
 	pa->on.interval = pa->spec.interval;
-	pa->on.rate = svc->rate;
+	pa->on.rate = pa->rate;
 	pa->on.charge = pa->spec.charge;
 	pa->on.fields = pa->spec.fields;
 	snprintf(pa->upstream, sizeof(pa->upstream), "%s",

@@ -12,6 +12,7 @@
 #include "fiber.h"
 #include "log.h"
 #include "panel.h"
+#include "pricing.h"
 #include "store.h"
 #include "upstream.h"
 #include "xmalloc.h"
@@ -84,6 +85,25 @@ panel_load(struct store *st, const char *upstream, struct dialect_services *out)
 	return STORE_OK;
 }
 
+/* Say when the floor raises customers' rules (pricing.h): once per
+ * change of the counts, at a catalogue or rates change. */
+static void
+panel_pricing_report(struct panel *p)
+{
+	size_t over, groups;
+
+	pricing_clamps(p->pricing, p->cat, p->cfg, &over, &groups);
+	if (over == p->clamped_overrides && groups == p->clamped_groups)
+		return;
+	p->clamped_overrides = over;
+	p->clamped_groups = groups;
+	if (over > 0 || groups > 0)
+		log_warnx("pricing: the floor (cheapest route's cost x (1 + "
+		          "min_margin)) raises %zu customer overrides and %zu "
+		          "group rates: `panelmux rate list` shows them",
+		          over, groups);
+}
+
 static void
 panel_rebuild(struct panel *p)
 {
@@ -105,6 +125,7 @@ panel_rebuild(struct panel *p)
 		          "to it",
 		          p->cat->clamped, (long long)CATALOG_QTY_MAX);
 	catalog_unref(old);
+	panel_pricing_report(p);
 }
 
 /* The store's catalogue generation of PU's upstream into *GEN: 0, or -1
@@ -314,6 +335,36 @@ panel_check_one(struct panel_upstream *pu)
 	return 1;
 }
 
+void
+panel_pricing_check(struct panel *p, int force)
+{
+	struct pricing *pr;
+	int64_t gen;
+
+	if (!force && p->pricing != NULL &&
+	    (store_pricing_generation(p->st, &gen) != STORE_OK ||
+	     gen == p->pricing->gen))
+		return;
+	pr = pricing_new();
+	if (store_pricing_load(p->st, pr) != STORE_OK) {
+		log_warnx("customer rates unreadable: the last known stay");
+		pricing_unref(pr);
+		return;
+	}
+	/* a load that parked this fiber may have been passed by another */
+	if (p->pricing != NULL && p->pricing->gen > pr->gen) {
+		pricing_unref(pr);
+		return;
+	}
+	if (p->pricing != NULL)
+		log_info("customer rates reloaded (generation %lld): %zu "
+		         "customers with their own",
+		         (long long)pr->gen, pr->n);
+	pricing_unref(p->pricing);
+	p->pricing = pr;
+	panel_pricing_report(p);
+}
+
 static void
 panel_check_run(void *a, void *b)
 {
@@ -324,6 +375,8 @@ panel_check_run(void *a, void *b)
 		changed |= panel_check_one(&p->ups[i]);
 	if (changed && !p->stopped)
 		panel_rebuild(p);
+	if (!p->stopped)
+		panel_pricing_check(p, 0);
 	p->checking = 0;
 }
 
@@ -448,6 +501,7 @@ panel_new(struct event_base *base, const struct config *cfg, struct store *st)
 			         cu->name, pu->list.n);
 	}
 	panel_rebuild(p);
+	panel_pricing_check(p, 1);
 	return p;
 }
 
@@ -478,6 +532,7 @@ panel_free(struct panel *p)
 		event_free(p->check);
 	free(p->ups);
 	catalog_unref(p->cat);
+	pricing_unref(p->pricing);
 	config_unref(p->cfg);
 	free(p);
 }

@@ -59,12 +59,21 @@ struct panel {
 	struct panel_upstream *ups; /* cfg->nupstreams */
 	size_t nups;
 	struct catalog *cat; /* the current snapshot (one reference) */
+	/* customers' own rates: the current snapshot (one reference),
+	 * reloaded when the store's pricing generation moves */
+	struct pricing *pricing;
+	size_t clamped_overrides, clamped_groups; /* the floor raises them */
 	panel_sync_cb on_sync;
 	void *on_sync_arg;
 	struct event *check; /* catalogue generations, once started */
 	int checking;        /* a check runs (it may park on a fiber) */
 	int stopped;
 };
+
+/* Load the customers' rates again if the store's pricing generation
+ * moved (a write here, by the CLI or by another instance); FORCE: load
+ * them whatever it says.  May park the calling fiber. */
+void panel_pricing_check(struct panel *p, int force);
 
 /* Build the panel on BASE: one upstream per config entry, the stored lists
  * loaded and the catalogue built from them (so a restart with every

@@ -226,6 +226,31 @@ static const char *const sqlite_migrations[] = {
     " order_id, id) WHERE delivery = 'pending';"
     "CREATE INDEX webhook_events_dead ON webhook_events(id)"
     " WHERE delivery = 'dead';",
+    /* 6: customers' own rates (lib/pricing.h): groups with a percent,
+     * membership, overrides per service, and the generation every
+     * pricing write moves (the daemons reload on it). */
+    "CREATE TABLE customer_groups ("
+    " id INTEGER PRIMARY KEY,"
+    " name TEXT NOT NULL UNIQUE,"
+    " percent INTEGER NOT NULL,"
+    " created_at INTEGER NOT NULL"
+    ") STRICT;"
+    "CREATE TABLE group_members ("
+    " customer_id INTEGER PRIMARY KEY REFERENCES customers(id),"
+    " group_id INTEGER NOT NULL REFERENCES customer_groups(id)"
+    ") STRICT;"
+    "CREATE INDEX group_members_group ON group_members(group_id);"
+    "CREATE TABLE customer_rates ("
+    " customer_id INTEGER NOT NULL REFERENCES customers(id),"
+    " service_id INTEGER NOT NULL,"
+    " fixed INTEGER NOT NULL CHECK (fixed IN (0, 1)),"
+    " value INTEGER NOT NULL CHECK (value >= 0),"
+    " created_at INTEGER NOT NULL,"
+    " PRIMARY KEY (customer_id, service_id)"
+    ") STRICT;"
+    "CREATE TABLE generations (name TEXT PRIMARY KEY,"
+    " value INTEGER NOT NULL) STRICT;"
+    "INSERT INTO generations (name, value) VALUES ('pricing', 0);",
 };
 #define SQLITE_SCHEMA_VERSION                                                  \
 	((int)(sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0])))

@@ -72,6 +72,9 @@ void test_webhook_events(void **state);
 void test_webhook_balance(void **state);
 void test_webhook_outbox(void **state);
 
+/* The contract test of customers' own rates (storetest_pricing.c). */
+void test_pricing_store(void **state);
+
 /* The contract suite: the store tests that hold for every backend, written
  * against store.h alone.  Fills OUT (room for MAX) with them, each run
  * between SETUP and TEARDOWN, whose fixture (the cmocka state) must begin

@@ -271,6 +271,9 @@ test_migrate_upstream_quantity(void **state)
 	                 "ALTER TABLE ledger DROP COLUMN actor;"
 	                 /* and version 5 */
 	                 "DROP TABLE webhook_events; DROP TABLE webhooks;"
+	                 /* and version 6 */
+	                 "DROP TABLE customer_rates; DROP TABLE group_members;"
+	                 "DROP TABLE customer_groups; DROP TABLE generations;"
 	                 "PRAGMA user_version = 2;",
 	                 NULL, NULL, &err);
 	if (rc != SQLITE_OK)
