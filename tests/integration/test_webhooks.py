@@ -621,11 +621,11 @@ def test_memory_bounded_with_100k_undelivered(env):
         assert outbox(pm) == (BACKLOG, 0), outbox(pm)
         samples, parts = [], []
         failed = deliveries(pm, "failed")
-        for _ in range(8):
-            # a sample after each further 300 failed tries (the daemon at work;
-            # to one endpoint they go max_per_endpoint at a time)
-            wait_for(lambda: deliveries(pm, "failed") >= failed + 300, timeout=60,
-                     what="300 more failed tries")
+        for _ in range(6):
+            # a sample after each further 200 failed tries (the daemon at work,
+            # over dozens of scans: to one endpoint they go max_per_endpoint at a time)
+            wait_for(lambda: deliveries(pm, "failed") >= failed + 200, timeout=30,
+                     what="200 more failed tries")
             failed = deliveries(pm, "failed")
             samples.append(vm_rss_kib(pm.proc.pid))
             parts.append(rss_parts(pm.proc.pid))
