@@ -717,8 +717,15 @@ def test_registration_refused(env):
         listed = admin_ok(pm.admin("GET", "webhooks", op, query={"user": "shop"}))["list"]
         assert sorted(w["url"] for w in listed) == ["https://93.184.216.34/h", "https://93.184.216.35/h"], listed
         assert all(w["pending"] == 0 and w["dead"] == 0 for w in listed), listed
+        fields = {"id", "user", "url", "events", "balance_below", "created", "pending", "dead"}
+        for w in listed + [d["webhook"]]:
+            assert fields <= set(w), (fields - set(w), w)
+            assert w["events"] == ["order.accepted", "order.status", "refill.status"], w
         assert s1 not in json.dumps(listed) and d["secret"] not in json.dumps(listed), listed
         assert set(hook_list(pm)) == {"https://93.184.216.34/h", "https://93.184.216.35/h"}
+        admin_ok(pm.admin("POST", "webhooks/remove", op, body={"id": d["webhook"]["id"]}))
+        assert set(hook_list(pm)) == {"https://93.184.216.34/h"}
+        admin_err(pm.admin("POST", "webhooks/remove", op, body={"id": d["webhook"]["id"]}), 404)
     # webhooks.enabled false: the CLI refuses to register
     with FakePanel(env, services=20) as fp, \
             Panelmux(env, config=hooks_config(enabled="false"), up_port=fp.port) as pm:
