@@ -418,10 +418,10 @@
       ['Created', o.created], ['Last update', o.last_update]]));
     if (!me.read_only) out.push(orderActions(o));
     out.push(el('h2', {}, 'Timeline'));
-    const events = [[o.created, 'created']];
+    const events = (o.timeline || []).map((e) => [e.at, e.event]);
     for (const e of o.ledger || [])
       events.push([e.created, `${e.kind} ${e.amount}` + (e.note ? ` (${e.note})` : '')]);
-    if (o.last_update && o.last_update !== o.created) events.push([o.last_update, 'last change: ' + o.status]);
+    /* by time; a stable sort keeps the order of events of one second */
     events.sort((a, b) => String(a[0]).localeCompare(String(b[0])));
     out.push(el('ol', { id: 'timeline' }, events.map(([t, what]) => el('li', {}, text(t) + ': ' + what))));
     out.push(el('h2', {}, 'Forwarded fields'));

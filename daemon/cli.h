@@ -23,6 +23,9 @@ struct cli_cmd {
 /* Report an operation's outcome on stderr: the exit status (2 for bad
  * input, as a usage error; 1 for any other refusal). */
 int cli_ops(const struct ops_result *r);
+/* S as a positive ID (WHAT names it in the message), or 0 with a usage
+ * error printed. */
+int64_t cli_id(const char *s, const char *what);
 
 struct event_base;
 /* A panel (catalogue, rates) on a private loop BASE; panel_free and

@@ -68,26 +68,12 @@ cli_customer_group(struct cli *c, int argc, char **argv)
 	return cli_ops(&r);
 }
 
-/* SERVICE as an ID, or 0 (a usage error printed). */
-static int64_t
-cli_service_id(const char *s)
-{
-	char *end;
-	long long v = strtoll(s, &end, 10);
-
-	if (*s == '\0' || *end != '\0' || v <= 0) {
-		fprintf(stderr, "panelmux: \"%s\" is not a service ID\n", s);
-		return 0;
-	}
-	return (int64_t)v;
-}
-
 /* rate set CUSTOMER SERVICE RATE|PERCENT% */
 int
 cli_rate_set(struct cli *c, int argc, char **argv)
 {
 	struct ops_result r;
-	int64_t sid = cli_service_id(argv[1]);
+	int64_t sid = cli_id(argv[1], "a service ID");
 
 	if (sid == 0)
 		return 2;
@@ -99,7 +85,7 @@ int
 cli_rate_remove(struct cli *c, int argc, char **argv)
 {
 	struct ops_result r;
-	int64_t sid = cli_service_id(argv[1]);
+	int64_t sid = cli_id(argv[1], "a service ID");
 
 	if (sid == 0)
 		return 2;

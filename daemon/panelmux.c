@@ -36,6 +36,19 @@ cli_ops(const struct ops_result *r)
 	return r->status == OPS_BAD ? 2 : 1;
 }
 
+int64_t
+cli_id(const char *s, const char *what)
+{
+	char *end;
+	long long v = strtoll(s, &end, 10);
+
+	if (*s == '\0' || *end != '\0' || v <= 0) {
+		fprintf(stderr, "panelmux: \"%s\" is not %s\n", s, what);
+		return 0;
+	}
+	return (int64_t)v;
+}
+
 /* Generate a key, store its hash, print the key alone. */
 static int
 cli_new_key(struct cli *c, const char *name, int rotate)

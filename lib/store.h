@@ -126,6 +126,9 @@ struct order {
 	char upstream_status[32];
 	int64_t created_at, updated_at;
 	int64_t polled_at; /* unix ms of the last status read, 0 never */
+	/* The timeline (unix s, 0 not yet): first marked for sending,
+	 * accepted upstream, first seen in progress, settled. */
+	int64_t sent_at, accepted_at, progress_at, settled_at;
 };
 
 /* One service of an upstream's stored catalogue, as the store keeps it

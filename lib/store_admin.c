@@ -148,6 +148,10 @@ store_core_read_order(const struct store_driver *d, store_row *row,
 	o->polled_at = d->col_int(row, 20, 0);
 	o->refunded = d->col_int(row, 21, 0);
 	o->upstream_quantity = d->col_int(row, 22, 0);
+	o->sent_at = d->col_int(row, 23, 0);
+	o->accepted_at = d->col_int(row, 24, 0);
+	o->progress_at = d->col_int(row, 25, 0);
+	o->settled_at = d->col_int(row, 26, 0);
 }
 
 static enum ledger_kind
@@ -207,7 +211,7 @@ store_page_order(const struct store_driver *d, store_row *row, void *arg)
 	struct order o;
 
 	store_core_read_order(d, row, &o);
-	d->col_text(row, 23, name, sizeof(name));
+	d->col_text(row, 27, name, sizeof(name));
 	return ((store_page_order_cb)p->cb)(&o, name, p->arg);
 }
 

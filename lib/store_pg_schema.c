@@ -255,6 +255,10 @@ static const char *const pg_migration_5[] = {
     ")",
     "CREATE TABLE generations (name TEXT PRIMARY KEY, value BIGINT NOT NULL)",
     "INSERT INTO generations (name, value) VALUES ('pricing', 0)",
+    "ALTER TABLE orders ADD COLUMN sent_at BIGINT NOT NULL DEFAULT 0",
+    "ALTER TABLE orders ADD COLUMN accepted_at BIGINT NOT NULL DEFAULT 0",
+    "ALTER TABLE orders ADD COLUMN progress_at BIGINT NOT NULL DEFAULT 0",
+    "ALTER TABLE orders ADD COLUMN settled_at BIGINT NOT NULL DEFAULT 0",
     NULL,
 };
 

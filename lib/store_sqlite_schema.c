@@ -250,7 +250,13 @@ static const char *const sqlite_migrations[] = {
     ") STRICT;"
     "CREATE TABLE generations (name TEXT PRIMARY KEY,"
     " value INTEGER NOT NULL) STRICT;"
-    "INSERT INTO generations (name, value) VALUES ('pricing', 0);",
+    "INSERT INTO generations (name, value) VALUES ('pricing', 0);"
+    /* an order's timeline (unix s, 0 not yet): marked for sending,
+     * accepted, first seen in progress, settled */
+    "ALTER TABLE orders ADD COLUMN sent_at INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE orders ADD COLUMN accepted_at INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE orders ADD COLUMN progress_at INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE orders ADD COLUMN settled_at INTEGER NOT NULL DEFAULT 0;",
 };
 #define SQLITE_SCHEMA_VERSION                                                  \
 	((int)(sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0])))

@@ -316,6 +316,10 @@ def test_console_pages(env):
                     problems.append(f"{name}@{width}: console errors {errs}")
                 if name == "overview":
                     assert "2 orders in doubt" in b.one("#in-doubt").text, b.one("#in-doubt").text
+                    for caption in ("Today (UTC)", "Orders created per hour, last 7 days",
+                                    "Margin per day, last 7 days",
+                                    "Margin per day, last 30 days", "Failed calls"):
+                        assert caption in main.text, (caption, main.text)
                 if name == "order":
                     assert XSS_LINK in main.text, main.text
                     assert b.css("main img") == [], "an img was made from the link"

@@ -202,6 +202,10 @@ def test_sync_raising_cost_above_a_fixed_rate(env):
             wait_for(lambda: balance(pm, key) == before - charge + refund, what="the refund")
             row = pm.sql("SELECT charge, refunded FROM orders WHERE id = ?", r["order"])[0]
             assert Decimal(int(row[0])) / 10**8 == charge
+            # its timeline in the admin API (what the console shows)
+            got = pm.admin("GET", f"orders/{r['order']}", key=pm.admin_key("ops")).json()
+            assert [e["event"] for e in got["data"]["timeline"]] == \
+                ["created", "sent", "accepted", "partial"], got["data"]["timeline"]
             assert Decimal(int(row[1])) / 10**8 == refund
             # a new order pays the new rate
             b2 = balance(pm, key)

@@ -274,6 +274,10 @@ test_migrate_upstream_quantity(void **state)
 	                 /* and version 6 */
 	                 "DROP TABLE customer_rates; DROP TABLE group_members;"
 	                 "DROP TABLE customer_groups; DROP TABLE generations;"
+	                 "ALTER TABLE orders DROP COLUMN sent_at;"
+	                 "ALTER TABLE orders DROP COLUMN accepted_at;"
+	                 "ALTER TABLE orders DROP COLUMN progress_at;"
+	                 "ALTER TABLE orders DROP COLUMN settled_at;"
 	                 "PRAGMA user_version = 2;",
 	                 NULL, NULL, &err);
 	if (rc != SQLITE_OK)
