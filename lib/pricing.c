@@ -106,6 +106,8 @@ pricing_finish(struct pricing *pr)
 {
 	size_t out = 0;
 
+	if (pr->n == 0)
+		return; /* qsort wants an array, even of none */
 	qsort(pr->v, pr->n, sizeof(*pr->v), pricing_cmp_customer);
 	for (size_t i = 0; i < pr->n; i++) {
 		struct pricing_customer *pc = &pr->v[i], *to;
@@ -125,8 +127,9 @@ pricing_finish(struct pricing *pr)
 	}
 	pr->n = out;
 	for (size_t i = 0; i < pr->n; i++)
-		qsort(pr->v[i].rules, pr->v[i].nrules, sizeof(*pr->v[i].rules),
-		      pricing_cmp_rule);
+		if (pr->v[i].nrules > 1)
+			qsort(pr->v[i].rules, pr->v[i].nrules,
+			      sizeof(*pr->v[i].rules), pricing_cmp_rule);
 }
 
 const struct pricing_customer *

@@ -788,6 +788,20 @@ int64_t store_webhook_claim(struct store *st, int64_t now_ms, int64_t lease_ms,
                             int64_t limit, int each,
                             const struct webhook_busy *busy, size_t nbusy,
                             store_event_cb cb, void *arg);
+/* What became of a try, for store_webhook_settle. */
+struct webhook_outcome {
+	int64_t id;
+	int delivered;   /* acknowledged: the event goes */
+	int dead;        /* else: dead-lettered, or tried again at NEXT_MS */
+	int64_t next_ms;
+	char why[160];
+};
+/* The outcomes of N tries in one transaction (a loop's worth of
+ * deliveries, one commit).  An event no longer pending (removed with
+ * its endpoint) is passed over. */
+enum store_result store_webhook_settle(struct store *st,
+                                       const struct webhook_outcome *v,
+                                       size_t n);
 /* Event ID was acknowledged: it goes. */
 enum store_result store_webhook_delivered(struct store *st, int64_t id);
 /* Event ID's try failed with WHY: tried again at NEXT_MS, or with DEAD
