@@ -215,9 +215,11 @@ panel_balance_done(const struct up_result *res, void *arg)
 /* What LIST changes against PU's stored list, into *DIFF: 0, or -1 when
  * the bad-sync guard refuses LIST (not FORCE, and it drops more than the
  * upstream's max_drop of the stored services: logged and counted, nothing
- * in *DIFF).  The stored list is read from the store, so a save made by
- * another process (the CLI, another instance) is what LIST is compared
- * with; when it cannot be read, PU's own copy stands in. */
+ * in *DIFF).  PU's own copy is the stored list while the store's
+ * generation is the one PU holds; after a save by another process (the
+ * CLI, another instance) the list is read from the store, so that save is
+ * what LIST is compared with.  When it cannot be read, PU's copy stands
+ * in. */
 static int
 panel_changes(struct panel_upstream *pu, const struct dialect_services *list,
               int force, struct price_diff *diff)
@@ -231,7 +233,14 @@ panel_changes(struct panel_upstream *pu, const struct dialect_services *list,
 	char pct[MONEY_BUFSZ];
 	int rc = 0;
 
-	if (panel_load(p->st, pu->state.name, &stored) != STORE_OK) {
+	uint64_t seq = pu->list_seq;
+	int64_t gen;
+
+	memset(&stored, 0, sizeof(stored));
+	if (panel_generation(pu, &gen) == 0 && gen == pu->gen &&
+	    pu->list_seq == seq) {
+		old = &pu->list; /* the store's, already in memory */
+	} else if (panel_load(p->st, pu->state.name, &stored) != STORE_OK) {
 		log_warnx("upstream %s: stored catalogue unreadable: changes "
 		          "are reckoned against the one in memory",
 		          pu->state.name);

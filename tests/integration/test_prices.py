@@ -183,6 +183,19 @@ def test_sync_changes_logged(env):
         assert metric(pm, "panelmux_catalog_syncs_refused_total", 'upstream="alpha"') == 0
         assert "price changes: 1 changed, 0 appeared, 0 dropped" in pm.log()
 
+        # a change saved by the CLI while the daemon runs is logged once:
+        # the daemon's next sync compares with the store's list, not its own
+        top = int(pm.sql("SELECT MAX(id) FROM price_changes")[0][0])
+        fp.control(op="services", rate={"4": "1.00"})
+        pm.cli("services", "sync")
+        r = pm.admin("POST", "upstreams/sync", key=key, body={"upstream": "alpha"})
+        assert r.status == 200, r
+        wait_for(lambda: pm.log().count("upstream alpha: 19 services imported") >= 3,
+                 what="the daemon's own sync after the CLI's")
+        c1, p1 = cost_price("0.95")
+        c2, p2 = cost_price("1.00")
+        assert logged(pm, top) == [(4, "changed", c1, c2, p1, p2)]
+
 
 def services_of(pm, key):
     return {s["service"] for s in pm.api(key=key, action="services")}
