@@ -375,6 +375,7 @@ static const struct admin_route admin_routes[] = {
     {"orders/resolve", 1, 1, admin_orders_resolve},
     {"services", 0, 0, admin_services},
     {"services/match", 0, 0, admin_services_match},
+    {"services/changes", 0, 0, admin_services_changes},
     {"upstreams", 0, 0, admin_upstreams},
     {"upstreams/sync", 1, 1, admin_upstreams_sync},
     {"report", 0, 0, admin_report},

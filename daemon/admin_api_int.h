@@ -2,7 +2,8 @@
  * request, its input and replies, routing and keys; admin_users.c: users
  * and payments; admin_orders.c: orders; admin_views.c: the read-only
  * views, sync and match; admin_webhooks.c: customers' webhooks;
- * admin_pricing.c: customers' own rates).
+ * admin_pricing.c: customers' own rates; admin_prices.c: the price-change
+ * log).
  * Private to them. */
 #ifndef PANELMUX_ADMIN_API_INT_H
 #define PANELMUX_ADMIN_API_INT_H
@@ -95,6 +96,7 @@ void admin_report(struct admin_req *r);
 void admin_services(struct admin_req *r);
 void admin_stats(struct admin_req *r);
 void admin_services_match(struct admin_req *r);
+void admin_services_changes(struct admin_req *r); /* admin_prices.c */
 void admin_upstreams(struct admin_req *r);
 void admin_upstreams_sync(struct admin_req *r);
 void admin_users_add(struct admin_req *r);

@@ -242,16 +242,18 @@ admin_audit(struct admin_req *r)
 
 /* Sync an upstream's services and balance now, as its timer would: the
  * reply says it started (or was already running); its end shows in
- * upstreams' last_sync. */
+ * upstreams' last_sync.  force: true applies a services reply the
+ * bad-sync guard (max_drop) would refuse. */
 void
 admin_upstreams_sync(struct admin_req *r)
 {
 	struct panel *p = r->a->panel;
 	struct ops_result res;
 	const char *name;
-	int idx, running;
+	int idx, running, force;
 
-	if (admin_need(r, "upstream", 0, &name) != 0)
+	if (admin_need(r, "upstream", 0, &name) != 0 ||
+	    admin_bool(r, "force", &force) != 0)
 		return;
 	if ((idx = panel_upstream_index(p, name)) < 0) {
 		ops_fail(&res, OPS_NOTFOUND, "no such upstream");
@@ -259,12 +261,17 @@ admin_upstreams_sync(struct admin_req *r)
 		ops_fail(&res, OPS_CONFLICT, "the upstream client is stopped");
 	} else {
 		running = p->ups[idx].syncing;
-		panel_sync(p, (size_t)idx);
+		if (force)
+			panel_sync_force(p, (size_t)idx);
+		else
+			panel_sync(p, (size_t)idx);
 		ops_fail(&res, OPS_OK, NULL);
-		ops_audit(&r->ops, "upstreams/sync", name, NULL, &res);
+		ops_audit(&r->ops, "upstreams/sync", name,
+		          force ? "{\"force\":true}" : NULL, &res);
 		admin_send(r, 200, NULL,
-		           json_pack("{s:s,s:b}", "upstream", name,
-		                     "already_running", running != 0));
+		           json_pack("{s:s,s:b,s:b}", "upstream", name,
+		                     "already_running", running != 0, "force",
+		                     force != 0));
 		return;
 	}
 	ops_audit(&r->ops, "upstreams/sync", name, NULL, &res);

@@ -50,4 +50,7 @@ int cli_webhook_rotate(struct cli *c, int argc, char **argv);
 int cli_webhook_dead(struct cli *c, int argc, char **argv);
 int cli_webhook_retry(struct cli *c, int argc, char **argv);
 
+/* cli_services.c */
+int cli_services_changes(struct cli *c, int argc, char **argv);
+
 #endif

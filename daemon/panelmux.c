@@ -260,12 +260,25 @@ cli_services_sync(struct cli *c, int argc, char **argv)
 	struct cli_sync cs = {&c->ops, 0, 0};
 	struct event_base *base;
 	struct panel *p;
-	int idx = -1;
+	const char *name = NULL;
+	int idx = -1, force = 0;
 
+	/* --force: apply what the bad-sync guard (max_drop) would refuse */
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--force") == 0 && !force)
+			force = 1;
+		else if (argv[i][0] != '-' && name == NULL)
+			name = argv[i];
+		else {
+			fprintf(stderr, "usage: panelmux -c FILE services sync "
+			                "[--force] [UPSTREAM]\n");
+			return 2;
+		}
+	}
 	if ((p = cli_panel(c, &base)) == NULL)
 		return 1;
-	if (argc == 1 && (idx = panel_upstream_index(p, argv[0])) < 0) {
-		fprintf(stderr, "panelmux: no upstream named %s\n", argv[0]);
+	if (name != NULL && (idx = panel_upstream_index(p, name)) < 0) {
+		fprintf(stderr, "panelmux: no upstream named %s\n", name);
 		panel_free(p);
 		event_base_free(base);
 		return 2;
@@ -287,7 +300,10 @@ cli_services_sync(struct cli *c, int argc, char **argv)
 			continue;
 		}
 		cs.pending++;
-		panel_sync(p, i);
+		if (force)
+			panel_sync_force(p, i);
+		else
+			panel_sync(p, i);
 	}
 	if (cs.pending > 0)
 		event_base_dispatch(base);
@@ -829,7 +845,10 @@ static const struct cli_cmd cli_cmds[] = {
     {"order", "resolve", 2, 3, cli_order_resolve,
      "order resolve ID --upstream-order N | --refund"},
     {"report", NULL, 0, 0, cli_report, "report"},
-    {"services", "sync", 0, 1, cli_services_sync, "services sync [UPSTREAM]"},
+    {"services", "sync", 0, 2, cli_services_sync,
+     "services sync [--force] [UPSTREAM]"},
+    {"services", "changes", 0, 4, cli_services_changes,
+     "services changes [--upstream NAME] [--limit N]"},
     {"services", "list", 0, 0, cli_services_list, "services list"},
     {"services", "match", 0, 64, cli_services_match,
      "services match [UPSTREAM...] [--min-score S] [--format "

@@ -51,6 +51,9 @@ struct cfg_upstream {
 	struct cfg_markup markup; /* overrides pricing.markup when set */
 	int64_t sync_interval_ms; /* default 10m */
 	int64_t poll_interval_ms; /* default 60s */
+	/* The share of its stored services a sync may drop, a percent; -1
+	 * not set (pricing.max_drop).  A reply dropping more is refused. */
+	money_t max_drop;
 };
 
 struct cfg_route {
@@ -131,6 +134,10 @@ struct config {
 	/* The floor no customer rate, discount or failover goes under: a
 	 * route's cost x (1 + min_margin / 100); a percent, default 0 */
 	money_t min_margin;
+	/* The share of an upstream's stored services one sync may drop
+	 * (percent, default 50): above it the old catalogue stays until the
+	 * operator forces the sync */
+	money_t max_drop;
 
 	/* orders */
 	int64_t reply_wait_ms; /* add reply waits this long, default 5s */

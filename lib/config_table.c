@@ -94,6 +94,12 @@ static const struct cfg_key cfg_upstream_keys[] = {
                           .min = 100,
                           .max = MS_DAY,
                           .def = "60s"},
+    /* not set: pricing.max_drop (cfg_check_upstream) */
+    [UP_MAX_DROP] = {.name = "max_drop",
+                     .type = CFG_PERCENT,
+                     .off = UP(max_drop),
+                     .min = 0,
+                     .max = 100 * MONEY_SCALE},
     [UP_NKEYS] = {.name = NULL},
 };
 static const struct cfg_table cfg_upstream_table = {cfg_upstream_keys,
@@ -277,6 +283,12 @@ static const struct cfg_key cfg_pricing_keys[] = {
      .min = 0,
      .max = 1000 * MONEY_SCALE,
      .def = "0%"},
+    {.name = "max_drop",
+     .type = CFG_PERCENT,
+     .off = CF(max_drop),
+     .min = 0,
+     .max = 100 * MONEY_SCALE,
+     .def = "50%"},
     {.name = NULL},
 };
 static const struct cfg_table cfg_pricing_table = {cfg_pricing_keys, NULL};

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "dialect.h"
+#include "prices.h"
 #include "store.h"
 
 struct event;
@@ -41,6 +42,12 @@ struct panel_upstream {
 	struct event *timer;          /* next sync */
 	int64_t sync_started_ms;      /* monotonic: the timer's last sync */
 	int syncing;
+	int force; /* apply the next services reply even if the bad-sync
+	            * guard would refuse it (panel_sync_force) */
+	/* Since start (metrics): price-change rows recorded, by kind
+	 * (prices.h), and services replies the guard refused. */
+	uint64_t changes[PRICE_NKINDS];
+	uint64_t refused;
 };
 
 /* Called once a sync of one upstream ended; OK is 1 when a fresh list was
@@ -89,6 +96,10 @@ void panel_stop(struct panel *p);
 /* Sync upstream IDX now (services, then balance); the panel's on_sync is
  * called when it ends. */
 void panel_sync(struct panel *p, size_t idx);
+/* The same, applying the services reply even when it drops more than
+ * the upstream's max_drop of its stored services (the guard's override:
+ * `panelmux services sync --force`). */
+void panel_sync_force(struct panel *p, size_t idx);
 /* End every upstream call (in flight: UP_LOST, queued: UP_NOT_SENT), their
  * callbacks running here; no call can be made after it. */
 void panel_stop_engine(struct panel *p);

@@ -874,4 +874,35 @@ int64_t store_rate_list(struct store *st, int64_t cid, store_rate_cb cb,
 enum store_result store_pricing_load(struct store *st, struct pricing *pr);
 enum store_result store_pricing_generation(struct store *st, int64_t *gen);
 
+/*
+ * The price-change log (store_prices.c): what each catalogue sync changed
+ * per upstream service (lib/prices.h), written after the catalogue save.
+ */
+struct price_change;
+
+/* One row of the log; cost and price fields PRICE_NONE (prices.h) where
+ * they do not apply. */
+struct price_entry {
+	int64_t id;
+	int64_t created_at; /* unix seconds */
+	char upstream[STORE_UPNAME_MAX + 1];
+	int64_t service;
+	char kind[16]; /* "appeared", "dropped", "changed" */
+	money_t cost_before, cost_after, price_before, price_after;
+};
+struct price_page {
+	const char *upstream; /* NULL: every upstream */
+	int64_t limit, offset;
+};
+typedef int (*store_price_cb)(const struct price_entry *, void *arg);
+
+/* Record UPSTREAM's N changes V in one transaction: STORE_OK (nothing
+ * written when N is 0) or STORE_ERROR (nothing written). */
+enum store_result store_price_record(struct store *st, const char *upstream,
+                                     const struct price_change *v, size_t n);
+/* The log newest first, filtered and paged by F (LIMIT 1..STORE_PAGE_MAX):
+ * CB sees each row; the count, or -1. */
+int64_t store_price_page(struct store *st, const struct price_page *f,
+                         store_price_cb cb, void *arg);
+
 #endif

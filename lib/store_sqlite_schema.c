@@ -257,6 +257,21 @@ static const char *const sqlite_migrations[] = {
     "ALTER TABLE orders ADD COLUMN accepted_at INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE orders ADD COLUMN progress_at INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE orders ADD COLUMN settled_at INTEGER NOT NULL DEFAULT 0;",
+    /* 7: the price-change log (store_prices.c): what each catalogue
+     * sync changed per upstream service, read newest first. */
+    "CREATE TABLE price_changes ("
+    " id INTEGER PRIMARY KEY,"
+    " created_at INTEGER NOT NULL,"
+    " upstream TEXT NOT NULL,"
+    " service INTEGER NOT NULL,"
+    " kind TEXT NOT NULL CHECK (kind IN ('appeared', 'dropped',"
+    "  'changed')),"
+    " cost_before INTEGER,"
+    " cost_after INTEGER,"
+    " price_before INTEGER,"
+    " price_after INTEGER"
+    ") STRICT;"
+    "CREATE INDEX price_changes_upstream ON price_changes(upstream, id);",
 };
 #define SQLITE_SCHEMA_VERSION                                                  \
 	((int)(sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0])))

@@ -278,6 +278,8 @@ test_migrate_upstream_quantity(void **state)
 	                 "ALTER TABLE orders DROP COLUMN accepted_at;"
 	                 "ALTER TABLE orders DROP COLUMN progress_at;"
 	                 "ALTER TABLE orders DROP COLUMN settled_at;"
+	                 /* and version 7 */
+	                 "DROP TABLE price_changes;"
 	                 "PRAGMA user_version = 2;",
 	                 NULL, NULL, &err);
 	if (rc != SQLITE_OK)
