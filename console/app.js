@@ -595,7 +595,24 @@
     });
     return [el('h1', { tabindex: -1 }, 'Services'), search,
       el('p', {}, 'Prices per 1000. A route\u2019s margin is the price less its upstream cost.'),
-      table('Services', ['ID', 'Name', 'Category', 'Price', 'Min\u2013max', 'Route', 'Cost', 'Route rate', 'Margin'], rows)];
+      table('Services', ['ID', 'Name', 'Category', 'Price', 'Min\u2013max', 'Route', 'Cost', 'Route rate', 'Margin'], rows),
+      el('h2', {}, 'Dropped by their upstream'),
+      later(() => priceChanges('dropped', 'No service was dropped by its upstream.')),
+      el('h2', {}, 'Price changes'),
+      later(() => priceChanges(null, 'No price has changed since the first sync.'))];
+  }
+
+  /* The newest 50 entries of the price-change log (of KIND, or all). */
+  async function priceChanges(kind, none) {
+    const d = await get('services/changes', { kind: kind, limit: 50 });
+    if (!d.list.length) return el('p', {}, none);
+    return table(kind === 'dropped' ? 'Dropped services' : 'Price changes',
+      ['When', 'Upstream', 'Service', 'Change', 'Cost', 'Price'],
+      d.list.map((c) => [c.created, c.upstream, c.service, c.kind,
+        c.kind === 'changed' ? `${text(c.cost_before)} \u2192 ${text(c.cost_after)}`
+          : text(c.cost_after !== null ? c.cost_after : c.cost_before),
+        c.kind === 'changed' ? `${text(c.price_before)} \u2192 ${text(c.price_after)}`
+          : text(c.price_after !== null ? c.price_after : c.price_before)]));
   }
 
   async function pageUpstreams() {

@@ -1,5 +1,7 @@
 /* admin_prices.c - the admin API's price-change log (GET services/changes):
  * what each catalogue sync changed per upstream service, newest first. */
+#include <string.h>
+
 #include <jansson.h>
 
 #include "admin_api_int.h"
@@ -31,16 +33,23 @@ admin_price_row(const struct price_entry *e, void *arg)
 	return 0;
 }
 
-/* GET services/changes?upstream=&limit=&offset= */
+/* GET services/changes?upstream=&kind=&limit=&offset= */
 void
 admin_services_changes(struct admin_req *r)
 {
-	struct price_page f = {NULL, 0, 0};
+	struct price_page f = {NULL, 0, 0, NULL};
 	struct admin_rows ar = {json_array(), r->decimals};
 
 	if (admin_text(r, "upstream", 0, &f.upstream) < 0 ||
+	    admin_text(r, "kind", 0, &f.kind) < 0 ||
 	    admin_page(r, &f.limit, &f.offset) != 0) {
 		json_decref(ar.list);
+		return;
+	}
+	if (f.kind != NULL && strcmp(f.kind, "changed") != 0 &&
+	    strcmp(f.kind, "appeared") != 0 && strcmp(f.kind, "dropped") != 0) {
+		json_decref(ar.list);
+		admin_fail(r, 400, "kind is changed, appeared or dropped");
 		return;
 	}
 	admin_send_page(r, store_price_page(r->a->st, &f, admin_price_row, &ar),

@@ -42,7 +42,7 @@ cli_change_row(const struct price_entry *e, void *arg)
 int
 cli_services_changes(struct cli *c, int argc, char **argv)
 {
-	struct price_page f = {NULL, CLI_CHANGES_LIMIT, 0};
+	struct price_page f = {NULL, CLI_CHANGES_LIMIT, 0, NULL};
 
 	for (int i = 0; i < argc; i += 2) {
 		char *end = NULL;

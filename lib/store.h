@@ -893,6 +893,7 @@ struct price_entry {
 struct price_page {
 	const char *upstream; /* NULL: every upstream */
 	int64_t limit, offset;
+	const char *kind; /* NULL: every kind; "changed", "appeared", "dropped" */
 };
 typedef int (*store_price_cb)(const struct price_entry *, void *arg);
 

@@ -127,9 +127,14 @@ store_price_page(struct store *st, const struct price_page *f,
 		limit = STORE_PAGE_MAX;
 	store_query_init(&q, st->drv->dollar);
 	store_query_sql(&q, "SELECT " PRICE_COLS " FROM price_changes");
+	store_query_sql(&q, " WHERE 1 = 1");
 	if (f->upstream != NULL) {
-		store_query_sql(&q, " WHERE upstream = ");
+		store_query_sql(&q, " AND upstream = ");
 		store_query_text(&q, f->upstream);
+	}
+	if (f->kind != NULL) {
+		store_query_sql(&q, " AND kind = ");
+		store_query_text(&q, f->kind);
 	}
 	store_query_sql(&q, " ORDER BY id DESC LIMIT ");
 	store_query_int(&q, limit);

@@ -325,6 +325,7 @@ def test_console_pages(env):
                     assert b.css("main img") == [], "an img was made from the link"
                 if name == "services":
                     assert XSS_SERVICE in main.text
+                    assert "Dropped by their upstream" in main.text and "Price changes" in main.text, main.text[-600:]
                     assert len(b.css("main script")) == 0
                 if name == "customer":
                     assert "<b>memo</b>" in main.text

@@ -167,6 +167,11 @@ def test_sync_changes_logged(env):
         page = changes(pm, key, upstream="alpha", limit=2, offset=1)
         assert [e["id"] for e in page["list"]] == ids[1:3]
         assert changes(pm, key, upstream="beta")["count"] == 0
+        # by kind (the console's "dropped by their upstream")
+        for kind in ("changed", "appeared", "dropped"):
+            mine = changes(pm, key, kind=kind)["list"]
+            assert [e["id"] for e in mine] == [e["id"] for e in data["list"] if e["kind"] == kind]
+        assert pm.admin("GET", "services/changes", key=key, query={"kind": "renamed"}).status == 400
 
         # a sync by the daemon: logged, counted on /metrics
         top = max(ids)
