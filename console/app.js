@@ -267,7 +267,10 @@
         ['Margin', report.total.margin]]);
     }));
     out.push(el('h2', {}, 'Orders per hour'));
-    out.push(later(async () => ordersChart(await stats)));
+    out.push(later(async () => {
+      const s = await stats;
+      return el('div', {}, ordersChart(s, 7), ordersChart(s, 30));
+    }));
     out.push(el('h2', {}, 'Margin per day'));
     out.push(later(async () => marginCharts(await stats)));
     return out;
@@ -301,10 +304,10 @@
     });
   }
 
-  /* Orders per hour over the last 7 days (the server counts them). */
-  function ordersChart(stats) {
+  /* Orders per hour over the last DAYS days (the server counts them). */
+  function ordersChart(stats, days) {
     const now = Math.floor(Date.now() / 1000);
-    const start = Math.floor(now / 3600) * 3600 - 7 * 24 * 3600;
+    const start = Math.floor(now / 3600) * 3600 - days * 24 * 3600;
     const byHour = new Map(stats.hours.map((h) => [h[0], h[1]]));
     const hours = [], counts = [];
     let total = 0;
@@ -316,7 +319,7 @@
     const box = el('div', { class: 'chart', 'aria-hidden': 'true' });
     plot(box, hours, counts, 'orders', '#1d4ed8');
     return el('figure', {}, box, el('figcaption', {},
-      `Orders created per hour, last 7 days: ${total} in all.`));
+      `Orders created per hour, last ${days} days: ${total} in all.`));
   }
 
   /* Margin per UTC day over the last 7 and 30 days, with the table the
@@ -343,6 +346,11 @@
       [d.day, d.orders, d.revenue, d.cost, d.margin]);
     return el('div', {}, figs, el('details', {}, el('summary', {}, 'Per day, last 30 days'),
       table('Margin per day', ['Day', 'Orders', 'Revenue', 'Upstream cost', 'Margin'], rows)));
+  }
+
+  /* An upstream's circuit as the route's health. */
+  function health(c) {
+    return c === 'closed' ? 'healthy' : c ? el('strong', {}, 'circuit ' + c) : 'unknown';
   }
 
   function upstreamTable(list) {
@@ -575,7 +583,8 @@
   let flashNode = null;
 
   async function pageServices(m, q) {
-    const d = await get('services');
+    const [d, ups] = await Promise.all([get('services'), get('upstreams')]);
+    const circuit = new Map(ups.list.map((u) => [u.name, u.circuit]));
     const filter = (q.get('q') || '').toLowerCase();
     const rows = [];
     for (const s of d.list) {
@@ -584,7 +593,8 @@
       for (const r of routes)
         rows.push([s.id, el('td', { class: 'wrap' }, text(s.name)), s.category, s.rate, `${s.min}\u2013${s.max}`,
           r ? `${r.upstream}:${r.service}` : 'no route', r ? r.cost : null, r ? r.rate : null,
-          r ? el('td', { class: Number(r.margin) < 0 ? 'low' : null }, r.margin) : null]);
+          r ? el('td', { class: Number(r.margin) < 0 ? 'low' : null }, r.margin) : null,
+          r ? health(circuit.get(r.upstream)) : null]);
     }
     const search = el('form', { class: 'row', role: 'search', 'aria-label': 'Services' },
       field('Name or ID', el('input', { name: 'q', value: q.get('q') || '', autocomplete: 'off' })),
@@ -595,7 +605,8 @@
     });
     return [el('h1', { tabindex: -1 }, 'Services'), search,
       el('p', {}, 'Prices per 1000. A route\u2019s margin is the price less its upstream cost.'),
-      table('Services', ['ID', 'Name', 'Category', 'Price', 'Min\u2013max', 'Route', 'Cost', 'Route rate', 'Margin'], rows),
+      table('Services', ['ID', 'Name', 'Category', 'Price', 'Min\u2013max', 'Route', 'Cost', 'Route rate', 'Margin',
+        'Route health'], rows),
       el('h2', {}, 'Dropped by their upstream'),
       later(() => priceChanges('dropped', 'No service was dropped by its upstream.')),
       el('h2', {}, 'Price changes'),

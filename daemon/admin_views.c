@@ -328,8 +328,8 @@ admin_stats_day(const struct order_bucket *b, void *arg)
 	return 0;
 }
 
-/* GET stats?days=N: orders per hour over the last min(N, 7) days, and per
- * UTC day over the last N (1..90, 30) with revenue (charges net of
+/* GET stats?days=N: orders per hour, and per UTC day, over the last N
+ * days (1..90, 30) with revenue (charges net of
  * refunds), upstream cost where known and margin, by the orders' creation
  * day; today's figures apart. */
 void
@@ -343,9 +343,8 @@ admin_stats(struct admin_req *r)
 		goto fail;
 	today = now / 86400 * 86400;
 	days.today_start = today;
-	if (store_order_buckets(r->a->st,
-	                        now / 3600 * 3600 - (n < 7 ? n : 7) * 86400,
-	                        3600, admin_stats_hour, &hours) < 0 ||
+	if (store_order_buckets(r->a->st, now / 3600 * 3600 - n * 86400, 3600,
+	                        admin_stats_hour, &hours) < 0 ||
 	    store_order_buckets(r->a->st, today - (n - 1) * 86400, 86400,
 	                        admin_stats_day, &days) < 0) {
 		admin_fail(r, 500, "store error");

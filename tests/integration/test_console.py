@@ -317,6 +317,7 @@ def test_console_pages(env):
                 if name == "overview":
                     assert "2 orders in doubt" in b.one("#in-doubt").text, b.one("#in-doubt").text
                     for caption in ("Today (UTC)", "Orders created per hour, last 7 days",
+                                    "Orders created per hour, last 30 days",
                                     "Margin per day, last 7 days",
                                     "Margin per day, last 30 days", "Failed calls"):
                         assert caption in main.text, (caption, main.text)
