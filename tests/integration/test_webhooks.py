@@ -625,7 +625,7 @@ def test_memory_bounded_with_100k_undelivered(env):
         assert outbox(pm) == (BACKLOG, 0), outbox(pm)
         samples, parts = [], []
         failed = deliveries(pm, "failed")
-        for _ in range(6):
+        for _ in range(4):
             # a sample after each further 1,000 failed tries (the daemon at work)
             wait_for(lambda: deliveries(pm, "failed") >= failed + 1000, timeout=60,
                      what="1,000 more failed tries")
