@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "dialect.h"
+#include "route.h"
 #include "store.h"
 
 struct event;
@@ -41,6 +42,13 @@ struct panel_upstream {
 	struct event *timer;          /* next sync */
 	int64_t sync_started_ms;      /* monotonic: the timer's last sync */
 	int syncing;
+	/* Routing (route.h): this instance's view of the upstream's recent
+	 * adds and of its balance, read with each sync, every
+	 * balance_interval, and after an add refused for want of funds. */
+	struct route_health health;
+	struct route_balance bal;
+	struct event *balance_timer;
+	int balance_reading;
 };
 
 /* Called once a sync of one upstream ended; OK is 1 when a fresh list was
@@ -80,6 +88,9 @@ void panel_stop(struct panel *p);
 /* Sync upstream IDX now (services, then balance); the panel's on_sync is
  * called when it ends. */
 void panel_sync(struct panel *p, size_t idx);
+/* Read upstream IDX's balance now (unless a read is under way): the
+ * balance estimate starts again from it. */
+void panel_balance_read(struct panel *p, size_t idx);
 /* End every upstream call (in flight: UP_LOST, queued: UP_NOT_SENT), their
  * callbacks running here; no call can be made after it. */
 void panel_stop_engine(struct panel *p);
