@@ -28,7 +28,6 @@
  * add: dispatch state machine.
  */
 
-
 /* Answer the customer waiting on J, if any: the order ID, or the refusal
  * TEXT. */
 static void
@@ -87,7 +86,8 @@ orders_routes_of(const struct orders *o, const struct catalog_service *s,
 		c[n].service = s->routes[i].service;
 		c[n].cost = s->routes[i].cost;
 		c[n].healthy =
-		    route_health_ok(&o->p->ups[up].health, cfg->route_health);
+		    route_health_ok(&o->p->ups[up].health, cfg->route_health,
+		                    o->clock.wall_ms());
 		n++;
 	}
 	kept = route_order((enum route_mode)s->route_mode, c, n, rate,
@@ -199,8 +199,8 @@ const char *
 orders_refusal_text(const char *upstream_msg, char *buf, size_t len)
 {
 	static const char *const operator_words[] = {
-	    "fund", "balance", "api key", "apikey", "api_key", "key",
-	    "service", "disabled", "unavailable", "maintenance"};
+	    "fund", "balance", "api key",  "apikey",      "api_key",
+	    "key",  "service", "disabled", "unavailable", "maintenance"};
 	long long n;
 
 	if ((n = orders_number_after(upstream_msg, "minimal")) >= 0 ||
@@ -260,7 +260,7 @@ orders_route_outcome(struct add_job *j, const struct up_result *res)
 			return;
 		}
 	}
-	route_health_note(&pu->health, out);
+	route_health_note(&pu->health, out, j->o->clock.wall_ms());
 	if (out != ROUTE_ACCEPTED)
 		route_balance_move(&pu->bal, j->taken, 1);
 	j->taken = 0;
@@ -318,7 +318,8 @@ orders_add_done(const struct up_result *res, void *arg)
 			return;
 		}
 		o->stats.rejected++;
-		orders_wake(j, orders_refusal_text(d.msg, shown, sizeof(shown)));
+		orders_wake(j,
+		            orders_refusal_text(d.msg, shown, sizeof(shown)));
 		orders_job_free(j);
 		return;
 	case DIALECT_FAULT:
@@ -352,9 +353,10 @@ orders_dispatch(struct add_job *j)
 		if (route_order_cost(j->charge, rt->cost, j->rate, &cost) != 0)
 			cost = 0;
 		if (!route_balance_can_pay(&pu->bal, cost)) {
-			log_info("order %lld: skipping %s: its balance estimate "
-			         "cannot pay it",
-			         (long long)j->id, pu->state.name);
+			log_info(
+			    "order %lld: skipping %s: its balance estimate "
+			    "cannot pay it",
+			    (long long)j->id, pu->state.name);
 			continue;
 		}
 		/* Already marked for this route (created so): no write. */
@@ -387,15 +389,17 @@ orders_dispatch(struct add_job *j)
 		}
 		j->taken = cost;
 		route_balance_move(&pu->bal, cost, -1);
-		if (route_balance_low(&pu->bal,
-		                      j->cfg->upstreams[rt->upstream].low_balance)) {
+		if (route_balance_low(
+		        &pu->bal,
+		        j->cfg->upstreams[rt->upstream].low_balance)) {
 			char buf[MONEY_BUFSZ];
 
-			log_warnx("upstream %s: balance estimate %s %s is under "
-			          "its low_balance",
-			          pu->state.name,
-			          money_format(pu->bal.estimate, 2, buf),
-			          j->cfg->currency);
+			log_warnx(
+			    "upstream %s: balance estimate %s %s is under "
+			    "its low_balance",
+			    pu->state.name,
+			    money_format(pu->bal.estimate, 2, buf),
+			    j->cfg->currency);
 		}
 		upstream_call(pu->up, "add", form.data, UP_FRESH,
 		              orders_add_done, j);
@@ -501,7 +505,8 @@ orders_link_key(const struct orders *o, const struct catalog_service *s,
 		return;
 	/* The upstreams it may go to, each once, in route order. */
 	for (int i = 0; i < pa->nroutes; i++) {
-		const char *name = o->p->cfg->upstreams[pa->routes[i].upstream].name;
+		const char *name =
+		    o->p->cfg->upstreams[pa->routes[i].upstream].name;
 		size_t k;
 
 		for (k = 0; k < pa->nalt; k++)
@@ -509,7 +514,8 @@ orders_link_key(const struct orders *o, const struct catalog_service *s,
 				break;
 		if (k < pa->nalt)
 			continue;
-		snprintf(pa->alt_names[k], sizeof(pa->alt_names[k]), "%s", name);
+		snprintf(pa->alt_names[k], sizeof(pa->alt_names[k]), "%s",
+		         name);
 		pa->alt_upstreams[k] = pa->alt_names[k];
 		pa->alt_services[k] = pa->routes[i].service;
 		pa->nalt++;

@@ -34,29 +34,32 @@ route_same_link_parse(const char *s)
 }
 
 void
-route_health_note(struct route_health *h, enum route_outcome o)
+route_health_note(struct route_health *h, enum route_outcome o, int64_t now_ms)
 {
 	h->ring[h->next] = (uint8_t)o;
+	h->at[h->next] = now_ms;
 	h->next = (h->next + 1) % ROUTE_HEALTH_WINDOW;
 	if (h->n < ROUTE_HEALTH_WINDOW)
 		h->n++;
 }
 
 int
-route_health_ok(const struct route_health *h, money_t threshold)
+route_health_ok(const struct route_health *h, money_t threshold, int64_t now_ms)
 {
-	int rejected = 0, unsent = 0;
+	int rejected = 0, unsent = 0, n = 0;
 
-	if (h->n < ROUTE_HEALTH_MIN)
-		return 1;
 	for (int i = 0; i < h->n; i++) {
+		if (now_ms - h->at[i] > ROUTE_HEALTH_AGE_MS)
+			continue;
+		n++;
 		rejected += h->ring[i] == ROUTE_REJECTED;
 		unsent += h->ring[i] == ROUTE_NOT_SENT;
 	}
+	if (n < ROUTE_HEALTH_MIN)
+		return 1;
 	/* share >= threshold: count x 100 >= threshold x n */
-	return (money_t)rejected * 100 * MONEY_SCALE <
-	           threshold * (money_t)h->n &&
-	       (money_t)unsent * 100 * MONEY_SCALE < threshold * (money_t)h->n;
+	return (money_t)rejected * 100 * MONEY_SCALE < threshold * (money_t)n &&
+	       (money_t)unsent * 100 * MONEY_SCALE < threshold * (money_t)n;
 }
 
 void

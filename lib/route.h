@@ -27,23 +27,31 @@ enum route_same_link {
 int route_mode_parse(const char *s);
 int route_same_link_parse(const char *s);
 
-/* An upstream's health: the outcomes of its last ROUTE_HEALTH_WINDOW adds.
- * It is unhealthy when, over at least ROUTE_HEALTH_MIN of them, the share
- * of definite rejections or the share of adds not sent reaches the
- * threshold (pricing.route_health, a percent). */
+/* An upstream's health: the outcomes of its last ROUTE_HEALTH_WINDOW adds
+ * within ROUTE_HEALTH_AGE_MS.  It is unhealthy when, over at least
+ * ROUTE_HEALTH_MIN of them, the share of definite rejections or the share
+ * of adds not sent reaches the threshold (pricing.route_health, a
+ * percent).  The age limit lets an upstream that `cheapest` stopped trying
+ * first (and so hears little from) come back. */
 #define ROUTE_HEALTH_WINDOW 20
 #define ROUTE_HEALTH_MIN 5
+#define ROUTE_HEALTH_AGE_MS (5 * 60 * 1000)
 
 enum route_outcome { ROUTE_ACCEPTED, ROUTE_REJECTED, ROUTE_NOT_SENT };
 
 struct route_health {
 	uint8_t ring[ROUTE_HEALTH_WINDOW]; /* enum route_outcome */
+	int64_t at[ROUTE_HEALTH_WINDOW];   /* ms (the orders clock) */
 	int n, next;
 };
 
-void route_health_note(struct route_health *h, enum route_outcome o);
-/* 1 healthy, 0 not.  THRESHOLD is a percent (money_t, 50% = 50.0). */
-int route_health_ok(const struct route_health *h, money_t threshold);
+/* Outcome O of an add at NOW_MS. */
+void route_health_note(struct route_health *h, enum route_outcome o,
+                       int64_t now_ms);
+/* 1 healthy, 0 not, at NOW_MS.  THRESHOLD is a percent (money_t, 50% =
+ * 50.0). */
+int route_health_ok(const struct route_health *h, money_t threshold,
+                    int64_t now_ms);
 
 /* What this instance knows of an upstream's balance, in the panel
  * currency: the last balance read, lowered by the cost of each order sent

@@ -92,21 +92,26 @@ test_health(void **state)
 
 	(void)state;
 	for (int i = 0; i < ROUTE_HEALTH_MIN - 1; i++)
-		route_health_note(&h, ROUTE_REJECTED);
-	assert_true(route_health_ok(&h, PCT(50))); /* too few to judge */
-	route_health_note(&h, ROUTE_REJECTED);
-	assert_false(route_health_ok(&h, PCT(50)));
+		route_health_note(&h, ROUTE_REJECTED, 1000);
+	assert_true(route_health_ok(&h, PCT(50), 3000)); /* too few to judge */
+	route_health_note(&h, ROUTE_REJECTED, 1000);
+	assert_false(route_health_ok(&h, PCT(50), 3000));
 	for (int i = 0; i < ROUTE_HEALTH_WINDOW; i++)
-		route_health_note(&h, ROUTE_ACCEPTED);
-	assert_true(route_health_ok(&h, PCT(50)));
+		route_health_note(&h, ROUTE_ACCEPTED, 1000);
+	assert_true(route_health_ok(&h, PCT(50), 3000));
 	/* 10 of 20 not sent: at the threshold is unhealthy */
 	for (int i = 0; i < ROUTE_HEALTH_WINDOW / 2; i++)
-		route_health_note(&h, ROUTE_NOT_SENT);
+		route_health_note(&h, ROUTE_NOT_SENT, 2000);
 	assert_int_equal(h.n, ROUTE_HEALTH_WINDOW);
-	assert_false(route_health_ok(&h, PCT(50)));
-	assert_true(route_health_ok(&h, PCT(51)));
+	assert_false(route_health_ok(&h, PCT(50), 3000));
+	assert_true(route_health_ok(&h, PCT(51), 3000));
 	/* 100% never judges unhealthy short of every add failing */
-	assert_true(route_health_ok(&h, PCT(100)));
+	assert_true(route_health_ok(&h, PCT(100), 3000));
+	/* old outcomes stop counting: the accepted ones first */
+	assert_false(
+	    route_health_ok(&h, PCT(50), 1000 + ROUTE_HEALTH_AGE_MS + 1));
+	assert_true(
+	    route_health_ok(&h, PCT(50), 2000 + ROUTE_HEALTH_AGE_MS + 1));
 }
 
 static void
