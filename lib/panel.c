@@ -232,7 +232,9 @@ panel_balance_read(struct panel *p, size_t idx)
 {
 	struct panel_upstream *pu = &p->ups[idx];
 
-	if (pu->balance_reading || pu->syncing || p->stopped || p->eng == NULL)
+	/* An open circuit probes with balance calls of its own. */
+	if (pu->balance_reading || pu->syncing || p->stopped ||
+	    p->eng == NULL || upstream_circuit(pu->up) != UP_CIRCUIT_CLOSED)
 		return;
 	pu->balance_reading = 1;
 	upstream_call(pu->up, "balance", NULL, 0, panel_balance_read_done, pu);

@@ -241,3 +241,23 @@ def test_same_link_reroute(env):
         assert balance(t.pm, keys[2]) == Decimal("10")
         assert len(t.adds("b")) == 1 and len(t.adds("c")) == 1
         assert "check: ok" in t.pm.check()
+
+
+def test_balance_reread_after_funds_refusal(env):
+    # b's account empties behind panelmux's back: its first refusal for
+    # funds fails over to c and reads b's balance again; from then on b
+    # gets no add
+    with Three(env, min_margin="0%") as t:
+        key = t.pm.customer("rb", "100")
+        t.start(key)
+        t.fps["b"].control(op="balance", set="0.01")
+        r = add(t.pm, key, "https://x.example/f1")
+        assert "order" in r and t.upstream_of(r["order"]) == "c", r
+        assert len(t.adds("b")) == 1
+        wait_for(lambda: re.search(r'^panelmux_upstream_balance_estimate\{upstream="b"\} 0\.01\b',
+                                   http_request(t.pm.admin_port, "GET", "/metrics").body.decode(), re.M),
+                 what="b's balance read again")
+        r = add(t.pm, key, "https://x.example/f2")
+        assert "order" in r and t.upstream_of(r["order"]) == "c", r
+        assert len(t.adds("b")) == 1
+        assert "check: ok" in t.pm.check()
