@@ -353,7 +353,7 @@ orders_dispatch(struct add_job *j)
 		if (route_order_cost(j->charge, rt->cost, j->rate, &cost) != 0)
 			cost = 0;
 		if (!route_balance_can_pay(&pu->bal, cost)) {
-			log_info(
+			log_debug(
 			    "order %lld: skipping %s: its balance estimate "
 			    "cannot pay it",
 			    (long long)j->id, pu->state.name);
