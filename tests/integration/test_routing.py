@@ -9,7 +9,7 @@ import re
 import threading
 from decimal import Decimal
 
-from harness import FakePanel, Panelmux, http_request, wait_for
+from harness import FakePanel, Panelmux, http_request, postgres_only, wait_for
 
 LINK_OPEN = "You have active order with this link. Please wait until order being completed."
 UNAVAILABLE = "This service is temporarily unavailable, please try again later"
@@ -64,6 +64,7 @@ class Three:
             text = config(extra_services, min_margin)
             for n, fp in self.fps.items():
                 text = text.replace("{%s_port}" % n, str(fp.port))
+            self.text = text
             self.pm = Panelmux(env, config=text, up_port=self.fps["a"].port)
         except BaseException:
             self.close()
@@ -179,12 +180,15 @@ def test_cheapest_balance_too_low(env):
 
 
 def concurrent_adds(pm, keys, links, service):
+    """Each key adds one of LINKS at once; PM is a daemon or a list of
+    them (the adds spread over them)."""
+    pms = pm if isinstance(pm, list) else [pm]
     out = [None] * len(keys)
     go = threading.Event()
 
     def one(i):
         go.wait()
-        out[i] = add(pm, keys[i], links[i % len(links)], service)
+        out[i] = add(pms[i % len(pms)], keys[i], links[i % len(links)], service)
 
     ts = [threading.Thread(target=one, args=(i,)) for i in range(len(keys))]
     for th in ts:
@@ -261,3 +265,34 @@ def test_balance_reread_after_funds_refusal(env):
         assert "order" in r and t.upstream_of(r["order"]) == "c", r
         assert len(t.adds("b")) == 1
         assert "check: ok" in t.pm.check()
+
+
+def test_same_link_two_instances(env):
+    """Two daemons on one PostgreSQL database: the store decides, so one
+    order for the link in all, whichever instance each add reached."""
+    postgres_only("several instances share one database")
+    svc = """\
+  - id: 800
+    route: ["b:1", "c:1"]
+    same_link: refuse
+"""
+    with Three(env, extra_services=svc) as t:
+        keys = [t.pm.customer(f"ti{i}", "10") for i in range(50)]
+        other = Panelmux(env, config=t.text, up_port=t.fps["a"].port, name="pmx-b", share=t.pm)
+        try:
+            t.start(keys[0], sids=(700, 800))
+            other.start()
+            wait_for(lambda: 800 in t.services(keys[0]) and
+                     800 in {int(s["service"]) for s in other.api(key=keys[0], action="services")},
+                     what="the second instance's catalogue")
+            res = concurrent_adds([t.pm, other], keys, ["https://x.example/two", "http://www.x.example/two/"], 800)
+            ok = [i for i, r in enumerate(res) if "order" in r]
+            assert len(ok) == 1, res
+            assert all(r == {"error": LINK_OPEN} for i, r in enumerate(res) if i not in ok), res
+            rate = Decimal(t.services(keys[0])[800]["rate"])
+            for i, k in enumerate(keys):
+                assert balance(t.pm, k) == (Decimal("10") - rate if i in ok else Decimal("10")), i
+            assert len(t.adds("b")) + len(t.adds("c")) == 1
+            assert "check: ok" in t.pm.check()
+        finally:
+            other.close()
