@@ -296,3 +296,29 @@ def test_same_link_two_instances(env):
             assert "check: ok" in t.pm.check()
         finally:
             other.close()
+
+
+def test_same_link_reroute_stays_on_its_upstream(env):
+    """A rerouted order is bound to the upstream the store gave it: while
+    that one is down it waits queued (the sweeper retries it there), never
+    failing over to the upstream that holds the link's other order."""
+    svc = """\
+  - id: 801
+    route: ["b:1", "c:1"]
+    same_link: reroute
+"""
+    with Three(env, extra_services=svc, min_margin="0%") as t:
+        keys = [t.pm.customer(f"rs{i}", "10") for i in range(2)]
+        t.start(keys[0], sids=(700, 801))
+        r1 = add(t.pm, keys[0], "https://x.example/bound", 801)
+        assert t.upstream_of(r1["order"]) == "b", r1
+        port = t.fps["c"].port
+        t.fps["c"].stop()
+        r2 = add(t.pm, keys[1], "https://x.example/bound", 801)
+        assert "order" in r2, r2
+        assert t.pm.api(key=keys[1], action="status", order=r2["order"])["status"] == "Pending"
+        assert t.upstream_of(r2["order"]) == "c"
+        t.fps["c"].start(port=port)
+        wait_for(lambda: len(t.adds("c")) == 1, timeout=30, what="the sweeper sending it to c")
+        assert len(t.adds("b")) == 1
+        assert "check: ok" in t.pm.check()
