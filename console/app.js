@@ -253,6 +253,13 @@
         el('span', { class: 'n' }, n(counts[i])), s)))));
     out.push(el('h2', {}, 'Upstreams'));
     out.push(upstreamTable(ups.list));
+    const stats = get('stats', { days: 30 });
+    out.push(el('h2', {}, 'Today (UTC)'));
+    out.push(later(async () => {
+      const t = (await stats).today;
+      return dl([['Orders', t.orders], ['Revenue', t.revenue], ['Upstream cost', t.cost],
+        ['Margin', t.margin]]);
+    }));
     out.push(el('h2', {}, 'Money (all time)'));
     out.push(later(async () => {
       const report = await get('report');
@@ -260,7 +267,12 @@
         ['Margin', report.total.margin]]);
     }));
     out.push(el('h2', {}, 'Orders per hour'));
-    out.push(later(ordersChart));
+    out.push(later(async () => {
+      const s = await stats;
+      return el('div', {}, ordersChart(s, 7), ordersChart(s, 30));
+    }));
+    out.push(el('h2', {}, 'Margin per day'));
+    out.push(later(async () => marginCharts(await stats)));
     return out;
   }
 
@@ -279,44 +291,78 @@
     return box;
   }
 
-  /* Orders per hour over the last 24 hours, from the newest 1000 orders. */
-  async function ordersChart() {
+  /* A uPlot line chart of XS and YS in BOX, drawn once the figure is in
+   * the page (for its width). */
+  function plot(box, xs, ys, label, color) {
+    if (!window.uPlot) return;
+    const width = Math.max(280, Math.min(main.clientWidth - 10, 900));
+    requestAnimationFrame(() => {
+      if (!box.isConnected) return;
+      new window.uPlot({ width: width, height: 200, legend: { show: false },
+        series: [{}, { label: label, stroke: color, fill: color + '26' }],
+        axes: [{}, { size: 50 }] }, [xs, ys], box);
+    });
+  }
+
+  /* Orders per hour over the last DAYS days (the server counts them). */
+  function ordersChart(stats, days) {
     const now = Math.floor(Date.now() / 1000);
-    const from = now - 24 * 3600;
-    const d = await get('orders', { created_from: from, limit: 1000 });
+    const start = Math.floor(now / 3600) * 3600 - days * 24 * 3600;
+    const byHour = new Map(stats.hours.map((h) => [h[0], h[1]]));
     const hours = [], counts = [];
-    const start = Math.floor(from / 3600) * 3600;
-    for (let t = start; t <= now; t += 3600) { hours.push(t); counts.push(0); }
-    for (const o of d.list) {
-      const t = Date.parse(String(o.created).replace(' ', 'T') + 'Z') / 1000;
-      const i = Math.floor((t - start) / 3600);
-      if (i >= 0 && i < counts.length) counts[i]++;
+    let total = 0;
+    for (let t = start; t <= now; t += 3600) {
+      hours.push(t);
+      counts.push(byHour.get(t) || 0);
+      total += byHour.get(t) || 0;
     }
-    const caption = el('figcaption', {}, `Orders created per hour, last 24 hours` +
-      (d.count >= 1000 ? ' (the newest 1000 only)' : '') + `: ${d.count} in all.`);
     const box = el('div', { class: 'chart', 'aria-hidden': 'true' });
-    const fig = el('figure', {}, box, caption);
-    if (window.uPlot) {
-      const width = Math.max(280, Math.min(main.clientWidth - 10, 900));
-      /* Drawn after the figure is in the page, for its width. */
-      requestAnimationFrame(() => {
-        if (!box.isConnected) return;
-        new window.uPlot({ width: width, height: 200, legend: { show: false },
-          series: [{}, { label: 'orders', stroke: '#1d4ed8', fill: 'rgba(29,78,216,0.15)' }],
-          axes: [{}, { size: 40 }] }, [hours, counts], box);
-      });
-    }
-    return fig;
+    plot(box, hours, counts, 'orders', '#1d4ed8');
+    return el('figure', {}, box, el('figcaption', {},
+      `Orders created per hour, last ${days} days: ${total} in all.`));
+  }
+
+  /* Margin per UTC day over the last 7 and 30 days, with the table the
+   * charts are drawn from (the figures a screen reader gets). */
+  function marginCharts(stats) {
+    const byDay = new Map(stats.days.map((d) => [d.day, d]));
+    const today = Math.floor(Date.now() / 86400000) * 86400;
+    const figs = [7, 30].map((n) => {
+      const xs = [], ys = [];
+      let sum = 0;
+      for (let i = n - 1; i >= 0; i--) {
+        const t = today - i * 86400;
+        const d = byDay.get(new Date(t * 1000).toISOString().slice(0, 10));
+        xs.push(t);
+        ys.push(d ? Number(d.margin) : 0);
+        sum += d ? Number(d.margin) : 0;
+      }
+      const box = el('div', { class: 'chart', 'aria-hidden': 'true' });
+      plot(box, xs, ys, 'margin', '#15803d');
+      return el('figure', {}, box, el('figcaption', {},
+        `Margin per day, last ${n} days: ${sum.toFixed(2)} in all.`));
+    });
+    const rows = stats.days.slice().reverse().map((d) =>
+      [d.day, d.orders, d.revenue, d.cost, d.margin]);
+    return el('div', {}, figs, el('details', {}, el('summary', {}, 'Per day, last 30 days'),
+      table('Margin per day', ['Day', 'Orders', 'Revenue', 'Upstream cost', 'Margin'], rows)));
+  }
+
+  /* An upstream's circuit as the route's health. */
+  function health(c) {
+    return c === 'closed' ? 'healthy' : c ? el('strong', {}, 'circuit ' + c) : 'unknown';
   }
 
   function upstreamTable(list) {
-    return table('Upstreams', ['Upstream', 'Circuit', 'Balance', 'Services', 'Last sync'],
+    return table('Upstreams', ['Upstream', 'Circuit', 'Balance', 'Services', 'Last sync',
+      'Failed calls (since start)'],
       list.map((u) => {
         const low = u.balance !== null && Number(u.balance) < LOW_BALANCE;
+        const rate = u.calls > 0 ? ` (${(100 * u.failed / u.calls).toFixed(1)}%)` : '';
         return [u.name, u.circuit === 'closed' ? 'closed (healthy)' : el('strong', {}, u.circuit),
           el('td', { class: low ? 'low' : null },
             u.balance === null ? 'unknown' : `${u.balance} ${u.currency}` + (low ? ' (low)' : '')),
-          u.services, u.last_sync];
+          u.services, u.last_sync, `${u.failed} of ${u.calls}` + rate];
       }));
   }
 
@@ -380,10 +426,10 @@
       ['Created', o.created], ['Last update', o.last_update]]));
     if (!me.read_only) out.push(orderActions(o));
     out.push(el('h2', {}, 'Timeline'));
-    const events = [[o.created, 'created']];
+    const events = (o.timeline || []).map((e) => [e.at, e.event]);
     for (const e of o.ledger || [])
       events.push([e.created, `${e.kind} ${e.amount}` + (e.note ? ` (${e.note})` : '')]);
-    if (o.last_update && o.last_update !== o.created) events.push([o.last_update, 'last change: ' + o.status]);
+    /* by time; a stable sort keeps the order of events of one second */
     events.sort((a, b) => String(a[0]).localeCompare(String(b[0])));
     out.push(el('ol', { id: 'timeline' }, events.map(([t, what]) => el('li', {}, text(t) + ': ' + what))));
     out.push(el('h2', {}, 'Forwarded fields'));
@@ -537,7 +583,8 @@
   let flashNode = null;
 
   async function pageServices(m, q) {
-    const d = await get('services');
+    const [d, ups] = await Promise.all([get('services'), get('upstreams')]);
+    const circuit = new Map(ups.list.map((u) => [u.name, u.circuit]));
     const filter = (q.get('q') || '').toLowerCase();
     const rows = [];
     for (const s of d.list) {
@@ -546,7 +593,8 @@
       for (const r of routes)
         rows.push([s.id, el('td', { class: 'wrap' }, text(s.name)), s.category, s.rate, `${s.min}\u2013${s.max}`,
           r ? `${r.upstream}:${r.service}` : 'no route', r ? r.cost : null, r ? r.rate : null,
-          r ? el('td', { class: Number(r.margin) < 0 ? 'low' : null }, r.margin) : null]);
+          r ? el('td', { class: Number(r.margin) < 0 ? 'low' : null }, r.margin) : null,
+          r ? health(circuit.get(r.upstream)) : null]);
     }
     const search = el('form', { class: 'row', role: 'search', 'aria-label': 'Services' },
       field('Name or ID', el('input', { name: 'q', value: q.get('q') || '', autocomplete: 'off' })),
@@ -557,7 +605,25 @@
     });
     return [el('h1', { tabindex: -1 }, 'Services'), search,
       el('p', {}, 'Prices per 1000. A route\u2019s margin is the price less its upstream cost.'),
-      table('Services', ['ID', 'Name', 'Category', 'Price', 'Min\u2013max', 'Route', 'Cost', 'Route rate', 'Margin'], rows)];
+      table('Services', ['ID', 'Name', 'Category', 'Price', 'Min\u2013max', 'Route', 'Cost', 'Route rate', 'Margin',
+        'Route health'], rows),
+      el('h2', {}, 'Dropped by their upstream'),
+      later(() => priceChanges('dropped', 'No service was dropped by its upstream.')),
+      el('h2', {}, 'Price changes'),
+      later(() => priceChanges(null, 'No price has changed since the first sync.'))];
+  }
+
+  /* The newest 50 entries of the price-change log (of KIND, or all). */
+  async function priceChanges(kind, none) {
+    const d = await get('services/changes', { kind: kind, limit: 50 });
+    if (!d.list.length) return el('p', {}, none);
+    return table(kind === 'dropped' ? 'Dropped services' : 'Price changes',
+      ['When', 'Upstream', 'Service', 'Change', 'Cost', 'Price'],
+      d.list.map((c) => [c.created, c.upstream, c.service, c.kind,
+        c.kind === 'changed' ? `${text(c.cost_before)} \u2192 ${text(c.cost_after)}`
+          : text(c.cost_after !== null ? c.cost_after : c.cost_before),
+        c.kind === 'changed' ? `${text(c.price_before)} \u2192 ${text(c.price_after)}`
+          : text(c.price_after !== null ? c.price_after : c.price_before)]));
   }
 
   async function pageUpstreams() {

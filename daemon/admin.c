@@ -31,6 +31,7 @@
 #include "money.h"
 #include "orders.h"
 #include "panel.h"
+#include "prices.h"
 #include "store.h"
 #include "upstream.h"
 #include "webhook.h"
@@ -279,6 +280,36 @@ admin_upstreams(struct admin *a, struct buf *b)
 		admin_batches(a, b);
 }
 
+/* What the syncs changed since start, and the services replies the
+ * bad-sync guard refused (lib/prices.h). */
+static void
+admin_prices(struct admin *a, struct buf *b)
+{
+	struct panel *p = a->src.panel;
+
+	admin_help(b, "panelmux_price_changes_total", "counter",
+	           "Price-change log rows recorded by syncs, by upstream and "
+	           "kind.");
+	for (size_t i = 0; i < p->nups; i++)
+		for (int k = 0; k < PRICE_NKINDS; k++)
+			buf_printf(
+			    b,
+			    "panelmux_price_changes_total{upstream=\"%s\","
+			    "kind=\"%s\"} %llu\n",
+			    p->ups[i].state.name, price_kind_name(k),
+			    (unsigned long long)p->ups[i].changes[k]);
+	admin_help(b, "panelmux_catalog_syncs_refused_total", "counter",
+	           "Services replies not applied: they dropped more than "
+	           "max_drop of the stored services.");
+	for (size_t i = 0; i < p->nups; i++)
+		buf_printf(
+		    b,
+		    "panelmux_catalog_syncs_refused_total{upstream=\"%s\"}"
+		    " %llu\n",
+		    p->ups[i].state.name,
+		    (unsigned long long)p->ups[i].refused);
+}
+
 /* The usage rows of the configured upstreams (the others, from an older
  * config, are left out: their series would never end). */
 struct admin_usage {
@@ -408,6 +439,15 @@ admin_money_state(struct admin *a, struct buf *b)
 	}
 	admin_usage(a, b);
 	admin_webhooks(a, b);
+	admin_help(b, "panelmux_pricing_clamped", "gauge",
+	           "Customer rates the floor (the cheapest route's cost x (1 + "
+	           "pricing.min_margin)) raises: overrides, and (group, "
+	           "service) pairs.");
+	buf_printf(b,
+	           "panelmux_pricing_clamped{kind=\"override\"} %zu\n"
+	           "panelmux_pricing_clamped{kind=\"group\"} %zu\n",
+	           a->src.panel->clamped_overrides,
+	           a->src.panel->clamped_groups);
 	if (store_ledger_totals(a->src.st, totals) == STORE_OK) {
 		admin_help(b, "panelmux_ledger_balance", "gauge",
 		           "Sum of ledger entries by kind, panel currency.");
@@ -491,6 +531,7 @@ admin_request_run(void *x, void *y)
 		           (long long)a->started);
 		admin_requests(a, &b);
 		admin_upstreams(a, &b);
+		admin_prices(a, &b);
 		admin_money_state(a, &b);
 		admin_send(a, req, 200, "text/plain; version=0.0.4", &b);
 		return;

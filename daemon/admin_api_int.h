@@ -1,7 +1,9 @@
 /* admin_api_int.h - what the admin API's files share (admin_api.c: the
  * request, its input and replies, routing and keys; admin_users.c: users
  * and payments; admin_orders.c: orders; admin_views.c: the read-only
- * views, sync and match; admin_webhooks.c: customers' webhooks).
+ * views, sync and match; admin_webhooks.c: customers' webhooks;
+ * admin_pricing.c: customers' own rates; admin_prices.c: the price-change
+ * log).
  * Private to them. */
 #ifndef PANELMUX_ADMIN_API_INT_H
 #define PANELMUX_ADMIN_API_INT_H
@@ -92,7 +94,9 @@ void admin_payments_deduct(struct admin_req *r);
 void admin_payments_list(struct admin_req *r);
 void admin_report(struct admin_req *r);
 void admin_services(struct admin_req *r);
+void admin_stats(struct admin_req *r);
 void admin_services_match(struct admin_req *r);
+void admin_services_changes(struct admin_req *r); /* admin_prices.c */
 void admin_upstreams(struct admin_req *r);
 void admin_upstreams_sync(struct admin_req *r);
 void admin_users_add(struct admin_req *r);
@@ -102,6 +106,15 @@ void admin_users_get(struct admin_req *r);
 void admin_users_list(struct admin_req *r);
 void admin_users_rotate(struct admin_req *r);
 
+/* Customers' own rates (admin_pricing.c). */
+void admin_groups_add(struct admin_req *r);
+void admin_groups_list(struct admin_req *r);
+void admin_groups_remove(struct admin_req *r);
+void admin_groups_update(struct admin_req *r);
+void admin_rates_list(struct admin_req *r);
+void admin_rates_remove(struct admin_req *r);
+void admin_rates_set(struct admin_req *r);
+void admin_users_set_group(struct admin_req *r);
 /* Webhooks (admin_webhooks.c). */
 void admin_webhooks_add(struct admin_req *r);
 void admin_webhooks_dead(struct admin_req *r);

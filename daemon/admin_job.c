@@ -7,6 +7,7 @@
 #include <event2/event.h>
 
 #include "admin_job.h"
+#include "fiber.h"
 #include "xmalloc.h"
 
 struct admin_job {
@@ -42,18 +43,37 @@ admin_job_thread(void *arg)
 	return NULL;
 }
 
+struct admin_job_end {
+	void (*done)(void *arg);
+	void *arg;
+};
+
+/* On a fiber of its own: DONE may call the store, which may park it. */
+static void
+admin_job_end(void *a, void *b)
+{
+	struct admin_job_end *e = a;
+
+	e->done(e->arg);
+	free(e);
+}
+
 /* On the loop: the thread is done. */
 static void
 admin_job_finished(evutil_socket_t fd, short what, void *arg)
 {
 	struct admin_job *j = arg;
+	struct admin_job_end *e;
 	char byte;
 
 	if (read(fd, &byte, 1) != 1)
 		return;
 	pthread_join(j->thread, NULL);
-	j->done(j->arg);
+	e = xmalloc(sizeof(*e));
+	e->done = j->done;
+	e->arg = j->arg;
 	admin_job_free(j);
+	fiber_spawn(admin_job_end, e, NULL);
 }
 
 struct admin_job *

@@ -8,7 +8,8 @@ struct event_base;
 struct admin_job;
 
 /* Run WORK(ARG) on a new thread; when it returns, DONE(ARG) runs on BASE's
- * loop and the job is freed.  WORK touches nothing the loop does.  NULL
+ * loop (on a fiber of its own, so it may call the store) and the job is
+ * freed.  WORK touches nothing the loop does.  NULL
  * if the job could not start (nothing runs). */
 struct admin_job *admin_job_start(struct event_base *base,
                                   void (*work)(void *arg),

@@ -110,6 +110,30 @@ admin_ledger_row(const struct ledger_entry *e, void *arg)
 	return 0;
 }
 
+/* What happened to O, oldest first: created, sent, accepted, in
+ * progress, settled (its final state), each once with its time; the
+ * money is in its ledger entries. */
+static json_t *
+admin_timeline(const struct order *o)
+{
+	const struct {
+		const char *event;
+		int64_t at;
+	} ev[] = {
+	    {"created", o->created_at},       {"sent", o->sent_at},
+	    {"accepted", o->accepted_at},     {"in progress", o->progress_at},
+	    {order_state_name(o->state), o->settled_at},
+	};
+	json_t *list = json_array();
+
+	for (size_t i = 0; i < sizeof(ev) / sizeof(ev[0]); i++)
+		if (ev[i].at > 0)
+			json_array_append_new(
+			    list, json_pack("{s:s,s:o}", "event", ev[i].event,
+			                    "at", admin_time(ev[i].at)));
+	return list;
+}
+
 /* Order R->id with its fields, ledger entries and, with PROVIDER, its
  * upstream; NULL (answered) if none. */
 static json_t *
@@ -145,6 +169,7 @@ admin_order_full(struct admin_req *r, int provider)
 	free(fields);
 	store_ledger_page(r->a->st, &lf, admin_ledger_row, &rows);
 	json_object_set_new(j, "ledger", rows.list);
+	json_object_set_new(j, "timeline", admin_timeline(&o));
 	if (provider)
 		json_object_set_new(
 		    j, "provider",

@@ -31,6 +31,7 @@
 #include "params.h"
 #include "ratelimit.h"
 #include "store.h"
+#include "upstream.h"
 #include "xmalloc.h"
 
 /*
@@ -127,16 +128,20 @@ admin_upstreams(struct admin_req *r)
 
 	for (size_t i = 0; i < p->nups; i++) {
 		const struct upstream_state *s = &p->ups[i].state;
+		struct up_stats us;
 
+		upstream_stats(p->ups[i].up, &us);
 		json_array_append_new(
-		    list, json_pack("{s:s,s:s,s:o,s:s,s:I,s:o}", "name",
-		                    s->name, "circuit", s->circuit, "balance",
-		                    s->has_balance
-		                        ? admin_money(s->balance, r->decimals)
-		                        : json_null(),
-		                    "currency", s->currency, "services",
-		                    (json_int_t)s->services, "last_sync",
-		                    admin_time(s->synced_at)));
+		    list,
+		    json_pack("{s:s,s:s,s:o,s:s,s:I,s:o,s:I,s:I}", "name",
+		              s->name, "circuit", s->circuit, "balance",
+		              s->has_balance ? admin_money(s->balance, r->decimals)
+		                             : json_null(),
+		              "currency", s->currency, "services",
+		              (json_int_t)s->services, "last_sync",
+		              admin_time(s->synced_at), "calls",
+		              (json_int_t)us.calls, "failed",
+		              (json_int_t)(us.not_sent + us.lost)));
 	}
 	admin_send(r, 200, NULL, admin_list(list));
 }
@@ -237,16 +242,18 @@ admin_audit(struct admin_req *r)
 
 /* Sync an upstream's services and balance now, as its timer would: the
  * reply says it started (or was already running); its end shows in
- * upstreams' last_sync. */
+ * upstreams' last_sync.  force: true applies a services reply the
+ * bad-sync guard (max_drop) would refuse. */
 void
 admin_upstreams_sync(struct admin_req *r)
 {
 	struct panel *p = r->a->panel;
 	struct ops_result res;
 	const char *name;
-	int idx, running;
+	int idx, running, force;
 
-	if (admin_need(r, "upstream", 0, &name) != 0)
+	if (admin_need(r, "upstream", 0, &name) != 0 ||
+	    admin_bool(r, "force", &force) != 0)
 		return;
 	if ((idx = panel_upstream_index(p, name)) < 0) {
 		ops_fail(&res, OPS_NOTFOUND, "no such upstream");
@@ -254,12 +261,17 @@ admin_upstreams_sync(struct admin_req *r)
 		ops_fail(&res, OPS_CONFLICT, "the upstream client is stopped");
 	} else {
 		running = p->ups[idx].syncing;
-		panel_sync(p, (size_t)idx);
+		if (force)
+			panel_sync_force(p, (size_t)idx);
+		else
+			panel_sync(p, (size_t)idx);
 		ops_fail(&res, OPS_OK, NULL);
-		ops_audit(&r->ops, "upstreams/sync", name, NULL, &res);
+		ops_audit(&r->ops, "upstreams/sync", name,
+		          force ? "{\"force\":true}" : NULL, &res);
 		admin_send(r, 200, NULL,
-		           json_pack("{s:s,s:b}", "upstream", name,
-		                     "already_running", running != 0));
+		           json_pack("{s:s,s:b,s:b}", "upstream", name,
+		                     "already_running", running != 0, "force",
+		                     force != 0));
 		return;
 	}
 	ops_audit(&r->ops, "upstreams/sync", name, NULL, &res);
@@ -273,4 +285,82 @@ admin_me(struct admin_req *r)
 	admin_send(r, 200, NULL,
 	           json_pack("{s:s,s:b}", "name", r->key_name, "read_only",
 	                     r->ops.read_only != 0));
+}
+
+struct admin_stats {
+	json_t *list;
+	int decimals;
+	int days;
+	struct order_bucket today;
+	int64_t today_start;
+};
+
+static int
+admin_stats_hour(const struct order_bucket *b, void *arg)
+{
+	struct admin_stats *as = arg;
+
+	json_array_append_new(as->list,
+	                      json_pack("[I,I]", (json_int_t)b->start,
+	                                (json_int_t)b->orders));
+	return 0;
+}
+
+static int
+admin_stats_day(const struct order_bucket *b, void *arg)
+{
+	struct admin_stats *as = arg;
+	char day[16];
+	time_t t = (time_t)b->start;
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(day, sizeof(day), "%Y-%m-%d", &tm);
+	json_array_append_new(
+	    as->list,
+	    json_pack("{s:s,s:I,s:o,s:o,s:o}", "day", day, "orders",
+	              (json_int_t)b->orders, "revenue",
+	              admin_money(b->revenue, as->decimals), "cost",
+	              admin_money(b->cost, as->decimals), "margin",
+	              admin_money(b->revenue - b->cost, as->decimals)));
+	if (b->start == as->today_start)
+		as->today = *b;
+	return 0;
+}
+
+/* GET stats?days=N: orders per hour, and per UTC day, over the last N
+ * days (1..90, 30) with revenue (charges net of
+ * refunds), upstream cost where known and margin, by the orders' creation
+ * day; today's figures apart. */
+void
+admin_stats(struct admin_req *r)
+{
+	struct admin_stats hours = {json_array(), r->decimals, 0, {0}, 0};
+	struct admin_stats days = {json_array(), r->decimals, 0, {0}, 0};
+	int64_t n, now = (int64_t)time(NULL), today;
+
+	if (admin_int(r, "days", 1, 90, 30, &n) != 0)
+		goto fail;
+	today = now / 86400 * 86400;
+	days.today_start = today;
+	if (store_order_buckets(r->a->st, now / 3600 * 3600 - n * 86400, 3600,
+	                        admin_stats_hour, &hours) < 0 ||
+	    store_order_buckets(r->a->st, today - (n - 1) * 86400, 86400,
+	                        admin_stats_day, &days) < 0) {
+		admin_fail(r, 500, "store error");
+		goto fail;
+	}
+	admin_send(
+	    r, 200, NULL,
+	    json_pack("{s:o,s:o,s:{s:I,s:o,s:o,s:o}}", "hours", hours.list,
+	              "days", days.list, "today", "orders",
+	              (json_int_t)days.today.orders, "revenue",
+	              admin_money(days.today.revenue, r->decimals), "cost",
+	              admin_money(days.today.cost, r->decimals), "margin",
+	              admin_money(days.today.revenue - days.today.cost,
+	                          r->decimals)));
+	return;
+fail:
+	json_decref(hours.list);
+	json_decref(days.list);
 }

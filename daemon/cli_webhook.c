@@ -9,20 +9,6 @@
 #include "money.h"
 #include "store.h"
 
-/* ID as a positive integer, or 0 (a usage error printed). */
-static int64_t
-cli_id(const char *s)
-{
-	char *end;
-	long long v = strtoll(s, &end, 10);
-
-	if (*s == '\0' || *end != '\0' || v <= 0) {
-		fprintf(stderr, "panelmux: \"%s\" is not an ID\n", s);
-		return 0;
-	}
-	return (int64_t)v;
-}
-
 /* webhook add CUSTOMER URL [--events LIST] [--balance-below AMOUNT]:
  * the secret alone on stdout. */
 int
@@ -109,7 +95,7 @@ int
 cli_webhook_remove(struct cli *c, int argc, char **argv)
 {
 	struct ops_result r;
-	int64_t id = cli_id(argv[0]);
+	int64_t id = cli_id(argv[0], "an ID");
 
 	if (id == 0)
 		return 2;
@@ -124,7 +110,7 @@ cli_webhook_rotate(struct cli *c, int argc, char **argv)
 	char secret[STORE_SECRET_MAX + 1];
 	const char *overlap = NULL;
 	struct ops_result r;
-	int64_t id = cli_id(argv[0]);
+	int64_t id = cli_id(argv[0], "an ID");
 
 	if (id == 0)
 		return 2;
@@ -191,7 +177,7 @@ cli_webhook_retry(struct cli *c, int argc, char **argv)
 		const char *s =
 		    strncmp(argv[0], "evt_", 4) == 0 ? argv[0] + 4 : argv[0];
 
-		if ((id = cli_id(s)) == 0)
+		if ((id = cli_id(s, "an ID")) == 0)
 			return 2;
 	}
 	if (ops_webhook_retry(&c->ops, id, &n, &r) != 0)

@@ -36,6 +36,19 @@ cli_ops(const struct ops_result *r)
 	return r->status == OPS_BAD ? 2 : 1;
 }
 
+int64_t
+cli_id(const char *s, const char *what)
+{
+	char *end;
+	long long v = strtoll(s, &end, 10);
+
+	if (*s == '\0' || *end != '\0' || v <= 0) {
+		fprintf(stderr, "panelmux: \"%s\" is not %s\n", s, what);
+		return 0;
+	}
+	return (int64_t)v;
+}
+
 /* Generate a key, store its hash, print the key alone. */
 static int
 cli_new_key(struct cli *c, const char *name, int rotate)
@@ -227,7 +240,7 @@ cli_sync_done(struct panel *p, size_t idx, int ok, const char *why, void *arg)
 }
 
 /* A panel on a private loop, for the commands that talk to upstreams. */
-static struct panel *
+struct panel *
 cli_panel(struct cli *c, struct event_base **base)
 {
 	struct panel *p;
@@ -247,12 +260,25 @@ cli_services_sync(struct cli *c, int argc, char **argv)
 	struct cli_sync cs = {&c->ops, 0, 0};
 	struct event_base *base;
 	struct panel *p;
-	int idx = -1;
+	const char *name = NULL;
+	int idx = -1, force = 0;
 
+	/* --force: apply what the bad-sync guard (max_drop) would refuse */
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--force") == 0 && !force)
+			force = 1;
+		else if (argv[i][0] != '-' && name == NULL)
+			name = argv[i];
+		else {
+			fprintf(stderr, "usage: panelmux -c FILE services sync "
+			                "[--force] [UPSTREAM]\n");
+			return 2;
+		}
+	}
 	if ((p = cli_panel(c, &base)) == NULL)
 		return 1;
-	if (argc == 1 && (idx = panel_upstream_index(p, argv[0])) < 0) {
-		fprintf(stderr, "panelmux: no upstream named %s\n", argv[0]);
+	if (name != NULL && (idx = panel_upstream_index(p, name)) < 0) {
+		fprintf(stderr, "panelmux: no upstream named %s\n", name);
 		panel_free(p);
 		event_base_free(base);
 		return 2;
@@ -274,7 +300,10 @@ cli_services_sync(struct cli *c, int argc, char **argv)
 			continue;
 		}
 		cs.pending++;
-		panel_sync(p, i);
+		if (force)
+			panel_sync_force(p, i);
+		else
+			panel_sync(p, i);
 	}
 	if (cs.pending > 0)
 		event_base_dispatch(base);
@@ -816,7 +845,10 @@ static const struct cli_cmd cli_cmds[] = {
     {"order", "resolve", 2, 3, cli_order_resolve,
      "order resolve ID --upstream-order N | --refund"},
     {"report", NULL, 0, 0, cli_report, "report"},
-    {"services", "sync", 0, 1, cli_services_sync, "services sync [UPSTREAM]"},
+    {"services", "sync", 0, 2, cli_services_sync,
+     "services sync [--force] [UPSTREAM]"},
+    {"services", "changes", 0, 4, cli_services_changes,
+     "services changes [--upstream NAME] [--limit N]"},
     {"services", "list", 0, 0, cli_services_list, "services list"},
     {"services", "match", 0, 64, cli_services_match,
      "services match [UPSTREAM...] [--min-score S] [--format "
@@ -827,6 +859,16 @@ static const struct cli_cmd cli_cmds[] = {
      "admin key add NAME [--read-only] | admin key list | admin key revoke "
      "NAME"},
     {"audit", NULL, 0, 4, cli_audit, "audit [--limit N] [--actor A]"},
+    {"group", "add", 2, 2, cli_group_add, "group add NAME PERCENT"},
+    {"group", "set", 2, 2, cli_group_set, "group set NAME PERCENT"},
+    {"group", "remove", 1, 1, cli_group_remove, "group remove NAME"},
+    {"group", "list", 0, 0, cli_group_list, "group list"},
+    {"customer", "group", 2, 2, cli_customer_group,
+     "customer group NAME GROUP|--none"},
+    {"rate", "set", 3, 3, cli_rate_set,
+     "rate set CUSTOMER SERVICE RATE|PERCENT%"},
+    {"rate", "remove", 2, 2, cli_rate_remove, "rate remove CUSTOMER SERVICE"},
+    {"rate", "list", 0, 1, cli_rate_list, "rate list [CUSTOMER]"},
     {"webhook", "add", 2, 6, cli_webhook_add,
      "webhook add CUSTOMER URL [--events LIST] [--balance-below AMOUNT]"},
     {"webhook", "list", 0, 1, cli_webhook_list, "webhook list [CUSTOMER]"},

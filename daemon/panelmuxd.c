@@ -136,6 +136,7 @@ daemon_on_stop(evutil_socket_t sig, short what, void *arg)
 	front_stop_accepting(d->front);
 	orders_stop(d->orders);
 	panel_stop(d->panel); /* no new syncs or catalogue checks */
+	webhooks_drain(d->hooks); /* no new deliveries; those in flight end */
 	for (size_t i = 0; i < d->cfg->nupstreams; i++)
 		if (d->cfg->upstreams[i].timeout_ms > wait)
 			wait = d->cfg->upstreams[i].timeout_ms;

@@ -14,6 +14,7 @@
 #include "ordertype.h"
 #include "panel.h"
 #include "params.h"
+#include "pricing.h"
 #include "ratelimit.h"
 #include "reply.h"
 #include "store.h"
@@ -132,14 +133,25 @@ api_catalog_release(void *arg)
 }
 
 /* The services list was rendered when the catalogue changed: lend its
- * bytes, holding a reference until they are sent. */
+ * bytes, holding a reference until they are sent; a customer with rates
+ * of their own gets it rendered with them. */
 static void
-api_services(struct api *api, struct api_reply *r)
+api_services(struct api *api, const struct customer *c, struct api_reply *r)
 {
+	const struct pricing_customer *pc;
 	struct catalog *cat;
+	size_t len;
+	char *own;
 
 	if (api->panel == NULL || api->panel->cat == NULL) {
 		buf_puts(&r->body, "[]");
+		return;
+	}
+	if ((pc = pricing_customer(api->panel->pricing, c->id)) != NULL) {
+		own = pricing_services_json(api->panel->cat, api->panel->cfg, pc,
+		                            &len);
+		buf_add(&r->body, own, len);
+		free(own);
 		return;
 	}
 	cat = catalog_ref(api->panel->cat);
@@ -236,6 +248,8 @@ api_add(struct api *api, const struct customer *c, const struct params *p,
 {
 	const struct catalog_service *svc;
 	const char *reqid = params_get(p, "request_id");
+	struct catalog_service own;
+	struct pricing_quote q;
 	struct order_spec spec;
 	char err[256];
 	int64_t sid;
@@ -250,9 +264,19 @@ api_add(struct api *api, const struct customer *c, const struct params *p,
 		                   "characters");
 		return 1;
 	}
+	/* The customer's own rate (their group, an override, the floor):
+	 * the charge is computed from it, and the order keeps it. */
+	if (pricing_quote(api->panel->cfg, svc,
+	                  pricing_customer(api->panel->pricing, c->id),
+	                  &q) != 0) {
+		api_reply_error(r, API_ERR_INTERNAL);
+		return 1;
+	}
+	own = *svc;
+	own.rate = q.rate;
 	memset(&spec, 0, sizeof(spec));
-	if (ordertype_build(p, svc, api->panel->cfg->money_decimals, &spec, err,
-	                    sizeof(err)) != 0) {
+	if (ordertype_build(p, &own, api->panel->cfg->money_decimals, &spec,
+	                    err, sizeof(err)) != 0) {
 		api_reply_error(r, err);
 		return 1;
 	}
@@ -402,7 +426,7 @@ api_handle(struct api *api, struct params *p, struct api_reply *r,
 		api_balance(api, &c, out);
 		return 1;
 	case API_SERVICES:
-		api_services(api, r);
+		api_services(api, &c, r);
 		return 1;
 	case API_ADD:
 		done_now = api_add(api, &c, p, r);

@@ -386,11 +386,12 @@ catalog_str(const char *s)
 	return j != NULL ? j : json_string("");
 }
 
-static void
-catalog_render(struct catalog *c, const struct config *cfg)
+char *
+catalog_render_json(const struct catalog *c, const money_t *rates,
+                    size_t *len)
 {
 	json_t *arr = json_array();
-	char rate[MONEY_BUFSZ], num[24];
+	char rate[MONEY_BUFSZ], num[24], *out;
 
 	for (size_t i = 0; i < c->n; i++) {
 		const struct catalog_service *s = &c->v[i];
@@ -401,7 +402,9 @@ catalog_render(struct catalog *c, const struct config *cfg)
 		json_object_set_new(o, "type", catalog_str(s->type));
 		json_object_set_new(o, "category", catalog_str(s->category));
 		json_object_set_new(
-		    o, "rate", json_string(money_format(s->rate, 2, rate)));
+		    o, "rate",
+		    json_string(money_format(rates != NULL ? rates[i] : s->rate,
+		                             2, rate)));
 		snprintf(num, sizeof(num), "%lld", (long long)s->min);
 		json_object_set_new(o, "min", json_string(num));
 		snprintf(num, sizeof(num), "%lld", (long long)s->max);
@@ -417,11 +420,18 @@ catalog_render(struct catalog *c, const struct config *cfg)
 			                    catalog_str(s->refill_time));
 		json_array_append_new(arr, o);
 	}
-	c->json = json_dumps(arr, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	out = json_dumps(arr, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(arr);
-	if (c->json == NULL)
+	if (out == NULL)
 		fatalx("catalog: cannot render the services reply");
-	c->json_len = strlen(c->json);
+	*len = strlen(out);
+	return out;
+}
+
+static void
+catalog_render(struct catalog *c, const struct config *cfg)
+{
+	c->json = catalog_render_json(c, NULL, &c->json_len);
 	(void)cfg;
 }
 

@@ -88,6 +88,11 @@ void catalog_unref(struct catalog *c); /* NULL ok */
 
 const struct catalog_service *catalog_find(const struct catalog *c, int64_t id);
 
+/* C's services reply, with RATES[i] as service i's rate (NULL: its own);
+ * free it; *LEN its length. */
+char *catalog_render_json(const struct catalog *c, const money_t *rates,
+                          size_t *len);
+
 /* Whether local service ID offers A (refill or cancel): 1, or 0 when it
  * does not (the routes' upstreams do not all list it and the config does
  * not say so), is not listed (any more), or C is NULL.  A refused request

@@ -56,6 +56,9 @@ struct cfg_upstream {
 	/* logged when this instance's estimate of the balance falls under it
 	 * (panel currency); 0 = never */
 	money_t low_balance;
+	/* The share of its stored services a sync may drop, a percent; -1
+	 * not set (pricing.max_drop).  A reply dropping more is refused. */
+	money_t max_drop;
 };
 
 struct cfg_route {
@@ -146,6 +149,10 @@ struct config {
 	char *route_mode;
 	char *same_link;
 	money_t route_health;
+	/* The share of an upstream's stored services one sync may drop
+	 * (percent, default 50): above it the old catalogue stays until the
+	 * operator forces the sync */
+	money_t max_drop;
 
 	/* orders */
 	int64_t reply_wait_ms; /* add reply waits this long, default 5s */

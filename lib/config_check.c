@@ -60,6 +60,8 @@ cfg_check_upstream(struct cfg_parser *p, void *base, const struct cfg_pos *seen,
 		cfg_err(p, pos,
 		        "missing required key \"key\" (or "
 		        "\"key_file\")");
+	if (seen[UP_MAX_DROP].line == 0)
+		((struct cfg_upstream *)base)->max_drop = -1;
 }
 
 void

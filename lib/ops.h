@@ -119,6 +119,26 @@ int ops_webhook_retry(struct ops *o, int64_t id, int64_t *n,
 /* LIST ("order.status,refill.status", "all") as WEBHOOK_EV_* bits. */
 int ops_webhook_events(const char *list, unsigned *out, struct ops_result *r);
 
+/* Customers' own rates (lib/pricing.h).  A group's PERCENT is "-10%" (a
+ * discount) or "5%" (a surcharge); an override's RULE is a rate per 1000
+ * ("1.25") or a percent off ("10%"). */
+int ops_group_add(struct ops *o, const char *name, const char *percent,
+                  struct ops_result *r);
+int ops_group_set(struct ops *o, const char *name, const char *percent,
+                  struct ops_result *r);
+int ops_group_remove(struct ops *o, const char *name, struct ops_result *r);
+/* USER into GROUP (NULL or "": out of any). */
+int ops_user_set_group(struct ops *o, const char *user, const char *group,
+                       struct ops_result *r);
+int ops_rate_set(struct ops *o, const char *user, int64_t service_id,
+                 const char *rule, struct ops_result *r);
+int ops_rate_remove(struct ops *o, const char *user, int64_t service_id,
+                    struct ops_result *r);
+/* TEXT ("10%", "-7.5") as a percent in money units: SIGNED_OK a group's
+ * (-100% < p <= 1000%), else a percent off (0..100%). */
+int ops_percent(const char *text, int signed_ok, money_t *out,
+                struct ops_result *r);
+
 /* Record a write done elsewhere (the order engine's cancels, the CLI's syncs):
  * ACTION on TARGET with DETAIL (JSON text, NULL: {}) and R's outcome. */
 void ops_audit(struct ops *o, const char *action, const char *target,

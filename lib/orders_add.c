@@ -544,6 +544,9 @@ orders_add(struct orders *o, int64_t customer, int64_t sid,
 	memset(spec, 0, sizeof(*spec));
 	pa->cb = cb;
 	pa->arg = arg;
+	/* the customer's own rate when they have one (lib/pricing.h): what
+	 * the charge was computed from */
+	pa->rate = pa->spec.rate > 0 ? pa->spec.rate : svc->rate;
 	pa->on.customer_id = customer;
 	pa->on.service_id = sid;
 	pa->on.type = pa->spec.type;
@@ -551,7 +554,7 @@ orders_add(struct orders *o, int64_t customer, int64_t sid,
 	pa->on.upstream_quantity = pa->spec.upstream_quantity;
 	pa->on.runs = pa->spec.runs;
 	pa->on.interval = pa->spec.interval;
-	pa->on.rate = svc->rate;
+	pa->on.rate = pa->rate;
 	pa->on.charge = pa->spec.charge;
 	pa->on.fields = pa->spec.fields;
 	/* The routes for the rate this order is charged at: none may sell it

@@ -758,6 +758,7 @@ ordertype_build(const struct params *p, const struct catalog_service *s,
 	out->runs = runs;
 	out->interval = interval;
 	out->charge = charge;
+	out->rate = s->rate;
 	ret = 0;
 out:
 	json_decref(o);

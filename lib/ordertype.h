@@ -84,6 +84,7 @@ struct order_spec {
 	int64_t upstream_quantity; /* what remains are counted against */
 	int64_t runs, interval;    /* drip-feed; 0 when not drip-fed */
 	money_t charge;         /* > 0, rounded UP to DECIMALS places */
+	money_t rate; /* the rate per 1000 it was computed from (S->rate) */
 	/* Owned: a compact JSON object of exactly the fields to forward
 	 * upstream (never key, action, service, request_id), values as
 	 * strings, in the type's documented order. */

@@ -14,6 +14,8 @@
 #include "money.h"
 #include "panel.h"
 #include "route.h"
+#include "pricing.h"
+#include "prices.h"
 #include "store.h"
 #include "upstream.h"
 #include "xmalloc.h"
@@ -86,6 +88,25 @@ panel_load(struct store *st, const char *upstream, struct dialect_services *out)
 	return STORE_OK;
 }
 
+/* Say when the floor raises customers' rules (pricing.h): once per
+ * change of the counts, at a catalogue or rates change. */
+static void
+panel_pricing_report(struct panel *p)
+{
+	size_t over, groups;
+
+	pricing_clamps(p->pricing, p->cat, p->cfg, &over, &groups);
+	if (over == p->clamped_overrides && groups == p->clamped_groups)
+		return;
+	p->clamped_overrides = over;
+	p->clamped_groups = groups;
+	if (over > 0 || groups > 0)
+		log_warnx("pricing: the floor (cheapest route's cost x (1 + "
+		          "min_margin)) raises %zu customer overrides and %zu "
+		          "group rates: `panelmux rate list` shows them",
+		          over, groups);
+}
+
 static void
 panel_rebuild(struct panel *p)
 {
@@ -107,6 +128,7 @@ panel_rebuild(struct panel *p)
 		          "to it",
 		          p->cat->clamped, (long long)CATALOG_QTY_MAX);
 	catalog_unref(old);
+	panel_pricing_report(p);
 }
 
 /* The store's catalogue generation of PU's upstream into *GEN: 0, or -1
@@ -217,6 +239,92 @@ panel_balance_done(const struct up_result *res, void *arg)
 	panel_sync_end(pu, pu->state.synced_at != 0, NULL);
 }
 
+/* What LIST changes against PU's stored list, into *DIFF: 0, or -1 when
+ * the bad-sync guard refuses LIST (not FORCE, and it drops more than the
+ * upstream's max_drop of the stored services: logged and counted, nothing
+ * in *DIFF).  PU's own copy is the stored list while the store's
+ * generation is the one PU holds; after a save by another process (the
+ * CLI, another instance) the list is read from the store, so that save is
+ * what LIST is compared with.  When it cannot be read, PU's copy stands
+ * in. */
+static int
+panel_changes(struct panel_upstream *pu, const struct dialect_services *list,
+              int force, struct price_diff *diff)
+{
+	struct panel *p = pu->panel;
+	const struct config *cfg = config_ref(p->cfg);
+	const struct cfg_upstream *cu = &cfg->upstreams[pu->idx];
+	struct dialect_services stored;
+	const struct dialect_services *old = &stored;
+	money_t max_drop = price_max_drop(cfg, cu);
+	char pct[MONEY_BUFSZ];
+	int rc = 0;
+
+	uint64_t seq = pu->list_seq;
+	int64_t gen;
+
+	memset(&stored, 0, sizeof(stored));
+	if (panel_generation(pu, &gen) == 0 && gen == pu->gen &&
+	    pu->list_seq == seq) {
+		old = &pu->list; /* the store's, already in memory */
+	} else if (panel_load(p->st, pu->state.name, &stored) != STORE_OK) {
+		log_warnx("upstream %s: stored catalogue unreadable: changes "
+		          "are reckoned against the one in memory",
+		          pu->state.name);
+		old = &pu->list;
+	}
+	price_diff(cfg, cu, old, list, diff);
+	if (price_drop_refused(diff->stored, diff->count[PRICE_DROPPED],
+	                       max_drop)) {
+		if (force) {
+			log_warnx("upstream %s: services: %zu of %zu stored "
+			          "services dropped, over max_drop %s%%: "
+			          "applied, as forced",
+			          pu->state.name, diff->count[PRICE_DROPPED],
+			          diff->stored, money_format(max_drop, 2, pct));
+		} else {
+			log_warnx("upstream %s: services: the reply lists %zu "
+			          "services and drops %zu of the %zu stored, "
+			          "over max_drop %s%%: not applied, the stored "
+			          "catalogue is kept (panelmux services sync "
+			          "--force %s applies it)",
+			          pu->state.name, list->n,
+			          diff->count[PRICE_DROPPED], diff->stored,
+			          money_format(max_drop, 2, pct),
+			          pu->state.name);
+			pu->refused++;
+			price_diff_free(diff);
+			rc = -1;
+		}
+	}
+	if (old == &stored)
+		dialect_services_free(&stored);
+	config_unref(cfg);
+	return rc;
+}
+
+/* Log DIFF's rows after the catalogue they describe was saved, and count
+ * them.  A failure loses the rows, never the catalogue. */
+static void
+panel_record(struct panel_upstream *pu, const struct price_diff *diff)
+{
+	if (diff->n == 0)
+		return;
+	if (store_price_record(pu->panel->st, pu->state.name, diff->v,
+	                       diff->n) != STORE_OK) {
+		log_warnx("upstream %s: %zu price changes could not be "
+		          "recorded",
+		          pu->state.name, diff->n);
+		return;
+	}
+	for (int k = 0; k < PRICE_NKINDS; k++)
+		pu->changes[k] += diff->count[k];
+	log_info("upstream %s: price changes: %zu changed, %zu appeared, "
+	         "%zu dropped",
+	         pu->state.name, diff->count[PRICE_CHANGED],
+	         diff->count[PRICE_APPEARED], diff->count[PRICE_DROPPED]);
+}
+
 static void
 panel_balance_read_done(const struct up_result *res, void *arg)
 {
@@ -265,10 +373,13 @@ panel_services_done(const struct up_result *res, void *arg)
 	struct panel *p = pu->panel;
 	struct dialect_services list;
 	enum dialect_result r;
+	struct price_diff diff;
 	const char *why;
 	uint64_t seq;
 	int64_t gen;
+	int force = pu->force;
 
+	pu->force = 0; /* one reply, whatever it is */
 	if (res->transport != UP_REPLIED) {
 		log_warnx("upstream %s: services: %s; keeping the last known "
 		          "catalogue",
@@ -293,11 +404,19 @@ panel_services_done(const struct up_result *res, void *arg)
 		          "skipped (%s)",
 		          pu->state.name, list.nskipped, list.msg);
 	seq = pu->list_seq;
+	if (panel_changes(pu, &list, force, &diff) != 0) {
+		dialect_services_free(&list);
+		panel_sync_end(pu, 0, "refused: it drops too many services");
+		return;
+	}
 	if (panel_save(p->st, pu->state.name, &list) != STORE_OK) {
+		price_diff_free(&diff);
 		dialect_services_free(&list);
 		panel_sync_end(pu, 0, "store error");
 		return;
 	}
+	panel_record(pu, &diff);
+	price_diff_free(&diff);
 	/* Tell every other process (the daemon after `panelmux services
 	 * sync`, the other instances) that the list changed.  The new
 	 * generation is the one held here, unless another process saved too
@@ -331,6 +450,14 @@ panel_sync(struct panel *p, size_t idx)
 	pu->syncing = 1;
 	upstream_call(pu->up, "services", NULL, UP_LARGE, panel_services_done,
 	              pu);
+}
+
+void
+panel_sync_force(struct panel *p, size_t idx)
+{
+	/* A sync in flight applies its reply too. */
+	p->ups[idx].force = 1;
+	panel_sync(p, idx);
 }
 
 static void
@@ -382,6 +509,36 @@ panel_check_one(struct panel_upstream *pu)
 	return 1;
 }
 
+void
+panel_pricing_check(struct panel *p, int force)
+{
+	struct pricing *pr;
+	int64_t gen;
+
+	if (!force && p->pricing != NULL &&
+	    (store_pricing_generation(p->st, &gen) != STORE_OK ||
+	     gen == p->pricing->gen))
+		return;
+	pr = pricing_new();
+	if (store_pricing_load(p->st, pr) != STORE_OK) {
+		log_warnx("customer rates unreadable: the last known stay");
+		pricing_unref(pr);
+		return;
+	}
+	/* a load that parked this fiber may have been passed by another */
+	if (p->pricing != NULL && p->pricing->gen > pr->gen) {
+		pricing_unref(pr);
+		return;
+	}
+	if (p->pricing != NULL)
+		log_info("customer rates reloaded (generation %lld): %zu "
+		         "customers with their own",
+		         (long long)pr->gen, pr->n);
+	pricing_unref(p->pricing);
+	p->pricing = pr;
+	panel_pricing_report(p);
+}
+
 static void
 panel_check_run(void *a, void *b)
 {
@@ -392,6 +549,8 @@ panel_check_run(void *a, void *b)
 		changed |= panel_check_one(&p->ups[i]);
 	if (changed && !p->stopped)
 		panel_rebuild(p);
+	if (!p->stopped)
+		panel_pricing_check(p, 0);
 	p->checking = 0;
 }
 
@@ -525,6 +684,7 @@ panel_new(struct event_base *base, const struct config *cfg, struct store *st)
 			         cu->name, pu->list.n);
 	}
 	panel_rebuild(p);
+	panel_pricing_check(p, 1);
 	return p;
 }
 
@@ -557,6 +717,7 @@ panel_free(struct panel *p)
 		event_free(p->check);
 	free(p->ups);
 	catalog_unref(p->cat);
+	pricing_unref(p->pricing);
 	config_unref(p->cfg);
 	free(p);
 }

@@ -16,6 +16,7 @@
 
 #include "dialect.h"
 #include "route.h"
+#include "prices.h"
 #include "store.h"
 
 struct event;
@@ -49,6 +50,12 @@ struct panel_upstream {
 	struct route_balance bal;
 	struct event *balance_timer;
 	int balance_reading;
+	int force; /* apply the next services reply even if the bad-sync
+	            * guard would refuse it (panel_sync_force) */
+	/* Since start (metrics): price-change rows recorded, by kind
+	 * (prices.h), and services replies the guard refused. */
+	uint64_t changes[PRICE_NKINDS];
+	uint64_t refused;
 };
 
 /* Called once a sync of one upstream ended; OK is 1 when a fresh list was
@@ -67,12 +74,21 @@ struct panel {
 	struct panel_upstream *ups; /* cfg->nupstreams */
 	size_t nups;
 	struct catalog *cat; /* the current snapshot (one reference) */
+	/* customers' own rates: the current snapshot (one reference),
+	 * reloaded when the store's pricing generation moves */
+	struct pricing *pricing;
+	size_t clamped_overrides, clamped_groups; /* the floor raises them */
 	panel_sync_cb on_sync;
 	void *on_sync_arg;
 	struct event *check; /* catalogue generations, once started */
 	int checking;        /* a check runs (it may park on a fiber) */
 	int stopped;
 };
+
+/* Load the customers' rates again if the store's pricing generation
+ * moved (a write here, by the CLI or by another instance); FORCE: load
+ * them whatever it says.  May park the calling fiber. */
+void panel_pricing_check(struct panel *p, int force);
 
 /* Build the panel on BASE: one upstream per config entry, the stored lists
  * loaded and the catalogue built from them (so a restart with every
@@ -91,6 +107,10 @@ void panel_sync(struct panel *p, size_t idx);
 /* Read upstream IDX's balance now (unless a read is under way): the
  * balance estimate starts again from it. */
 void panel_balance_read(struct panel *p, size_t idx);
+/* The same, applying the services reply even when it drops more than
+ * the upstream's max_drop of its stored services (the guard's override:
+ * `panelmux services sync --force`). */
+void panel_sync_force(struct panel *p, size_t idx);
 /* End every upstream call (in flight: UP_LOST, queued: UP_NOT_SENT), their
  * callbacks running here; no call can be made after it. */
 void panel_stop_engine(struct panel *p);

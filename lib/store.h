@@ -140,6 +140,9 @@ struct order {
 	char upstream_status[32];
 	int64_t created_at, updated_at;
 	int64_t polled_at; /* unix ms of the last status read, 0 never */
+	/* The timeline (unix s, 0 not yet): first marked for sending,
+	 * accepted upstream, first seen in progress, settled. */
+	int64_t sent_at, accepted_at, progress_at, settled_at;
 };
 
 /* One service of an upstream's stored catalogue, as the store keeps it
@@ -698,6 +701,17 @@ struct upstream_usage {
 };
 typedef int (*store_usage_cb)(const struct upstream_usage *, void *arg);
 int64_t store_upstream_usage(struct store *st, store_usage_cb cb, void *arg);
+/* Orders created from FROM (unix s) in buckets of BUCKET seconds (3600:
+ * hours, 86400: UTC days), oldest first: their count, charges net of
+ * refunds, and upstream cost where known.  Rows, or -1. */
+struct order_bucket {
+	int64_t start; /* unix s */
+	int64_t orders;
+	money_t revenue, cost;
+};
+typedef int (*store_bucket_cb)(const struct order_bucket *, void *arg);
+int64_t store_order_buckets(struct store *st, int64_t from, int64_t bucket,
+                            store_bucket_cb cb, void *arg);
 enum store_result store_audit_add(struct store *st,
                                   const struct audit_entry *e);
 int64_t store_audit_page(struct store *st, const struct audit_page *f,
@@ -788,6 +802,20 @@ int64_t store_webhook_claim(struct store *st, int64_t now_ms, int64_t lease_ms,
                             int64_t limit, int each,
                             const struct webhook_busy *busy, size_t nbusy,
                             store_event_cb cb, void *arg);
+/* What became of a try, for store_webhook_settle. */
+struct webhook_outcome {
+	int64_t id;
+	int delivered;   /* acknowledged: the event goes */
+	int dead;        /* else: dead-lettered, or tried again at NEXT_MS */
+	int64_t next_ms;
+	char why[160];
+};
+/* The outcomes of N tries in one transaction (a loop's worth of
+ * deliveries, one commit).  An event no longer pending (removed with
+ * its endpoint) is passed over. */
+enum store_result store_webhook_settle(struct store *st,
+                                       const struct webhook_outcome *v,
+                                       size_t n);
 /* Event ID was acknowledged: it goes. */
 enum store_result store_webhook_delivered(struct store *st, int64_t id);
 /* Event ID's try failed with WHY: tried again at NEXT_MS, or with DEAD
@@ -808,5 +836,88 @@ enum store_result store_webhook_counts(struct store *st, int64_t *pending,
 /* Event type names ("order.accepted", ...) and back (0 if unknown). */
 const char *webhook_event_name(unsigned type);
 unsigned webhook_event_parse(const char *name);
+
+/*
+ * Customers' own rates (lib/pricing.h): groups, membership, overrides.
+ * Every write moves the pricing generation in its transaction.
+ */
+struct customer_group {
+	int64_t id;
+	char name[STORE_NAME_MAX + 1];
+	money_t percent; /* negative: a discount */
+	int64_t members;
+	int64_t created_at;
+};
+struct customer_rate {
+	int64_t customer_id;
+	char customer[STORE_NAME_MAX + 1];
+	int64_t service_id;
+	int fixed;     /* VALUE is the rate per 1000 */
+	money_t value; /* else VALUE percent off */
+	int64_t created_at;
+};
+struct pricing;
+typedef int (*store_group_cb)(const struct customer_group *, void *arg);
+typedef int (*store_rate_cb)(const struct customer_rate *, void *arg);
+
+/* STORE_EXISTS: the name is taken. */
+enum store_result store_group_add(struct store *st, const char *name,
+                                  money_t percent);
+enum store_result store_group_set(struct store *st, const char *name,
+                                  money_t percent);
+/* STORE_CONFLICT while it has members. */
+enum store_result store_group_remove(struct store *st, const char *name);
+int64_t store_group_list(struct store *st, store_group_cb cb, void *arg);
+/* Customer CID into group NAME (NULL: out of any).  STORE_NOTFOUND: no
+ * such group. */
+enum store_result store_customer_set_group(struct store *st, int64_t cid,
+                                           const char *name);
+/* CID's group (*OUT.id 0: none). */
+enum store_result store_customer_group(struct store *st, int64_t cid,
+                                       struct customer_group *out);
+/* Set (insert or replace) or remove CID's override of SERVICE_ID. */
+enum store_result store_rate_set(struct store *st, int64_t cid,
+                                 int64_t service_id, int fixed, money_t value);
+enum store_result store_rate_remove(struct store *st, int64_t cid,
+                                    int64_t service_id);
+/* Overrides of CID (0: everyone's), by customer and service. */
+int64_t store_rate_list(struct store *st, int64_t cid, store_rate_cb cb,
+                        void *arg);
+/* Every customer's rules into PR (made with pricing_new), and the
+ * generation they were read at into PR->gen, in one snapshot. */
+enum store_result store_pricing_load(struct store *st, struct pricing *pr);
+enum store_result store_pricing_generation(struct store *st, int64_t *gen);
+
+/*
+ * The price-change log (store_prices.c): what each catalogue sync changed
+ * per upstream service (lib/prices.h), written after the catalogue save.
+ */
+struct price_change;
+
+/* One row of the log; cost and price fields PRICE_NONE (prices.h) where
+ * they do not apply. */
+struct price_entry {
+	int64_t id;
+	int64_t created_at; /* unix seconds */
+	char upstream[STORE_UPNAME_MAX + 1];
+	int64_t service;
+	char kind[16]; /* "appeared", "dropped", "changed" */
+	money_t cost_before, cost_after, price_before, price_after;
+};
+struct price_page {
+	const char *upstream; /* NULL: every upstream */
+	int64_t limit, offset;
+	const char *kind; /* NULL: every kind; "changed", "appeared", "dropped" */
+};
+typedef int (*store_price_cb)(const struct price_entry *, void *arg);
+
+/* Record UPSTREAM's N changes V in one transaction: STORE_OK (nothing
+ * written when N is 0) or STORE_ERROR (nothing written). */
+enum store_result store_price_record(struct store *st, const char *upstream,
+                                     const struct price_change *v, size_t n);
+/* The log newest first, filtered and paged by F (LIMIT 1..STORE_PAGE_MAX):
+ * CB sees each row; the count, or -1. */
+int64_t store_price_page(struct store *st, const struct price_page *f,
+                         store_price_cb cb, void *arg);
 
 #endif

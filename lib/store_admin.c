@@ -148,6 +148,10 @@ store_core_read_order(const struct store_driver *d, store_row *row,
 	o->polled_at = d->col_int(row, 20, 0);
 	o->refunded = d->col_int(row, 21, 0);
 	o->upstream_quantity = d->col_int(row, 22, 0);
+	o->sent_at = d->col_int(row, 23, 0);
+	o->accepted_at = d->col_int(row, 24, 0);
+	o->progress_at = d->col_int(row, 25, 0);
+	o->settled_at = d->col_int(row, 26, 0);
 }
 
 static enum ledger_kind
@@ -207,7 +211,7 @@ store_page_order(const struct store_driver *d, store_row *row, void *arg)
 	struct order o;
 
 	store_core_read_order(d, row, &o);
-	d->col_text(row, 23, name, sizeof(name));
+	d->col_text(row, 27, name, sizeof(name));
 	return ((store_page_order_cb)p->cb)(&o, name, p->arg);
 }
 
@@ -761,4 +765,46 @@ store_upstream_usage(struct store *st, store_usage_cb cb, void *arg)
 	                " SUM(COALESCE(cost, 0))"
 	                " FROM orders GROUP BY upstream ORDER BY upstream");
 	return store_query_run(st, NULL, &q, store_page_usage, &su);
+}
+
+struct store_buckets {
+	store_bucket_cb cb;
+	void *arg;
+	int64_t bucket;
+};
+
+static int
+store_bucket_row(const struct store_driver *d, store_row *row, void *arg)
+{
+	struct store_buckets *sb = arg;
+	struct order_bucket b = {d->col_int(row, 0, 0) * sb->bucket,
+	                         d->col_int(row, 1, 0), d->col_int(row, 2, 0),
+	                         d->col_int(row, 3, 0)};
+
+	return sb->cb(&b, sb->arg);
+}
+
+int64_t
+store_order_buckets(struct store *st, int64_t from, int64_t bucket,
+                    store_bucket_cb cb, void *arg)
+{
+	struct store_buckets sb = {cb, arg, bucket};
+	struct store_query q;
+	char sql[256];
+
+	if (bucket <= 0)
+		return -1;
+	/* integer division in both dialects (the columns are integers); the
+	 * bucket is our own number, a literal */
+	snprintf(sql, sizeof(sql),
+	         "SELECT created_at / %lld, COUNT(*), SUM(charge - refunded),"
+	         " SUM(COALESCE(cost, 0)) FROM orders WHERE created_at >= ",
+	         (long long)bucket);
+	store_query_init(&q, st->drv->dollar);
+	store_query_sql(&q, sql);
+	store_query_int(&q, from);
+	snprintf(sql, sizeof(sql), " GROUP BY created_at / %lld ORDER BY 1",
+	         (long long)bucket);
+	store_query_sql(&q, sql);
+	return store_query_run(st, NULL, &q, store_bucket_row, &sb);
 }

@@ -27,7 +27,8 @@
 	" o.runs, o.interval, o.rate, o.charge, o.upstream,"                   \
 	" o.upstream_service, o.route_idx, o.upstream_order, o.cost,"          \
 	" o.start_count, o.remains, o.upstream_status, o.created_at,"          \
-	" o.updated_at, o.polled_at, o.refunded, o.upstream_quantity"
+	" o.updated_at, o.polled_at, o.refunded, o.upstream_quantity,"        \
+	" o.sent_at, o.accepted_at, o.progress_at, o.settled_at"
 
 /* The moves an order makes, each with the states it may start from. */
 enum store_move {

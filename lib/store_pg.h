@@ -18,7 +18,7 @@
 #define PG_MAXARGS 24       /* parameters of a fixed statement */
 #define PG_CATALOG_ROWS 500 /* rows per catalogue INSERT (15 params each) */
 
-#define ORDER_NCOLS 23
+#define ORDER_NCOLS 27
 
 struct store_pg {
 	struct store base; /* first: a struct store * is a struct store_pg * */

@@ -125,10 +125,11 @@ store_pg_orders_insert(store_tx *tx, const struct order_new *o,
 	    "INSERT INTO orders (customer_id, service_id, type, state,"
 	    " quantity, runs, interval, rate, charge, fields, upstream,"
 	    " upstream_service, route_idx, request_id, request_hash,"
-	    " created_at, updated_at, upstream_quantity, link_key,"
+	    " created_at, updated_at, upstream_quantity, sent_at, link_key,"
 	    " link_key_up)"
 	    " VALUES ($1, $2, $3, $16, $4, $5, $6, $7, $8, $9,"
-	    " $10, $11, $12, $13, $14, $15, $15, $17, $18, $19)"
+	    " $10, $11, $12, $13, $14, $15, $15, $17,"
+	    " CASE WHEN $16 = 'sending' THEN $15::bigint ELSE 0 END, $18, $19)"
 	    " ON CONFLICT DO NOTHING RETURNING id",
 	    &a);
 	if (res == NULL)
@@ -317,7 +318,9 @@ store_pg_orders_sending(struct store *st, int64_t id, int route_idx,
 	return store_pg_transition(spg(st), "order sending",
 	                           "UPDATE orders SET state = 'sending',"
 	                           " route_idx = $2, upstream = $3,"
-	                           " upstream_service = $4, updated_at = $5"
+	                           " upstream_service = $4, updated_at = $5,"
+	                           " sent_at = CASE WHEN sent_at = 0 THEN"
+	                           " $5::bigint ELSE sent_at END"
 	                           " WHERE id = $1 AND state = $6",
 	                           &a);
 }
@@ -363,7 +366,8 @@ pg_active_one(struct pgtx *t, struct pg_active *v, size_t i)
 	    t, "order active",
 	    "UPDATE orders SET state = 'active',"
 	    " upstream_order = $2, cost = $3, polled_at = $4,"
-	    " updated_at = $5 WHERE id = $1 AND state = 'sending'",
+	    " updated_at = $5, accepted_at = $5"
+	    " WHERE id = $1 AND state = 'sending'",
 	    &a, PGX_UNIQUE_OK);
 	if (n < 0 && t->err == PG_UNIQUE) {
 		/* The upstream gave an order ID another order already has:
@@ -443,7 +447,8 @@ store_pg_orders_final(store_tx *tx, int64_t id, enum store_move move,
 	n = store_pg_cmd(tx, "order final",
 	                 "UPDATE orders SET state = $2, upstream_status ="
 	                 " COALESCE($3, upstream_status), updated_at = $4,"
-	                 " refunded = $7 WHERE id = $1 AND state IN ($5, $6)",
+	                 " settled_at = $4, refunded = $7"
+	                 " WHERE id = $1 AND state IN ($5, $6)",
 	                 &a);
 	if (n < 0)
 		return STORE_ERROR;
@@ -463,13 +468,16 @@ store_pg_orders_observe(store_tx *tx, int64_t id, const struct order_update *u)
 	store_pg_arg_int_or_null(&a, u->cost);
 	store_pg_arg_int(&a, clock_wall_ms());
 	store_pg_arg_int(&a, pg_now());
+	store_pg_arg_int(&a, u->notify != 0);
 	n = store_pg_cmd(tx, "order fields",
 	                 "UPDATE orders SET upstream_status ="
 	                 " COALESCE($2, upstream_status),"
 	                 " start_count = COALESCE($3, start_count),"
 	                 " remains = COALESCE($4, remains),"
 	                 " cost = COALESCE($5, cost), polled_at = $6,"
-	                 " updated_at = $7 WHERE id = $1 AND state = 'active'",
+	                 " updated_at = $7, progress_at = CASE WHEN"
+	                 " progress_at = 0 AND $8 = 1 THEN $7::bigint ELSE"
+	                 " progress_at END WHERE id = $1 AND state = 'active'",
 	                 &a);
 	if (n < 0)
 		return STORE_ERROR;

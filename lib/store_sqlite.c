@@ -99,10 +99,11 @@ static const char *const sqlite_sql[Q_COUNT] = {
     [Q_ORDER_ADD] = "INSERT INTO orders (customer_id, service_id, type, state,"
                     " quantity, runs, interval, rate, charge, fields, upstream,"
                     " upstream_service, route_idx, request_id, request_hash,"
-                    " created_at, updated_at, upstream_quantity, link_key,"
-                    " link_key_up)"
+                    " created_at, updated_at, upstream_quantity, sent_at,"
+                    " link_key, link_key_up)"
                     " VALUES (?1, ?2, ?3, ?16, ?4, ?5, ?6, ?7, ?8, ?9,"
-                    " ?10, ?11, ?12, ?13, ?14, ?15, ?15, ?17, ?18, ?19)"
+                    " ?10, ?11, ?12, ?13, ?14, ?15, ?15, ?17,"
+                    " CASE WHEN ?16 = 'sending' THEN ?15 ELSE 0 END, ?18, ?19)"
                     " ON CONFLICT DO NOTHING",
     [Q_ORDER_GET] = "SELECT " ORDER_COLS " FROM orders o WHERE o.id = ?1",
     /* One statement for a list of IDs, passed as a JSON array. */
@@ -127,24 +128,28 @@ static const char *const sqlite_sql[Q_COUNT] = {
         " updated_at = ?9",
     [Q_ORDER_SENDING] = "UPDATE orders SET state = 'sending', route_idx = ?2,"
                         " upstream = ?3, upstream_service = ?4,"
-                        " updated_at = ?5"
+                        " updated_at = ?5, sent_at = CASE WHEN sent_at = 0"
+                        " THEN ?5 ELSE sent_at END"
                         " WHERE id = ?1 AND state = ?6",
     [Q_ORDER_UNSENT] = "UPDATE orders SET state = 'queued', updated_at = ?2"
                        " WHERE id = ?1 AND state = 'sending'",
     [Q_ORDER_ACTIVE] = "UPDATE orders SET state = 'active',"
                        " upstream_order = ?2, cost = ?3, polled_at = ?4,"
-                       " updated_at = ?5"
+                       " updated_at = ?5, accepted_at = ?5"
                        " WHERE id = ?1 AND state = 'sending'",
     /* A final state is written once: only an open order moves. */
     [Q_ORDER_FINAL] = "UPDATE orders SET state = ?2, upstream_status ="
                       " COALESCE(?3, upstream_status), updated_at = ?4,"
-                      " refunded = ?7 WHERE id = ?1 AND state IN (?5, ?6)",
+                      " settled_at = ?4, refunded = ?7"
+                      " WHERE id = ?1 AND state IN (?5, ?6)",
     [Q_ORDER_FIELDS] = "UPDATE orders SET upstream_status ="
                        " COALESCE(?2, upstream_status),"
                        " start_count = COALESCE(?3, start_count),"
                        " remains = COALESCE(?4, remains),"
                        " cost = COALESCE(?5, cost), polled_at = ?6,"
-                       " updated_at = ?7 WHERE id = ?1 AND state = 'active'",
+                       " updated_at = ?7, progress_at = CASE WHEN"
+                       " progress_at = 0 AND ?8 = 1 THEN ?7 ELSE progress_at"
+                       " END WHERE id = ?1 AND state = 'active'",
     [Q_ORDER_GET_FIELDS] = "SELECT fields FROM orders WHERE id = ?1",
     [Q_ORDER_POLLED] = "UPDATE orders SET polled_at = ?2 WHERE id = ?1",
     [Q_ORDER_COUNTS] = "SELECT state, COUNT(*) FROM orders GROUP BY state",

@@ -230,6 +230,7 @@ store_sqlite_orders_observe(store_tx *tx, int64_t id,
 	sqlite_bind_int_or_null(q, 5, u->cost);
 	sqlite3_bind_int64(q, 6, clock_wall_ms());
 	sqlite3_bind_int64(q, 7, sqlite_now());
+	sqlite3_bind_int64(q, 8, u->notify != 0);
 	return sqlite_transition(s, Q_ORDER_FIELDS);
 }
 

@@ -226,7 +226,53 @@ static const char *const sqlite_migrations[] = {
     " order_id, id) WHERE delivery = 'pending';"
     "CREATE INDEX webhook_events_dead ON webhook_events(id)"
     " WHERE delivery = 'dead';",
-    /* 6: the same-link guard (DESIGN.md): an open order's normalised link,
+    /* 6: customers' own rates (lib/pricing.h): groups with a percent,
+     * membership, overrides per service, and the generation every
+     * pricing write moves (the daemons reload on it). */
+    "CREATE TABLE customer_groups ("
+    " id INTEGER PRIMARY KEY,"
+    " name TEXT NOT NULL UNIQUE,"
+    " percent INTEGER NOT NULL,"
+    " created_at INTEGER NOT NULL"
+    ") STRICT;"
+    "CREATE TABLE group_members ("
+    " customer_id INTEGER PRIMARY KEY REFERENCES customers(id),"
+    " group_id INTEGER NOT NULL REFERENCES customer_groups(id)"
+    ") STRICT;"
+    "CREATE INDEX group_members_group ON group_members(group_id);"
+    "CREATE TABLE customer_rates ("
+    " customer_id INTEGER NOT NULL REFERENCES customers(id),"
+    " service_id INTEGER NOT NULL,"
+    " fixed INTEGER NOT NULL CHECK (fixed IN (0, 1)),"
+    " value INTEGER NOT NULL CHECK (value >= 0),"
+    " created_at INTEGER NOT NULL,"
+    " PRIMARY KEY (customer_id, service_id)"
+    ") STRICT;"
+    "CREATE TABLE generations (name TEXT PRIMARY KEY,"
+    " value INTEGER NOT NULL) STRICT;"
+    "INSERT INTO generations (name, value) VALUES ('pricing', 0);"
+    /* an order's timeline (unix s, 0 not yet): marked for sending,
+     * accepted, first seen in progress, settled */
+    "ALTER TABLE orders ADD COLUMN sent_at INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE orders ADD COLUMN accepted_at INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE orders ADD COLUMN progress_at INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE orders ADD COLUMN settled_at INTEGER NOT NULL DEFAULT 0;",
+    /* 7: the price-change log (store_prices.c): what each catalogue
+     * sync changed per upstream service, read newest first. */
+    "CREATE TABLE price_changes ("
+    " id INTEGER PRIMARY KEY,"
+    " created_at INTEGER NOT NULL,"
+    " upstream TEXT NOT NULL,"
+    " service INTEGER NOT NULL,"
+    " kind TEXT NOT NULL CHECK (kind IN ('appeared', 'dropped',"
+    "  'changed')),"
+    " cost_before INTEGER,"
+    " cost_after INTEGER,"
+    " price_before INTEGER,"
+    " price_after INTEGER"
+    ") STRICT;"
+    "CREATE INDEX price_changes_upstream ON price_changes(upstream, id);",
+    /* 8: the same-link guard (DESIGN.md): an open order's normalised link,
      * unique per service (link_key, same_link: refuse) or per service and
      * upstream (link_key_up, same_link: reroute) among open orders.  The
      * index decides, under any concurrency and across instances. */

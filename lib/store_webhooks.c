@@ -575,14 +575,67 @@ store_webhook_claim(struct store *st, int64_t now_ms, int64_t lease_ms,
 	return (int64_t)c.n;
 }
 
+/* The statement recording outcome O. */
+static void
+outcome_query(struct store_query *q, int dollar,
+              const struct webhook_outcome *o)
+{
+	store_query_init(q, dollar);
+	if (o->delivered) {
+		store_query_sql(q, "DELETE FROM webhook_events WHERE id = ");
+		store_query_int(q, o->id);
+		return;
+	}
+	store_query_sql(q, "UPDATE webhook_events SET last_error = ");
+	store_query_text(q, o->why);
+	if (o->dead) {
+		store_query_sql(q, ", delivery = 'dead', done_at = ");
+		store_query_int(q, (int64_t)time(NULL));
+	} else {
+		store_query_sql(q, ", next_at = ");
+		store_query_int(q, o->next_ms);
+	}
+	store_query_sql(q, " WHERE delivery = 'pending' AND id = ");
+	store_query_int(q, o->id);
+}
+
+struct settle {
+	struct store *st;
+	const struct webhook_outcome *v;
+	size_t n;
+};
+
+static enum store_result
+settle_body(store_tx *tx, void *arg)
+{
+	struct settle *se = arg;
+	const struct store_driver *d = se->st->drv;
+	struct store_query q;
+
+	for (size_t i = 0; i < se->n; i++) {
+		outcome_query(&q, d->dollar, &se->v[i]);
+		if (q.overflow || d->exec(tx, &q, NULL) < 0)
+			return STORE_ERROR;
+	}
+	return STORE_OK;
+}
+
+enum store_result
+store_webhook_settle(struct store *st, const struct webhook_outcome *v,
+                     size_t n)
+{
+	struct settle se = {st, v, n};
+
+	return n == 0 ? STORE_OK : st->drv->run(st, settle_body, &se);
+}
+
 enum store_result
 store_webhook_delivered(struct store *st, int64_t id)
 {
+	struct webhook_outcome o = {id, 1, 0, 0, ""};
 	struct store_query q;
 
-	store_query_init(&q, st->drv->dollar);
-	store_query_sql(&q, "DELETE FROM webhook_events WHERE id = ");
-	store_query_int(&q, id);
+	outcome_query(&q, st->drv->dollar, &o);
 	return write_one(st, &q);
 }
 
@@ -590,20 +643,11 @@ enum store_result
 store_webhook_failed(struct store *st, int64_t id, int64_t next_ms,
                      const char *why, int dead)
 {
+	struct webhook_outcome o = {id, 0, dead, next_ms, ""};
 	struct store_query q;
 
-	store_query_init(&q, st->drv->dollar);
-	store_query_sql(&q, "UPDATE webhook_events SET last_error = ");
-	store_query_text(&q, why);
-	if (dead) {
-		store_query_sql(&q, ", delivery = 'dead', done_at = ");
-		store_query_int(&q, (int64_t)time(NULL));
-	} else {
-		store_query_sql(&q, ", next_at = ");
-		store_query_int(&q, next_ms);
-	}
-	store_query_sql(&q, " WHERE delivery = 'pending' AND id = ");
-	store_query_int(&q, id);
+	snprintf(o.why, sizeof(o.why), "%s", why != NULL ? why : "");
+	outcome_query(&q, st->drv->dollar, &o);
 	return write_one(st, &q);
 }
 

@@ -734,9 +734,10 @@ upstream_sender_update(struct upstream *u, int max_conn, int64_t timeout_ms,
 	up_drain_queue(u);
 }
 
-struct upstream *
-upstream_new_sender(struct up_engine *eng, const char *name, int max_conn,
-                    int64_t timeout_ms, int allow_private)
+/* A new upstream of ENG with empty queues, closed, and its probe timer;
+ * the caller sets the rest and links it. */
+static struct upstream *
+up_alloc(struct up_engine *eng)
 {
 	struct upstream *u = xcalloc(1, sizeof(*u));
 
@@ -745,10 +746,19 @@ upstream_new_sender(struct up_engine *eng, const char *name, int max_conn,
 	TAILQ_INIT(&u->active);
 	TAILQ_INIT(&u->deferred);
 	u->circuit = UP_CIRCUIT_CLOSED;
-	u->sender = 1;
 	u->probe_timer = evtimer_new(eng->base, up_probe_cb, u);
 	if (u->probe_timer == NULL)
 		fatalx("upstream: out of memory for a timer");
+	return u;
+}
+
+struct upstream *
+upstream_new_sender(struct up_engine *eng, const char *name, int max_conn,
+                    int64_t timeout_ms, int allow_private)
+{
+	struct upstream *u = up_alloc(eng);
+
+	u->sender = 1;
 	u->name = xstrdup(name);
 	u->url = xstrdup("");
 	u->key = xstrdup("");
@@ -760,19 +770,11 @@ upstream_new_sender(struct up_engine *eng, const char *name, int max_conn,
 struct upstream *
 upstream_new(struct up_engine *eng, const struct cfg_upstream *cfg)
 {
-	struct upstream *u = xcalloc(1, sizeof(*u));
+	struct upstream *u = up_alloc(eng);
 
-	u->eng = eng;
-	TAILQ_INIT(&u->queue);
-	TAILQ_INIT(&u->active);
-	TAILQ_INIT(&u->deferred);
-	u->circuit = UP_CIRCUIT_CLOSED;
 	u->threshold = UP_DEFAULT_THRESHOLD;
 	u->cooldown_ms = u->base_cooldown_ms = UP_DEFAULT_COOLDOWN_MS;
 	u->max_cooldown_ms = UP_DEFAULT_MAX_COOLDOWN_MS;
-	u->probe_timer = evtimer_new(eng->base, up_probe_cb, u);
-	if (u->probe_timer == NULL)
-		fatalx("upstream: out of memory for a timer");
 	upstream_update(u, cfg);
 	TAILQ_INSERT_TAIL(&eng->upstreams, u, entry);
 	return u;

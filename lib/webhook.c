@@ -32,13 +32,21 @@ struct webhooks {
 	struct event *tick; /* the scan, every poll_ms */
 	struct event *kick; /* a scan at once */
 	int scanning;       /* a scan runs (it may park on a fiber) */
-	int more;           /* the last scan found a full batch */
-	int stopped;
+	int draining;       /* no new claims */
+	int stopped;        /* nor store writes */
 	int64_t poll_ms;
 	struct webhooks_stats stats;
 	/* deliveries in flight per endpoint (at most max_connections) */
 	struct webhook_busy busy[256];
 	size_t nbusy;
+	/* Tries ended and not yet recorded: written together, one
+	 * transaction per loop pass (a delivery counts as in flight until
+	 * its outcome is written, so there are at most max_connections). */
+	struct webhook_outcome out[256];
+	int64_t out_endpoint[256];
+	size_t nout;
+	struct event *record; /* the write, at once */
+	int recording;        /* it runs (it may park on a fiber) */
 };
 
 struct delivery {
@@ -201,24 +209,28 @@ webhook_done(const struct up_result *res, void *arg)
 	struct delivery *dl = arg;
 	struct webhooks *w = dl->w;
 	const struct config *cfg;
+	struct webhook_outcome *o;
 	char why[160];
 	int64_t now_ms, next_ms;
 	int dead;
 
-	w->stats.inflight--;
-	webhooks_busy(w, dl->endpoint, -1);
-	if (w->stopped) {
+	/* (a full queue cannot be: it holds at most what is in flight) */
+	if (w->stopped || w->nout == sizeof(w->out) / sizeof(w->out[0])) {
+		w->stats.inflight--;
+		webhooks_busy(w, dl->endpoint, -1);
 		free(dl);
 		return; /* the lease runs out; tried again after a restart */
 	}
 	cfg = config_ref(w->p->cfg);
+	o = &w->out[w->nout];
+	memset(o, 0, sizeof(*o));
+	o->id = dl->id;
+	w->out_endpoint[w->nout++] = dl->endpoint;
+	event_active(w->record, 0, 0);
 	if (res->transport == UP_REPLIED && res->http_status >= 200 &&
 	    res->http_status <= 299) {
 		w->stats.ok++;
-		if (store_webhook_delivered(w->p->st, dl->id) == STORE_ERROR)
-			log_warnx("webhook: event %" PRId64 " delivered, not "
-			          "recorded: it will be delivered again",
-			          dl->id);
+		o->delivered = 1;
 		goto out;
 	}
 	if (res->transport == UP_REPLIED)
@@ -243,15 +255,60 @@ webhook_done(const struct up_result *res, void *arg)
 		         dl->id, dl->url, why, dl->attempts + 1,
 		         next_ms - now_ms);
 	}
-	if (store_webhook_failed(w->p->st, dl->id, next_ms, why, dead) ==
-	    STORE_ERROR)
-		log_warnx("webhook: event %" PRId64 ": try not recorded",
-		          dl->id);
+	o->dead = dead;
+	o->next_ms = next_ms;
+	snprintf(o->why, sizeof(o->why), "%s", why);
 out:
 	config_unref(cfg);
 	free(dl);
-	if (w->more)
-		webhooks_scan_soon(w);
+}
+
+/* Write the outcomes gathered, in one transaction; then their slots are
+ * free, and the next due events (of those orders, or of endpoints that
+ * were at their cap) go at once, not at the next tick. */
+static void
+webhooks_record_run(void *a, void *b)
+{
+	struct webhooks *w = a;
+	struct webhook_outcome v[256];
+	int64_t ep[256];
+	size_t n = w->nout;
+
+	memcpy(v, w->out, n * sizeof(*v));
+	memcpy(ep, w->out_endpoint, n * sizeof(*ep));
+	w->nout = 0;
+	if (store_webhook_settle(w->p->st, v, n) == STORE_ERROR)
+		log_warnx("webhook: %zu tries not recorded: they are tried "
+		          "again once their leases run out",
+		          n);
+	for (size_t i = 0; i < n; i++) {
+		w->stats.inflight--;
+		webhooks_busy(w, ep[i], -1);
+	}
+	w->recording = 0;
+	if (w->nout > 0)
+		event_active(w->record, 0, 0);
+	webhooks_scan_soon(w);
+}
+
+static void
+webhooks_record(evutil_socket_t fd, short what, void *arg)
+{
+	struct webhooks *w = arg;
+
+	if (w->recording || w->nout == 0)
+		return;
+	if (w->stopped) {
+		/* the engine is ending: leases run out instead */
+		for (size_t i = 0; i < w->nout; i++) {
+			w->stats.inflight--;
+			webhooks_busy(w, w->out_endpoint[i], -1);
+		}
+		w->nout = 0;
+		return;
+	}
+	w->recording = 1;
+	fiber_spawn(webhooks_record_run, w, NULL);
 }
 
 struct scan {
@@ -309,15 +366,18 @@ webhooks_scan(void *a, void *b)
 
 	sc.cfg = config_ref(w->p->cfg);
 	room = sc.cfg->webhooks.max_connections - (int64_t)w->stats.inflight;
-	if (room > 0 && !w->stopped) {
+	if (room > 0 && !w->draining && !w->stopped) {
 		buf_init(&sc.body, SIZE_MAX / 2);
 		n = store_webhook_claim(w->p->st, clock_wall_ms(),
 		                        sc.cfg->webhooks.timeout_ms +
 		                            WEBHOOK_LEASE_EXTRA_MS,
 		                        room, sc.cfg->webhooks.max_per_endpoint,
 		                        w->busy, w->nbusy, webhook_send, &sc);
-		w->more = n == room;
 		buf_free(&sc.body);
+		w->scanning = 0;
+		/* a full batch: more may be due */
+		if (n == room)
+			webhooks_scan_soon(w);
 	}
 	config_unref(sc.cfg);
 	w->scanning = 0;
@@ -328,7 +388,7 @@ webhooks_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct webhooks *w = arg;
 
-	if (w->scanning || w->stopped)
+	if (w->scanning || w->draining || w->stopped)
 		return;
 	w->scanning = 1;
 	fiber_spawn(webhooks_scan, w, NULL);
@@ -337,7 +397,7 @@ webhooks_tick(evutil_socket_t fd, short what, void *arg)
 static void
 webhooks_scan_soon(struct webhooks *w)
 {
-	if (!w->stopped)
+	if (!w->draining && !w->stopped)
 		event_active(w->kick, 0, 0);
 }
 
@@ -348,7 +408,7 @@ webhooks_arm(struct webhooks *w)
 	const struct config *cfg = w->p->cfg;
 	struct timeval tv;
 
-	if (!cfg->webhooks.enabled || w->stopped) {
+	if (!cfg->webhooks.enabled || w->draining || w->stopped) {
 		evtimer_del(w->tick);
 		return;
 	}
@@ -373,7 +433,8 @@ webhooks_new(struct panel *p)
 	                                c->timeout_ms, c->allow_private);
 	w->tick = event_new(p->base, -1, EV_PERSIST, webhooks_tick, w);
 	w->kick = event_new(p->base, -1, 0, webhooks_tick, w);
-	if (w->tick == NULL || w->kick == NULL)
+	w->record = event_new(p->base, -1, 0, webhooks_record, w);
+	if (w->tick == NULL || w->kick == NULL || w->record == NULL)
 		fatalx("webhook: out of memory for an event");
 	webhooks_arm(w);
 	return w;
@@ -391,13 +452,22 @@ webhooks_reload(struct webhooks *w)
 }
 
 void
+webhooks_drain(struct webhooks *w)
+{
+	if (w == NULL)
+		return;
+	w->draining = 1;
+	evtimer_del(w->tick);
+	event_del(w->kick);
+}
+
+void
 webhooks_stop(struct webhooks *w)
 {
 	if (w == NULL)
 		return;
+	webhooks_drain(w);
 	w->stopped = 1;
-	evtimer_del(w->tick);
-	event_del(w->kick);
 }
 
 void
@@ -407,6 +477,7 @@ webhooks_free(struct webhooks *w)
 		return;
 	event_free(w->tick);
 	event_free(w->kick);
+	event_free(w->record);
 	free(w);
 }
 

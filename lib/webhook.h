@@ -31,8 +31,12 @@ struct webhooks;
 struct webhooks *webhooks_new(struct panel *p);
 /* Take the current config of the panel (a SIGHUP). */
 void webhooks_reload(struct webhooks *w);
-/* Stop scanning; deliveries still in flight end without touching the
- * store (their leases run out and they are tried again). */
+/* Draining: claim nothing more; deliveries in flight end and are recorded
+ * as usual. */
+void webhooks_drain(struct webhooks *w);
+/* Stop: deliveries still in flight (the engine is ending them) end
+ * without touching the store (their leases run out and they are tried
+ * again after a restart). */
 void webhooks_stop(struct webhooks *w);
 void webhooks_free(struct webhooks *w);
 

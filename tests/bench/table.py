@@ -136,6 +136,22 @@ def rows(r):
                     f"{fmt(a)} req/s, p99 {fmt(a99, ' ms', 2)} (nginx `return 200`, same {fmt(size)} bytes)",
                     "n/a" if ratio is None else f"{ratio:.3f} x", "p99 <= 50 ms",
                     "NO DATA" if p99 is None else ("PASS" if p99 <= 50 else "MISS")])
+
+    # Webhooks (bench_webhooks.py): no target in the issue.
+    n, e = num(r, "hooks.deliver_n"), num(r, "hooks.deliver_endpoints")
+    for key, where in (("deliver", f"over {fmt(e)} endpoints"), ("deliver1", "to one endpoint")):
+        p, got = num(r, f"hooks.{key}_rps"), num(r, f"hooks.{key}_got")
+        part = "" if got is None or n is None or got >= n else f" ({fmt(got)} of them in the window)"
+        out.append([f"webhook deliveries/s to a loopback receiver (nginx `return 200`), {fmt(n)} events due"
+                    f" {where}{part}", fmt(p, "/s", 1), "-", "-", "-", "NO DATA" if p is None else "info"])
+    conns = int(num(r, "hooks.conns") or 64)
+    for key, label in (("balance", "balance req/s"), ("add", "add orders/s, durable")):
+        p, a = num(r, f"hooks.{key}_on"), num(r, f"hooks.{key}_off")
+        ratio = p / a if p is not None and a else None
+        out.append([f"{label} with webhooks on, every customer with an endpoint ({conns} connections)",
+                    fmt(p), f"{fmt(a)} (webhooks off, same run)",
+                    "n/a" if ratio is None else f"{ratio:.3f} x", "-",
+                    "NO DATA" if ratio is None else "info"])
     return out
 
 
@@ -211,6 +227,13 @@ def details(r):
                  f" {g('pagef_anchor_cpu_us')}; p50 {g('page_pmx_p50')} / {g('pagef_pmx_p50')} ms;"
                  f" wrk errors {g('page_pmx_errors')} / {g('pagef_pmx_errors')}")
         d.append(f"admin orders page, one connection, median/max ms of 20: {g('probe')}")
+    if "hooks.deliver_rps" in r:
+        g = lambda k: r.get(f"hooks.{k}", "n/a")
+        d.append(f"webhooks: server CPU per delivery {g('deliver_cpu_us')} us ({g('deliver1_cpu_us')} us to one"
+                 f" endpoint); per request (us), on vs off: balance {g('balance_on_cpu_us')} vs"
+                 f" {g('balance_off_cpu_us')}, add {g('add_on_cpu_us')} vs {g('add_off_cpu_us')} (deliveries"
+                 f" included); {g('add_events')}; wrk errors (on/off): balance {g('balance_on_errors')}/"
+                 f"{g('balance_off_errors')}, add {g('add_on_errors')}/{g('add_off_errors')}")
     return d
 
 

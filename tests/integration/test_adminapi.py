@@ -1452,6 +1452,18 @@ def test_views(env):
             assert money(tot["cost"]) == sum((w[2] for w in want.values()), Decimal(0)), tot
             assert money(tot["margin"]) == money(tot["revenue"]) - money(tot["cost"]), tot
             assert customer_balance(pm, ck) == 100 - sum((w[1] for w in want.values()), Decimal(0))
+            # /stats: the same orders by hour and by UTC day (all made today,
+            # unless this test ran across midnight UTC)
+            st = get(pm, ro, "stats", days=7)
+            assert sum(h[1] for h in st["hours"]) == len(placed), st["hours"]
+            today = time.strftime("%Y-%m-%d", time.gmtime())
+            if st["days"] and st["days"][-1]["day"] == today:
+                t = st["today"]
+                assert t["orders"] == len(placed), st
+                assert money(t["revenue"]) == money(tot["revenue"]), st
+                assert money(t["cost"]) == money(tot["cost"]), st
+                assert money(t["margin"]) == money(tot["revenue"]) - money(tot["cost"]), st
+            assert pm.admin("GET", "stats", ro, query={"days": "91"}).status == 400
             # /check: ok, and not ok once the ledger and a balance disagree
             assert get(pm, ro, "check") == {"ok": True, "violations": []}
             pm.sql("UPDATE customers SET balance = balance + 1 WHERE name = ?", "fay")

@@ -316,11 +316,17 @@ def test_console_pages(env):
                     problems.append(f"{name}@{width}: console errors {errs}")
                 if name == "overview":
                     assert "2 orders in doubt" in b.one("#in-doubt").text, b.one("#in-doubt").text
+                    for caption in ("Today (UTC)", "Orders created per hour, last 7 days",
+                                    "Orders created per hour, last 30 days",
+                                    "Margin per day, last 7 days",
+                                    "Margin per day, last 30 days", "Failed calls"):
+                        assert caption in main.text, (caption, main.text)
                 if name == "order":
                     assert XSS_LINK in main.text, main.text
                     assert b.css("main img") == [], "an img was made from the link"
                 if name == "services":
                     assert XSS_SERVICE in main.text
+                    assert "Dropped by their upstream" in main.text and "Price changes" in main.text, main.text[-600:]
                     assert len(b.css("main script")) == 0
                 if name == "customer":
                     assert "<b>memo</b>" in main.text

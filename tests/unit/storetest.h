@@ -75,6 +75,8 @@ void test_webhook_outbox(void **state);
 /* The same-link guard's contract (storetest_links.c). */
 void test_same_link(void **state);
 void test_same_link_reroute(void **state);
+/* The contract test of customers' own rates (storetest_pricing.c). */
+void test_pricing_store(void **state);
 
 /* The contract suite: the store tests that hold for every backend, written
  * against store.h alone.  Fills OUT (room for MAX) with them, each run

@@ -97,6 +97,20 @@ test_webhook_events(void **state)
 	assert_int_equal(store_order_status(st, o2, &same), STORE_OK);
 	assert_int_equal(store_order_status(st, o2, &partial), STORE_OK);
 	assert_int_equal(pending(st), 3);
+	/* the order's timeline, kept whether events are on or not */
+	{
+		struct order ord;
+
+		assert_int_equal(store_order_get(st, o2, &ord), STORE_OK);
+		assert_true(ord.sent_at >= ord.created_at && ord.sent_at > 0);
+		assert_true(ord.accepted_at >= ord.sent_at);
+		assert_true(ord.progress_at >= ord.accepted_at);
+		assert_true(ord.settled_at >= ord.progress_at);
+		assert_int_equal(store_order_get(st, o1, &ord), STORE_OK);
+		assert_true(ord.accepted_at > 0);
+		assert_int_equal(ord.progress_at, 0);
+		assert_int_equal(ord.settled_at, 0);
+	}
 	/* a refill's status, when it changes */
 	assert_int_equal(store_refill_add(st, o1, a, "alpha", &refill),
 	                 STORE_OK);
