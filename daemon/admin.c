@@ -258,6 +258,24 @@ admin_upstreams(struct admin *a, struct buf *b)
 			           p->ups[i].state.name,
 			           p->ups[i].state.currency,
 			           admin_money(p->ups[i].state.balance, m));
+	admin_help(b, "panelmux_upstream_balance_estimate", "gauge",
+	           "This instance's estimate of the upstream's balance in the "
+	           "panel currency: the last read less the orders sent since.");
+	for (size_t i = 0; i < p->nups; i++)
+		if (p->ups[i].bal.known)
+			buf_printf(
+			    b,
+			    "panelmux_upstream_balance_estimate{upstream="
+			    "\"%s\"} %s\n",
+			    p->ups[i].state.name,
+			    admin_money(p->ups[i].bal.estimate, m));
+	admin_help(b, "panelmux_upstream_balance_low", "gauge",
+	           "1 when the balance estimate is under the upstream's "
+	           "low_balance.");
+	for (size_t i = 0; i < p->nups; i++)
+		buf_printf(
+		    b, "panelmux_upstream_balance_low{upstream=\"%s\"} %d\n",
+		    p->ups[i].state.name, p->ups[i].bal.low);
 	if (a->src.orders != NULL)
 		admin_batches(a, b);
 }

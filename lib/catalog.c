@@ -10,6 +10,7 @@
 #include "dialect.h"
 #include "log.h"
 #include "money.h"
+#include "route.h"
 #include "xmalloc.h"
 
 /* 10^10: a percent stored as money (25% = 25 x 10^8) over 100. */
@@ -170,6 +171,14 @@ catalog_offers(const struct catalog_builder *b, struct catalog_service *s,
 	s->refill_window_ms = e->refill_window_ms > 0 ? e->refill_window_ms
 	                      : days > 0              ? days * 86400 * 1000
 	                                 : b->cfg->refill_window_ms;
+	s->route_mode = route_mode_parse(
+	    e->route_mode != NULL ? e->route_mode : b->cfg->route_mode);
+	s->same_link = route_same_link_parse(
+	    e->same_link != NULL ? e->same_link : b->cfg->same_link);
+	if (s->route_mode < 0) /* a config built by hand (tests) */
+		s->route_mode = ROUTE_ORDERED;
+	if (s->same_link < 0)
+		s->same_link = ROUTE_LINK_OFF;
 }
 
 static int64_t

@@ -55,6 +55,9 @@ struct catalog_service {
 	/* How long after completion a refill may be asked, ms; 0 no limit
 	 * (catalog_offers: the config's, the upstream's, the default) */
 	int64_t refill_window_ms;
+	/* enum route_mode and enum route_same_link (route.h): the config
+	 * entry's, else pricing's */
+	int route_mode, same_link;
 	int dripfeed;
 	struct catalog_route *routes; /* in route order, present ones only */
 	size_t nroutes;

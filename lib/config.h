@@ -51,6 +51,11 @@ struct cfg_upstream {
 	struct cfg_markup markup; /* overrides pricing.markup when set */
 	int64_t sync_interval_ms; /* default 10m */
 	int64_t poll_interval_ms; /* default 60s */
+	/* the balance is read this often besides each sync (default 1m) */
+	int64_t balance_interval_ms;
+	/* logged when this instance's estimate of the balance falls under it
+	 * (panel currency); 0 = never */
+	money_t low_balance;
 	/* The share of its stored services a sync may drop, a percent; -1
 	 * not set (pricing.max_drop).  A reply dropping more is refused. */
 	money_t max_drop;
@@ -87,6 +92,9 @@ struct cfg_service {
 	/* refill window after completion, ms; 0 not set (the upstream's
 	 * refill_time, else orders.refill_window) */
 	int64_t refill_window_ms;
+	/* NULL: pricing.route_mode / pricing.same_link (route.h words) */
+	char *route_mode;
+	char *same_link;
 };
 
 struct cfg_currency {
@@ -134,6 +142,13 @@ struct config {
 	/* The floor no customer rate, discount or failover goes under: a
 	 * route's cost x (1 + min_margin / 100); a percent, default 0 */
 	money_t min_margin;
+	/* routing (route.h): the default route mode and same-link guard
+	 * ("ordered", "off"), and the share (percent) of definite rejections
+	 * or unsent adds among an upstream's last adds that makes it
+	 * unhealthy for `cheapest` (default 50%) */
+	char *route_mode;
+	char *same_link;
+	money_t route_health;
 	/* The share of an upstream's stored services one sync may drop
 	 * (percent, default 50): above it the old catalogue stays until the
 	 * operator forces the sync */

@@ -162,6 +162,8 @@ enum {
 	UP_MARKUP,
 	UP_SYNC_INTERVAL,
 	UP_POLL_INTERVAL,
+	UP_BALANCE_INTERVAL,
+	UP_LOW_BALANCE,
 	UP_MAX_DROP,
 	UP_NKEYS
 };
@@ -180,6 +182,8 @@ enum {
 	SVC_REFILL,
 	SVC_CANCEL,
 	SVC_REFILL_WINDOW,
+	SVC_ROUTE_MODE,
+	SVC_SAME_LINK,
 	SVC_NKEYS
 };
 
@@ -204,6 +208,8 @@ const char *cfg_valid_upstream_name(const char *);
 const char *cfg_valid_currency(const char *);
 const char *cfg_valid_path(const char *);
 const char *cfg_valid_url(const char *);
+const char *cfg_valid_route_mode(const char *);
+const char *cfg_valid_same_link(const char *);
 void *cfg_field(void *, size_t);
 void *cfg_ptr_get(void *, size_t);
 void cfg_ptr_set(void *, size_t, void *);

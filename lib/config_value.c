@@ -14,6 +14,7 @@
 #include "config_int.h"
 #include "log.h"
 #include "money.h"
+#include "route.h"
 #include "xmalloc.h"
 
 /* Value parsers. */
@@ -301,6 +302,19 @@ cfg_valid_upstream_name(const char *s)
 	              "0123456789_-") != n)
 		return "must be 1 to 32 of A-Z a-z 0-9 _ -";
 	return NULL;
+}
+
+const char *
+cfg_valid_route_mode(const char *s)
+{
+	return route_mode_parse(s) < 0 ? "must be ordered or cheapest" : NULL;
+}
+
+const char *
+cfg_valid_same_link(const char *s)
+{
+	return route_same_link_parse(s) < 0 ? "must be off, refuse or reroute"
+	                                    : NULL;
 }
 
 const char *

@@ -11,12 +11,14 @@
 #include "catalog.h"
 #include "config.h"
 #include "dialect.h"
+#include "linknorm.h"
 #include "log.h"
 #include "money.h"
 #include "orders.h"
 #include "orders_int.h"
 #include "ordertype.h"
 #include "panel.h"
+#include "route.h"
 #include "store.h"
 #include "strmap.h"
 #include "upstream.h"
@@ -25,7 +27,6 @@
 /*
  * add: dispatch state machine.
  */
-
 
 /* Answer the customer waiting on J, if any: the order ID, or the refusal
  * TEXT. */
@@ -63,32 +64,59 @@ orders_job_free(struct add_job *j)
 	free(j);
 }
 
-/* Copy service S's routes (at most ORDERS_MAX_ROUTES) into ROUTES; the
- * count. */
+/* Service S's routes for an order charged RATE, in the order its route
+ * mode tries them, without those under the failover floor (route.h), into
+ * ROUTES (at most ORDERS_MAX_ROUTES); with UPSTREAM (not NULL) only that
+ * upstream's.  The count. */
 static int
-orders_routes_of(const struct catalog_service *s, struct add_route *routes)
+orders_routes_of(const struct orders *o, const struct catalog_service *s,
+                 money_t rate, const char *upstream, struct add_route *routes)
 {
-	int n = 0;
+	const struct config *cfg = o->p->cfg;
+	struct route_cand c[ORDERS_MAX_ROUTES];
+	size_t n = 0, kept;
 
-	for (size_t i = 0; i < s->nroutes && n < ORDERS_MAX_ROUTES; i++, n++) {
-		routes[n].upstream = s->routes[i].upstream;
-		routes[n].service = s->routes[i].service;
-		routes[n].cost = s->routes[i].cost;
+	for (size_t i = 0; i < s->nroutes && n < ORDERS_MAX_ROUTES; i++) {
+		size_t up = s->routes[i].upstream;
+
+		if (upstream != NULL &&
+		    strcmp(cfg->upstreams[up].name, upstream) != 0)
+			continue;
+		c[n].upstream = up;
+		c[n].service = s->routes[i].service;
+		c[n].cost = s->routes[i].cost;
+		c[n].healthy =
+		    route_health_ok(&o->p->ups[up].health, cfg->route_health,
+		                    o->clock.wall_ms());
+		n++;
 	}
-	return n;
+	kept = route_order((enum route_mode)s->route_mode, c, n, rate,
+	                   cfg->min_margin);
+	for (size_t i = 0; i < kept; i++) {
+		routes[i].upstream = c[i].upstream;
+		routes[i].service = c[i].service;
+		routes[i].cost = c[i].cost;
+	}
+	return (int)kept;
 }
 
-/* Build J's routes from the current catalogue. -1 if the service is gone. */
+/* Build J's routes from the current catalogue for its order charged RATE
+ * (0: the service's rate now); with same_link reroute, only those of
+ * UPSTREAM, the one the order was created on.  -1 if the service is
+ * gone. */
 int
-orders_job_routes(struct add_job *j, int64_t service_id)
+orders_job_routes(struct add_job *j, int64_t service_id, money_t rate,
+                  const char *upstream)
 {
 	const struct catalog_service *s =
 	    catalog_find(j->o->p->cat, service_id);
 
 	if (s == NULL)
 		return -1;
-	j->rate = s->rate;
-	j->nroutes = orders_routes_of(s, j->routes);
+	j->rate = rate > 0 ? rate : s->rate;
+	j->nroutes = orders_routes_of(
+	    j->o, s, j->rate,
+	    s->same_link == ROUTE_LINK_REROUTE ? upstream : NULL, j->routes);
 	return 0;
 }
 
@@ -171,8 +199,8 @@ const char *
 orders_refusal_text(const char *upstream_msg, char *buf, size_t len)
 {
 	static const char *const operator_words[] = {
-	    "fund", "balance", "api key", "apikey", "api_key", "key",
-	    "service", "disabled", "unavailable", "maintenance"};
+	    "fund", "balance", "api key",  "apikey",      "api_key",
+	    "key",  "service", "disabled", "unavailable", "maintenance"};
 	long long n;
 
 	if ((n = orders_number_after(upstream_msg, "minimal")) >= 0 ||
@@ -201,6 +229,43 @@ orders_refusal_text(const char *upstream_msg, char *buf, size_t len)
 		return "Incorrect quantity";
 	return "The order was refused, please check it and try again";
 }
+/* Note the add's outcome on its route's upstream: its health, and its
+ * balance estimate given back the order's cost when nothing was bought
+ * (an add with no usable answer keeps it taken); a refusal naming funds
+ * or balance reads the balance again. */
+static void
+orders_route_outcome(struct add_job *j, const struct up_result *res)
+{
+	struct panel *p = j->o->p;
+	const struct add_route *rt = &j->routes[j->route];
+	struct panel_upstream *pu = &p->ups[rt->upstream];
+	struct dialect_add d;
+	enum route_outcome out;
+
+	if (res->transport == UP_NOT_SENT) {
+		out = ROUTE_NOT_SENT;
+	} else {
+		switch (dialect_add((int)res->http_status, res->body, res->len,
+		                    &d)) {
+		case DIALECT_OK:
+			out = ROUTE_ACCEPTED;
+			break;
+		case DIALECT_REJECTED:
+			out = ROUTE_REJECTED;
+			if (strcasestr(d.msg, "fund") != NULL ||
+			    strcasestr(d.msg, "balance") != NULL)
+				panel_balance_read(p, rt->upstream);
+			break;
+		default:
+			return;
+		}
+	}
+	route_health_note(&pu->health, out, j->o->clock.wall_ms());
+	if (out != ROUTE_ACCEPTED)
+		route_balance_move(&pu->bal, j->taken, 1);
+	j->taken = 0;
+}
+
 static void
 orders_add_done(const struct up_result *res, void *arg)
 {
@@ -213,6 +278,8 @@ orders_add_done(const struct up_result *res, void *arg)
 	struct dialect_add d;
 	money_t cost = 0;
 
+	if (res->transport == UP_NOT_SENT || res->transport == UP_REPLIED)
+		orders_route_outcome(j, res);
 	if (res->transport == UP_NOT_SENT) {
 		/* Provably not sent: back to queued, then the next route. */
 		if (store_order_unsent(o->p->st, j->id) != STORE_OK) {
@@ -251,7 +318,8 @@ orders_add_done(const struct up_result *res, void *arg)
 			return;
 		}
 		o->stats.rejected++;
-		orders_wake(j, orders_refusal_text(d.msg, shown, sizeof(shown)));
+		orders_wake(j,
+		            orders_refusal_text(d.msg, shown, sizeof(shown)));
 		orders_job_free(j);
 		return;
 	case DIALECT_FAULT:
@@ -274,11 +342,23 @@ orders_dispatch(struct add_job *j)
 		struct panel_upstream *pu = &o->p->ups[rt->upstream];
 
 		enum store_result mr = STORE_OK;
+		money_t cost;
 
 		if (o->stopping)
 			break;
 		if (upstream_circuit(pu->up) != UP_CIRCUIT_CLOSED)
 			continue;
+		/* Its balance, as this instance knows it, cannot pay: skipped
+		 * like an open circuit rather than sent and refused. */
+		if (route_order_cost(j->charge, rt->cost, j->rate, &cost) != 0)
+			cost = 0;
+		if (!route_balance_can_pay(&pu->bal, cost)) {
+			log_debug(
+			    "order %lld: skipping %s: its balance estimate "
+			    "cannot pay it",
+			    (long long)j->id, pu->state.name);
+			continue;
+		}
 		/* Already marked for this route (created so): no write. */
 		if (j->marked != j->route)
 			mr = store_order_sending(o->p->st, j->id, j->route,
@@ -307,6 +387,20 @@ orders_dispatch(struct add_job *j)
 			orders_job_free(j);
 			return;
 		}
+		j->taken = cost;
+		route_balance_move(&pu->bal, cost, -1);
+		if (route_balance_low(
+		        &pu->bal,
+		        j->cfg->upstreams[rt->upstream].low_balance)) {
+			char buf[MONEY_BUFSZ];
+
+			log_warnx(
+			    "upstream %s: balance estimate %s %s is under "
+			    "its low_balance",
+			    pu->state.name,
+			    money_format(pu->bal.estimate, 2, buf),
+			    j->cfg->currency);
+		}
 		upstream_call(pu->up, "add", form.data, UP_FRESH,
 		              orders_add_done, j);
 		buf_free(&form);
@@ -324,6 +418,7 @@ orders_pending_free(struct pending_add *pa)
 {
 	order_spec_clear(&pa->spec);
 	free(pa->request_id);
+	free(pa->link_key);
 	free(pa);
 }
 
@@ -347,9 +442,21 @@ orders_pending_start(struct orders *o, struct pending_add *pa, int64_t id)
 	o->stats.added++;
 	j = orders_job_new(o, id, pa->on.charge, pa->spec.fields);
 	pa->spec.fields = NULL;
-	memcpy(j->routes, pa->routes, sizeof(j->routes));
-	j->nroutes = pa->nroutes;
 	j->rate = pa->rate;
+	if (pa->on.link_reroute) {
+		/* Bound to the upstream the guard gave it: failing over to
+		 * another could meet an open order for the link there. */
+		const char *up = pa->alt_names[pa->alt_chosen];
+
+		for (int i = 0; i < pa->nroutes; i++)
+			if (strcmp(o->p->cfg->upstreams[pa->routes[i].upstream]
+			               .name,
+			           up) == 0)
+				j->routes[j->nroutes++] = pa->routes[i];
+	} else {
+		memcpy(j->routes, pa->routes, sizeof(j->routes));
+		j->nroutes = pa->nroutes;
+	}
 	j->marked = pa->on.sending ? 0 : -1;
 	w = xcalloc(1, sizeof(*w));
 	w->cb = pa->cb;
@@ -366,12 +473,66 @@ orders_pending_start(struct orders *o, struct pending_add *pa, int64_t id)
 	orders_dispatch(j);
 }
 
+/* The same-link guard's key of PA's link into PA (linknorm.h), for
+ * service S when its guard is on and the order has a link. */
+static void
+orders_link_key(const struct orders *o, const struct catalog_service *s,
+                struct pending_add *pa)
+{
+	json_t *obj, *link;
+	const char *v;
+	size_t len;
+
+	if (s->same_link == ROUTE_LINK_OFF || pa->spec.fields == NULL)
+		return;
+	obj = json_loads(pa->spec.fields, 0, NULL);
+	link = json_is_object(obj) ? json_object_get(obj, "link") : NULL;
+	if (json_is_string(link)) {
+		v = json_string_value(link);
+		len = json_string_length(link);
+		pa->link_key = xmalloc(len + 1);
+		if (linknorm(v, len, pa->link_key, len + 1) < 0) {
+			free(pa->link_key);
+			pa->link_key = NULL;
+		}
+	}
+	json_decref(obj);
+	if (pa->link_key == NULL)
+		return;
+	pa->on.link_key = pa->link_key;
+	pa->on.link_reroute = s->same_link == ROUTE_LINK_REROUTE;
+	if (!pa->on.link_reroute)
+		return;
+	/* The upstreams it may go to, each once, in route order. */
+	for (int i = 0; i < pa->nroutes; i++) {
+		const char *name =
+		    o->p->cfg->upstreams[pa->routes[i].upstream].name;
+		size_t k;
+
+		for (k = 0; k < pa->nalt; k++)
+			if (strcmp(pa->alt_names[k], name) == 0)
+				break;
+		if (k < pa->nalt)
+			continue;
+		snprintf(pa->alt_names[k], sizeof(pa->alt_names[k]), "%s",
+		         name);
+		pa->alt_upstreams[k] = pa->alt_names[k];
+		pa->alt_services[k] = pa->routes[i].service;
+		pa->nalt++;
+	}
+	pa->on.alt_upstreams = pa->alt_upstreams;
+	pa->on.alt_services = pa->alt_services;
+	pa->on.nalt = pa->nalt;
+	pa->on.alt_chosen = &pa->alt_chosen;
+}
+
 int
 orders_add(struct orders *o, int64_t customer, int64_t sid,
            struct order_spec *spec, const char *reqid, orders_add_cb cb,
            void *arg)
 {
 	const struct catalog_service *svc = catalog_find(o->p->cat, sid);
+	const struct add_route *first;
 	struct pending_add *pa;
 
 	if (svc == NULL) {
@@ -386,7 +547,6 @@ orders_add(struct orders *o, int64_t customer, int64_t sid,
 	/* the customer's own rate when they have one (lib/pricing.h): what
 	 * the charge was computed from */
 	pa->rate = pa->spec.rate > 0 ? pa->spec.rate : svc->rate;
-	pa->nroutes = orders_routes_of(svc, pa->routes);
 	pa->on.customer_id = customer;
 	pa->on.service_id = sid;
 	pa->on.type = pa->spec.type;
@@ -397,16 +557,40 @@ orders_add(struct orders *o, int64_t customer, int64_t sid,
 	pa->on.rate = pa->rate;
 	pa->on.charge = pa->spec.charge;
 	pa->on.fields = pa->spec.fields;
+	/* The routes for the rate this order is charged at: none may sell it
+	 * under its cost x (1 + min_margin). */
+	pa->rate = pa->on.rate;
+	pa->nroutes = orders_routes_of(o, svc, pa->rate, NULL, pa->routes);
+	if (pa->nroutes == 0) {
+		log_info("service %lld: no route can take an order at rate "
+		         "%lld without selling under its cost: refused",
+		         (long long)sid, (long long)pa->rate);
+		pa->refuse = ORDERS_UNAVAILABLE;
+		pa->routes[0].upstream = svc->routes[0].upstream;
+		pa->routes[0].service = svc->routes[0].service;
+	}
+	first = &pa->routes[0];
 	snprintf(pa->upstream, sizeof(pa->upstream), "%s",
-	         o->p->cfg->upstreams[svc->routes[0].upstream].name);
+	         o->p->cfg->upstreams[first->upstream].name);
 	pa->on.upstream = pa->upstream;
-	pa->on.upstream_service = svc->routes[0].service;
+	pa->on.upstream_service = first->service;
 	/* The first route is tried as soon as the order exists: create it
-	 * marked, unless that route's circuit is open. */
-	pa->on.sending =
-	    !o->stopping &&
-	    upstream_circuit(o->p->ups[svc->routes[0].upstream].up) ==
-	        UP_CIRCUIT_CLOSED;
+	 * marked, unless that route's circuit is open or its balance
+	 * estimate cannot pay. */
+	{
+		money_t cost;
+
+		if (route_order_cost(pa->on.charge, first->cost, pa->rate,
+		                     &cost) != 0)
+			cost = 0;
+		pa->on.sending =
+		    !o->stopping &&
+		    upstream_circuit(o->p->ups[first->upstream].up) ==
+		        UP_CIRCUIT_CLOSED &&
+		    route_balance_can_pay(&o->p->ups[first->upstream].bal,
+		                          cost);
+	}
+	orders_link_key(o, svc, pa);
 	if (reqid != NULL) {
 		ordertype_hash(sid, &pa->spec, pa->hash);
 		pa->request_id = xstrdup(reqid);
@@ -421,4 +605,3 @@ orders_add(struct orders *o, int64_t customer, int64_t sid,
 	orders_group_schedule(o);
 	return 0;
 }
-

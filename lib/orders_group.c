@@ -15,7 +15,6 @@
 #include "store.h"
 #include "xmalloc.h"
 
-
 /* Record J's acceptance as UPID with the group's next commit; the customer
  * gets the order's ID once it is recorded, so what they do next (status,
  * cancel, refill) finds the order active with its upstream ID. */
@@ -68,6 +67,10 @@ orders_group_adds_done(struct orders *o, struct orders_group *g)
 		case STORE_NOFUNDS:
 			orders_pending_answer(pa, ORDERS_ERR_FUNDS, NULL, 0);
 			break;
+		case STORE_LINK: /* the same-link guard: nothing charged */
+			orders_pending_answer(pa, ORDERS_ERR_TEXT,
+			                      ORDERS_LINK_OPEN, 0);
+			break;
 		case STORE_EXISTS: /* the same request again: the same order */
 			orders_pending_answer(pa, ORDERS_ERR_NONE, NULL,
 			                      g->ids[i]);
@@ -80,8 +83,7 @@ orders_group_adds_done(struct orders *o, struct orders_group *g)
 			                      NULL, 0);
 			break;
 		default:
-			orders_pending_answer(pa, ORDERS_ERR_INTERNAL, NULL,
-			                      0);
+			orders_pending_answer(pa, ORDERS_ERR_INTERNAL, NULL, 0);
 			break;
 		}
 		orders_pending_free(pa);
@@ -116,19 +118,36 @@ static void
 orders_flush(struct orders *o, int adds, int acts)
 {
 	struct orders_group *g = xmalloc(sizeof(*g));
+	struct pending_add *refused[ORDERS_GROUP_MAX];
+	size_t nrefused = 0, n = adds ? o->nadds : 0;
 
-	g->nadds = adds ? o->nadds : 0;
+	g->nadds = 0;
 	g->nacts = acts ? o->nactives : 0;
-	if (g->nadds == 0 && g->nacts == 0) {
+	if (n == 0 && g->nacts == 0) {
 		free(g);
 		return;
 	}
-	memcpy(g->adds, o->adds, g->nadds * sizeof(g->adds[0]));
+	/* Adds no route may take are answered without an order. */
+	for (size_t i = 0; i < n; i++) {
+		if (o->adds[i]->refuse != NULL)
+			refused[nrefused++] = o->adds[i];
+		else
+			g->adds[g->nadds++] = o->adds[i];
+	}
 	memcpy(g->acts, o->actives, g->nacts * sizeof(g->acts[0]));
 	if (adds)
 		o->nadds = 0;
 	if (acts)
 		o->nactives = 0;
+	for (size_t i = 0; i < nrefused; i++) {
+		orders_pending_answer(refused[i], ORDERS_ERR_TEXT,
+		                      refused[i]->refuse, 0);
+		orders_pending_free(refused[i]);
+	}
+	if (g->nadds == 0 && g->nacts == 0) {
+		free(g);
+		return;
+	}
 	for (size_t i = 0; i < g->nadds; i++) {
 		g->on[i] = g->adds[i]->on;
 		if (o->stopping)
@@ -178,4 +197,3 @@ orders_group_schedule(struct orders *o)
 	if (!evtimer_pending(o->group, NULL))
 		evtimer_add(o->group, &zero);
 }
-

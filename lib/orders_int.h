@@ -27,6 +27,12 @@
 #define ORDERS_UNAVAILABLE                                                     \
 	"This service is temporarily unavailable, please try again later"
 
+/* An add refused by the same-link guard (DESIGN.md, "Same-link guard"):
+ * the sentence SMM panels answer with for a link that has an open order. */
+#define ORDERS_LINK_OPEN                                                       \
+	"You have active order with this link. Please wait until order being "  \
+	"completed."
+
 #define ORDERS_GROUP_MAX 256 /* orders created or activated per commit */
 
 struct pending_add;
@@ -65,6 +71,9 @@ struct add_route {
 	money_t cost;
 };
 
+/* What the route being tried took off its upstream's balance estimate
+ * (route.h), given back when the add was not sent or was refused. */
+
 struct add_wait;
 
 struct add_job {
@@ -77,6 +86,7 @@ struct add_job {
 	int route;
 	int marked; /* the route the order is 'sending' on for this job,
 	             * -1 while it is queued */
+	money_t taken; /* from the current route's balance estimate */
 	struct add_wait *wait;
 	char key[24];
 	/* The configuration the job was made under, held (config_ref) for
@@ -104,6 +114,17 @@ struct pending_add {
 	struct add_route routes[ORDERS_MAX_ROUTES];
 	int nroutes;
 	money_t rate;
+	/* Answered with this sentence, never created (no route may take it
+	 * at its rate); NULL: created */
+	const char *refuse;
+	char *link_key; /* the normalised link (linknorm.h), NULL: unguarded */
+	int link_mode;  /* enum route_same_link */
+	/* reroute: the upstreams it may be created on, in route order */
+	char alt_names[ORDERS_MAX_ROUTES][STORE_UPNAME_MAX + 1];
+	const char *alt_upstreams[ORDERS_MAX_ROUTES];
+	int64_t alt_services[ORDERS_MAX_ROUTES];
+	size_t nalt;
+	int alt_chosen; /* the store's pick among them */
 	orders_add_cb cb;
 	void *arg;
 };
@@ -122,7 +143,8 @@ void orders_dispatch(struct add_job *j);
 struct add_job *orders_job_new(struct orders *o, int64_t id, money_t charge,
                                char *fields);
 void orders_job_free(struct add_job *j);
-int orders_job_routes(struct add_job *j, int64_t service_id);
+int orders_job_routes(struct add_job *j, int64_t service_id, money_t rate,
+                      const char *upstream);
 void orders_ambiguous(struct add_job *j, const char *upstream,
                       const char *why);
 void orders_pending_free(struct pending_add *pa);

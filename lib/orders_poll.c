@@ -48,6 +48,8 @@ struct sweep_ctx {
 	int64_t created[ORDERS_SWEEP_BATCH];
 	money_t charge[ORDERS_SWEEP_BATCH];
 	int64_t service[ORDERS_SWEEP_BATCH];
+	money_t rate[ORDERS_SWEEP_BATCH]; /* as charged */
+	char upstream[ORDERS_SWEEP_BATCH][STORE_UPNAME_MAX + 1];
 	int n;
 };
 
@@ -60,6 +62,9 @@ orders_sweep_collect(const struct order *ord, void *arg)
 	sc->created[sc->n] = ord->created_at;
 	sc->charge[sc->n] = ord->charge;
 	sc->service[sc->n] = ord->service_id;
+	sc->rate[sc->n] = ord->rate;
+	snprintf(sc->upstream[sc->n], sizeof(sc->upstream[0]), "%s",
+	         ord->upstream);
 	sc->n++;
 	return sc->n == ORDERS_SWEEP_BATCH;
 }
@@ -103,7 +108,8 @@ orders_sweep(struct orders *o)
 		    STORE_OK)
 			continue;
 		j = orders_job_new(o, sc.ids[i], sc.charge[i], fields);
-		if (orders_job_routes(j, sc.service[i]) != 0) {
+		if (orders_job_routes(j, sc.service[i], sc.rate[i],
+		                      sc.upstream[i]) != 0) {
 			if (store_order_reject(o->p->st, j->id,
 			                       "Incorrect service ID") ==
 			    STORE_OK)

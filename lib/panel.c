@@ -11,7 +11,9 @@
 #include "dialect.h"
 #include "fiber.h"
 #include "log.h"
+#include "money.h"
 #include "panel.h"
+#include "route.h"
 #include "pricing.h"
 #include "prices.h"
 #include "store.h"
@@ -190,25 +192,50 @@ panel_sync_end(struct panel_upstream *pu, int ok, const char *why)
 		p->on_sync(p, pu->idx, ok, why, p->on_sync_arg);
 }
 
+/* Take a balance reply: the state and the estimate (in the panel
+ * currency) follow it.  1 when it was a balance. */
+static int
+panel_balance_apply(struct panel_upstream *pu, const struct up_result *res)
+{
+	const struct config *cfg = pu->panel->cfg;
+	struct dialect_balance b;
+	money_t unit, v;
+
+	if (res->transport != UP_REPLIED ||
+	    dialect_balance((int)res->http_status, res->body, res->len, &b) !=
+	        DIALECT_OK) {
+		log_warnx("upstream %s: balance: %s", pu->state.name,
+		          res->transport == UP_REPLIED ? "unusable reply"
+		                                       : res->reason);
+		return 0;
+	}
+	pu->state.has_balance = 1;
+	pu->state.balance = b.balance;
+	snprintf(pu->state.currency, sizeof(pu->state.currency), "%s",
+	         b.has_currency ? b.currency : "");
+	pu->state.balance_at = (int64_t)time(NULL);
+	/* Converted as the upstream's rates are (its configured currency). */
+	if (config_currency_value(cfg, cfg->upstreams[pu->idx].currency,
+	                          &unit) != 0 ||
+	    money_mul(b.balance, unit, MONEY_ROUND_DOWN, &v) != 0)
+		return 1;
+	route_balance_set(&pu->bal, v);
+	if (route_balance_low(&pu->bal, cfg->upstreams[pu->idx].low_balance)) {
+		char buf[MONEY_BUFSZ];
+
+		log_warnx("upstream %s: balance %s %s is under its low_balance",
+		          pu->state.name, money_format(v, 2, buf),
+		          cfg->currency);
+	}
+	return 1;
+}
+
 static void
 panel_balance_done(const struct up_result *res, void *arg)
 {
 	struct panel_upstream *pu = arg;
-	struct dialect_balance b;
 
-	if (res->transport == UP_REPLIED &&
-	    dialect_balance((int)res->http_status, res->body, res->len, &b) ==
-	        DIALECT_OK) {
-		pu->state.has_balance = 1;
-		pu->state.balance = b.balance;
-		snprintf(pu->state.currency, sizeof(pu->state.currency), "%s",
-		         b.has_currency ? b.currency : "");
-		pu->state.balance_at = (int64_t)time(NULL);
-	} else {
-		log_warnx("upstream %s: balance: %s", pu->state.name,
-		          res->transport == UP_REPLIED ? "unusable reply"
-		                                       : res->reason);
-	}
+	panel_balance_apply(pu, res);
 	panel_sync_end(pu, pu->state.synced_at != 0, NULL);
 }
 
@@ -296,6 +323,47 @@ panel_record(struct panel_upstream *pu, const struct price_diff *diff)
 	         "%zu dropped",
 	         pu->state.name, diff->count[PRICE_CHANGED],
 	         diff->count[PRICE_APPEARED], diff->count[PRICE_DROPPED]);
+}
+
+static void
+panel_balance_read_done(const struct up_result *res, void *arg)
+{
+	struct panel_upstream *pu = arg;
+
+	pu->balance_reading = 0;
+	if (panel_balance_apply(pu, res))
+		panel_save_state(pu);
+}
+
+void
+panel_balance_read(struct panel *p, size_t idx)
+{
+	struct panel_upstream *pu = &p->ups[idx];
+
+	/* An open circuit probes with balance calls of its own. */
+	if (pu->balance_reading || pu->syncing || p->stopped ||
+	    p->eng == NULL || upstream_circuit(pu->up) != UP_CIRCUIT_CLOSED)
+		return;
+	pu->balance_reading = 1;
+	upstream_call(pu->up, "balance", NULL, 0, panel_balance_read_done, pu);
+}
+
+static void
+panel_balance_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct panel_upstream *pu = arg;
+
+	panel_balance_read(pu->panel, pu->idx);
+}
+
+static void
+panel_balance_schedule(struct panel_upstream *pu)
+{
+	int64_t ms = pu->panel->cfg->upstreams[pu->idx].balance_interval_ms;
+	struct timeval tv = {(time_t)(ms / 1000),
+	                     (suseconds_t)((ms % 1000) * 1000)};
+
+	evtimer_add(pu->balance_timer, &tv);
 }
 
 static void
@@ -508,6 +576,7 @@ panel_start(struct panel *p)
 		p->ups[i].sync_started_ms = clock_mono_ms();
 		panel_sync(p, i);
 		panel_schedule(&p->ups[i]);
+		panel_balance_schedule(&p->ups[i]);
 	}
 	if (p->st->ops->catalog_generation == NULL)
 		return; /* the store keeps no generations */
@@ -523,8 +592,10 @@ panel_stop(struct panel *p)
 	if (p == NULL)
 		return;
 	p->stopped = 1;
-	for (size_t i = 0; i < p->nups; i++)
+	for (size_t i = 0; i < p->nups; i++) {
 		evtimer_del(p->ups[i].timer);
+		evtimer_del(p->ups[i].balance_timer);
+	}
 	if (p->check != NULL)
 		evtimer_del(p->check);
 }
@@ -543,6 +614,10 @@ panel_reload(struct panel *p, const struct config *cfg)
 		struct panel_upstream *pu = &p->ups[i];
 		int64_t ms = cfg->upstreams[i].sync_interval_ms;
 
+		if (cfg->upstreams[i].balance_interval_ms !=
+		        old->upstreams[i].balance_interval_ms &&
+		    !p->stopped && evtimer_pending(pu->balance_timer, NULL))
+			panel_balance_schedule(pu);
 		if (ms == old->upstreams[i].sync_interval_ms || p->stopped ||
 		    !evtimer_pending(pu->timer, NULL))
 			continue;
@@ -586,7 +661,9 @@ panel_new(struct event_base *base, const struct config *cfg, struct store *st)
 		pu->idx = i;
 		pu->up = upstream_new(p->eng, cu);
 		pu->timer = evtimer_new(base, panel_timer_cb, pu);
-		if (pu->timer == NULL)
+		pu->balance_timer =
+		    event_new(base, -1, EV_PERSIST, panel_balance_timer_cb, pu);
+		if (pu->timer == NULL || pu->balance_timer == NULL)
 			fatalx("panel: out of memory for a timer");
 		if (store_upstream_state_get(st, cu->name, &pu->state) ==
 		    STORE_ERROR)
@@ -632,6 +709,8 @@ panel_free(struct panel *p)
 	for (size_t i = 0; i < p->nups; i++) {
 		if (p->ups[i].timer != NULL)
 			event_free(p->ups[i].timer);
+		if (p->ups[i].balance_timer != NULL)
+			event_free(p->ups[i].balance_timer);
 		dialect_services_free(&p->ups[i].list);
 	}
 	if (p->check != NULL)

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "dialect.h"
+#include "route.h"
 #include "prices.h"
 #include "store.h"
 
@@ -42,6 +43,13 @@ struct panel_upstream {
 	struct event *timer;          /* next sync */
 	int64_t sync_started_ms;      /* monotonic: the timer's last sync */
 	int syncing;
+	/* Routing (route.h): this instance's view of the upstream's recent
+	 * adds and of its balance, read with each sync, every
+	 * balance_interval, and after an add refused for want of funds. */
+	struct route_health health;
+	struct route_balance bal;
+	struct event *balance_timer;
+	int balance_reading;
 	int force; /* apply the next services reply even if the bad-sync
 	            * guard would refuse it (panel_sync_force) */
 	/* Since start (metrics): price-change rows recorded, by kind
@@ -96,6 +104,9 @@ void panel_stop(struct panel *p);
 /* Sync upstream IDX now (services, then balance); the panel's on_sync is
  * called when it ends. */
 void panel_sync(struct panel *p, size_t idx);
+/* Read upstream IDX's balance now (unless a read is under way): the
+ * balance estimate starts again from it. */
+void panel_balance_read(struct panel *p, size_t idx);
 /* The same, applying the services reply even when it drops more than
  * the upstream's max_drop of its stored services (the guard's override:
  * `panelmux services sync --force`). */

@@ -30,6 +30,7 @@ enum store_result {
 	STORE_NOFUNDS,  /* the debit would make a balance negative */
 	STORE_CONFLICT, /* request_id reused with different parameters */
 	STORE_LIMIT,    /* a deposit past STORE_BALANCE_MAX */
+	STORE_LINK,     /* the same-link guard: an open order has the link */
 	STORE_ERROR     /* I/O, corruption, busy past the timeout: logged */
 };
 
@@ -103,6 +104,19 @@ struct order_new {
 	int64_t upstream_service;
 	int route_idx;
 	int sending; /* create it 'sending': its route is tried at once */
+	/* The same-link guard (DESIGN.md): the normalised link, NULL for
+	 * none.  LINK_REROUTE 0: refused (STORE_LINK, nothing debited) while
+	 * an open order of the service has it; 1: created on the first of the
+	 * NALT upstreams ALT_UPSTREAMS (with ALT_SERVICES, route order;
+	 * UPSTREAM and UPSTREAM_SERVICE are the first) with no open order of
+	 * the service for it, its index in *ALT_CHOSEN; STORE_LINK when none
+	 * is free. */
+	const char *link_key;
+	int link_reroute;
+	const char *const *alt_upstreams;
+	const int64_t *alt_services;
+	size_t nalt;
+	int *alt_chosen;
 };
 
 struct order {

@@ -57,6 +57,36 @@ store_core_from(enum store_move move, const char **from1, const char **from2)
 		*from2 = *from1;
 }
 
+/* Insert O; with the same-link guard's reroute, on the first of its
+ * upstreams without an open order for the link. */
+static enum store_result
+store_core_insert(const struct store_driver *d, store_tx *tx,
+                  const struct order_new *o, int64_t *oid)
+{
+	enum order_state state = o->sending ? ORDER_SENDING : ORDER_QUEUED;
+	struct order_new alt;
+	enum store_result r;
+
+	r = d->order_insert(tx, o, state, oid);
+	if (o->alt_chosen != NULL)
+		*o->alt_chosen = 0;
+	if (r != STORE_LINK || !o->link_reroute)
+		return r;
+	alt = *o;
+	for (size_t i = 1; i < o->nalt; i++) {
+		alt.upstream = o->alt_upstreams[i];
+		alt.upstream_service = o->alt_services[i];
+		alt.route_idx = (int)i;
+		r = d->order_insert(tx, &alt, state, oid);
+		if (r != STORE_LINK) {
+			if (r == STORE_OK && o->alt_chosen != NULL)
+				*o->alt_chosen = (int)i;
+			return r;
+		}
+	}
+	return STORE_LINK;
+}
+
 enum store_result
 store_core_create_one(struct store *st, store_tx *tx, const struct order_new *o,
                       int64_t *id)
@@ -78,8 +108,13 @@ store_core_create_one(struct store *st, store_tx *tx, const struct order_new *o,
 	default:
 		return STORE_ERROR;
 	}
-	r = d->order_insert(tx, o, o->sending ? ORDER_SENDING : ORDER_QUEUED,
-	                    &oid);
+	r = store_core_insert(d, tx, o, &oid);
+	if (r == STORE_LINK) {
+		/* The same-link guard refused it: nothing of it stays. */
+		if (d->balance_add(tx, o->customer_id, o->charge) != 1)
+			return STORE_ERROR;
+		return STORE_LINK;
+	}
 	if (r == STORE_EXISTS) {
 		/* Another transaction committed the same request since the
 		 * lookup: give the debit back, answer with its order. */

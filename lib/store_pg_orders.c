@@ -67,7 +67,31 @@ store_pg_orders_debit(store_tx *t, int64_t id, money_t charge)
 }
 /* Insert O in STATE inside T's transaction; STORE_EXISTS when another
  * transaction committed O's request since the lookup (it held the
- * balance's row lock meanwhile): then no row. */
+ * balance's row lock meanwhile), STORE_LINK when an open order of the
+ * service has O's link (the same-link guard's unique index; a transaction
+ * inserting one waits for the other's outcome): then no row. */
+/* Whether O's request has an order (of any instance, committed): then
+ * STORE_EXISTS, else STORE_LINK. */
+static enum store_result
+pg_request_taken(struct pgtx *t, const struct order_new *o)
+{
+	struct pgargs a = {0};
+	PGresult *res;
+	int n;
+
+	store_pg_arg_int(&a, o->customer_id);
+	store_pg_arg_str(&a, o->request_id);
+	res = store_pg_exec(t, "order by request",
+	                    "SELECT 1 FROM orders WHERE customer_id = $1"
+	                    " AND request_id = $2",
+	                    &a);
+	if (res == NULL)
+		return STORE_ERROR;
+	n = PQntuples(res);
+	PQclear(res);
+	return n > 0 ? STORE_EXISTS : STORE_LINK;
+}
+
 enum store_result
 store_pg_orders_insert(store_tx *tx, const struct order_new *o,
                        enum order_state state, int64_t *id)
@@ -94,17 +118,19 @@ store_pg_orders_insert(store_tx *tx, const struct order_new *o,
 	store_pg_arg_int(&a, pg_now());
 	store_pg_arg_str(&a, order_state_name(state));
 	store_pg_arg_int(&a, o->upstream_quantity);
+	store_pg_arg_str(&a, o->link_reroute ? NULL : o->link_key);
+	store_pg_arg_str(&a, o->link_reroute ? o->link_key : NULL);
 	res = store_pg_exec(
 	    t, "order add",
 	    "INSERT INTO orders (customer_id, service_id, type, state,"
 	    " quantity, runs, interval, rate, charge, fields, upstream,"
 	    " upstream_service, route_idx, request_id, request_hash,"
-	    " created_at, updated_at, upstream_quantity, sent_at)"
+	    " created_at, updated_at, upstream_quantity, sent_at, link_key,"
+	    " link_key_up)"
 	    " VALUES ($1, $2, $3, $16, $4, $5, $6, $7, $8, $9,"
 	    " $10, $11, $12, $13, $14, $15, $15, $17,"
-	    " CASE WHEN $16 = 'sending' THEN $15::bigint ELSE 0 END)"
-	    " ON CONFLICT (customer_id, request_id)"
-	    " WHERE request_id IS NOT NULL DO NOTHING RETURNING id",
+	    " CASE WHEN $16 = 'sending' THEN $15::bigint ELSE 0 END, $18, $19)"
+	    " ON CONFLICT DO NOTHING RETURNING id",
 	    &a);
 	if (res == NULL)
 		return STORE_ERROR;
@@ -112,7 +138,14 @@ store_pg_orders_insert(store_tx *tx, const struct order_new *o,
 	if (n == 1)
 		*id = store_pg_int(res, 0, 0, 0);
 	PQclear(res);
-	return n == 1 ? STORE_OK : STORE_EXISTS;
+	if (n == 1)
+		return STORE_OK;
+	if (o->link_key == NULL)
+		return STORE_EXISTS;
+	if (o->request_id == NULL)
+		return STORE_LINK;
+	/* Either unique index: the request's decides when it is there. */
+	return pg_request_taken(t, o);
 }
 
 struct pg_create {

@@ -280,6 +280,19 @@ static const char *const pg_migration_6[] = {
     NULL,
 };
 
+/* 7: SQLite's migration 8, the same-link guard. */
+static const char *const pg_migration_7[] = {
+    "ALTER TABLE orders ADD COLUMN link_key TEXT",
+    "ALTER TABLE orders ADD COLUMN link_key_up TEXT",
+    "CREATE UNIQUE INDEX orders_open_link ON orders(service_id, link_key)"
+    " WHERE link_key IS NOT NULL"
+    " AND state IN ('queued', 'sending', 'active')",
+    "CREATE UNIQUE INDEX orders_open_link_up ON orders(service_id,"
+    " link_key_up, upstream) WHERE link_key_up IS NOT NULL"
+    " AND state IN ('queued', 'sending', 'active')",
+    NULL,
+};
+
 static const char *const *const pg_migrations[] = {
     pg_migration_1,
     pg_migration_2,
@@ -287,6 +300,7 @@ static const char *const *const pg_migrations[] = {
     pg_migration_4,
     pg_migration_5,
     pg_migration_6,
+    pg_migration_7,
 };
 #define PG_SCHEMA_VERSION                                                      \
 	((int)(sizeof(pg_migrations) / sizeof(pg_migrations[0])))

@@ -99,10 +99,12 @@ static const char *const sqlite_sql[Q_COUNT] = {
     [Q_ORDER_ADD] = "INSERT INTO orders (customer_id, service_id, type, state,"
                     " quantity, runs, interval, rate, charge, fields, upstream,"
                     " upstream_service, route_idx, request_id, request_hash,"
-                    " created_at, updated_at, upstream_quantity, sent_at)"
+                    " created_at, updated_at, upstream_quantity, sent_at,"
+                    " link_key, link_key_up)"
                     " VALUES (?1, ?2, ?3, ?16, ?4, ?5, ?6, ?7, ?8, ?9,"
                     " ?10, ?11, ?12, ?13, ?14, ?15, ?15, ?17,"
-                    " CASE WHEN ?16 = 'sending' THEN ?15 ELSE 0 END)",
+                    " CASE WHEN ?16 = 'sending' THEN ?15 ELSE 0 END, ?18, ?19)"
+                    " ON CONFLICT DO NOTHING",
     [Q_ORDER_GET] = "SELECT " ORDER_COLS " FROM orders o WHERE o.id = ?1",
     /* One statement for a list of IDs, passed as a JSON array. */
     [Q_ORDER_GET_MANY] = "SELECT " ORDER_COLS " FROM orders o"
@@ -580,7 +582,8 @@ sqlite_order_by_request(store_tx *tx, const struct order_new *o, int64_t *id)
 	return r;
 }
 /* Insert O in STATE inside the caller's transaction.  Never STORE_EXISTS:
- * the request's lookup ran under this transaction's write lock. */
+ * the request's lookup ran under this transaction's write lock; so a
+ * conflict is the same-link guard's index: STORE_LINK, no row. */
 static enum store_result
 sqlite_order_insert(store_tx *tx, const struct order_new *o,
                     enum order_state state, int64_t *id)
@@ -610,8 +613,13 @@ sqlite_order_insert(store_tx *tx, const struct order_new *o,
 	sqlite3_bind_int64(q, 15, sqlite_now());
 	sqlite3_bind_text(q, 16, order_state_name(state), -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 17, o->upstream_quantity);
+	if (o->link_key != NULL)
+		sqlite3_bind_text(q, o->link_reroute ? 19 : 18, o->link_key, -1,
+		                  SQLITE_STATIC);
 	if (store_sqlite_exec(s, Q_ORDER_ADD) != 0)
 		return STORE_ERROR;
+	if (sqlite3_changes(s->db) == 0)
+		return o->link_key != NULL ? STORE_LINK : STORE_ERROR;
 	*id = sqlite3_last_insert_rowid(s->db);
 	return STORE_OK;
 }

@@ -272,6 +272,18 @@ static const char *const sqlite_migrations[] = {
     " price_after INTEGER"
     ") STRICT;"
     "CREATE INDEX price_changes_upstream ON price_changes(upstream, id);",
+    /* 8: the same-link guard (DESIGN.md): an open order's normalised link,
+     * unique per service (link_key, same_link: refuse) or per service and
+     * upstream (link_key_up, same_link: reroute) among open orders.  The
+     * index decides, under any concurrency and across instances. */
+    "ALTER TABLE orders ADD COLUMN link_key TEXT;"
+    "ALTER TABLE orders ADD COLUMN link_key_up TEXT;"
+    "CREATE UNIQUE INDEX orders_open_link ON orders(service_id, link_key)"
+    " WHERE link_key IS NOT NULL"
+    " AND state IN ('queued', 'sending', 'active');"
+    "CREATE UNIQUE INDEX orders_open_link_up ON orders(service_id,"
+    " link_key_up, upstream) WHERE link_key_up IS NOT NULL"
+    " AND state IN ('queued', 'sending', 'active')",
 };
 #define SQLITE_SCHEMA_VERSION                                                  \
 	((int)(sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0])))

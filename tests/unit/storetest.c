@@ -849,6 +849,8 @@ storetest_contract(struct CMUnitTest *out, size_t max, CMFixtureFunction setup,
 	    {"test_webhook_events", test_webhook_events},
 	    {"test_webhook_balance", test_webhook_balance},
 	    {"test_webhook_outbox", test_webhook_outbox},
+	    {"test_same_link", test_same_link},
+	    {"test_same_link_reroute", test_same_link_reroute},
 	    {"test_pricing_store", test_pricing_store},
 	};
 	size_t n = sizeof(contract) / sizeof(contract[0]);

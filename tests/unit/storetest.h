@@ -72,6 +72,9 @@ void test_webhook_events(void **state);
 void test_webhook_balance(void **state);
 void test_webhook_outbox(void **state);
 
+/* The same-link guard's contract (storetest_links.c). */
+void test_same_link(void **state);
+void test_same_link_reroute(void **state);
 /* The contract test of customers' own rates (storetest_pricing.c). */
 void test_pricing_store(void **state);
 

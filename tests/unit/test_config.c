@@ -328,7 +328,38 @@ test_defaults(void **state)
 	assert_int_equal(u->markup.set, 0);
 	assert_int_equal(u->sync_interval_ms, 600000);
 	assert_int_equal(u->poll_interval_ms, 60000);
+	assert_int_equal(u->balance_interval_ms, 60000);
+	assert_int_equal(u->low_balance, 0);
+	assert_string_equal(cfg->route_mode, "ordered");
+	assert_string_equal(cfg->same_link, "off");
+	assert_int_equal(cfg->route_health, 50 * MONEY_SCALE);
 	config_free(cfg);
+
+	/* routing: per service over pricing's; unset is NULL */
+	cfg = expect_ok(ALPHA "    low_balance: \"2.5\"\n"
+	                      "    balance_interval: 30s\n"
+	                      "pricing:\n  route_mode: cheapest\n"
+	                      "  same_link: refuse\n  route_health: 40%\n"
+	                      "services:\n  - id: 1\n    route: [\"alpha:1\"]\n"
+	                      "    route_mode: ordered\n    same_link: off\n"
+	                      "  - import: alpha\n    id_offset: 100\n");
+	assert_int_equal(cfg->upstreams[0].low_balance, 250000000);
+	assert_int_equal(cfg->upstreams[0].balance_interval_ms, 30000);
+	assert_string_equal(cfg->route_mode, "cheapest");
+	assert_string_equal(cfg->same_link, "refuse");
+	assert_int_equal(cfg->route_health, 40 * MONEY_SCALE);
+	assert_string_equal(cfg->services[0].route_mode, "ordered");
+	assert_string_equal(cfg->services[0].same_link, "off");
+	assert_null(cfg->services[1].route_mode);
+	assert_null(cfg->services[1].same_link);
+	config_free(cfg);
+	expect_error(ALPHA "services:\n  - import: alpha\n"
+	                   "    same_link: always\n",
+	             "t.yaml:7:16: services[0].same_link: must be off, "
+	             "refuse or reroute");
+	expect_error("pricing:\n  route_mode: fast\n",
+	             "t.yaml:2:15: pricing.route_mode: must be ordered or "
+	             "cheapest");
 
 	/* an import without id_offset starts at 0; admin: null is off */
 	cfg = expect_ok(ALPHA "services:\n  - import: alpha\n"

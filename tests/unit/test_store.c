@@ -271,6 +271,11 @@ test_migrate_upstream_quantity(void **state)
 	                 "ALTER TABLE ledger DROP COLUMN actor;"
 	                 /* and version 5 */
 	                 "DROP TABLE webhook_events; DROP TABLE webhooks;"
+	                 /* and version 8 (the same-link guard) */
+	                 "DROP INDEX orders_open_link;"
+	                 "DROP INDEX orders_open_link_up;"
+	                 "ALTER TABLE orders DROP COLUMN link_key;"
+	                 "ALTER TABLE orders DROP COLUMN link_key_up;"
 	                 /* and version 6 */
 	                 "DROP TABLE customer_rates; DROP TABLE group_members;"
 	                 "DROP TABLE customer_groups; DROP TABLE generations;"

@@ -680,11 +680,11 @@ test_open(void **state)
 	store_close(st);
 	c = raw_connect(f->conninfo);
 	assert_int_equal(raw_int(c, "SELECT COUNT(*) FROM schema_version"), 1);
-	assert_int_equal(raw_int(c, "SELECT version FROM schema_version"), 6);
+	assert_int_equal(raw_int(c, "SELECT version FROM schema_version"), 7);
 	/* a schema from a newer panelmux is refused */
 	raw_exec(c, "UPDATE schema_version SET version = 99");
 	assert_null(store_pg_open(f->conninfo, 5, 2));
-	raw_exec(c, "UPDATE schema_version SET version = 6");
+	raw_exec(c, "UPDATE schema_version SET version = 7");
 	PQfinish(c);
 
 	/* instances starting together on an empty database migrate once */
