@@ -353,16 +353,25 @@
     return c === 'closed' ? 'healthy' : c ? el('strong', {}, 'circuit ' + c) : 'unknown';
   }
 
+  /* The recent adds routing judges an upstream's health by. */
+  function recentAdds(r) {
+    if (!r || !r.count) return 'none';
+    const bad = r.rejected + r.not_sent;
+    const s = `${r.count}: ${r.rejected} refused, ${r.not_sent} not sent`;
+    return 2 * bad >= r.count ? el('strong', {}, s) : s;
+  }
+
   function upstreamTable(list) {
     return table('Upstreams', ['Upstream', 'Circuit', 'Balance', 'Services', 'Last sync',
-      'Failed calls (since start)'],
+      'Recent adds (last 20, 5 min)', 'Failed calls (since start)'],
       list.map((u) => {
         const low = u.balance !== null && Number(u.balance) < LOW_BALANCE;
         const rate = u.calls > 0 ? ` (${(100 * u.failed / u.calls).toFixed(1)}%)` : '';
         return [u.name, u.circuit === 'closed' ? 'closed (healthy)' : el('strong', {}, u.circuit),
           el('td', { class: low ? 'low' : null },
             u.balance === null ? 'unknown' : `${u.balance} ${u.currency}` + (low ? ' (low)' : '')),
-          u.services, u.last_sync, `${u.failed} of ${u.calls}` + rate];
+          u.services, u.last_sync, recentAdds(u.recent_adds),
+          `${u.failed} of ${u.calls}` + rate];
       }));
   }
 

@@ -30,6 +30,7 @@
 #include "panel.h"
 #include "params.h"
 #include "ratelimit.h"
+#include "route.h"
 #include "store.h"
 #include "upstream.h"
 #include "xmalloc.h"
@@ -128,20 +129,32 @@ admin_upstreams(struct admin_req *r)
 
 	for (size_t i = 0; i < p->nups; i++) {
 		const struct upstream_state *s = &p->ups[i].state;
+		const struct panel_upstream *pu = &p->ups[i];
+		int64_t now = clock_wall_ms();
+		int n, rej, unsent;
 		struct up_stats us;
 
-		upstream_stats(p->ups[i].up, &us);
+		upstream_stats(pu->up, &us);
+		/* the recent adds routing judges health by (route.h), on
+		 * the orders' clock */
+		route_health_counts(&pu->health, now, &n, &rej, &unsent);
 		json_array_append_new(
 		    list,
-		    json_pack("{s:s,s:s,s:o,s:s,s:I,s:o,s:I,s:I}", "name",
-		              s->name, "circuit", s->circuit, "balance",
+		    json_pack("{s:s,s:s,s:o,s:s,s:I,s:o,s:I,s:I,s:{s:i,s:i,s:i},"
+		              "s:o}",
+		              "name", s->name, "circuit", s->circuit, "balance",
 		              s->has_balance ? admin_money(s->balance, r->decimals)
 		                             : json_null(),
 		              "currency", s->currency, "services",
 		              (json_int_t)s->services, "last_sync",
 		              admin_time(s->synced_at), "calls",
 		              (json_int_t)us.calls, "failed",
-		              (json_int_t)(us.not_sent + us.lost)));
+		              (json_int_t)(us.not_sent + us.lost), "recent_adds",
+		              "count", n, "rejected", rej, "not_sent", unsent,
+		              "balance_estimate",
+		              pu->bal.known
+		                  ? admin_money(pu->bal.estimate, r->decimals)
+		                  : json_null()));
 	}
 	admin_send(r, 200, NULL, admin_list(list));
 }

@@ -43,18 +43,26 @@ route_health_note(struct route_health *h, enum route_outcome o, int64_t now_ms)
 		h->n++;
 }
 
-int
-route_health_ok(const struct route_health *h, money_t threshold, int64_t now_ms)
+void
+route_health_counts(const struct route_health *h, int64_t now_ms, int *n,
+                    int *rejected, int *unsent)
 {
-	int rejected = 0, unsent = 0, n = 0;
-
+	*n = *rejected = *unsent = 0;
 	for (int i = 0; i < h->n; i++) {
 		if (now_ms - h->at[i] > ROUTE_HEALTH_AGE_MS)
 			continue;
-		n++;
-		rejected += h->ring[i] == ROUTE_REJECTED;
-		unsent += h->ring[i] == ROUTE_NOT_SENT;
+		(*n)++;
+		*rejected += h->ring[i] == ROUTE_REJECTED;
+		*unsent += h->ring[i] == ROUTE_NOT_SENT;
 	}
+}
+
+int
+route_health_ok(const struct route_health *h, money_t threshold, int64_t now_ms)
+{
+	int rejected, unsent, n;
+
+	route_health_counts(h, now_ms, &n, &rejected, &unsent);
 	if (n < ROUTE_HEALTH_MIN)
 		return 1;
 	/* share >= threshold: count x 100 >= threshold x n */

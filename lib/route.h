@@ -52,6 +52,10 @@ void route_health_note(struct route_health *h, enum route_outcome o,
  * 50.0). */
 int route_health_ok(const struct route_health *h, money_t threshold,
                     int64_t now_ms);
+/* The adds in H's window at NOW_MS (*N), and of those the definite
+ * rejections and the not-sent. */
+void route_health_counts(const struct route_health *h, int64_t now_ms, int *n,
+                         int *rejected, int *unsent);
 
 /* What this instance knows of an upstream's balance, in the panel
  * currency: the last balance read, lowered by the cost of each order sent

@@ -319,7 +319,8 @@ def test_console_pages(env):
                     for caption in ("Today (UTC)", "Orders created per hour, last 7 days",
                                     "Orders created per hour, last 30 days",
                                     "Margin per day, last 7 days",
-                                    "Margin per day, last 30 days", "Failed calls"):
+                                    "Margin per day, last 30 days", "Failed calls",
+                                    "Recent adds"):
                         assert caption in main.text, (caption, main.text)
                 if name == "order":
                     assert XSS_LINK in main.text, main.text
