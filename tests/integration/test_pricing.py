@@ -195,6 +195,13 @@ def test_sync_raising_cost_above_a_fixed_rate(env):
             wait_for(lambda: Decimal(services_of(pm, key)[sid]["rate"]) == floor,
                      what="the rate at the new floor")
             assert "clamped to the floor" in pm.cli("rate", "list").stdout
+            # the change is in the price-change log, cost before and after
+            log = pm.admin("GET", "services/changes", key=pm.admin_key("log"),
+                           query={"upstream": "alpha", "kind": "changed"}).json()["data"]["list"]
+            mine = [e for e in log if int(e["service"]) == sid]
+            assert len(mine) == 1, log
+            assert Decimal(mine[0]["cost_before"]) == ceil8(up_rate), mine
+            assert Decimal(mine[0]["cost_after"]) == ceil8(new_rate), mine
             # the order placed before keeps its charge, and its refund is
             # from that charge: Partial with 400 of 1000 remaining
             alpha.control(op="set", order=up, status="Partial", remains=400)
