@@ -548,6 +548,21 @@ class Panelmux:
         hdrs.update(headers or {})
         return http_request(self.admin_port if port is None else port, method, url, data, hdrs, timeout)
 
+    def customers_api(self, names, fund):
+        """Customers NAMES, each funded with FUND, made through the running
+        daemon's admin API (many at once without a CLI process each): their
+        API keys."""
+        op = self.admin_key("bulk-" + uuid.uuid4().hex[:8])
+        keys = []
+        for n in names:
+            r = self.admin("POST", "users/add", key=op, body={"username": n}).json()
+            assert r["error_code"] == 0, r
+            keys.append(r["data"]["api_key"])
+            r = self.admin("POST", "payments/add", key=op,
+                           body={"username": n, "amount": fund}).json()
+            assert r["error_code"] == 0, r
+        return keys
+
     def admin_key(self, name, read_only=False):
         """`panelmux admin key add NAME [--read-only]`: the new operator key
         (the CLI prints it alone on one line)."""
