@@ -269,7 +269,7 @@ def test_poll_cycle_batches(env):
             f.write(text)
         pm.proc.send_signal(signal.SIGHUP)
         wait_for(lambda: "configuration reloaded" in pm.log(), what="reload")
-        keys = [pm.customer(f"c{i}", "10") for i in range(100)]
+        keys = pm.customers_api([f"c{i}" for i in range(100)], "10")
         mine = {}
         for k in keys:
             mine[k] = [pm.api(key=k, action="add", service=1, link=f"https://x.example/{k}/{j}", quantity=100)["order"]
