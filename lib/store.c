@@ -364,11 +364,8 @@ enum store_result
 store_refill_update(struct store *st, int64_t id, const char *state,
                     const char *upstream_refill, const char *status)
 {
-	/* With events on, the status and its event in one transaction. */
-	if (st->events)
-		return store_core_refill_update(st, id, state, upstream_refill,
-		                                status);
-	return st->ops->refill_update(st, id, state, upstream_refill, status);
+	return store_core_refill_update(st, id, state, upstream_refill,
+	                                status);
 }
 
 enum store_result

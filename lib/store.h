@@ -435,10 +435,6 @@ struct store_ops {
 	enum store_result (*refill_add)(struct store *, int64_t order_id,
 	                                int64_t customer_id,
 	                                const char *upstream, int64_t *id);
-	enum store_result (*refill_update)(struct store *, int64_t id,
-	                                   const char *state,
-	                                   const char *upstream_refill,
-	                                   const char *status);
 	enum store_result (*refill_get)(struct store *, int64_t id,
 	                                struct refill *out);
 

@@ -4,6 +4,8 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #include "store.h"
 #include "store_core.h"
@@ -333,6 +335,74 @@ store_refill_last(struct store *st, int64_t order_id, int64_t *created_at)
 	               0
 	           ? STORE_ERROR
 	           : STORE_OK;
+}
+
+/*
+ * Refills: a status, and with events on its refill.status event, in one
+ * transaction.
+ */
+
+struct refill_update {
+	struct store *st;
+	int64_t id;
+	const char *state, *upstream_refill, *status;
+	char was[32];
+};
+
+static int
+refill_was_row(const struct store_driver *d, store_row *row, void *arg)
+{
+	struct refill_update *u = arg;
+
+	d->col_text(row, 0, u->was, sizeof(u->was));
+	return 1;
+}
+
+static enum store_result
+refill_update_body(store_tx *tx, void *arg)
+{
+	struct refill_update *u = arg;
+	const struct store_driver *d = u->st->drv;
+	struct store_query q;
+	int64_t n;
+
+	u->was[0] = '\0';
+	/* the status before, for the event (events on only) */
+	store_query_init(&q, d->dollar);
+	store_query_sql(&q, "SELECT status FROM refills WHERE id = ");
+	store_query_int(&q, u->id);
+	if (u->st->events &&
+	    store_query_run(u->st, tx, &q, refill_was_row, u) < 0)
+		return STORE_ERROR;
+	store_query_init(&q, d->dollar);
+	store_query_sql(&q, "UPDATE refills SET state = ");
+	store_query_text(&q, u->state);
+	store_query_sql(&q, ", upstream_refill = COALESCE(");
+	store_query_text(&q, u->upstream_refill);
+	store_query_sql(&q, ", upstream_refill), status = COALESCE(");
+	store_query_text(&q, u->status);
+	store_query_sql(&q, ", status), updated_at = ");
+	store_query_int(&q, (int64_t)time(NULL));
+	store_query_sql(&q, " WHERE id = ");
+	store_query_int(&q, u->id);
+	if (q.overflow || (n = d->exec(tx, &q, NULL)) < 0)
+		return STORE_ERROR;
+	if (n != 1)
+		return STORE_CONFLICT;
+	if (u->st->events && u->status != NULL &&
+	    strcmp(u->status, u->was) != 0 &&
+	    store_core_event_refill(u->st, tx, u->id) != 0)
+		return STORE_ERROR;
+	return STORE_OK;
+}
+
+enum store_result
+store_core_refill_update(struct store *st, int64_t id, const char *state,
+                         const char *upstream_refill, const char *status)
+{
+	struct refill_update u = {st, id, state, upstream_refill, status, ""};
+
+	return st->drv->run(st, refill_update_body, &u);
 }
 
 /*

@@ -230,7 +230,8 @@ int store_core_event_refill(struct store *st, store_tx *tx, int64_t id);
 int store_core_event_balance(struct store *st, store_tx *tx,
                              int64_t customer_id, money_t debited);
 
-/* store_refill_update with its refill.status event. */
+/* store_refill_update, for every backend: the status, and with events on
+ * its refill.status event, in one transaction. */
 enum store_result store_core_refill_update(struct store *st, int64_t id,
                                            const char *state,
                                            const char *upstream_refill,

@@ -788,7 +788,6 @@ static const struct store_ops pg_ops = {
     .order_claim = store_pg_orders_claim,
     .order_counts = store_pg_orders_counts,
     .refill_add = store_pg_orders_refill_add,
-    .refill_update = store_pg_orders_refill_update,
     .refill_get = store_pg_orders_refill_get,
     .ledger_totals = store_pg_check_totals,
     .report = store_pg_check_report,

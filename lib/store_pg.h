@@ -178,10 +178,6 @@ enum store_result store_pg_orders_counts(struct store *st, int64_t *counts);
 enum store_result store_pg_orders_refill_add(struct store *st, int64_t order_id,
                                              int64_t customer_id,
                                              const char *upstream, int64_t *id);
-enum store_result store_pg_orders_refill_update(struct store *st, int64_t id,
-                                                const char *state,
-                                                const char *upstream_refill,
-                                                const char *status);
 enum store_result store_pg_orders_refill_get(struct store *st, int64_t id,
                                              struct refill *out);
 

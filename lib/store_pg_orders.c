@@ -70,28 +70,6 @@ store_pg_orders_debit(store_tx *t, int64_t id, money_t charge)
  * balance's row lock meanwhile), STORE_LINK when an open order of the
  * service has O's link (the same-link guard's unique index; a transaction
  * inserting one waits for the other's outcome): then no row. */
-/* Whether O's request has an order (of any instance, committed): then
- * STORE_EXISTS, else STORE_LINK. */
-static enum store_result
-pg_request_taken(struct pgtx *t, const struct order_new *o)
-{
-	struct pgargs a = {0};
-	PGresult *res;
-	int n;
-
-	store_pg_arg_int(&a, o->customer_id);
-	store_pg_arg_str(&a, o->request_id);
-	res = store_pg_exec(t, "order by request",
-	                    "SELECT 1 FROM orders WHERE customer_id = $1"
-	                    " AND request_id = $2",
-	                    &a);
-	if (res == NULL)
-		return STORE_ERROR;
-	n = PQntuples(res);
-	PQclear(res);
-	return n > 0 ? STORE_EXISTS : STORE_LINK;
-}
-
 enum store_result
 store_pg_orders_insert(store_tx *tx, const struct order_new *o,
                        enum order_state state, int64_t *id)
@@ -99,6 +77,7 @@ store_pg_orders_insert(store_tx *tx, const struct order_new *o,
 	struct pgtx *t = tx;
 	struct pgargs a = {0};
 	PGresult *res;
+	int64_t other;
 	int n;
 
 	store_pg_arg_int(&a, o->customer_id);
@@ -145,7 +124,14 @@ store_pg_orders_insert(store_tx *tx, const struct order_new *o,
 	if (o->request_id == NULL)
 		return STORE_LINK;
 	/* Either unique index: the request's decides when it is there. */
-	return pg_request_taken(t, o);
+	switch (store_pg_orders_by_request(t, o, &other)) {
+	case STORE_NOTFOUND:
+		return STORE_LINK;
+	case STORE_ERROR:
+		return STORE_ERROR;
+	default:
+		return STORE_EXISTS;
+	}
 }
 
 struct pg_create {
@@ -362,13 +348,12 @@ pg_active_one(struct pgtx *t, struct pg_active *v, size_t i)
 	store_pg_arg_int(&a, pg_now());
 	if (v->savepoints && store_pg_simple(t, "SAVEPOINT active_one") != 0)
 		return STORE_ERROR;
-	n = store_pg_cmd_f(
-	    t, "order active",
-	    "UPDATE orders SET state = 'active',"
-	    " upstream_order = $2, cost = $3, polled_at = $4,"
-	    " updated_at = $5, accepted_at = $5"
-	    " WHERE id = $1 AND state = 'sending'",
-	    &a, PGX_UNIQUE_OK);
+	n = store_pg_cmd_f(t, "order active",
+	                   "UPDATE orders SET state = 'active',"
+	                   " upstream_order = $2, cost = $3, polled_at = $4,"
+	                   " updated_at = $5, accepted_at = $5"
+	                   " WHERE id = $1 AND state = 'sending'",
+	                   &a, PGX_UNIQUE_OK);
 	if (n < 0 && t->err == PG_UNIQUE) {
 		/* The upstream gave an order ID another order already has:
 		 * that aborts a PostgreSQL transaction, so the group runs
@@ -684,26 +669,6 @@ store_pg_orders_refill_add(struct store *st, int64_t order_id,
 	*id = PQntuples(res) == 1 ? store_pg_int(res, 0, 0, 0) : 0;
 	PQclear(res);
 	return STORE_OK;
-}
-
-enum store_result
-store_pg_orders_refill_update(struct store *st, int64_t id, const char *state,
-                              const char *upstream_refill, const char *status)
-{
-	struct pgargs a = {0};
-
-	store_pg_arg_int(&a, id);
-	store_pg_arg_str(&a, state);
-	store_pg_arg_str(&a, upstream_refill);
-	store_pg_arg_str(&a, status);
-	store_pg_arg_int(&a, pg_now());
-	return store_pg_transition(
-	    spg(st), "refill update",
-	    "UPDATE refills SET state = $2,"
-	    " upstream_refill = COALESCE($3, upstream_refill),"
-	    " status = COALESCE($4, status), updated_at = $5"
-	    " WHERE id = $1",
-	    &a);
 }
 
 enum store_result

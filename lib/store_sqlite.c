@@ -59,7 +59,6 @@ static const char *const sqlite_names[Q_COUNT] = {
     [Q_ORDER_GET_FIELDS] = "order get fields",
     [Q_ORDER_COUNTS] = "order counts",
     [Q_REFILL_ADD] = "refill add",
-    [Q_REFILL_UPDATE] = "refill update",
     [Q_REFILL_GET] = "refill get",
     [Q_DATA_VERSION] = "data version",
 };
@@ -156,10 +155,6 @@ static const char *const sqlite_sql[Q_COUNT] = {
     [Q_REFILL_ADD] = "INSERT INTO refills (order_id, customer_id, state,"
                      " upstream, created_at, updated_at)"
                      " VALUES (?1, ?2, 'sending', ?3, ?4, ?4)",
-    [Q_REFILL_UPDATE] = "UPDATE refills SET state = ?2,"
-                        " upstream_refill = COALESCE(?3, upstream_refill),"
-                        " status = COALESCE(?4, status), updated_at = ?5"
-                        " WHERE id = ?1",
     [Q_REFILL_GET] = "SELECT id, order_id, customer_id, state, upstream,"
                      " upstream_refill, status, created_at, updated_at"
                      " FROM refills WHERE id = ?1",
@@ -724,7 +719,6 @@ static const struct store_ops sqlite_ops = {
     .order_claim = store_sqlite_orders_claim,
     .order_counts = store_sqlite_orders_counts,
     .refill_add = store_sqlite_orders_refill_add,
-    .refill_update = store_sqlite_orders_refill_update,
     .refill_get = store_sqlite_orders_refill_get,
     .ledger_totals = store_sqlite_check_totals,
     .report = store_sqlite_check_report,

@@ -52,7 +52,6 @@ enum sqlite_stmt {
 	Q_ORDER_GET_FIELDS,
 	Q_ORDER_COUNTS,
 	Q_REFILL_ADD,
-	Q_REFILL_UPDATE,
 	Q_REFILL_GET,
 	Q_DATA_VERSION,
 	Q_COUNT
@@ -193,11 +192,6 @@ enum store_result store_sqlite_orders_refill_add(struct store *st,
                                                  int64_t customer_id,
                                                  const char *upstream,
                                                  int64_t *id);
-enum store_result store_sqlite_orders_refill_update(struct store *st,
-                                                    int64_t id,
-                                                    const char *state,
-                                                    const char *upstream_refill,
-                                                    const char *status);
 enum store_result store_sqlite_orders_refill_get(struct store *st, int64_t id,
                                                  struct refill *out);
 enum store_result store_sqlite_orders_final(store_tx *tx, int64_t id,

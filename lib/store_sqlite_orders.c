@@ -379,23 +379,6 @@ store_sqlite_orders_refill_add(struct store *st, int64_t order_id,
 }
 
 enum store_result
-store_sqlite_orders_refill_update(struct store *st, int64_t id,
-                                  const char *state,
-                                  const char *upstream_refill,
-                                  const char *status)
-{
-	struct store_sqlite *s = sq(st);
-	sqlite3_stmt *q = store_sqlite_stmt(s, Q_REFILL_UPDATE);
-
-	sqlite3_bind_int64(q, 1, id);
-	sqlite3_bind_text(q, 2, state, -1, SQLITE_STATIC);
-	sqlite_bind_text_or_null(q, 3, upstream_refill);
-	sqlite_bind_text_or_null(q, 4, status);
-	sqlite3_bind_int64(q, 5, sqlite_now());
-	return sqlite_transition(s, Q_REFILL_UPDATE);
-}
-
-enum store_result
 store_sqlite_orders_refill_get(struct store *st, int64_t id, struct refill *out)
 {
 	struct store_sqlite *s = sq(st);

@@ -374,8 +374,8 @@ webhooks_scan(void *a, void *b)
 		                        room, sc.cfg->webhooks.max_per_endpoint,
 		                        w->busy, w->nbusy, webhook_send, &sc);
 		buf_free(&sc.body);
-		w->scanning = 0;
-		/* a full batch: more may be due */
+		/* a full batch: more may be due (the kick runs from the loop,
+		 * after this scan has ended) */
 		if (n == room)
 			webhooks_scan_soon(w);
 	}
