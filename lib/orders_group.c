@@ -177,16 +177,31 @@ orders_flush_actives(struct orders *o)
 	orders_flush(o, 0, 1);
 }
 
+/* One group's transaction at a time: on a store that parks (PostgreSQL)
+ * the next group gathers while this one commits, so a slow commit makes
+ * the next group larger instead of making more transactions wait on the
+ * same balances' row locks, each with its own flush to disk.  (SQLite's
+ * commit does not park: the flag is never seen set there.) */
 void
 orders_group_run(void *a, void *b)
 {
-	orders_flush(a, 1, 1);
+	struct orders *o = a;
+
+	o->flushing = 1;
+	orders_flush(o, 1, 1);
+	o->flushing = 0;
+	if (o->nadds > 0 || o->nactives > 0)
+		orders_group_schedule(o);
 }
 
 void
 orders_group_cb(evutil_socket_t fd, short what, void *arg)
 {
-	fiber_spawn(orders_group_run, arg, NULL);
+	struct orders *o = arg;
+
+	if (o->flushing)
+		return; /* the running group schedules the next */
+	fiber_spawn(orders_group_run, o, NULL);
 }
 
 void

@@ -60,6 +60,7 @@ struct orders {
 	struct pending_active actives[ORDERS_GROUP_MAX];
 	size_t nactives;
 	struct event *group;
+	int flushing; /* a group's transaction is open (parked, on a fiber) */
 	int stopping;
 	struct orders_stats stats;
 	struct orders_clock clock;

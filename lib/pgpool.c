@@ -20,6 +20,9 @@
  * back by the server). */
 #define PGPOOL_TIMEOUT_S 30
 #define PGPOOL_LOG_EVERY_MS 5000
+/* Statements prepared per connection: the store's statements are a fixed
+ * set of texts, well under this; past it, statements run unprepared. */
+#define PGPOOL_PREPARED 192
 
 struct pgwaiter {
 	struct fiber *f;
@@ -27,8 +30,16 @@ struct pgwaiter {
 	TAILQ_ENTRY(pgwaiter) entry;
 };
 
+/* A statement prepared on a connection as "pN", N its slot. */
+struct pgstmt {
+	uint64_t hash;
+	char *sql;
+};
+
 struct pgconn {
 	PGconn *pg;
+	struct pgstmt *stmts; /* PGPOOL_PREPARED slots, filled in order */
+	int nstmts;
 	struct pgpool *pool;
 	struct event *ev;
 	struct fiber *waiter;
@@ -96,6 +107,12 @@ pgpool_close(struct pgconn *pc)
 	PQfinish(pc->pg);
 	pc->pg = NULL;
 	pc->broken = 0;
+	/* Prepared statements die with their session. */
+	for (int i = 0; i < pc->nstmts; i++)
+		free(pc->stmts[i].sql);
+	free(pc->stmts);
+	pc->stmts = NULL;
+	pc->nstmts = 0;
 }
 
 void
@@ -269,23 +286,15 @@ pgpool_put(struct pgpool *p, PGconn *pg)
 	}
 }
 
-PGresult *
-pgpool_exec(struct pgpool *p, PGconn *pg, const char *sql, int n,
-            const char *const *params)
+/* Flush what was sent on PC and collect the command's last result; NULL
+ * and PC marked broken when the connection was lost. */
+static PGresult *
+pgpool_result(struct pgpool *p, struct pgconn *pc)
 {
-	struct pgconn *pc;
+	PGconn *pg = pc->pg;
 	PGresult *last = NULL, *res;
 	int r;
 
-	if ((pc = pgpool_slot(p, pg)) != NULL && pc->broken)
-		return NULL;
-	if (!pgpool_async(p) || pc == NULL) {
-		if (p->base != NULL)
-			p->blocking++;
-		return PQexecParams(pg, sql, n, NULL, params, NULL, NULL, 0);
-	}
-	if (!PQsendQueryParams(pg, sql, n, NULL, params, NULL, NULL, 0))
-		return NULL;
 	while ((r = PQflush(pg)) == 1)
 		if (pgpool_wait(pc, EV_WRITE) != 0)
 			goto lost;
@@ -309,6 +318,170 @@ lost:
 	pgpool_complain(p, "query", pg);
 	pc->broken = 1;
 	return NULL;
+}
+
+static uint64_t
+pgpool_hash(const char *s)
+{
+	uint64_t h = 14695981039346656037ULL; /* FNV-1a */
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+/* The slot SQL is prepared in on PC, preparing it first if there is room;
+ * -1 to run it unprepared.  A statement is parsed and planned once per
+ * connection instead of once per call: the server's CPU per add and per
+ * balance is mostly that (DESIGN.md, "PostgreSQL at speed"). */
+static int
+pgpool_prepared(struct pgpool *p, struct pgconn *pc, const char *sql, int n)
+{
+	uint64_t h = pgpool_hash(sql);
+	char name[16];
+	PGresult *res;
+	int i, ok;
+
+	for (i = 0; i < pc->nstmts; i++)
+		if (pc->stmts[i].hash == h && strcmp(pc->stmts[i].sql, sql) == 0)
+			return i;
+	if (pc->nstmts >= PGPOOL_PREPARED)
+		return -1;
+	snprintf(name, sizeof(name), "p%d", i);
+	if (!PQsendPrepare(pc->pg, name, sql, n, NULL) ||
+	    (res = pgpool_result(p, pc)) == NULL)
+		return -1;
+	/* Refused (a transaction already failed, a bad statement): run it
+	 * unprepared, which reports the error as it stands. */
+	ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+	PQclear(res);
+	if (!ok)
+		return -1;
+	if (pc->stmts == NULL)
+		pc->stmts = xcalloc(PGPOOL_PREPARED, sizeof(*pc->stmts));
+	pc->stmts[i].hash = h;
+	pc->stmts[i].sql = xstrdup(sql);
+	pc->nstmts++;
+	return i;
+}
+
+PGresult *
+pgpool_exec(struct pgpool *p, PGconn *pg, const char *sql, int n,
+            const char *const *params)
+{
+	struct pgconn *pc;
+	char name[16];
+	int i;
+
+	if ((pc = pgpool_slot(p, pg)) != NULL && pc->broken)
+		return NULL;
+	if (!pgpool_async(p) || pc == NULL) {
+		if (p->base != NULL)
+			p->blocking++;
+		return PQexecParams(pg, sql, n, NULL, params, NULL, NULL, 0);
+	}
+	i = pgpool_prepared(p, pc, sql, n);
+	if (pc->broken)
+		return NULL;
+	if (i >= 0) {
+		snprintf(name, sizeof(name), "p%d", i);
+		if (!PQsendQueryPrepared(pg, name, n, params, NULL, NULL, 0))
+			return NULL;
+	} else if (!PQsendQueryParams(pg, sql, n, NULL, params, NULL, NULL,
+	                              0))
+		return NULL;
+	return pgpool_result(p, pc);
+}
+
+/* The results of a pipeline's N statements, then its sync point: 0, or
+ * -1 when the connection was lost (PC marked broken). */
+static int
+pgpool_pipeline_results(struct pgpool *p, struct pgconn *pc, size_t n,
+                        PGresult **res)
+{
+	PGconn *pg = pc->pg;
+	PGresult *r;
+	size_t i = 0;
+	int st;
+
+	while ((st = PQflush(pg)) == 1)
+		if (pgpool_wait(pc, EV_WRITE) != 0)
+			goto lost;
+	if (st != 0)
+		goto lost;
+	for (;;) {
+		while (PQisBusy(pg))
+			if (pgpool_wait(pc, EV_READ) != 0 || !PQconsumeInput(pg))
+				goto lost;
+		if ((r = PQgetResult(pg)) == NULL)
+			continue; /* the end of one statement's results */
+		if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
+			PQclear(r);
+			return i == n ? 0 : -1;
+		}
+		if (i < n)
+			res[i++] = r;
+		else
+			PQclear(r);
+	}
+lost:
+	pgpool_complain(p, "pipeline", pg);
+	pc->broken = 1;
+	return -1;
+}
+
+int
+pgpool_pipeline(struct pgpool *p, PGconn *pg, size_t n,
+                const struct pgpool_call *calls, PGresult **res)
+{
+	struct pgconn *pc = pgpool_slot(p, pg);
+	char name[16];
+	size_t i;
+	int k, rc;
+
+	for (i = 0; i < n; i++)
+		res[i] = NULL;
+	if (pc != NULL && pc->broken)
+		return -1;
+	if (!pgpool_async(p) || pc == NULL) {
+		/* Off the loop: one statement after another. */
+		for (i = 0; i < n; i++)
+			if ((res[i] = pgpool_exec(p, pg, calls[i].sql,
+			                          calls[i].n,
+			                          calls[i].params)) == NULL)
+				return -1;
+		return 0;
+	}
+	/* Prepared first, outside the pipeline: a refusal there is plain. */
+	for (i = 0; i < n; i++)
+		if (pgpool_prepared(p, pc, calls[i].sql, calls[i].n) < 0 &&
+		    pc->broken)
+			return -1;
+	if (!PQenterPipelineMode(pg))
+		return -1;
+	for (i = 0; i < n; i++) {
+		k = pgpool_prepared(p, pc, calls[i].sql, calls[i].n);
+		snprintf(name, sizeof(name), "p%d", k);
+		if (!(k >= 0 ? PQsendQueryPrepared(pg, name, calls[i].n,
+		                                   calls[i].params, NULL, NULL,
+		                                   0)
+		             : PQsendQueryParams(pg, calls[i].sql, calls[i].n,
+		                                 NULL, calls[i].params, NULL,
+		                                 NULL, 0)))
+			break;
+	}
+	if (i < n || !PQpipelineSync(pg)) {
+		pgpool_complain(p, "pipeline", pg);
+		pc->broken = 1;
+		return -1;
+	}
+	rc = pgpool_pipeline_results(p, pc, n, res);
+	if (!pc->broken && !PQexitPipelineMode(pg)) {
+		pgpool_complain(p, "pipeline", pg);
+		pc->broken = 1;
+		rc = -1;
+	}
+	return rc;
 }
 
 uint64_t

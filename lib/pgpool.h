@@ -38,6 +38,21 @@ void pgpool_put(struct pgpool *, PGconn *c);
 PGresult *pgpool_exec(struct pgpool *, PGconn *c, const char *sql, int n,
                       const char *const *params);
 
+/* One statement of a pipeline. */
+struct pgpool_call {
+	const char *sql;
+	int n;
+	const char *const *params;
+};
+
+/* Run N statements on C in one round trip (libpq's pipeline mode), in the
+ * caller's transaction if one is open: RES[i] gets statement i's result
+ * (PQclear each; PGRES_PIPELINE_ABORTED for those after a failed one).
+ * -1 when the connection was lost (the results had are kept).  Off the
+ * loop the statements run one after another. */
+int pgpool_pipeline(struct pgpool *, PGconn *c, size_t n,
+                    const struct pgpool_call *calls, PGresult **res);
+
 /* Calls that blocked the attached loop (made off a fiber). */
 uint64_t pgpool_blocking(const struct pgpool *);
 

@@ -20,6 +20,7 @@
 #include <openssl/crypto.h>
 
 #include "clock.h"
+#include "fiber.h"
 #include "log.h"
 #include "money.h"
 #include "pgpool.h"
@@ -119,10 +120,18 @@ PGresult *
 store_pg_exec_n(struct pgtx *t, const char *what, const char *sql, int n,
                 const char *const *params, int flags)
 {
-	PGresult *res;
+	return store_pg_checked(t, what,
+	                        pgpool_exec(t->s->pool, t->c, sql, n, params),
+	                        flags);
+}
+
+/* RES, a statement's result on T, when it succeeded; else NULL (RES
+ * cleared) with T->err saying why, as store_pg_exec_n. */
+PGresult *
+store_pg_checked(struct pgtx *t, const char *what, PGresult *res, int flags)
+{
 	const char *msg;
 
-	res = pgpool_exec(t->s->pool, t->c, sql, n, params);
 	if (res == NULL) {
 		t->err = PG_FAIL;
 		log_warnx("store: postgres: %s: %s", what,
@@ -256,8 +265,8 @@ store_pg_hash_equal(const PGresult *res, int row, int col, const uint8_t *h)
 	return eq;
 }
 
-static void
-pg_read_customer(const PGresult *res, int row, struct customer *c)
+void
+store_pg_read_customer(const PGresult *res, int row, struct customer *c)
 {
 	struct pg_row r = {res, row};
 
@@ -504,6 +513,9 @@ pg_customer_by_key(struct store *st, const uint8_t *key_hash,
 	enum store_result r = STORE_NOTFOUND;
 	PGresult *res;
 
+	/* On the daemon's loop, with the other lookups of the moment. */
+	if (spg(st)->keys != NULL && fiber_self() != NULL)
+		return store_pg_keys_lookup(spg(st), key_hash, out);
 	store_pg_arg_hash(&a, key_hash);
 	res = store_pg_query(spg(st), "customer by key",
 	                     "SELECT " CUSTOMER_COLS ", key_hash FROM customers"
@@ -513,7 +525,7 @@ pg_customer_by_key(struct store *st, const uint8_t *key_hash,
 		return STORE_ERROR;
 	/* The index found it; compare in constant time anyway. */
 	if (PQntuples(res) == 1 && store_pg_hash_equal(res, 0, 5, key_hash)) {
-		pg_read_customer(res, 0, out);
+		store_pg_read_customer(res, 0, out);
 		r = STORE_OK;
 	}
 	PQclear(res);
@@ -530,7 +542,7 @@ pg_customer_get(struct store_pg *s, const char *sql, const struct pgargs *a,
 	if (res == NULL)
 		return STORE_ERROR;
 	if (PQntuples(res) == 1) {
-		pg_read_customer(res, 0, out);
+		store_pg_read_customer(res, 0, out);
 		r = STORE_OK;
 	}
 	PQclear(res);
@@ -579,7 +591,7 @@ pg_customer_list(struct store *st, store_customer_cb cb, void *arg)
 		return -1;
 	/* The connection is back in the pool: CB may use the store. */
 	for (int i = 0; i < PQntuples(res); i++) {
-		pg_read_customer(res, i, &c);
+		store_pg_read_customer(res, i, &c);
 		n++;
 		if (cb(&c, arg) != 0)
 			break;
@@ -685,6 +697,7 @@ pg_close(struct store *st)
 	if (s == NULL)
 		return;
 	pgpool_free(s->pool);
+	store_pg_keys_free(s->keys);
 	free(s);
 }
 
@@ -693,8 +706,10 @@ pg_attach(struct store *st, struct event_base *base)
 {
 	struct store_pg *s = spg(st);
 
-	if (pgpool_attach(s->pool, base) != 0)
+	if (pgpool_attach(s->pool, base) != 0 ||
+	    (s->keys == NULL && (s->keys = store_pg_keys_new()) == NULL))
 		return -1;
+	s->loop = base;
 	st->async = 1;
 	return 0;
 }

@@ -20,10 +20,14 @@
 
 #define ORDER_NCOLS 27
 
+struct pg_keys;
+
 struct store_pg {
 	struct store base; /* first: a struct store * is a struct store_pg * */
 	struct pgpool *pool;
 	int decimals;
+	struct event_base *loop; /* the daemon's loop, once attached */
+	struct pg_keys *keys;    /* customers by key, batched (attached) */
 };
 
 /* What the last failed statement of a transaction was. */
@@ -85,6 +89,8 @@ void store_pg_arg_str(struct pgargs *a, const char *s);
 void store_pg_arg_int_or_null(struct pgargs *a, int64_t v);
 void store_pg_arg_hash(struct pgargs *a, const uint8_t *h);
 char *store_pg_id_array(const int64_t *ids, size_t n);
+PGresult *store_pg_checked(struct pgtx *t, const char *what, PGresult *res,
+                           int flags);
 PGresult *store_pg_exec_n(struct pgtx *t, const char *what, const char *sql,
                           int n, const char *const *params, int flags);
 PGresult *store_pg_exec(struct pgtx *t, const char *what, const char *sql,
@@ -100,6 +106,45 @@ char *store_pg_strdup(const PGresult *res, int row, int col);
 int store_pg_hash_equal(const PGresult *res, int row, int col,
                         const uint8_t *h);
 void store_pg_read_order(const PGresult *res, int row, struct order *o);
+void store_pg_read_customer(const PGresult *res, int row, struct customer *c);
+
+/* store_pg_orders.c: what the group commit (store_pg_group.c) shares. */
+struct pg_active {
+	const int64_t *ids;
+	const char *const *upstream_orders;
+	const money_t *costs;
+	size_t n;
+	enum store_result *res;
+	int savepoints; /* a duplicate upstream order was met: isolate each */
+};
+
+#define PG_SQL_ORDER_ACTIVE                                                 \
+	"UPDATE orders SET state = 'active', upstream_order = $2, cost = $3," \
+	" polled_at = $4, updated_at = $5, accepted_at = $5"                   \
+	" WHERE id = $1 AND state = 'sending'"
+
+void store_pg_orders_insert_args(struct pgargs *a, const struct order_new *o,
+                                 enum order_state state);
+int store_pg_orders_lock(struct pgtx *t, const struct order_new *v, size_t n);
+void store_pg_orders_active_args(struct pgargs *a, const struct pg_active *v,
+                                 size_t i);
+enum store_result store_pg_orders_active_one(struct pgtx *t,
+                                             struct pg_active *v, size_t i);
+
+/* store_pg_group.c */
+enum store_result store_pg_group(struct store *st, const struct order_new *v,
+                                 size_t n, enum store_result *res,
+                                 int64_t *ids, const int64_t *act_ids,
+                                 const char *const *upstream_orders,
+                                 const money_t *costs, size_t nact,
+                                 enum store_result *act_res);
+
+/* store_pg_keys.c */
+struct pg_keys *store_pg_keys_new(void);
+void store_pg_keys_free(struct pg_keys *);
+enum store_result store_pg_keys_lookup(struct store_pg *s,
+                                       const uint8_t *key_hash,
+                                       struct customer *out);
 int store_pg_simple(struct pgtx *t, const char *sql);
 void store_pg_rollback(struct pgtx *t);
 enum store_result store_pg_commit(struct pgtx *t);

@@ -65,6 +65,32 @@ store_pg_orders_debit(store_tx *t, int64_t id, money_t charge)
 	                 &a);
 	return n < 0 ? -1 : n == 1;
 }
+/* O's 19 parameters as the order's INSERT (and the group's) bind them. */
+void
+store_pg_orders_insert_args(struct pgargs *a, const struct order_new *o,
+                            enum order_state state)
+{
+	store_pg_arg_int(a, o->customer_id);
+	store_pg_arg_int(a, o->service_id);
+	store_pg_arg_str(a, o->type);
+	store_pg_arg_int(a, o->quantity);
+	store_pg_arg_int(a, o->runs);
+	store_pg_arg_int(a, o->interval);
+	store_pg_arg_int(a, o->rate);
+	store_pg_arg_int(a, o->charge);
+	store_pg_arg_str(a, o->fields != NULL ? o->fields : "{}");
+	store_pg_arg_str(a, o->upstream);
+	store_pg_arg_int(a, o->upstream_service);
+	store_pg_arg_int(a, o->route_idx);
+	store_pg_arg_str(a, o->request_id);
+	store_pg_arg_hash(a, o->request_id != NULL ? o->request_hash : NULL);
+	store_pg_arg_int(a, pg_now());
+	store_pg_arg_str(a, order_state_name(state));
+	store_pg_arg_int(a, o->upstream_quantity);
+	store_pg_arg_str(a, o->link_reroute ? NULL : o->link_key);
+	store_pg_arg_str(a, o->link_reroute ? o->link_key : NULL);
+}
+
 /* Insert O in STATE inside T's transaction; STORE_EXISTS when another
  * transaction committed O's request since the lookup (it held the
  * balance's row lock meanwhile), STORE_LINK when an open order of the
@@ -80,25 +106,7 @@ store_pg_orders_insert(store_tx *tx, const struct order_new *o,
 	int64_t other;
 	int n;
 
-	store_pg_arg_int(&a, o->customer_id);
-	store_pg_arg_int(&a, o->service_id);
-	store_pg_arg_str(&a, o->type);
-	store_pg_arg_int(&a, o->quantity);
-	store_pg_arg_int(&a, o->runs);
-	store_pg_arg_int(&a, o->interval);
-	store_pg_arg_int(&a, o->rate);
-	store_pg_arg_int(&a, o->charge);
-	store_pg_arg_str(&a, o->fields != NULL ? o->fields : "{}");
-	store_pg_arg_str(&a, o->upstream);
-	store_pg_arg_int(&a, o->upstream_service);
-	store_pg_arg_int(&a, o->route_idx);
-	store_pg_arg_str(&a, o->request_id);
-	store_pg_arg_hash(&a, o->request_id != NULL ? o->request_hash : NULL);
-	store_pg_arg_int(&a, pg_now());
-	store_pg_arg_str(&a, order_state_name(state));
-	store_pg_arg_int(&a, o->upstream_quantity);
-	store_pg_arg_str(&a, o->link_reroute ? NULL : o->link_key);
-	store_pg_arg_str(&a, o->link_reroute ? o->link_key : NULL);
+	store_pg_orders_insert_args(&a, o, state);
 	res = store_pg_exec(
 	    t, "order add",
 	    "INSERT INTO orders (customer_id, service_id, type, state,"
@@ -134,17 +142,10 @@ store_pg_orders_insert(store_tx *tx, const struct order_new *o,
 	}
 }
 
-struct pg_create {
-	const struct order_new *v;
-	size_t n;
-	enum store_result *res;
-	int64_t *ids;
-};
-
 /* Lock the balances of a group of several customers in the order of their
  * IDs, so that two groups never deadlock on each other's debits. */
-static int
-pg_lock_customers(struct pgtx *t, const struct order_new *v, size_t n)
+int
+store_pg_orders_lock(struct pgtx *t, const struct order_new *v, size_t n)
 {
 	struct pgargs a = {0};
 	int64_t *ids;
@@ -171,40 +172,13 @@ pg_lock_customers(struct pgtx *t, const struct order_new *v, size_t n)
 	return rows < 0 ? -1 : 0;
 }
 
-static enum store_result
-pg_create_body(struct pgtx *t, void *arg)
-{
-	struct pg_create *c = arg;
-	size_t i;
-
-	for (i = 0; i < c->n; i++)
-		c->res[i] = STORE_ERROR;
-	if (pg_lock_customers(t, c->v, c->n) != 0)
-		return STORE_ERROR;
-	for (i = 0; i < c->n; i++)
-		if ((c->res[i] = store_core_create_one(
-		         &t->s->base, t, &c->v[i], &c->ids[i])) == STORE_ERROR)
-			return STORE_ERROR;
-	return STORE_OK;
-}
-
 /* Group commit: N orders, each with its own conditional debit, in one
- * transaction. */
+ * transaction (store_pg_group.c). */
 enum store_result
 store_pg_orders_create_many(struct store *st, const struct order_new *v,
                             size_t n, enum store_result *res, int64_t *ids)
 {
-	struct pg_create c = {v, n, res, ids};
-
-	for (size_t i = 0; i < n; i++)
-		res[i] = STORE_ERROR;
-	if (store_pg_run(spg(st), 1, pg_create_body, &c) == STORE_OK)
-		return STORE_OK;
-	/* Nothing of this transaction exists: only refusals stay true. */
-	for (size_t i = 0; i < n; i++)
-		if (res[i] == STORE_OK || res[i] == STORE_EXISTS)
-			res[i] = STORE_ERROR;
-	return STORE_ERROR;
+	return store_pg_group(st, v, n, res, ids, NULL, NULL, NULL, 0, NULL);
 }
 
 /* Read order ID inside T's transaction. */
@@ -325,35 +299,30 @@ store_pg_orders_unsent(struct store *st, int64_t id)
 	    &a);
 }
 
-struct pg_active {
-	const int64_t *ids;
-	const char *const *upstream_orders;
-	const money_t *costs;
-	size_t n;
-	enum store_result *res;
-	int savepoints; /* a duplicate upstream order was met: isolate each */
-};
+/* The parameters of PG_SQL_ORDER_ACTIVE for V's order I. */
+void
+store_pg_orders_active_args(struct pgargs *a, const struct pg_active *v,
+                            size_t i)
+{
+	store_pg_arg_int(a, v->ids[i]);
+	store_pg_arg_str(a, v->upstream_orders[i]);
+	store_pg_arg_int(a, v->costs[i]);
+	store_pg_arg_int(a, clock_wall_ms());
+	store_pg_arg_int(a, pg_now());
+}
 
 /* sending -> active for one order inside T's transaction. */
-static enum store_result
-pg_active_one(struct pgtx *t, struct pg_active *v, size_t i)
+enum store_result
+store_pg_orders_active_one(struct pgtx *t, struct pg_active *v, size_t i)
 {
 	struct pgargs a = {0};
 	int64_t n;
 
-	store_pg_arg_int(&a, v->ids[i]);
-	store_pg_arg_str(&a, v->upstream_orders[i]);
-	store_pg_arg_int(&a, v->costs[i]);
-	store_pg_arg_int(&a, clock_wall_ms());
-	store_pg_arg_int(&a, pg_now());
+	store_pg_orders_active_args(&a, v, i);
 	if (v->savepoints && store_pg_simple(t, "SAVEPOINT active_one") != 0)
 		return STORE_ERROR;
-	n = store_pg_cmd_f(t, "order active",
-	                   "UPDATE orders SET state = 'active',"
-	                   " upstream_order = $2, cost = $3, polled_at = $4,"
-	                   " updated_at = $5, accepted_at = $5"
-	                   " WHERE id = $1 AND state = 'sending'",
-	                   &a, PGX_UNIQUE_OK);
+	n = store_pg_cmd_f(t, "order active", PG_SQL_ORDER_ACTIVE, &a,
+	                   PGX_UNIQUE_OK);
 	if (n < 0 && t->err == PG_UNIQUE) {
 		/* The upstream gave an order ID another order already has:
 		 * that aborts a PostgreSQL transaction, so the group runs
@@ -382,33 +351,14 @@ pg_active_one(struct pgtx *t, struct pg_active *v, size_t i)
 	return n == 1 ? STORE_OK : STORE_CONFLICT;
 }
 
-static enum store_result
-pg_active_body(struct pgtx *t, void *arg)
-{
-	struct pg_active *v = arg;
-	size_t i;
-
-	for (i = 0; i < v->n; i++)
-		v->res[i] = STORE_ERROR;
-	for (i = 0; i < v->n; i++)
-		if ((v->res[i] = pg_active_one(t, v, i)) == STORE_ERROR)
-			return STORE_ERROR;
-	return STORE_OK;
-}
-
 enum store_result
 store_pg_orders_active_many(struct store *st, const int64_t *ids,
                             const char *const *upstream_orders,
                             const money_t *costs, size_t n,
                             enum store_result *res)
 {
-	struct pg_active v = {ids, upstream_orders, costs, n, res, 0};
-
-	if (store_pg_run(spg(st), 1, pg_active_body, &v) == STORE_OK)
-		return STORE_OK;
-	for (size_t i = 0; i < n; i++)
-		res[i] = STORE_ERROR;
-	return STORE_ERROR;
+	return store_pg_group(st, NULL, 0, NULL, NULL, ids, upstream_orders,
+	                      costs, n, res);
 }
 /* Inside a transaction: move order ID by MOVE to TO (the core's settle).
  * The state condition makes it happen once: a concurrent settlement waits

@@ -418,3 +418,64 @@ def test_other_connection_writes_seen_at_once(env):
             warm.close()
         assert not errors, errors[:5]
         assert "check: ok" in pm.check()
+
+
+def test_many_customers_each_see_their_own(env):
+    """120 customers with distinct balances ask at once (a barrier releases
+    them together, twice each), so that on PostgreSQL their key lookups are
+    answered together in shared statements (DESIGN.md, "PostgreSQL at
+    speed"): every reply is the asker's own balance.  Then each customer, on
+    its own thread, is credited through the admin API and asks right after:
+    the reply already has the credit, whatever the other lookups of the
+    moment."""
+    n = 120
+    with FakePanel(env) as fp, setup(env, fp) as pm:
+        pm.start()
+        names = [f"m{i}" for i in range(n)]
+        keys = pm.customers_api(names, "1")
+        op = pm.admin_key("credits")
+        base = [Decimal(1)] * n
+        errors = []
+        barrier = threading.Barrier(n)
+
+        def ask(i, want, rounds):
+            c = Conn(pm)
+            try:
+                for _ in range(rounds):
+                    barrier.wait(30 * SLOW)
+                    r = c.api(key=keys[i], action="balance")
+                    if r != balance_reply(want):
+                        errors.append(f"{names[i]}: {r}, want {fmt(want)}")
+            except Exception as e:  # noqa: BLE001 - reported below
+                errors.append(f"{names[i]}: {e!r}")
+            finally:
+                c.close()
+
+        def run(target, argsets):
+            ts = [threading.Thread(target=target, args=a, daemon=True) for a in argsets]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join(120 * SLOW)
+            assert not any(t.is_alive() for t in ts), "a client hung"
+
+        run(ask, [(i, base[i], 2) for i in range(n)])
+        assert not errors, errors[:10]
+
+        credit = [CENT5 * (7 + 13 * i) for i in range(n)]
+
+        def credit_then_ask(i):
+            try:
+                r = pm.admin("POST", "payments/add", key=op,
+                             body={"username": names[i], "amount": fmt(credit[i])}).json()
+                assert r["error_code"] == 0, r
+                got = pm.api(key=keys[i], action="balance")
+                if got != balance_reply(base[i] + credit[i]):
+                    errors.append(f"{names[i]}: {got} after the credit, want "
+                                  f"{fmt(base[i] + credit[i])}")
+            except Exception as e:  # noqa: BLE001 - reported below
+                errors.append(f"{names[i]}: {e!r}")
+
+        run(credit_then_ask, [(i,) for i in range(n)])
+        assert not errors, errors[:10]
+        assert "check: ok" in pm.check()
