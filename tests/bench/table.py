@@ -106,15 +106,20 @@ def rows(r):
                 "n/a" if p is None or not a else f"{p / a:.3f} x", "< 2 s",
                 "NO DATA" if p is None else ("PASS" if p < 2 else "MISS")])
 
-    # Scale-out (bench_scaleout.py): no target is set, the ratio is information.
+    # Scale-out (bench_scaleout.py): issue 21's targets for PostgreSQL.
     conns = int(num(r, "scaleout.conns") or 64)
     for key, label in (("add", f"add orders/s, 2 instances on PostgreSQL (durable; 2 wrk x {conns // 2} connections)"),
                        ("balance", f"balance req/s, 2 instances on PostgreSQL (2 wrk x {conns // 2} connections)")):
         p, a = num(r, f"scaleout.{key}_pg"), num(r, f"scaleout.{key}_sqlite")
         ratio = p / a if p is not None and a else None
         out.append([label, fmt(p), f"{fmt(a)} (1 instance on SQLite, {conns} connections)",
-                    "n/a" if ratio is None else f"{ratio:.3f} x", "-",
-                    "NO DATA" if ratio is None else "info"])
+                    "n/a" if ratio is None else f"{ratio:.3f} x", ">= 0.5 x the SQLite instance",
+                    "NO DATA" if ratio is None else ("PASS" if ratio >= 0.5 else "MISS")])
+    p, a = num(r, "scaleout.add_pg_cpu_us"), num(r, "scaleout.add_sqlite_cpu_us")
+    out.append(["server CPU per add on PostgreSQL (2 instances and the server, us)", fmt(p, " us"),
+                f"{fmt(a, ' us')} (the SQLite instance)",
+                "n/a" if p is None or not a else f"{p / a:.2f} x", "<= 500 us",
+                "NO DATA" if p is None else ("PASS" if p <= 500 else "MISS")])
 
     # Admin API (bench_admin.py).
     conns = int(num(r, "admin.conns") or 8)
