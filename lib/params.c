@@ -53,6 +53,13 @@ struct params {
 	char inline_buf[PARAMS_INLINE];
 };
 
+/* One freed struct params kept for the next request: at ~4 KiB it is past
+ * malloc's small-size caches, and allocating it sorted the heap's free
+ * lists on every request (malloc_consolidate: ~3% of a balance request's
+ * CPU, measured with perf).  Requests are decoded on the loop's thread
+ * only. */
+static struct params *params_spare;
+
 /* The state a failed decode returns to. */
 struct params_mark {
 	size_t n;
@@ -77,7 +84,10 @@ params_new(void)
 {
 	struct params *p;
 
-	p = xmalloc(sizeof *p);
+	if ((p = params_spare) != NULL)
+		params_spare = NULL;
+	else
+		p = xmalloc(sizeof *p);
 	p->n = 0;
 	p->gen = 0;
 	p->chunks = NULL;
@@ -103,7 +113,10 @@ params_free(struct params *p)
 	if (p == NULL)
 		return;
 	params_free_chunks(p, NULL);
-	free(p);
+	if (params_spare == NULL)
+		params_spare = p;
+	else
+		free(p);
 }
 
 /* At least N contiguous free bytes of arena; params_commit takes them. */
