@@ -332,6 +332,42 @@ def test_ambiguous_adds(env):
         assert re.search(r"^alpha\s+1\s+4\s", rep, re.M), rep
 
 
+def test_upstream_reuses_an_order_id(env):
+    """An upstream that hands out an order ID again (the fake panel reset):
+    the acceptance that would map a second order to it is refused alone,
+    that order stays in doubt (charged, shown Pending), and the acceptances
+    recorded with it in the same group commit (on PostgreSQL, one pipeline
+    that the duplicate aborts and that then runs again statement by
+    statement) stay recorded."""
+    with FakePanel(env, services=20) as fp, setup(env, fp) as pm:
+        key = pm.customer("dup", "100")
+        svcs = start(pm, key)
+        charge = Decimal(svcs[1]["rate"])
+        first = pm.api(key=key, action="add", service=1, link="https://x.example/first", quantity=1000)["order"]
+        wait_for(lambda: "active" in pm.cli("order", "show", str(first)).stdout, what="first accepted")
+        fp.control(op="reset")
+        replies = [None] * 6
+
+        def add(i):
+            replies[i] = pm.api(key=key, action="add", service=1,
+                                link=f"https://x.example/again{i}", quantity=1000)
+        ts = [threading.Thread(target=add, args=(i,)) for i in range(6)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(30)
+        assert all(r is not None and "order" in r for r in replies), replies
+        wait_for(lambda: len(re.findall(r"\bactive\b", pm.cli("order", "list", "--state", "active").stdout)) >= 6,
+                 what="the other acceptances")
+        sending = re.findall(r"\bsending\b", pm.cli("order", "list", "--state", "sending").stdout)
+        active = re.findall(r"\bactive\b", pm.cli("order", "list", "--state", "active").stdout)
+        assert (len(sending), len(active)) == (1, 6), (sending, active)
+        assert "active" in pm.cli("order", "show", str(first)).stdout
+        assert balance(pm, key) == 100 - 7 * charge
+        assert "already mapped" in pm.log()
+        assert "check: ok" in pm.check()
+
+
 def test_failover_and_rejection(env):
     cfg = config(timeout="2s") + """\
   - id: 500
