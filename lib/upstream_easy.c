@@ -107,9 +107,13 @@ up_easy_setup(struct up_call *c)
 		return -1;
 	/* Resumed TLS sessions for fresh connections (up_engine.share). */
 	curl_easy_setopt(e, CURLOPT_SHARE, u->eng->share);
+	/* A fresh connection carries one request: HTTP/2 has nothing to
+	 * multiplex there, and with it libcurl 7.88's sessions were not
+	 * resumed by nginx (DESIGN.md "Upstreams across a WAN"). */
 	curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
-	                 u->http2 ? (long)CURL_HTTP_VERSION_2TLS
-	                          : (long)CURL_HTTP_VERSION_1_1);
+	                 u->http2 && !(c->flags & UP_FRESH)
+	                     ? (long)CURL_HTTP_VERSION_2TLS
+	                     : (long)CURL_HTTP_VERSION_1_1);
 	curl_easy_setopt(e, CURLOPT_USERAGENT, UP_USER_AGENT);
 	curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
 	curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
