@@ -744,10 +744,10 @@ test_connect_timeout(void **state)
 struct tls_proc {
 	int tried, ok;
 	pid_t pid;
-	int port;
+	int port, port12; /* TLS 1.3, and 1.2 only */
 	char dir[64];
 	char ca[128], other_ca[128], log[128];
-	char url[128];
+	char url[128], url12[128];
 };
 
 static struct tls_proc tls;
@@ -783,16 +783,22 @@ tls_write_conf(void)
 	        "  client_body_temp_path tmp; proxy_temp_path tmp;\n"
 	        "  fastcgi_temp_path tmp; uwsgi_temp_path tmp; "
 	        "scgi_temp_path tmp;\n"
+	        "  ssl_certificate srv.pem; ssl_certificate_key srv.key;\n"
+	        /* nginx 1.22 resumes nothing without it */
+	        "  ssl_session_cache shared:tls:1m;\n"
+	        "  access_log access.log tls;\n"
 	        "  server {\n"
 	        "    listen 127.0.0.1:%d ssl http2;\n"
-	        "    ssl_certificate srv.pem; ssl_certificate_key srv.key;\n"
-	        /* nginx 1.22 on OpenSSL 3 resumes nothing without it */
-	        "    ssl_session_cache shared:tls:1m;\n"
-	        "    access_log access.log tls;\n"
+	        "    ssl_protocols TLSv1.2 TLSv1.3;\n"
+	        "    location / { proxy_pass http://127.0.0.1:%d; }\n"
+	        "  }\n"
+	        "  server {\n"
+	        "    listen 127.0.0.1:%d ssl http2;\n"
+	        "    ssl_protocols TLSv1.2;\n"
 	        "    location / { proxy_pass http://127.0.0.1:%d; }\n"
 	        "  }\n"
 	        "}\n",
-	        tls.port, fp.port);
+	        tls.port, fp.port, tls.port12, fp.port);
 	return fclose(f);
 }
 
@@ -835,6 +841,8 @@ tls_start(void)
 		int status;
 
 		tls.port = free_port();
+		while ((tls.port12 = free_port()) == tls.port)
+			;
 		if (tls_write_conf() != 0)
 			return -1;
 		snprintf(elog, sizeof(elog), "%s/error.log", tls.dir);
@@ -858,6 +866,9 @@ tls_start(void)
 			if (rc == 0) {
 				snprintf(tls.url, sizeof(tls.url),
 				         "https://127.0.0.1:%d/api/v2", tls.port);
+				snprintf(tls.url12, sizeof(tls.url12),
+				         "https://127.0.0.1:%d/api/v2",
+				         tls.port12);
 				tls.ok = 1;
 				return 0;
 			}
@@ -934,15 +945,22 @@ tls_log_count(int want, int *lines, int *resumed, char *last_proto,
 	}
 }
 
-/* An upstream through nginx with CA_FILE (NULL: the system store). */
+/* An upstream through nginx at URL with CA_FILE (NULL: the system
+ * store). */
 static void
-tls_env(struct env *e, const char *ca_file, int http2)
+tls_env_at(struct env *e, const char *url, const char *ca_file, int http2)
 {
-	env_init(e, tls.url, 3000, 4);
+	env_init(e, url, 3000, 4);
 	e->cu.ca_file = (char *)ca_file;
 	e->cu.http2 = http2;
 	upstream_update(e->up, &e->cu);
 	upstream_set_breaker(e->up, 1000, 1000, 1000);
+}
+
+static void
+tls_env(struct env *e, const char *ca_file, int http2)
+{
+	tls_env_at(e, tls.url, ca_file, http2);
 }
 
 static void
@@ -980,7 +998,8 @@ test_tls_ca_file(void **state)
 }
 
 /* Each add has a fresh connection; with the engine's share object all but
- * the first resume the TLS session (nginx's $ssl_session_reused). */
+ * the first resume the TLS session (nginx's $ssl_session_reused), over
+ * TLS 1.3 and 1.2. */
 static void
 test_tls_resumption(void **state)
 {
@@ -990,18 +1009,21 @@ test_tls_resumption(void **state)
 
 	tls_need();
 	reset_panel();
-	tls_log_read(&lines0, &resumed0, NULL, 0);
-	tls_env(&e, tls.ca, 1);
-	for (int i = 0; i < 8; i++) {
-		cs = run_call(&e, "add", UP_FRESH);
-		assert_int_equal(cs.outcome, DEFINITE);
+	for (int v = 0; v < 2; v++) {
+		tls_log_read(&lines0, &resumed0, NULL, 0);
+		tls_env_at(&e, v == 0 ? tls.url : tls.url12, tls.ca, 1);
+		for (int i = 0; i < 8; i++) {
+			cs = run_call(&e, "add", UP_FRESH);
+			assert_int_equal(cs.outcome, DEFINITE);
+		}
+		env_free(&e);
+		tls_log_count(lines0 + 8, &lines, &resumed, NULL, 0);
+		print_message("# TLS 1.%d: 8 adds, 8 connections, %d TLS "
+		              "sessions resumed\n",
+		              v == 0 ? 3 : 2, resumed - resumed0);
+		assert_int_equal(lines - lines0, 8);
+		assert_int_equal(resumed - resumed0, 7);
 	}
-	env_free(&e);
-	tls_log_count(lines0 + 8, &lines, &resumed, NULL, 0);
-	print_message("# 8 adds, 8 connections: %d TLS sessions resumed\n",
-	              resumed - resumed0);
-	assert_int_equal(lines - lines0, 8);
-	assert_int_equal(resumed - resumed0, 7);
 }
 
 /* http2: reads over HTTP/2 (ALPN) or HTTP/1.1 as the key says; writes
