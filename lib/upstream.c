@@ -134,8 +134,7 @@ up_socket_fn(CURL *easy, curl_socket_t s, int what, void *arg, void *sockp)
 static void
 up_call_free(struct up_call *c)
 {
-	if (c->easy != NULL)
-		curl_easy_cleanup(c->easy);
+	up_easy_put(c->up->eng, c->easy);
 	curl_slist_free_all(c->headers);
 	if (c->defer != NULL)
 		event_free(c->defer);
@@ -210,10 +209,8 @@ up_finish(struct up_call *c)
 	c->res.latency_ms = clock_mono_ms() - c->started_ms;
 	/* Out of the multi handle, classified: its easy handle goes now, so
 	 * none outlives the share object whenever the callback runs. */
-	if (c->easy != NULL) {
-		curl_easy_cleanup(c->easy);
-		c->easy = NULL;
-	}
+	up_easy_put(eng, c->easy);
+	c->easy = NULL;
 	u->stats.by_action[c->act][c->res.transport]++;
 	u->stats.latency_ms_sum += (uint64_t)c->res.latency_ms;
 	switch (c->res.transport) {
@@ -809,6 +806,9 @@ up_engine_free(struct up_engine *eng)
 		up_free_one(u);
 	}
 	curl_multi_cleanup(eng->multi);
+	while (eng->nspare > 0)
+		curl_easy_cleanup(eng->spare[--eng->nspare]);
+	curl_slist_free_all(eng->form_headers);
 	/* Last: every easy handle that used it is gone (up_finish). */
 	if (curl_share_cleanup(eng->share) != CURLSHE_OK)
 		log_warnx("upstream: the share object is still in use");

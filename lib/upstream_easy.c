@@ -57,21 +57,39 @@ up_open_public(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
 	return socket(a->family, a->socktype, a->protocol);
 }
 
+/* A finished call's easy handle, kept for the next call (reset: none of
+ * its options carry over) or freed. */
+void
+up_easy_put(struct up_engine *eng, CURL *e)
+{
+	if (e == NULL)
+		return;
+	if (eng->nspare < UP_SPARE_EASY && !eng->freeing) {
+		curl_easy_reset(e);
+		eng->spare[eng->nspare++] = e;
+	} else
+		curl_easy_cleanup(e);
+}
+
 int
 up_easy_setup(struct up_call *c)
 {
 	struct upstream *u = c->up;
+	struct up_engine *eng = u->eng;
+	struct curl_slist *headers = c->headers;
 	CURL *e;
 
-	if ((e = c->easy = curl_easy_init()) == NULL)
+	if (eng->nspare > 0)
+		e = c->easy = eng->spare[--eng->nspare];
+	else if ((e = c->easy = curl_easy_init()) == NULL)
 		return -1;
-	if (c->headers == NULL) {
-		c->headers = curl_slist_append(NULL, "Expect:");
-		c->headers = curl_slist_append(
-		    c->headers,
-		    "Content-Type: application/x-www-form-urlencoded");
+	if (headers == NULL && (headers = eng->form_headers) == NULL) {
+		headers = curl_slist_append(NULL, "Expect:");
+		headers = curl_slist_append(
+		    headers, "Content-Type: application/x-www-form-urlencoded");
+		eng->form_headers = headers;
 	}
-	if (c->headers == NULL)
+	if (headers == NULL)
 		return -1;
 	if (curl_easy_setopt(e, CURLOPT_URL,
 	                     c->url != NULL ? c->url : u->url) != CURLE_OK ||
@@ -86,7 +104,7 @@ up_easy_setup(struct up_call *c)
 	curl_easy_setopt(e, CURLOPT_POSTFIELDS, c->body);
 	curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
 	                 (curl_off_t)c->body_len);
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->headers);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, up_write_fn);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, c);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->errbuf);
