@@ -46,6 +46,7 @@ struct pgconn {
 	short what; /* the event that woke the waiter */
 	int busy;   /* handed out */
 	int broken; /* a query was lost on it: closed when put back */
+	int begin;  /* BEGIN goes with the next statement (pgpool_begin) */
 };
 
 struct pgpool {
@@ -274,6 +275,7 @@ pgpool_put(struct pgpool *p, PGconn *pg)
 
 	if (pg == NULL || (pc = pgpool_slot(p, pg)) == NULL)
 		return;
+	pc->begin = 0;
 	if (pc->broken || PQstatus(pg) != CONNECTION_OK ||
 	    PQtransactionStatus(pg) != PQTRANS_IDLE)
 		pgpool_close(pc);
@@ -380,6 +382,13 @@ pgpool_exec(struct pgpool *p, PGconn *pg, const char *sql, int n,
 			p->blocking++;
 		return PQexecParams(pg, sql, n, NULL, params, NULL, NULL, 0);
 	}
+	if (pc->begin) {
+		struct pgpool_call call = {sql, n, params};
+		PGresult *res = NULL;
+
+		pgpool_pipeline(p, pg, 1, &call, &res);
+		return res;
+	}
 	i = pgpool_prepared(p, pc, sql, n);
 	if (pc->broken)
 		return NULL;
@@ -430,9 +439,9 @@ lost:
 	return -1;
 }
 
-int
-pgpool_pipeline(struct pgpool *p, PGconn *pg, size_t n,
-                const struct pgpool_call *calls, PGresult **res)
+static int
+pgpool_pipeline_send(struct pgpool *p, PGconn *pg, size_t n,
+                     const struct pgpool_call *calls, PGresult **res)
 {
 	struct pgconn *pc = pgpool_slot(p, pg);
 	char name[16];
@@ -482,6 +491,48 @@ pgpool_pipeline(struct pgpool *p, PGconn *pg, size_t n,
 		rc = -1;
 	}
 	return rc;
+}
+
+int
+pgpool_pipeline(struct pgpool *p, PGconn *pg, size_t n,
+                const struct pgpool_call *calls, PGresult **res)
+{
+	struct pgconn *pc = pgpool_slot(p, pg);
+	struct pgpool_call *all;
+	PGresult **got;
+	int rc, ok;
+
+	if (pc == NULL || !pc->begin || !pgpool_async(p))
+		return pgpool_pipeline_send(p, pg, n, calls, res);
+	/* The transaction's BEGIN, in the same round trip. */
+	pc->begin = 0;
+	all = xcalloc(n + 1, sizeof(*all));
+	got = xcalloc(n + 1, sizeof(*got));
+	all[0] = (struct pgpool_call){"BEGIN", 0, NULL};
+	memcpy(all + 1, calls, n * sizeof(*calls));
+	rc = pgpool_pipeline_send(p, pg, n + 1, all, got);
+	ok = got[0] != NULL && PQresultStatus(got[0]) == PGRES_COMMAND_OK;
+	PQclear(got[0]);
+	memcpy(res, got + 1, n * sizeof(*res));
+	free(got);
+	free(all);
+	if (!ok && rc == 0) {
+		/* The statements after it were not run: say why. */
+		pgpool_complain(p, "BEGIN", pg);
+		rc = -1;
+	}
+	return rc;
+}
+
+void
+pgpool_begin(struct pgpool *p, PGconn *pg)
+{
+	struct pgconn *pc = pgpool_slot(p, pg);
+
+	if (pc != NULL && pgpool_async(p))
+		pc->begin = 1;
+	else
+		PQclear(pgpool_exec(p, pg, "BEGIN", 0, NULL));
 }
 
 uint64_t

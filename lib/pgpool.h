@@ -53,6 +53,10 @@ struct pgpool_call {
 int pgpool_pipeline(struct pgpool *, PGconn *c, size_t n,
                     const struct pgpool_call *calls, PGresult **res);
 
+/* Open a transaction on C: on the loop its BEGIN is sent with the next
+ * statement (one round trip fewer per transaction); off it, at once. */
+void pgpool_begin(struct pgpool *, PGconn *c);
+
 /* Calls that blocked the attached loop (made off a fiber). */
 uint64_t pgpool_blocking(const struct pgpool *);
 

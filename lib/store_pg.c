@@ -349,15 +349,14 @@ store_pg_run(struct store_pg *s, int txn, pg_body body, void *arg)
 		return STORE_ERROR;
 	for (int tries = 1;; tries++) {
 		t.err = PG_OK;
-		if (txn && store_pg_simple(&t, "BEGIN") != 0) {
-			r = STORE_ERROR;
-		} else {
-			r = body(&t, arg);
-			if (txn && r == STORE_OK)
-				r = store_pg_commit(&t);
-			else if (txn)
-				store_pg_rollback(&t);
-		}
+		/* Sent with the body's first statement (pgpool_begin). */
+		if (txn)
+			pgpool_begin(s->pool, t.c);
+		r = body(&t, arg);
+		if (txn && r == STORE_OK)
+			r = store_pg_commit(&t);
+		else if (txn)
+			store_pg_rollback(&t);
 		if (r != STORE_ERROR || t.err != PG_RETRY)
 			break;
 		if (tries >= PG_TRIES) {
