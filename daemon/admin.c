@@ -237,6 +237,19 @@ admin_upstreams(struct admin *a, struct buf *b)
 		    "state=\"queued\"} %llu\n",
 		    p->ups[i].state.name, (unsigned long long)st[i].inflight,
 		    p->ups[i].state.name, (unsigned long long)st[i].queued);
+	admin_help(b, "panelmux_upstream_write_inflight", "gauge",
+	           "Of those, calls on a fresh connection each (add, refill, "
+	           "cancel: max_write_connections).");
+	for (size_t i = 0; i < p->nups; i++)
+		buf_printf(b,
+		           "panelmux_upstream_write_inflight{upstream=\"%s\","
+		           "state=\"flying\"} %llu\n"
+		           "panelmux_upstream_write_inflight{upstream=\"%s\","
+		           "state=\"queued\"} %llu\n",
+		           p->ups[i].state.name,
+		           (unsigned long long)st[i].inflight_writes,
+		           p->ups[i].state.name,
+		           (unsigned long long)st[i].queued_writes);
 	admin_help(b, "panelmux_upstream_circuit_open", "gauge",
 	           "1 when the upstream's circuit breaker is not closed.");
 	for (size_t i = 0; i < p->nups; i++) {

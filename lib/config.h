@@ -47,7 +47,15 @@ struct cfg_upstream {
 	char *currency;     /* default: the panel currency */
 	int64_t timeout_ms; /* default 15s */
 	int max_batch;      /* 1..100, default 100 */
-	int max_connections;      /* 1..256, default 8 */
+	int max_connections;      /* reads (kept alive): 1..256, default 8 */
+	/* calls on a fresh connection each (add, refill, cancel): 1..256,
+	 * default 32 (DESIGN.md "Upstreams across a WAN") */
+	int max_write_connections;
+	int64_t connect_timeout_ms; /* TCP + TLS, default 10s */
+	/* a PEM CA bundle for TLS verification (absolute once loaded);
+	 * NULL: libcurl's default store */
+	char *ca_file;
+	int http2; /* reads may use HTTP/2 over TLS (ALPN); default true */
 	struct cfg_markup markup; /* overrides pricing.markup when set */
 	int64_t sync_interval_ms; /* default 10m */
 	int64_t poll_interval_ms; /* default 60s */

@@ -2,10 +2,15 @@
  * walked, and of the whole file after the walk (route targets, currencies,
  * duplicate service IDs, defaults that depend on other keys).
  */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config_int.h"
 #include "xmalloc.h"
@@ -35,6 +40,45 @@ cfg_check_upstream_currency(struct cfg_parser *p, void *base,
                             struct cfg_pos pos)
 {
 	cfg_defer(p, CFG_DEFER_CURRENCY, 0, NULL, pos);
+}
+
+/* A CA bundle the daemon cannot read would fail every call to this
+ * upstream as "not sent", each with a TLS error far from its cause: say
+ * so at load, where the key is.  A relative path is the config file's
+ * directory's, and is stored absolute so a reload from elsewhere reads
+ * the same file.  Whether it holds PEM is libcurl's to judge. */
+void
+cfg_check_upstream_ca_file(struct cfg_parser *p, void *base,
+                           struct cfg_pos pos)
+{
+	struct cfg_upstream *u = base;
+	char shown[256], *path;
+	const char *why = NULL;
+	struct stat st;
+	int fd;
+
+	if (u->ca_file == NULL)
+		return;
+	if (u->ca_file[0] == '/')
+		path = xstrdup(u->ca_file);
+	else
+		xasprintf(&path, "%s/%s", p->dir, u->ca_file);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		why = strerror(errno);
+	else if (fstat(fd, &st) == -1)
+		why = strerror(errno);
+	else if (!S_ISREG(st.st_mode))
+		why = "not a regular file";
+	if (fd != -1)
+		close(fd);
+	if (why != NULL) {
+		cfg_err(p, pos, "%s: %s", cfg_quote(path, shown, sizeof(shown)),
+		        why);
+		free(path);
+		return;
+	}
+	free(u->ca_file);
+	u->ca_file = path;
 }
 
 void

@@ -21,7 +21,7 @@
 
 #include "config.h"
 
-#define CFG_MAX_KEYS 16        /* rows in one schema table */
+#define CFG_MAX_KEYS 20        /* rows in one schema table */
 #define CFG_MAX_UPSTREAMS 256  /* entries of upstreams */
 #define CFG_MAX_CURRENCIES 256 /* entries of currencies */
 #define CFG_MAX_KEY_FILE 65536 /* bytes of one key_file */
@@ -165,6 +165,10 @@ enum {
 	UP_BALANCE_INTERVAL,
 	UP_LOW_BALANCE,
 	UP_MAX_DROP,
+	UP_MAX_WRITE_CONNECTIONS,
+	UP_CONNECT_TIMEOUT,
+	UP_CA_FILE,
+	UP_HTTP2,
 	UP_NKEYS
 };
 
@@ -241,6 +245,7 @@ extern const struct cfg_key cfg_currency_value_key;
 /* config_check.c: checks of rows and tables, whole-file checks. */
 void cfg_check_upstream_name(struct cfg_parser *, void *, struct cfg_pos);
 void cfg_check_upstream_currency(struct cfg_parser *, void *, struct cfg_pos);
+void cfg_check_upstream_ca_file(struct cfg_parser *, void *, struct cfg_pos);
 void cfg_check_service_id(struct cfg_parser *, void *, struct cfg_pos);
 void cfg_check_upstream(struct cfg_parser *, void *, const struct cfg_pos *,
                         struct cfg_pos);

@@ -19,79 +19,16 @@
 #include "config.h"
 #include "fiber.h"
 #include "log.h"
-#include "netaddr.h"
-#include "upstream.h"
+#include "upstream_int.h"
 #include "xmalloc.h"
 
-#define UP_CONNECT_TIMEOUT_MS 10000
 #define UP_DEFAULT_THRESHOLD 5
 #define UP_DEFAULT_COOLDOWN_MS 2000
 #define UP_DEFAULT_MAX_COOLDOWN_MS 60000
-#define UP_USER_AGENT "panelmux/0.1"
-
-struct up_call;
-TAILQ_HEAD(up_callq, up_call);
-
-struct up_engine {
-	struct event_base *base;
-	CURLM *multi;
-	struct event *timer;
-	TAILQ_HEAD(, upstream) upstreams;
-	struct up_callq late; /* calls made while freeing */
-	size_t pending;
-	int freeing;
-};
-
-struct upstream {
-	TAILQ_ENTRY(upstream) entry;
-	struct up_engine *eng;
-	char *name, *url, *key;
-	int http_ok; /* plain http allowed (loopback) */
-	int sender;  /* posts to URLs of its own (upstream_post): no breaker */
-	int public_only; /* a sender: connect to public addresses only */
-	int64_t timeout_ms;
-	int max_conn;
-	int inflight;
-	struct up_callq queue;    /* waiting for a connection slot */
-	struct up_callq active;   /* in the multi handle */
-	struct up_callq deferred; /* ended before starting, delivered soon */
-
-	enum up_circuit circuit;
-	int failures;
-	int undo_failures; /* failures before the last success */
-	int last_ok;       /* the last call counted was a success */
-	int threshold;
-	int64_t cooldown_ms, base_cooldown_ms, max_cooldown_ms;
-	struct event *probe_timer;
-	struct up_stats stats;
-};
 
 const char *const up_action_names[UP_ACT_COUNT] = {
     "add",    "status",  "refill",   "refill_status",
     "cancel", "balance", "services", "other"};
-
-struct up_call {
-	TAILQ_ENTRY(up_call) entry;
-	struct upstream *up;
-	CURL *easy;
-	struct curl_slist *headers;
-	char *action;
-	char *body;
-	size_t body_len;
-	char *url; /* upstream_post: its own URL */
-	int flags;
-	enum up_action act;
-	int probe; /* the breaker's own balance call */
-	size_t max_reply;
-	struct buf reply;
-	int too_big;
-	char errbuf[CURL_ERROR_SIZE];
-	int64_t started_ms;
-	up_cb cb;
-	void *arg;
-	struct event *defer; /* immediate failures are delivered from here */
-	struct up_result res;
-};
 
 /* Per-socket state, attached with curl_multi_assign. */
 struct up_sock {
@@ -190,30 +127,6 @@ up_socket_fn(CURL *easy, curl_socket_t s, int what, void *arg, void *sockp)
 	return 0;
 }
 
-static size_t
-up_write_fn(char *ptr, size_t size, size_t nmemb, void *arg)
-{
-	struct up_call *c = arg;
-	size_t n = size * nmemb;
-
-	if (c->up->sender) {
-		/* Only the status matters: the reply's head is kept, the
-		 * rest read and dropped (the call's timeout bounds it). */
-		if (c->reply.len < c->max_reply)
-			buf_add(&c->reply, ptr,
-			        n < c->max_reply - c->reply.len
-			            ? n
-			            : c->max_reply - c->reply.len);
-		return n;
-	}
-	if (c->reply.len + n > c->max_reply ||
-	    buf_add(&c->reply, ptr, n) != 0) {
-		c->too_big = 1;
-		return 0; /* CURLE_WRITE_ERROR ends the transfer */
-	}
-	return n;
-}
-
 /*
  * Calls.
  */
@@ -295,6 +208,12 @@ up_finish(struct up_call *c)
 	int ok;
 
 	c->res.latency_ms = clock_mono_ms() - c->started_ms;
+	/* Out of the multi handle, classified: its easy handle goes now, so
+	 * none outlives the share object whenever the callback runs. */
+	if (c->easy != NULL) {
+		curl_easy_cleanup(c->easy);
+		c->easy = NULL;
+	}
 	u->stats.by_action[c->act][c->res.transport]++;
 	u->stats.latency_ms_sum += (uint64_t)c->res.latency_ms;
 	switch (c->res.transport) {
@@ -370,61 +289,76 @@ up_fail_later(struct up_call *c, const char *reason)
 	evtimer_add(c->defer, &zero);
 }
 
-/* Start queued calls while there are connection slots. */
+static int
+up_is_write(const struct up_call *c)
+{
+	return (c->flags & UP_FRESH) != 0;
+}
+
+/* C's lane: writes on fresh connections and reads are capped apart. */
+static struct up_lane *
+up_lane_of(struct up_call *c)
+{
+	return &c->up->lane[up_is_write(c) ? UP_LANE_WRITE : UP_LANE_READ];
+}
+
+/* Count C in (DELTA 1) or out of (-1) the calls in flight. */
+static void
+up_count_flying(struct up_call *c, int delta)
+{
+	struct upstream *u = c->up;
+
+	up_lane_of(c)->inflight += delta;
+	u->stats.inflight += (uint64_t)(int64_t)delta;
+	if (up_is_write(c))
+		u->stats.inflight_writes += (uint64_t)(int64_t)delta;
+}
+
+/* Queue C behind its lane's cap; at the HEAD for a probe. */
+static void
+up_enqueue(struct up_call *c, int head)
+{
+	struct up_lane *l = up_lane_of(c);
+
+	if (head)
+		TAILQ_INSERT_HEAD(&l->queue, c, entry);
+	else
+		TAILQ_INSERT_TAIL(&l->queue, c, entry);
+	c->up->stats.queued++;
+	if (up_is_write(c))
+		c->up->stats.queued_writes++;
+}
+
+static void
+up_dequeue(struct up_call *c)
+{
+	TAILQ_REMOVE(&up_lane_of(c)->queue, c, entry);
+	c->up->stats.queued--;
+	if (up_is_write(c))
+		c->up->stats.queued_writes--;
+}
+
+/* Start queued calls while there are connection slots, in each lane. */
 static void
 up_drain_queue(struct upstream *u)
 {
 	struct up_call *c;
 
-	while (u->inflight < u->max_conn &&
-	       (c = TAILQ_FIRST(&u->queue)) != NULL) {
-		TAILQ_REMOVE(&u->queue, c, entry);
-		u->stats.queued--;
-		if (u->circuit != UP_CIRCUIT_CLOSED) {
-			up_fail_later(c, "circuit open");
-			continue;
+	for (int i = 0; i < UP_NLANES; i++) {
+		struct up_lane *l = &u->lane[i];
+
+		while (l->inflight < l->max &&
+		       (c = TAILQ_FIRST(&l->queue)) != NULL) {
+			up_dequeue(c);
+			/* A probe queued while half-open is the one call
+			 * that must go. */
+			if (u->circuit != UP_CIRCUIT_CLOSED && !c->probe) {
+				up_fail_later(c, "circuit open");
+				continue;
+			}
+			up_start(c);
 		}
-		up_start(c);
 	}
-}
-
-/* Classify a finished transfer. */
-static void
-up_classify(struct up_call *c, CURLcode code)
-{
-	curl_off_t pretransfer = 0;
-
-	if (code == CURLE_OK) {
-		c->res.transport = UP_REPLIED;
-		curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE,
-		                  &c->res.http_status);
-		return;
-	}
-	if (c->too_big) {
-		c->res.transport = UP_LOST;
-		c->res.reason = "reply over the size cap";
-		return;
-	}
-	/* Nothing was sent unless the transfer got past connect and TLS. */
-	curl_easy_getinfo(c->easy, CURLINFO_PRETRANSFER_TIME_T, &pretransfer);
-	switch (code) {
-	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_COULDNT_RESOLVE_PROXY:
-	case CURLE_COULDNT_CONNECT:
-	case CURLE_SSL_CONNECT_ERROR:
-	case CURLE_PEER_FAILED_VERIFICATION:
-	case CURLE_SSL_CERTPROBLEM:
-	case CURLE_SSL_CACERT_BADFILE:
-	case CURLE_UNSUPPORTED_PROTOCOL:
-	case CURLE_URL_MALFORMAT:
-		c->res.transport = UP_NOT_SENT;
-		break;
-	default:
-		c->res.transport = pretransfer == 0 ? UP_NOT_SENT : UP_LOST;
-		break;
-	}
-	c->res.reason =
-	    c->errbuf[0] != '\0' ? c->errbuf : curl_easy_strerror(code);
 }
 
 static void
@@ -443,89 +377,11 @@ up_check_done(struct up_engine *eng)
 		curl_multi_remove_handle(eng->multi, msg->easy_handle);
 		u = c->up;
 		TAILQ_REMOVE(&u->active, c, entry);
-		u->inflight--;
-		u->stats.inflight--;
-		up_classify(c, msg->data.result);
+		up_count_flying(c, -1);
+		up_easy_classify(c, msg->data.result);
 		up_finish(c);
 		up_drain_queue(u);
 	}
-}
-
-/* CURLOPT_OPENSOCKETFUNCTION of a sender that may reach public addresses
- * only: the address libcurl is about to connect to, after every
- * resolution (a name that resolves to a private address now is refused
- * now, whatever it resolved to when it was registered). */
-static curl_socket_t
-up_open_public(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
-{
-	struct up_call *c = arg;
-
-	if (purpose != CURLSOCKTYPE_IPCXN || netaddr_private(&a->addr)) {
-		snprintf(c->errbuf, sizeof(c->errbuf),
-		         "refused: a private, loopback or link-local "
-		         "address");
-		return CURL_SOCKET_BAD;
-	}
-	return socket(a->family, a->socktype, a->protocol);
-}
-
-static int
-up_setup_easy(struct up_call *c)
-{
-	struct upstream *u = c->up;
-	CURL *e;
-
-	if ((e = c->easy = curl_easy_init()) == NULL)
-		return -1;
-	if (c->headers == NULL) {
-		c->headers = curl_slist_append(NULL, "Expect:");
-		c->headers = curl_slist_append(
-		    c->headers,
-		    "Content-Type: application/x-www-form-urlencoded");
-	}
-	if (c->headers == NULL)
-		return -1;
-	if (curl_easy_setopt(e, CURLOPT_URL,
-	                     c->url != NULL ? c->url : u->url) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR,
-	                     u->http_ok ? "http,https" : "https") != CURLE_OK)
-		return -1;
-	if (u->public_only) {
-		curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, up_open_public);
-		curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, c);
-	}
-	curl_easy_setopt(e, CURLOPT_PRIVATE, c);
-	curl_easy_setopt(e, CURLOPT_POSTFIELDS, c->body);
-	curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
-	                 (curl_off_t)c->body_len);
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->headers);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, up_write_fn);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, c);
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->errbuf);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)u->timeout_ms);
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
-	                 (long)(u->timeout_ms < UP_CONNECT_TIMEOUT_MS
-	                            ? u->timeout_ms
-	                            : UP_CONNECT_TIMEOUT_MS));
-	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(e, CURLOPT_PROXY, ""); /* ignore *_proxy variables */
-	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
-	curl_easy_setopt(e, CURLOPT_USERAGENT, UP_USER_AGENT);
-	curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
-	curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
-	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
-	if (c->flags & UP_FRESH) {
-		curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
-		curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
-	} else {
-		/* Probes only for connections that outlive their call (three
-		 * setsockopt calls each): a fresh one lives for one request,
-		 * bounded by the call's timeout. */
-		curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-	}
-	return 0;
 }
 
 static void
@@ -533,7 +389,7 @@ up_start(struct up_call *c)
 {
 	struct upstream *u = c->up;
 
-	if (up_setup_easy(c) != 0) {
+	if (up_easy_setup(c) != 0) {
 		up_fail_later(c, "cannot set up the transfer");
 		return;
 	}
@@ -542,8 +398,7 @@ up_start(struct up_call *c)
 		return;
 	}
 	TAILQ_INSERT_TAIL(&u->active, c, entry);
-	u->inflight++;
-	u->stats.inflight++;
+	up_count_flying(c, 1);
 }
 
 static struct up_call *
@@ -598,9 +453,8 @@ up_submit(struct upstream *u, struct up_call *c)
 		up_fail_later(c, "circuit open");
 		return;
 	}
-	if (u->inflight >= u->max_conn) {
-		TAILQ_INSERT_TAIL(&u->queue, c, entry);
-		u->stats.queued++;
+	if (up_lane_of(c)->inflight >= up_lane_of(c)->max) {
+		up_enqueue(c, 0);
 		return;
 	}
 	up_start(c);
@@ -657,10 +511,9 @@ up_probe(struct upstream *u)
 	u->circuit = UP_CIRCUIT_HALF_OPEN;
 	c = up_call_new(u, "balance", NULL, 0, NULL, NULL);
 	c->probe = 1;
-	if (u->inflight >= u->max_conn) {
+	if (up_lane_of(c)->inflight >= up_lane_of(c)->max) {
 		/* Probes jump the queue: they decide its fate. */
-		TAILQ_INSERT_HEAD(&u->queue, c, entry);
-		u->stats.queued++;
+		up_enqueue(c, 1);
 		return;
 	}
 	up_start(c);
@@ -719,7 +572,16 @@ upstream_update(struct upstream *u, const struct cfg_upstream *cfg)
 	u->key = xstrdup(cfg->key != NULL ? cfg->key : "");
 	u->http_ok = up_host_is_loopback(cfg->url);
 	u->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : 15000;
-	u->max_conn = cfg->max_connections > 0 ? cfg->max_connections : 8;
+	u->lane[UP_LANE_READ].max =
+	    cfg->max_connections > 0 ? cfg->max_connections : 8;
+	u->lane[UP_LANE_WRITE].max =
+	    cfg->max_write_connections > 0 ? cfg->max_write_connections : 32;
+	u->connect_timeout_ms = cfg->connect_timeout_ms > 0
+	                            ? cfg->connect_timeout_ms
+	                            : UP_CONNECT_TIMEOUT_MS;
+	free(u->ca_file);
+	u->ca_file = cfg->ca_file != NULL ? xstrdup(cfg->ca_file) : NULL;
+	u->http2 = cfg->http2;
 	up_drain_queue(u);
 }
 
@@ -730,7 +592,9 @@ upstream_sender_update(struct upstream *u, int max_conn, int64_t timeout_ms,
 	u->http_ok = allow_private;
 	u->public_only = !allow_private;
 	u->timeout_ms = timeout_ms;
-	u->max_conn = max_conn;
+	/* Deliveries are not UP_FRESH; both caps are the sender's. */
+	u->lane[UP_LANE_READ].max = max_conn;
+	u->lane[UP_LANE_WRITE].max = max_conn;
 	up_drain_queue(u);
 }
 
@@ -742,7 +606,10 @@ up_alloc(struct up_engine *eng)
 	struct upstream *u = xcalloc(1, sizeof(*u));
 
 	u->eng = eng;
-	TAILQ_INIT(&u->queue);
+	for (int i = 0; i < UP_NLANES; i++)
+		TAILQ_INIT(&u->lane[i].queue);
+	u->http2 = 1;
+	u->connect_timeout_ms = UP_CONNECT_TIMEOUT_MS;
 	TAILQ_INIT(&u->active);
 	TAILQ_INIT(&u->deferred);
 	u->circuit = UP_CIRCUIT_CLOSED;
@@ -844,22 +711,36 @@ up_engine_new(struct event_base *base)
 	eng->base = base;
 	TAILQ_INIT(&eng->upstreams);
 	TAILQ_INIT(&eng->late);
-	if ((eng->multi = curl_multi_init()) == NULL) {
-		log_warnx("upstream: curl_multi_init failed");
-		free(eng);
-		return NULL;
+	if ((eng->multi = curl_multi_init()) == NULL ||
+	    (eng->share = curl_share_init()) == NULL) {
+		log_warnx("upstream: cannot set up libcurl");
+		goto fail;
 	}
-	eng->timer = evtimer_new(base, up_timer_cb, eng);
-	if (eng->timer == NULL) {
-		curl_multi_cleanup(eng->multi);
-		free(eng);
-		return NULL;
+	/* One thread uses them all: no lock functions.  The multi handle
+	 * caches DNS for its easy handles already; sharing it here too keeps
+	 * one cache whatever handles a later libcurl groups. */
+	if (curl_share_setopt(eng->share, CURLSHOPT_SHARE,
+	                      CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK ||
+	    curl_share_setopt(eng->share, CURLSHOPT_SHARE,
+	                      CURL_LOCK_DATA_DNS) != CURLSHE_OK) {
+		log_warnx("upstream: libcurl cannot share TLS sessions");
+		goto fail;
 	}
+	if ((eng->timer = evtimer_new(base, up_timer_cb, eng)) == NULL)
+		goto fail;
 	curl_multi_setopt(eng->multi, CURLMOPT_SOCKETFUNCTION, up_socket_fn);
 	curl_multi_setopt(eng->multi, CURLMOPT_SOCKETDATA, eng);
 	curl_multi_setopt(eng->multi, CURLMOPT_TIMERFUNCTION, up_timer_fn);
 	curl_multi_setopt(eng->multi, CURLMOPT_TIMERDATA, eng);
 	return eng;
+
+fail:
+	if (eng->share != NULL)
+		curl_share_cleanup(eng->share);
+	if (eng->multi != NULL)
+		curl_multi_cleanup(eng->multi);
+	free(eng);
+	return NULL;
 }
 
 size_t
@@ -874,12 +755,13 @@ up_end_calls(struct upstream *u)
 {
 	struct up_call *c;
 
-	while ((c = TAILQ_FIRST(&u->queue)) != NULL) {
-		TAILQ_REMOVE(&u->queue, c, entry);
-		c->res.transport = UP_NOT_SENT;
-		c->res.reason = "shutting down";
-		up_finish(c);
-	}
+	for (int i = 0; i < UP_NLANES; i++)
+		while ((c = TAILQ_FIRST(&u->lane[i].queue)) != NULL) {
+			up_dequeue(c);
+			c->res.transport = UP_NOT_SENT;
+			c->res.reason = "shutting down";
+			up_finish(c);
+		}
 	while ((c = TAILQ_FIRST(&u->active)) != NULL) {
 		TAILQ_REMOVE(&u->active, c, entry);
 		curl_multi_remove_handle(u->eng->multi, c->easy);
@@ -899,6 +781,7 @@ up_free_one(struct upstream *u)
 	event_free(u->probe_timer);
 	free(u->name);
 	free(u->url);
+	free(u->ca_file);
 	if (u->key != NULL)
 		explicit_bzero(u->key, strlen(u->key));
 	free(u->key);
@@ -926,6 +809,9 @@ up_engine_free(struct up_engine *eng)
 		up_free_one(u);
 	}
 	curl_multi_cleanup(eng->multi);
+	/* Last: every easy handle that used it is gone (up_finish). */
+	if (curl_share_cleanup(eng->share) != CURLSHE_OK)
+		log_warnx("upstream: the share object is still in use");
 	event_free(eng->timer);
 	free(eng);
 }

@@ -130,7 +130,9 @@ struct up_stats {
 	uint64_t by_action[UP_ACT_COUNT][3]; /* [action][enum up_transport] */
 	uint64_t latency_ms_sum;
 	uint64_t calls, not_sent, replied, lost;
-	uint64_t inflight, queued;
+	uint64_t inflight, queued; /* calls: reads and writes */
+	/* of those, UP_FRESH calls (under max_write_connections) */
+	uint64_t inflight_writes, queued_writes;
 	uint64_t breaker_opens;
 	int consecutive_failures;
 };
