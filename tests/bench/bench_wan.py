@@ -62,15 +62,17 @@ CONNS = int(os.environ.get("BENCH_WAN_CONNS", "64"))
 WRITE_CONNS = int(os.environ.get("BENCH_WAN_WRITE_CONNS", "32"))
 READ_CONNS = int(os.environ.get("BENCH_WAN_READ_CONNS", "16"))
 BURST = int(os.environ.get("BENCH_WAN_BURST", "1000"))
-N_POLL = int(os.environ.get("BENCH_WAN_POLL_ORDERS", "100000"))
+N_POLL = int(os.environ.get("BENCH_WAN_POLL_ORDERS", "100000"))  # at the first RTT
+N_POLL_SMALL = int(os.environ.get("BENCH_WAN_POLL_SMALL", "10000"))  # the other runs
 LAT_N = int(os.environ.get("BENCH_WAN_LAT_N", "200"))
-LAT_PAR = int(os.environ.get("BENCH_WAN_LAT_PAR", "16"))
+LAT_PAR_READ = int(os.environ.get("BENCH_WAN_LAT_PAR_READ", "8"))
+LAT_PAR_WRITE = int(os.environ.get("BENCH_WAN_LAT_PAR_WRITE", "16"))
 ONE_S = float(os.environ.get("BENCH_WAN_ONE_S", "3"))  # the anchor's time budget
 STALL = float(os.environ.get("BENCH_WAN_STALL", "0.01"))
 RESET = float(os.environ.get("BENCH_WAN_RESET", "0.01"))
 FAULT_RTT = int(os.environ.get("BENCH_WAN_FAULT_RTT", str(RTTS[0])))
 H1_RTT = int(os.environ.get("BENCH_WAN_H1_RTT", str(RTTS[0])))
-POLL_WAIT = float(os.environ.get("BENCH_WAN_POLL_WAIT", "60"))
+POLL_WAIT = float(os.environ.get("BENCH_WAN_POLL_WAIT", "120"))
 
 CONFIG = """\
 listen:
@@ -215,35 +217,46 @@ def steady_adds(fp, pm, key, tag):
     return (n1 - n0) / (t1 - t0)
 
 
-def burst(fp, pm, key, tag):
-    """BURST adds at once; seconds until the fake panel has them all."""
+def burst(fp, pm, key, tag, threads=200):
+    """BURST adds at once from THREADS customers' connections, opened
+    first and released together; seconds from the release until the fake
+    panel has them all."""
     base = fp.stats()["orders"]
-    replies = []
+    replies, lock = [], threading.Lock()
+    barrier = threading.Barrier(threads + 1)
 
-    def one(i):
-        st, r = post(pm.port, {"key": key, "action": "add", "service": 1, "quantity": 100,
-                               "link": f"https://burst.example/{tag}/{i}"})
-        replies.append(r)
+    def one(k):
+        conn = http.client.HTTPConnection("127.0.0.1", pm.port, timeout=60)
+        try:
+            conn.connect()
+            barrier.wait(timeout=60)
+            for i in range(k, BURST, threads):
+                body = urllib.parse.urlencode({"key": key, "action": "add", "service": 1, "quantity": 100,
+                                               "link": f"https://burst.example/{tag}/{i}"})
+                conn.request("POST", "/api/v2", body, {"Content-Type": "application/x-www-form-urlencoded"})
+                r = json.loads(conn.getresponse().read())
+                with lock:
+                    replies.append(r)
+        finally:
+            conn.close()
 
-    done = threading.Event()
+    ts = [threading.Thread(target=one, args=(k,), daemon=True) for k in range(threads)]
+    for t in ts:
+        t.start()
+    barrier.wait(timeout=60)
     t0 = time.monotonic()
-    pool = ThreadPoolExecutor(max_workers=200)
-    futs = [pool.submit(one, i) for i in range(BURST)]
     t_end = None
-    deadline = t0 + 120
-    while time.monotonic() < deadline:
+    while time.monotonic() < t0 + 120:
         if fp.stats()["orders"] - base >= BURST:
             t_end = time.monotonic()
             break
-        time.sleep(0.02)
-    for f in futs:
-        f.result(timeout=60)
-    pool.shutdown()
-    done.set()
+        time.sleep(0.01)
+    for t in ts:
+        t.join(60)
     got = fp.stats()["orders"] - base
     bad = [r for r in replies if "order" not in r]
-    print(f"burst {tag}: {got} orders at the fake panel, {len(bad)} replies without an order"
-          f" {bad[:3]}", flush=True)
+    print(f"burst {tag}: {got} orders at the fake panel, {len(replies)} replies, {len(bad)} without an"
+          f" order {bad[:3]}", flush=True)
     return (t_end - t0) if t_end else None, got
 
 
@@ -265,6 +278,7 @@ def writes_run(tmp, fp, chain, rtt, label, tag):
     pm = Daemon(tmp, chain.url, chain.ca_file, name=f"pmx-{label}")
     try:
         key = pm.customer("wan", fund=10_000_000)
+        mark = fp.stats()["requests"]
         pm.start()
         pm.wait_catalogue(key)
         rate = steady_adds(fp, pm, key, f"{tag}s")
@@ -275,8 +289,16 @@ def writes_run(tmp, fp, chain, rtt, label, tag):
         con = sqlite3.connect(pm.db)
         states = con.execute("SELECT state, COUNT(*) FROM orders GROUP BY state").fetchall()
         con.close()
-        print(f"{label}: store by state {states}", flush=True)
-        return rate, drain, got, ",".join(f"{s}={n}" for s, n in states)
+        # Every add the fake panel received, once: no link twice.
+        status, body = b.http_request(fp.port, "GET", f"/control/log?since={mark}", timeout=120)
+        links = {}
+        for c in json.loads(body):
+            if c["action"] == "add":
+                links[c["params"].get("link")] = links.get(c["params"].get("link"), 0) + 1
+        twice = sum(1 for n in links.values() if n > 1)
+        print(f"{label}: store by state {states}; {len(links)} links added upstream, {twice} of them"
+              f" more than once", flush=True)
+        return rate, drain, got, ",".join(f"{s}={n}" for s, n in states) + f",twice={twice}"
     finally:
         if pm.proc is not None:
             pm.stop()
@@ -295,25 +317,27 @@ def first_cycle(fp, mark, need):
     return calls, seen
 
 
-def reads_run(tmp, fp, chain, rtt, http2, label):
-    """The 100,000-order store: stale status, refill and cancel latencies,
-    then the first poll cycle."""
-    poll_s = max(8, int(3 * LAT_N * 3.3 * rtt / 1000 / LAT_PAR) + 4)
+def reads_run(tmp, fp, chain, rtt, http2, label, n_orders):
+    """A store of N_ORDERS active orders: stale status, refill and cancel
+    latencies, then the first poll cycle."""
+    est = LAT_N * 1.6 * rtt / 1000 / LAT_PAR_READ + 2 * LAT_N * 3.4 * rtt / 1000 / LAT_PAR_WRITE
+    poll_s = max(6, int(est * 1.5) + 4)
     pm = Daemon(tmp, chain.url, chain.ca_file, poll=f"{poll_s}s", http2=http2, name=f"pmx-{label}")
     try:
         key = pm.customer("bulk")
         cid = b.customer_id(pm.db, "bulk")
-        ids = b.insert_orders(pm.db, [cid], N_POLL, "active", 0, 1)[cid]
+        ids = b.insert_orders(pm.db, [cid], n_orders, "active", 0, 1)[cid]
         pm.start()
         t_start = time.monotonic()
         pm.wait_catalogue(key)
         out = {}
         s0 = fp.stats()["actions"]
         st_ids, rf_ids, cn_ids = ids[:LAT_N], ids[LAT_N:2 * LAT_N], ids[2 * LAT_N:3 * LAT_N]
-        for what, fields in (("status", [{"key": key, "action": "status", "order": i} for i in st_ids]),
-                             ("refill", [{"key": key, "action": "refill", "order": i} for i in rf_ids]),
-                             ("cancel", [{"key": key, "action": "cancel", "orders": str(i)} for i in cn_ids])):
-            lat, replies = timed(pm.port, fields, LAT_PAR)
+        for what, par, fields in (
+                ("status", LAT_PAR_READ, [{"key": key, "action": "status", "order": i} for i in st_ids]),
+                ("refill", LAT_PAR_WRITE, [{"key": key, "action": "refill", "order": i} for i in rf_ids]),
+                ("cancel", LAT_PAR_WRITE, [{"key": key, "action": "cancel", "orders": str(i)} for i in cn_ids])):
+            lat, replies = timed(pm.port, fields, par)
             out[what] = (pct(lat, 50), pct(lat, 99))
             print(f"{label} {what}: p50 {out[what][0]:.1f} ms p99 {out[what][1]:.1f} ms;"
                   f" first replies {replies[:2]}", flush=True)
@@ -343,13 +367,29 @@ def reads_run(tmp, fp, chain, rtt, http2, label):
         done = need <= seen
         cycle = (calls_[-1]["ms"] - calls_[0]["ms"]) / 1000
         out["poll"] = {"calls": len(calls_), "ideal": math.ceil(len(seen) / 100), "asked": len(seen),
-                       "cycle_s": cycle, "done": done, "need": len(need)}
+                       "cycle_s": cycle, "done": done, "need": len(need), "orders": n_orders}
         print(f"{label}: first poll cycle{'' if done else ' INCOMPLETE'}: {len(calls_)} status calls for"
               f" {len(seen)} orders (ideal {out['poll']['ideal']}), {cycle:.2f} s", flush=True)
         return out
     finally:
         if pm.proc is not None:
             pm.stop()
+
+
+def record_reads(p, pre, r):
+    for what in ("status", "refill", "cancel"):
+        b.result(f"{p}.{pre}{what}_p50", f"{r[what][0]:.1f}")
+        b.result(f"{p}.{pre}{what}_p99", f"{r[what][1]:.1f}")
+    b.result(f"{p}.{pre}lat_calls", ",".join(f"{k}={v}" for k, v in r["calls"].items()))
+    pl = r["poll"]
+    rtt = int(p.split(".")[1])
+    b.result(f"{p}.{pre}poll_orders", pl["orders"])
+    b.result(f"{p}.{pre}poll_s", f"{pl['cycle_s']:.2f}")
+    b.result(f"{p}.{pre}poll_done", int(pl["done"]))
+    b.result(f"{p}.{pre}poll_calls", pl["calls"])
+    b.result(f"{p}.{pre}poll_ideal", pl["ideal"])
+    b.result(f"{p}.{pre}poll_asked", pl["asked"])
+    b.result(f"{p}.{pre}poll_bound_s", f"{math.ceil(pl['asked'] / 100) * rtt / 1000 / READ_CONNS:.2f}")
 
 
 def seed(fp):
@@ -374,7 +414,7 @@ def main():
     try:
         fp = b.FakePanel(tmp, services=20)
         seed(fp)
-        if fp.stats()["orders"] != N_POLL:
+        if fp.stats()["orders"] < N_POLL:
             raise RuntimeError(f"the fake panel has {fp.stats()['orders']} orders, not {N_POLL}")
         ca = wanlib.make_ca(tmp, "ca")
         b.result("wan.write_conns", WRITE_CONNS)
@@ -403,26 +443,12 @@ def main():
             b.result(f"{p}.burst_s", "n/a" if drain is None else f"{drain:.2f}")
             b.result(f"{p}.burst_got", got)
             b.result(f"{p}.states", states)
-            r = reads_run(tmp, fp, chain, rtt, True, f"r{rtt}")
-            for what in ("status", "refill", "cancel"):
-                b.result(f"{p}.{what}_p50", f"{r[what][0]:.1f}")
-                b.result(f"{p}.{what}_p99", f"{r[what][1]:.1f}")
-            b.result(f"{p}.lat_calls", ",".join(f"{k_}={v}" for k_, v in r["calls"].items()))
-            pl = r["poll"]
-            b.result(f"{p}.poll_s", f"{pl['cycle_s']:.2f}")
-            b.result(f"{p}.poll_calls", pl["calls"])
-            b.result(f"{p}.poll_ideal", pl["ideal"])
-            b.result(f"{p}.poll_asked", pl["asked"])
-            b.result(f"{p}.poll_bound_s", f"{math.ceil(pl['asked'] / 100) * rtt / 1000 / READ_CONNS:.2f}")
+            n_orders = N_POLL if rtt == RTTS[0] else N_POLL_SMALL
+            r = reads_run(tmp, fp, chain, rtt, True, f"r{rtt}", n_orders)
+            record_reads(p, "", r)
             if rtt == H1_RTT:
-                r = reads_run(tmp, fp, chain, rtt, False, f"r{rtt}-h1")
-                for what in ("status", "refill", "cancel"):
-                    b.result(f"{p}.h1_{what}_p50", f"{r[what][0]:.1f}")
-                    b.result(f"{p}.h1_{what}_p99", f"{r[what][1]:.1f}")
-                pl = r["poll"]
-                b.result(f"{p}.h1_poll_s", f"{pl['cycle_s']:.2f}")
-                b.result(f"{p}.h1_poll_calls", pl["calls"])
-                b.result(f"{p}.h1_poll_ideal", pl["ideal"])
+                r = reads_run(tmp, fp, chain, rtt, False, f"r{rtt}-h1", N_POLL_SMALL)
+                record_reads(p, "h1_", r)
             final = chain.close()
             chain = None
             print(f"{rtt} ms: relay {final}; {time.monotonic() - t_rtt:.0f} s", flush=True)
