@@ -13,7 +13,7 @@ PKGS = libevent libcurl yaml-0.1 sqlite3 jansson libcrypto libpq
 DEBS = build-essential pkg-config libevent-dev libcurl4-openssl-dev \
 	libyaml-dev libsqlite3-dev libjansson-dev libssl-dev libcmocka-dev \
 	libgmp-dev libpq-dev postgresql sqlite3 curl python3 valgrind \
-	slowhttptest fiu-utils prometheus php-cli php-curl nodejs \
+	slowhttptest fiu-utils prometheus php-cli php-curl nodejs nginx openssl \
 	chromium chromium-driver python3-selenium
 
 SANITIZE ?=

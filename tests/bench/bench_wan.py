@@ -72,7 +72,8 @@ STALL = float(os.environ.get("BENCH_WAN_STALL", "0.01"))
 RESET = float(os.environ.get("BENCH_WAN_RESET", "0.01"))
 FAULT_RTT = int(os.environ.get("BENCH_WAN_FAULT_RTT", str(RTTS[0])))
 H1_RTT = int(os.environ.get("BENCH_WAN_H1_RTT", str(RTTS[0])))
-POLL_WAIT = float(os.environ.get("BENCH_WAN_POLL_WAIT", "120"))
+POLL_WAIT = float(os.environ.get("BENCH_WAN_POLL_WAIT", "45"))  # after the first timer
+POLL_S = int(os.environ.get("BENCH_WAN_POLL_INTERVAL", "3"))  # poll_interval for the cycle
 
 CONFIG = """\
 listen:
@@ -305,10 +306,16 @@ def writes_run(tmp, fp, chain, rtt, label, tag):
 
 
 def first_cycle(fp, mark, need):
+    """The status calls logged since MARK until every upstream ID of NEED
+    was asked, and the IDs asked.  A call asking only IDs already asked
+    (the next cycle's, due again after 0.9 x poll_interval and logged among
+    the last wave of this one) is left out."""
     status, body = b.http_request(fp.port, "GET", f"/control/log?since={mark}", timeout=120)
     calls, seen = [], set()
     for c in json.loads(body):
-        if c["action"] != "status":
+        if c["action"] != "status" or not c["ids"]:
+            continue
+        if seen.issuperset(c["ids"]):
             continue
         calls.append(c)
         seen.update(c["ids"])
@@ -318,17 +325,16 @@ def first_cycle(fp, mark, need):
 
 
 def reads_run(tmp, fp, chain, rtt, http2, label, n_orders):
-    """A store of N_ORDERS active orders: stale status, refill and cancel
-    latencies, then the first poll cycle."""
-    est = LAT_N * 1.6 * rtt / 1000 / LAT_PAR_READ + 2 * LAT_N * 3.4 * rtt / 1000 / LAT_PAR_WRITE
-    poll_s = max(6, int(est * 1.5) + 4)
-    pm = Daemon(tmp, chain.url, chain.ca_file, poll=f"{poll_s}s", http2=http2, name=f"pmx-{label}")
+    """A store of N_ORDERS active orders (polled_at 0: every one stale).
+    The daemon with poll_interval 10m: status, refill and cancel
+    latencies (each status forces an upstream call).  Then the daemon
+    again with poll_interval POLL_S: its first poll cycle."""
+    pm = Daemon(tmp, chain.url, chain.ca_file, poll="10m", http2=http2, name=f"pmx-{label}")
     try:
         key = pm.customer("bulk")
         cid = b.customer_id(pm.db, "bulk")
         ids = b.insert_orders(pm.db, [cid], n_orders, "active", 0, 1)[cid]
         pm.start()
-        t_start = time.monotonic()
         pm.wait_catalogue(key)
         out = {}
         s0 = fp.stats()["actions"]
@@ -339,37 +345,42 @@ def reads_run(tmp, fp, chain, rtt, http2, label, n_orders):
                 ("cancel", LAT_PAR_WRITE, [{"key": key, "action": "cancel", "orders": str(i)} for i in cn_ids])):
             lat, replies = timed(pm.port, fields, par)
             out[what] = (pct(lat, 50), pct(lat, 99))
-            print(f"{label} {what}: p50 {out[what][0]:.1f} ms p99 {out[what][1]:.1f} ms;"
+            print(f"{label} {what} ({par} at a time): p50 {out[what][0]:.1f} ms p99 {out[what][1]:.1f} ms;"
                   f" first replies {replies[:2]}", flush=True)
         s1 = fp.stats()["actions"]
-        calls = {a: s1.get(a, 0) - s0.get(a, 0) for a in ("status", "refill", "cancel")}
-        out["calls"] = calls
-        before_timer = time.monotonic() - t_start
-        print(f"{label}: upstream calls during the latency phase {calls};"
-              f" {before_timer:.1f} s after start (poll timer {poll_s} s)", flush=True)
-        if before_timer > poll_s:
-            print(f"{label}: WARNING the latency phase ran into the first poll cycle", flush=True)
+        out["calls"] = {a: s1.get(a, 0) - s0.get(a, 0) for a in ("status", "refill", "cancel")}
+        print(f"{label}: upstream calls during the latency phase {out['calls']}", flush=True)
+        pm.stop()
         # The first poll cycle: every order but the ones just asked.
-        mark = fp.stats()["requests"]
+        with open(pm.conf) as f:
+            text = f.read()
+        with open(pm.conf, "w") as f:
+            f.write(text.replace("poll_interval: 10m", f"poll_interval: {POLL_S}s"))
         asked_now = set(st_ids) | set(rf_ids) | set(cn_ids)
         # upstream IDs are the local IDs' position + 1 (insert_orders, first_upstream_order 1)
-        first_local = ids[0]
-        need = {i - first_local + 1 for i in ids if i not in asked_now}
-        deadline = time.monotonic() + poll_s + POLL_WAIT
-        calls_, seen = [], set()
+        need = {i - ids[0] + 1 for i in ids if i not in asked_now}
+        mark = fp.stats()["requests"]
+        pm.start()
+        deadline = time.monotonic() + POLL_S + POLL_WAIT
+        calls, seen = [], set()
         while time.monotonic() < deadline:
             time.sleep(1)
-            calls_, seen = first_cycle(fp, mark, need)
+            calls, seen = first_cycle(fp, mark, need)
             if need <= seen:
                 break
-        if not calls_:
+        pm.stop()
+        if not calls:
             raise RuntimeError("no poll call reached the fake panel")
         done = need <= seen
-        cycle = (calls_[-1]["ms"] - calls_[0]["ms"]) / 1000
-        out["poll"] = {"calls": len(calls_), "ideal": math.ceil(len(seen) / 100), "asked": len(seen),
-                       "cycle_s": cycle, "done": done, "need": len(need), "orders": n_orders}
-        print(f"{label}: first poll cycle{'' if done else ' INCOMPLETE'}: {len(calls_)} status calls for"
-              f" {len(seen)} orders (ideal {out['poll']['ideal']}), {cycle:.2f} s", flush=True)
+        cycle = (calls[-1]["ms"] - calls[0]["ms"]) / 1000
+        got = len(seen & need)
+        rate = got / max(cycle, 0.001)
+        out["poll"] = {"calls": len(calls), "ideal": math.ceil(len(seen) / 100), "asked": len(seen),
+                       "cycle_s": cycle, "done": done, "need": len(need), "orders": n_orders,
+                       "rate": rate, "projected_s": len(need) / rate if rate else None}
+        print(f"{label}: first poll cycle{'' if done else ' INCOMPLETE'}: {len(calls)} status calls for"
+              f" {len(seen)} orders (ideal {out['poll']['ideal']}), {cycle:.2f} s, {rate:.0f} orders/s"
+              f"{'' if done else f', the whole cycle projected at {len(need) / rate:.0f} s'}", flush=True)
         return out
     finally:
         if pm.proc is not None:
@@ -389,7 +400,11 @@ def record_reads(p, pre, r):
     b.result(f"{p}.{pre}poll_calls", pl["calls"])
     b.result(f"{p}.{pre}poll_ideal", pl["ideal"])
     b.result(f"{p}.{pre}poll_asked", pl["asked"])
-    b.result(f"{p}.{pre}poll_bound_s", f"{math.ceil(pl['asked'] / 100) * rtt / 1000 / READ_CONNS:.2f}")
+    b.result(f"{p}.{pre}poll_need", pl["need"])
+    b.result(f"{p}.{pre}poll_rate", f"{pl['rate']:.0f}")
+    if pl["projected_s"] is not None:
+        b.result(f"{p}.{pre}poll_projected_s", f"{pl['projected_s']:.1f}")
+    b.result(f"{p}.{pre}poll_bound_s", f"{math.ceil(pl['need'] / 100) * rtt / 1000 / READ_CONNS:.2f}")
 
 
 def seed(fp):

@@ -194,12 +194,12 @@ class RelayProc:
     --stats-file in DIR_.  stats() asks for a fresh copy (SIGUSR1)."""
 
     def __init__(self, dir_, target, rtt_ms=50, jitter_ms=0, stall=0.0, reset=0.0, seed=1,
-                 cpu=None, name="relay"):
+                 cpu=None, name="relay", spare=0):
         self.stats_file = os.path.join(dir_, f"{name}-stats.json")
         self.rtt_ms = rtt_ms
         argv = [sys.executable, os.path.join(HERE, "wanrelay.py"), "--listen", "127.0.0.1:0",
                 "--target", f"127.0.0.1:{target}", "--rtt-ms", str(rtt_ms), "--jitter-ms", str(jitter_ms),
-                "--stall", str(stall), "--reset", str(reset), "--seed", str(seed),
+                "--stall", str(stall), "--reset", str(reset), "--seed", str(seed), "--spare", str(spare),
                 "--stats-file", self.stats_file, "--stats-interval", "1"]
         if cpu is not None:
             argv = ["taskset", "-c", str(cpu), *argv]
@@ -250,18 +250,21 @@ class WanChain:
     certificate for 127.0.0.1/localhost in DIR_, nginx TLS in front of the
     fake panel, the relay in front of nginx.  url: https://127.0.0.1:RELAY/api/v2;
     ca: the CA's PEM file (panelmux's ca_file, curl's CAINFO).  close()
-    stops both and returns the relay's final counters."""
+    stops both and returns the relay's final counters.  DIR_ is made
+    0755: nginx's workers (nobody, under root) reach their temp paths
+    through it."""
 
     def __init__(self, dir_, fp_port, rtt_ms=50, jitter_ms=0, stall=0.0, reset=0.0, seed=1,
-                 nginx_cpu=None, relay_cpu=None, ca=None, host="127.0.0.1"):
+                 nginx_cpu=None, relay_cpu=None, ca=None, host="127.0.0.1", spare=0):
         self.dir = dir_
+        os.chmod(dir_, 0o755)
         self.ca = ca or make_ca(dir_, "ca")
         self.cert = make_server_cert(dir_, self.ca, "server")
         self.tls = self.relay = None
         try:
             self.tls = TlsFront(dir_, fp_port, self.cert, cpu=nginx_cpu)
             self.relay = RelayProc(dir_, self.tls.port, rtt_ms, jitter_ms, stall, reset, seed,
-                                   cpu=relay_cpu)
+                                   cpu=relay_cpu, spare=spare)
         except BaseException:
             self.close()
             raise

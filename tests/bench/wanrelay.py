@@ -26,6 +26,8 @@ repeatable), on a share of the connections:
               dropped): the client's connect / TLS-handshake timeout fires.
   --reset R   the client is sent a TCP RST at once (SO_LINGER 0 and close),
               before the target was even connected to.
+  --spare N   the first N connections are never faulted (a daemon's
+              start-up calls, say).
 Both happen before any byte of the connection reached the target, so the
 requests on a faulted connection are provably not sent: a client that
 treats a failure before its TLS handshake completed as "not sent" is
@@ -63,7 +65,7 @@ STALL_HOLD_S = 300
 
 class Relay:
     def __init__(self, listen_port, target_host, target_port, rtt_ms=50.0, jitter_ms=0.0,
-                 jitter_pct=None, stall=0.0, reset=0.0, seed=1, listen_host="127.0.0.1"):
+                 jitter_pct=None, stall=0.0, reset=0.0, seed=1, listen_host="127.0.0.1", spare=0):
         self.listen_host = listen_host
         self.listen_port = listen_port
         self.target = (target_host, target_port)
@@ -76,6 +78,7 @@ class Relay:
         self.jitter = min(self.jitter, self.half)  # never a negative delay
         self.p_stall = stall
         self.p_reset = reset
+        self.spare = spare  # the first SPARE connections are never faulted
         self.fault_rng = random.Random(seed)
         self.jitter_rng = random.Random(seed * 7919 + 1)
         self.stats = {"connections": 0, "active": 0, "stalled": 0, "reset": 0,
@@ -156,6 +159,8 @@ class Relay:
         st = self.stats
         st["connections"] += 1
         r = self.fault_rng.random()
+        if st["connections"] <= self.spare:
+            r = 1.0
         if r < self.p_reset:
             st["reset"] += 1
             sock = cwriter.get_extra_info("socket")
@@ -270,13 +275,14 @@ def main(argv=None):
     ap.add_argument("--stall", type=float, default=0.0, help="share of connections stalled")
     ap.add_argument("--reset", type=float, default=0.0, help="share of connections reset at accept")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--spare", type=int, default=0, help="the first N connections are never faulted")
     ap.add_argument("--stats-file", default=None)
     ap.add_argument("--stats-interval", type=float, default=1.0)
     a = ap.parse_args(argv)
     lh, lp = _parse_hostport(a.listen)
     th, tp = _parse_hostport(a.target)
     pct = float(a.jitter.rstrip("%")) if a.jitter else None
-    relay = Relay(lp, th, tp, a.rtt_ms, a.jitter_ms, pct, a.stall, a.reset, a.seed, lh)
+    relay = Relay(lp, th, tp, a.rtt_ms, a.jitter_ms, pct, a.stall, a.reset, a.seed, lh, a.spare)
 
     def write_stats():
         relay.stats["seq"] += 1
