@@ -2,6 +2,7 @@
 """Print run.sh's table from the scenarios' results (KEY<TAB>VALUE lines).
 
 usage: table.py RESULTS_FILE [NOTE ...]"""
+import math
 import sys
 
 
@@ -201,10 +202,18 @@ def wan_rows(r):
             calls, ideal = num(r, f"{p}.{pre}poll_calls"), num(r, f"{p}.{pre}poll_ideal")
             asked, norders = num(r, f"{p}.{pre}poll_asked"), num(r, f"{p}.{pre}poll_orders")
             done = num(r, f"{p}.{pre}poll_done")
+            need, rate = num(r, f"{p}.{pre}poll_need"), num(r, f"{p}.{pre}poll_rate")
+            inc = ""
+            if not done and num(r, f"{p}.{pre}poll_projected_s") is not None:
+                inc = (f" (INCOMPLETE: {fmt(asked)} of {fmt(need)} orders in {fmt(x, ' s', 1)},"
+                       f" {fmt(rate)} orders/s; figure = the whole cycle projected)")
+                x = num(r, f"{p}.{pre}poll_projected_s")
+                ideal = math.ceil(need / 100) if need else ideal
+            elif not done:
+                inc = " (INCOMPLETE)"
             to = ideal * one_ms / 1000 if ideal and one_ms else None
             rb = bs / x if x and bs else None
             ok = rb is not None and rb >= 0.9 and calls is not None and calls <= 1.02 * ideal
-            inc = "" if done else " (INCOMPLETE)"
             out.append([f"{tag}, {lab}: poll cycle of {fmt(norders)} open orders (first to last status call;"
                         f" {fmt(calls)} calls for {fmt(asked)} orders, ceil(n/100) = {fmt(ideal)}){inc}",
                         fmt(x, " s", 2),
