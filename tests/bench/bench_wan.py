@@ -407,6 +407,31 @@ def record_reads(p, pre, r):
     b.result(f"{p}.{pre}poll_bound_s", f"{math.ceil(pl['need'] / 100) * rtt / 1000 / READ_CONNS:.2f}")
 
 
+def commit_ms(dir_, seconds=1.0):
+    """ms per durable SQLite commit (WAL, synchronous=FULL, one writer) in
+    DIR_: the floor of every write the daemon makes on the event loop."""
+    path = os.path.join(dir_, "fsync-probe.db")
+    con = sqlite3.connect(path, isolation_level=None)
+    try:
+        con.execute("PRAGMA journal_mode=WAL")
+        con.execute("PRAGMA synchronous=FULL")
+        con.execute("CREATE TABLE t (x INTEGER)")
+        n, t0 = 0, time.monotonic()
+        while time.monotonic() - t0 < seconds:
+            con.execute("BEGIN IMMEDIATE")
+            con.execute("INSERT INTO t VALUES (?)", (n,))
+            con.execute("COMMIT")
+            n += 1
+        return (time.monotonic() - t0) * 1000 / n
+    finally:
+        con.close()
+        for ext in ("", "-wal", "-shm"):
+            try:
+                os.unlink(path + ext)
+            except OSError:
+                pass
+
+
 def seed(fp):
     """N_POLL orders at the fake panel (IDs 1..N_POLL), straight to it."""
     url = f"http://127.0.0.1:{fp.port}/api/v2"
@@ -432,6 +457,7 @@ def main():
         if fp.stats()["orders"] < N_POLL:
             raise RuntimeError(f"the fake panel has {fp.stats()['orders']} orders, not {N_POLL}")
         ca = wanlib.make_ca(tmp, "ca")
+        fsync_before = commit_ms(tmp)
         b.result("wan.write_conns", WRITE_CONNS)
         b.result("wan.read_conns", READ_CONNS)
         b.result("wan.poll_orders", N_POLL)
@@ -483,6 +509,9 @@ def main():
                                              f"reset={final['reset']}")
                 b.result(f"{p}.fault_shares", f"stall={STALL},reset={RESET}")
                 print(f"{rtt} ms with faults: relay {final}; {time.monotonic() - t_f:.0f} s", flush=True)
+        fsync_after = commit_ms(tmp)
+        print(f"durable commits: {fsync_before:.2f} ms before, {fsync_after:.2f} ms after", flush=True)
+        b.result("wan.fsync_ms", f"{fsync_before:.2f}/{fsync_after:.2f} (before/after)")
         b.result("wan.rtts", " ".join(map(str, RTTS)))
         b.result("wan.total_s", f"{time.monotonic() - t_all:.0f}")
     finally:
