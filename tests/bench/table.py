@@ -297,7 +297,7 @@ def details(r):
                  f" connection costs k = {r['wan.k']} round trips (TCP 1 + TLS 1; + the request 1);"
                  f" jitter +-{r.get('wan.jitter_ms')} ms; whole scenario {r.get('wan.total_s', 'n/a')} s;"
                  f" durable SQLite commits in the scenario's temp dir (one writer): {r.get('wan.fsync_ms', 'n/a')} ms"
-                 f" each (the daemon commits on its event loop: a few times per add, once per order a status answer applies);"
+                 f" each (the daemon commits on its event loop: 3 times per add - the order with its debit, sending, the acceptance - and once per order a status answer applies);"
                  f" upstream calls in the latency phases: " + "; ".join(
                      f"{x} {r[f'wan.{x}.lat_calls']}" for x in (r.get('wan.rtts') or '').split()
                      if f"wan.{x}.lat_calls" in r))
