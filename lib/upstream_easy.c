@@ -102,14 +102,25 @@ up_easy_setup(struct up_call *c)
 	curl_easy_setopt(e, CURLOPT_PROXY, ""); /* ignore *_proxy variables */
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
-	if (u->ca_file != NULL &&
-	    curl_easy_setopt(e, CURLOPT_CAINFO, u->ca_file) != CURLE_OK)
+	/* The CA bundle file, never the CA directory: with a CApath (Debian
+	 * builds libcurl with /etc/ssl/certs) libcurl 7.88 does not cache the
+	 * store in the multi handle and parses the whole bundle for each new
+	 * connection, ~25 ms of CPU per add; without it one store is kept
+	 * (CURLOPT_CA_CACHE_TIMEOUT, 24 h).  With ca_file, it alone is
+	 * trusted. */
+	if (curl_easy_setopt(e, CURLOPT_CAPATH, NULL) != CURLE_OK ||
+	    (u->ca_file != NULL &&
+	     curl_easy_setopt(e, CURLOPT_CAINFO, u->ca_file) != CURLE_OK))
 		return -1;
 	/* Resumed TLS sessions for fresh connections (up_engine.share). */
 	curl_easy_setopt(e, CURLOPT_SHARE, u->eng->share);
+	/* A fresh connection carries one request: HTTP/2 has nothing to
+	 * multiplex there, and with it libcurl 7.88's sessions were not
+	 * resumed by nginx (DESIGN.md "Upstreams across a WAN"). */
 	curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
-	                 u->http2 ? (long)CURL_HTTP_VERSION_2TLS
-	                          : (long)CURL_HTTP_VERSION_1_1);
+	                 u->http2 && !(c->flags & UP_FRESH)
+	                     ? (long)CURL_HTTP_VERSION_2TLS
+	                     : (long)CURL_HTTP_VERSION_1_1);
 	curl_easy_setopt(e, CURLOPT_USERAGENT, UP_USER_AGENT);
 	curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
 	curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);

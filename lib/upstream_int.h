@@ -41,7 +41,7 @@ struct up_engine {
  * waits behind reads nor reads behind writes. */
 enum up_lane_kind {
 	UP_LANE_READ,  /* kept-alive connections: max_connections */
-	UP_LANE_WRITE, /* UP_FRESH, one connection each: max_write_connections */
+	UP_LANE_WRITE, /* UP_FRESH, a connection each: max_write_connections */
 	UP_NLANES
 };
 
@@ -55,10 +55,10 @@ struct upstream {
 	TAILQ_ENTRY(upstream) entry;
 	struct up_engine *eng;
 	char *name, *url, *key;
-	char *ca_file;   /* NULL: libcurl's default CA store */
+	char *ca_file;   /* NULL: libcurl's default CA bundle */
 	int http_ok;     /* plain http allowed (loopback) */
 	int http2;       /* reads may negotiate HTTP/2 (ALPN) */
-	int sender;      /* posts to URLs of its own (upstream_post): no breaker */
+	int sender;      /* posts to URLs of its own: no breaker */
 	int public_only; /* a sender: connect to public addresses only */
 	int64_t timeout_ms;
 	int64_t connect_timeout_ms;

@@ -325,6 +325,10 @@ test_defaults(void **state)
 	assert_int_equal(u->timeout_ms, 15000);
 	assert_int_equal(u->max_batch, 100);
 	assert_int_equal(u->max_connections, 8);
+	assert_int_equal(u->max_write_connections, 32);
+	assert_int_equal(u->connect_timeout_ms, 10000);
+	assert_null(u->ca_file);
+	assert_int_equal(u->http2, 1);
 	assert_int_equal(u->markup.set, 0);
 	assert_int_equal(u->sync_interval_ms, 600000);
 	assert_int_equal(u->poll_interval_ms, 60000);
@@ -494,6 +498,19 @@ test_out_of_range(void **state)
 	    ALPHA "    max_connections: 0\n",
 	    "t.yaml:5:22: upstreams[0].max_connections: 0 is out of range "
 	    "(1..256)");
+	expect_error(
+	    ALPHA "    max_write_connections: 257\n",
+	    "t.yaml:5:28: upstreams[0].max_write_connections: 257 is out of "
+	    "range (1..256)");
+	expect_error(
+	    ALPHA "    max_write_connections: 0\n",
+	    "t.yaml:5:28: upstreams[0].max_write_connections: 0 is out of "
+	    "range (1..256)");
+	expect_error(ALPHA "    connect_timeout: 50ms\n",
+	             "t.yaml:5:22: upstreams[0].connect_timeout: 50ms is out of "
+	             "range (100ms..10m)");
+	expect_error(ALPHA "    http2: maybe\n",
+	             "t.yaml:5:12: upstreams[0].http2: ");
 	expect_error(
 	    "limits:\n  max_body: 2GiB\n",
 	    "t.yaml:2:13: limits.max_body: 2GiB is out of range (1KiB..1GiB)");
@@ -1164,6 +1181,81 @@ test_key_file(void **state)
 	cfg_errors_clear(&e);
 }
 
+/* ca_file: relative to the config file's directory, stored absolute;
+ * a path that cannot be read is an error at the key, with the path. */
+static void
+test_ca_file(void **state)
+{
+	struct cfg_errors e = {NULL, 0};
+	char path[256], want[512];
+	struct config *cfg;
+
+	write_file("ca.pem", "-----BEGIN CERTIFICATE-----\n");
+	write_file("p.yaml", "upstreams:\n  - name: alpha\n"
+	                     "    url: https://a.example/\n"
+	                     "    key: k\n"
+	                     "    ca_file: ca.pem\n"
+	                     "    max_write_connections: 64\n"
+	                     "    connect_timeout: 2s\n"
+	                     "    http2: false\n");
+	snprintf(path, sizeof(path), "%s/p.yaml", tmpdir);
+	cfg = config_load(path, &e);
+	assert_non_null(cfg);
+	snprintf(want, sizeof(want), "%s/ca.pem", tmpdir);
+	assert_string_equal(cfg->upstreams[0].ca_file, want);
+	assert_int_equal(cfg->upstreams[0].max_write_connections, 64);
+	assert_int_equal(cfg->upstreams[0].connect_timeout_ms, 2000);
+	assert_int_equal(cfg->upstreams[0].http2, 0);
+	config_free(cfg);
+
+	/* absolute */
+	snprintf(path, sizeof(path),
+	         "upstreams:\n  - name: alpha\n    url: https://a.example/\n"
+	         "    key: k\n    ca_file: %s/ca.pem\n",
+	         tmpdir);
+	cfg = expect_ok(path);
+	assert_string_equal(cfg->upstreams[0].ca_file, want);
+	config_free(cfg);
+
+	/* missing, a directory */
+	snprintf(path, sizeof(path), "%s/cas", tmpdir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	write_file("q.yaml", "upstreams:\n  - name: alpha\n"
+	                     "    url: https://a.example/\n"
+	                     "    key: k\n"
+	                     "    ca_file: missing.pem\n"
+	                     "  - name: beta\n"
+	                     "    url: https://b.example/\n"
+	                     "    key: k\n"
+	                     "    ca_file: cas\n");
+	snprintf(path, sizeof(path), "%s/q.yaml", tmpdir);
+	assert_null(config_load(path, &e));
+	assert_int_equal(e.n, 2);
+	snprintf(want, sizeof(want),
+	         "%s:5:14: upstreams[0].ca_file: "
+	         "%s/missing.pem: No such file or directory",
+	         path, tmpdir);
+	assert_string_equal(e.msgs[0], want);
+	snprintf(want, sizeof(want),
+	         "%s:9:14: upstreams[1].ca_file: %s/cas: not a regular file",
+	         path, tmpdir);
+	assert_string_equal(e.msgs[1], want);
+	cfg_errors_clear(&e);
+	if (geteuid() != 0) { /* root reads it anyway */
+		snprintf(path, sizeof(path), "%s/ca.pem", tmpdir);
+		assert_int_equal(chmod(path, 0), 0);
+		snprintf(path, sizeof(path), "%s/p.yaml", tmpdir);
+		assert_null(config_load(path, &e));
+		assert_int_equal(e.n, 1);
+		snprintf(want, sizeof(want),
+		         "%s:5:14: upstreams[0].ca_file: %s/ca.pem: "
+		         "Permission denied",
+		         path, tmpdir);
+		assert_string_equal(e.msgs[0], want);
+		cfg_errors_clear(&e);
+	}
+}
+
 static void
 test_load_file_errors(void **state)
 {
@@ -1475,6 +1567,8 @@ main(void)
 	    cmocka_unit_test(test_several_errors),
 	    cmocka_unit_test(test_error_cap),
 	    cmocka_unit_test_setup_teardown(test_key_file, setup_tmp,
+	                                    teardown_tmp),
+	    cmocka_unit_test_setup_teardown(test_ca_file, setup_tmp,
 	                                    teardown_tmp),
 	    cmocka_unit_test_setup_teardown(test_load_file_errors, setup_tmp,
 	                                    teardown_tmp),
