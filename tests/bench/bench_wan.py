@@ -196,6 +196,13 @@ def anchor(chain, rtt, tag):
     return {k: v for k, v in (line.split("=", 1) for line in p.stdout.split())}
 
 
+def cpu_s(pid):
+    """User + system CPU seconds of process PID so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def steady_adds(fp, pm, key, tag):
     """wrk on panelmuxd; the fake panel's new orders per second over the
     measured window."""
@@ -208,14 +215,20 @@ def steady_adds(fp, pm, key, tag):
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=e)
     try:
         time.sleep(WARM)
-        n0, t0 = fp.stats()["orders"], time.monotonic()
+        n0, t0, c0 = fp.stats()["orders"], time.monotonic(), cpu_s(pm.proc.pid)
         time.sleep(SECONDS)
-        n1, t1 = fp.stats()["orders"], time.monotonic()
+        n1, t1, c1 = fp.stats()["orders"], time.monotonic(), cpu_s(pm.proc.pid)
         out, _ = wrk.communicate(timeout=dur + 60)
     finally:
         b.stop(wrk)
     print(f"wrk (customers' adds to panelmuxd):\n{out}", flush=True)
+    per = (c1 - c0) / max(n1 - n0, 1) * 1e6
+    print(f"panelmuxd CPU: {c1 - c0:.2f} s over {t1 - t0:.1f} s, {per:.0f} us per add", flush=True)
+    STEADY_CPU.append(per)
     return (n1 - n0) / (t1 - t0)
+
+
+STEADY_CPU = []  # panelmuxd's CPU per add in each steady_adds run (us)
 
 
 def burst(fp, pm, key, tag, threads=200):
@@ -481,6 +494,7 @@ def main():
             b.result(f"{p}.add_bound", f"{bound:.1f}")
             rate, drain, got, states = writes_run(tmp, fp, chain, rtt, f"w{rtt}", f"w{rtt}")
             b.result(f"{p}.add_rate", f"{rate:.1f}")
+            b.result(f"{p}.add_cpu_us", f"{STEADY_CPU[-1]:.0f}")
             b.result(f"{p}.burst_s", "n/a" if drain is None else f"{drain:.2f}")
             b.result(f"{p}.burst_got", got)
             b.result(f"{p}.states", states)

@@ -298,6 +298,9 @@ def details(r):
                  f" jitter +-{r.get('wan.jitter_ms')} ms; whole scenario {r.get('wan.total_s', 'n/a')} s;"
                  f" durable SQLite commits in the scenario's temp dir (one writer): {r.get('wan.fsync_ms', 'n/a')} ms"
                  f" each (the daemon commits on its event loop: 3 times per add - the order with its debit, sending, the acceptance - and once per order a status answer applies);"
+                 f" panelmuxd CPU per add in the steady runs (us, from /proc): " + ", ".join(
+                     f"{x} ms {r[f'wan.{x}.add_cpu_us']}" for x in (r.get('wan.rtts') or '').split()
+                     if f"wan.{x}.add_cpu_us" in r) + ";"
                  f" upstream calls in the latency phases: " + "; ".join(
                      f"{x} {r[f'wan.{x}.lat_calls']}" for x in (r.get('wan.rtts') or '').split()
                      if f"wan.{x}.lat_calls" in r))
