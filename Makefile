@@ -13,7 +13,7 @@ PKGS = libevent libcurl yaml-0.1 sqlite3 jansson libcrypto libpq
 DEBS = build-essential pkg-config libevent-dev libcurl4-openssl-dev \
 	libyaml-dev libsqlite3-dev libjansson-dev libssl-dev libcmocka-dev \
 	libgmp-dev libpq-dev postgresql sqlite3 curl python3 valgrind \
-	slowhttptest fiu-utils prometheus php-cli php-curl nodejs \
+	slowhttptest fiu-utils prometheus php-cli php-curl nodejs nginx openssl \
 	chromium chromium-driver python3-selenium
 
 SANITIZE ?=
@@ -66,7 +66,7 @@ CONSOLE_ASSETS = $(wildcard console/*.css console/*.js console/*.svg \
 CONSOLE_GEN = $(BUILD)/gen/admin_console_assets.c
 DAEMON_OBJS += $(BUILD)/gen/admin_console_assets.o
 
-BINS = $(BUILD)/panelmuxd $(BUILD)/panelmux $(BUILD)/fakepanel
+BINS = $(BUILD)/panelmuxd $(BUILD)/panelmux $(BUILD)/fakepanel $(BUILD)/oneatatime
 
 .PHONY: all deps test valgrind soak run bench install clean fmt
 all: $(BINS) $(UNIT_BINS)
@@ -94,6 +94,11 @@ $(BUILD)/panelmux: $(CLI_OBJS) $(BUILD)/libpanelmux.a
 
 $(BUILD)/fakepanel: $(FAKE_OBJS) $(BUILD)/libpanelmux.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+# The wan bench's "one order at a time" anchor (tests/bench/oneatatime.c):
+# libcurl only.
+$(BUILD)/oneatatime: $(BUILD)/tests/bench/oneatatime.o
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(shell $(PKG_CONFIG) --libs libcurl)
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(UNIT_HELPER_OBJS) $(BUILD)/libpanelmux.a
 	@mkdir -p $(dir $@)

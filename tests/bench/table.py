@@ -2,6 +2,7 @@
 """Print run.sh's table from the scenarios' results (KEY<TAB>VALUE lines).
 
 usage: table.py RESULTS_FILE [NOTE ...]"""
+import math
 import sys
 
 
@@ -157,6 +158,107 @@ def rows(r):
                     fmt(p), f"{fmt(a)} (webhooks off, same run)",
                     "n/a" if ratio is None else f"{ratio:.3f} x", "-",
                     "NO DATA" if ratio is None else "info"])
+    out += wan_rows(r)
+    return out
+
+
+def wan_rows(r):
+    """bench_wan.py: each figure beside the protocol bound (A) and the
+    one-order-at-a-time anchor (B) measured on the same simulated WAN."""
+    out = []
+    if "wan.rtts" not in r and "wan.50.add_rate" not in r:
+        return out
+    k = int(num(r, "wan.k") or 3)
+    wc, rc = int(num(r, "wan.write_conns") or 32), int(num(r, "wan.read_conns") or 16)
+    rtts = (r.get("wan.rtts") or "50 150").split()
+    for rtt in rtts:
+        p = f"wan.{rtt}"
+        one, one_ms = num(r, f"{p}.one_rate"), num(r, f"{p}.one_p50")
+        bound = num(r, f"{p}.add_bound")
+        tag = f"WAN {rtt} ms RTT, TLS 1.3"
+        # (a) adds/s
+        x = num(r, f"{p}.add_rate")
+        rb = x / bound if x is not None and bound else None
+        ro = x / one if x is not None and one else None
+        ok = rb is not None and ro is not None and rb >= 0.9 and ro >= 20
+        out.append([f"{tag}: adds forwarded/s to one upstream (max_write_connections {wc}, a fresh"
+                    f" connection each, {r.get(p + '.states', '')})", fmt(x, "/s", 1),
+                    f"{fmt(one, '/s', 2)} one at a time; bound {fmt(bound, '/s', 1)} = {wc} / ({k} x RTT)",
+                    "n/a" if rb is None else f"{rb:.3f} x bound, {ro:.1f} x one at a time",
+                    ">= 0.9 x bound and >= 20 x one at a time",
+                    "NO DATA" if rb is None else ("PASS" if ok else "MISS")])
+        # burst drain
+        x = num(r, f"{p}.burst_s")
+        n = 1000
+        tb = n / bound if bound else None
+        to = n / one if one else None
+        rb = tb / x if x and tb else None
+        ro = to / x if x and to else None
+        ok = rb is not None and ro is not None and rb >= 0.9 and ro >= 20
+        out.append([f"{tag}: time to drain a burst of 1,000 adds", fmt(x, " s", 2),
+                    f"{fmt(to, ' s', 0)} one at a time (1,000 / its rate); bound {fmt(tb, ' s', 2)}",
+                    "n/a" if rb is None else f"{rb:.3f} x bound, {ro:.1f} x one at a time",
+                    ">= 0.9 x bound and >= 20 x one at a time",
+                    "NO DATA" if rb is None else ("PASS" if ok else "MISS")])
+        for pre, lab, verdict_kind in (("", "http2 true", "target"), ("h1_", "http2 false", "info")):
+            if f"{p}.{pre}poll_s" not in r:
+                continue
+            x, bs = num(r, f"{p}.{pre}poll_s"), num(r, f"{p}.{pre}poll_bound_s")
+            calls, ideal = num(r, f"{p}.{pre}poll_calls"), num(r, f"{p}.{pre}poll_ideal")
+            asked, norders = num(r, f"{p}.{pre}poll_asked"), num(r, f"{p}.{pre}poll_orders")
+            done = num(r, f"{p}.{pre}poll_done")
+            need, rate = num(r, f"{p}.{pre}poll_need"), num(r, f"{p}.{pre}poll_rate")
+            inc = ""
+            if not done and num(r, f"{p}.{pre}poll_projected_s") is not None:
+                inc = (f" (INCOMPLETE: {fmt(asked)} of {fmt(need)} orders in {fmt(x, ' s', 1)},"
+                       f" {fmt(rate)} orders/s; figure = the whole cycle projected)")
+                x = num(r, f"{p}.{pre}poll_projected_s")
+                ideal = math.ceil(need / 100) if need else ideal
+            elif not done:
+                inc = " (INCOMPLETE)"
+            to = ideal * one_ms / 1000 if ideal and one_ms else None
+            rb = bs / x if x and bs else None
+            ok = rb is not None and rb >= 0.9 and calls is not None and calls <= 1.02 * ideal
+            out.append([f"{tag}, {lab}: poll cycle of {fmt(norders)} open orders (first to last status call;"
+                        f" {fmt(calls)} calls for {fmt(asked)} orders, ceil(n/100) = {fmt(ideal)}){inc}",
+                        fmt(x, " s", 2),
+                        f"{fmt(to, ' s', 0)} one call at a time on fresh connections (projected from the"
+                        f" anchor's latency); bound {fmt(bs, ' s', 2)} = ceil(n/100) x RTT / {rc}",
+                        "n/a" if rb is None else f"{rb:.3f} x bound, {to / x:.1f} x one at a time",
+                        ">= 0.9 x bound, calls <= 1.02 x ceil(n/100)" if verdict_kind == "target" else "-",
+                        "NO DATA" if rb is None else (("PASS" if ok else "MISS") if verdict_kind == "target"
+                                                      else "info")])
+            for what, kk in (("status", 1), ("refill", k), ("cancel", k)):
+                p50, p99 = num(r, f"{p}.{pre}{what}_p50"), num(r, f"{p}.{pre}{what}_p99")
+                lb = kk * int(rtt)
+                rb = lb / p50 if p50 else None
+                ok = rb is not None and rb >= 0.9
+                why = ("stale: one upstream call on a kept-alive connection" if what == "status"
+                       else "a fresh connection each")
+                out.append([f"{tag}, {lab}: {what} latency for a customer, p50 / p99 ms ({why})",
+                            f"{fmt(p50, '', 1)} / {fmt(p99, '', 1)}",
+                            f"{fmt(one_ms, ' ms', 1)} one at a time (fresh connection); bound {lb} ms"
+                            f" = {kk} x RTT",
+                            "n/a" if rb is None else f"{rb:.3f} x bound",
+                            "p50 >= 0.9 x bound (p50 <= bound / 0.9)" if verdict_kind == "target" else "-",
+                            "NO DATA" if rb is None else (("PASS" if ok else "MISS") if verdict_kind == "target"
+                                                          else "info")])
+        if f"{p}.fault_add_rate" in r:
+            shares = r.get(f"{p}.fault_shares", "")
+            st = r.get(f"{p}.fault_states", "")
+            x = num(r, f"{p}.fault_add_rate")
+            rb = x / bound if x is not None and bound else None
+            out.append([f"{tag}, relay faults ({shares}; {r.get(p + '.fault_relay', '')}): adds forwarded/s"
+                        f" ({st})", fmt(x, "/s", 1), f"bound {fmt(bound, '/s', 1)} (no faults)",
+                        "n/a" if rb is None else f"{rb:.3f} x bound", "-",
+                        "NO DATA" if rb is None else "info"])
+            x = num(r, f"{p}.fault_burst_s")
+            got = num(r, f"{p}.fault_burst_got")
+            twice = "twice=0" in st
+            out.append([f"{tag}, relay faults: burst of 1,000 adds drained, each accepted once upstream",
+                        fmt(x, " s", 2), f"bound {fmt(n / bound if bound else None, ' s', 2)} (no faults)", "-",
+                        "all 1,000 at the fake panel, no link twice",
+                        "NO DATA" if got is None else ("PASS" if got >= 1000 and twice else "MISS")])
     return out
 
 
@@ -195,6 +297,18 @@ def details(r):
         d.append(f"console: the overview complete (money report and chart filled in)"
                  f" {r['console.overview_complete_ms']} ms with 1,000,000 orders,"
                  f" {r.get('console.overview_complete_empty_ms', 'n/a')} ms without")
+    if "wan.k" in r:
+        d.append(f"wan: TLS negotiated {r.get('wan.tls')} (curl probe and the anchor), so a fresh"
+                 f" connection costs k = {r['wan.k']} round trips (TCP 1 + TLS 1; + the request 1);"
+                 f" jitter +-{r.get('wan.jitter_ms')} ms; whole scenario {r.get('wan.total_s', 'n/a')} s;"
+                 f" durable SQLite commits in the scenario's temp dir (one writer): {r.get('wan.fsync_ms', 'n/a')} ms"
+                 f" each (the daemon commits on its event loop: 3 times per add - the order with its debit, sending, the acceptance - and once per order a status answer applies);"
+                 f" panelmuxd CPU per add in the steady runs (us, from /proc): " + ", ".join(
+                     f"{x} ms {r[f'wan.{x}.add_cpu_us']}" for x in (r.get('wan.rtts') or '').split()
+                     if f"wan.{x}.add_cpu_us" in r) + ";"
+                 f" upstream calls in the latency phases: " + "; ".join(
+                     f"{x} {r[f'wan.{x}.lat_calls']}" for x in (r.get('wan.rtts') or '').split()
+                     if f"wan.{x}.lat_calls" in r))
     if "startup.max_s" in r:
         d.append(f"start-up: slowest of the starts {r['startup.max_s']} s")
     if "rss.start_kib" in r:
