@@ -46,11 +46,13 @@ struct batcher {
 	int max_batch;
 	int multi_ok;
 	batch_apply_cb apply;
+	batch_group_cb group;
 	void *ctx;
 	struct strmap *ids[BATCH_NACTIONS]; /* id -> item, queued or flying */
 	struct batch_queue queue[BATCH_NACTIONS];
 	struct event *flush;
 	int calls_in_flight;
+	int outstanding[BATCH_NACTIONS]; /* IDs queued or in flight */
 	int freeing;
 	struct batch_stats stats;
 };
@@ -77,22 +79,38 @@ const int batch_size_bounds[BATCH_SIZE_BUCKETS] = {1, 10, 25, 50, 100};
 
 static void batch_send(struct batcher *b, enum batch_action a);
 
-/* Deliver ANS for item IT: apply once, then every waiter; free IT. */
+/* Apply ANS for item IT, once; it is no longer pending. */
 static void
-batch_deliver(struct batcher *b, enum batch_action a, struct batch_item *it,
-              const struct batch_answer *ans)
+batch_apply(struct batcher *b, enum batch_action a, struct batch_item *it,
+            const struct batch_answer *ans)
+{
+	strmap_del(b->ids[a], it->id);
+	b->outstanding[a]--;
+	if (b->apply != NULL && !b->freeing)
+		b->apply(b->ctx, a, it->local, it->id, ans);
+}
+
+/* ANS to every waiter of IT (applied already); free IT. */
+static void
+batch_answer_waiters(struct batch_item *it, const struct batch_answer *ans)
 {
 	struct batch_waiter *w, *next;
 
-	strmap_del(b->ids[a], it->id);
-	if (b->apply != NULL && !b->freeing)
-		b->apply(b->ctx, a, it->local, it->id, ans);
 	for (w = it->waiters; w != NULL; w = next) {
 		next = w->next;
 		w->cb(it->id, ans, w->arg);
 		free(w);
 	}
 	free(it);
+}
+
+/* Deliver ANS for item IT: apply once, then every waiter; free IT. */
+static void
+batch_deliver(struct batcher *b, enum batch_action a, struct batch_item *it,
+              const struct batch_answer *ans)
+{
+	batch_apply(b, a, it, ans);
+	batch_answer_waiters(it, ans);
 }
 
 static void
@@ -186,16 +204,29 @@ batch_answer_items(struct batcher *b, struct batch_call *c,
 	}
 	memset(&ans, 0, sizeof(ans));
 	ans.transport = UP_REPLIED;
-	for (int i = 0; i < n; i++) {
-		dialect_multi_get(&m, (size_t)i, &d);
-		ans.item = d.item;
-		ans.msg = d.msg;
-		ans.st = d.st;
-		ans.refill = d.refill;
-		ans.rstatus = d.rstatus;
-		ans.rstatus_raw = d.rstatus_raw;
-		batch_fault_note(&faults, ids[i], ans.item, ans.msg);
-		batch_deliver(b, c->a, c->items[i], &ans);
+	/* Every answer applied (in one group), then the requesters told:
+	 * none of them hears of a write before it is durable. */
+	if (b->group != NULL && b->apply != NULL && !b->freeing)
+		b->group(b->ctx, 1);
+	for (int pass = 0; pass < 2; pass++) {
+		for (int i = 0; i < n; i++) {
+			dialect_multi_get(&m, (size_t)i, &d);
+			ans.item = d.item;
+			ans.msg = d.msg;
+			ans.st = d.st;
+			ans.refill = d.refill;
+			ans.rstatus = d.rstatus;
+			ans.rstatus_raw = d.rstatus_raw;
+			if (pass == 0) {
+				batch_fault_note(&faults, ids[i], ans.item,
+				                 ans.msg);
+				batch_apply(b, c->a, c->items[i], &ans);
+			} else
+				batch_answer_waiters(c->items[i], &ans);
+		}
+		if (pass == 0 && b->group != NULL && b->apply != NULL &&
+		    !b->freeing)
+			b->group(b->ctx, 0);
 	}
 	batch_fault_log(b, c->a, &faults, n);
 	dialect_multi_free(&m);
@@ -301,6 +332,7 @@ batch_ask(struct batcher *b, enum batch_action a, const char *id, int64_t local,
 	it->waiters = w;
 	it->tail = &w->next;
 	strmap_put(b->ids[a], it->id, it);
+	b->outstanding[a]++;
 	*q->tail = it;
 	q->tail = &it->next;
 	q->n++;
@@ -350,6 +382,18 @@ batcher_set_max(struct batcher *b, int max_batch)
 	if (max_batch > BATCH_MAX)
 		max_batch = BATCH_MAX;
 	b->max_batch = max_batch;
+}
+
+int
+batcher_outstanding(const struct batcher *b, enum batch_action a)
+{
+	return b->outstanding[a];
+}
+
+void
+batcher_set_group(struct batcher *b, batch_group_cb group)
+{
+	b->group = group;
 }
 
 int

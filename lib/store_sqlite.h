@@ -23,6 +23,9 @@ enum sqlite_stmt {
 	Q_BEGIN,
 	Q_COMMIT,
 	Q_ROLLBACK,
+	Q_SAVEPOINT,
+	Q_RELEASE,
+	Q_ROLLBACK_TO,
 	Q_CUSTOMER_ADD,
 	Q_CUSTOMER_SET_KEY,
 	Q_CUSTOMER_BY_KEY,
@@ -80,6 +83,9 @@ struct store_sqlite {
 		int busy; /* stepping: a nested use prepares its own */
 	} built[SQLITE_BUILT_CACHE];
 	unsigned built_next; /* the slot the next new one takes */
+	/* In a group (store_group_begin): one transaction is open, and each
+	 * write's begin, commit and rollback is a savepoint's. */
+	int group;
 };
 
 /* Finalize the built statements kept prepared (before closing). */
