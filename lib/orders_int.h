@@ -25,10 +25,12 @@
 #define ORDERS_POLL_CLAIM 1000  /* open orders claimed at once, 10 batches */
 /* SQLite: a poll cycle asks a page of due orders at a time, the next once
  * fewer than ORDERS_POLL_LOW of them are unanswered (checked every
- * ORDERS_POLL_WAIT_MS): the batcher holds a few thousand IDs, not every
- * open order of the upstream, and the loop reads a page at a time. */
-#define ORDERS_POLL_PAGE 2000
-#define ORDERS_POLL_LOW 1000
+ * ORDERS_POLL_WAIT_MS): the batcher holds under a thousand IDs, not
+ * every open order of the upstream, the loop reads a page at a time, and
+ * at most about 9 status calls are out at once, leaving connections of
+ * the upstream's max_connections (16 by default) free for adds. */
+#define ORDERS_POLL_PAGE 600
+#define ORDERS_POLL_LOW 300
 #define ORDERS_POLL_WAIT_MS 5
 #define ORDERS_MAX_ROUTES 16
 #define ORDERS_UNAVAILABLE                                                     \
