@@ -256,6 +256,7 @@ def main():
         b.result("scale.asked", ",".join(map(str, asked)))
         b.result("scale.per_up", PER_UP)
         b.result("scale.orders", ORDERS)
+        b.result("scale.conns", LAT_CONNS)
         b.result("scale.cycle_s", f"{cycle_s:.2f}")
         b.result("scale.cycle_done", int(done))
         b.result("scale.overlap", f"{overlap:.2f}")
