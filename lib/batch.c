@@ -15,10 +15,10 @@
 
 #define BATCH_MAX 100
 /* With a group hook (the poller's batchers), a reply's answers are applied
- * this many per loop pass, each slice one group: a cycle's replies,
+ * this many per loop pass (per upstream), each slice one group: a cycle's replies,
  * arriving together from every upstream, no longer hold the loop for all
  * their applies at once while customers' requests wait. */
-#define BATCH_APPLY_SLICE 20
+#define BATCH_APPLY_SLICE 5
 
 struct batch_waiter {
 	struct batch_waiter *next;

@@ -326,7 +326,6 @@ struct poll_ctx {
 	size_t upi;
 	int64_t asked;
 	struct orders_apply_ctx *pg; /* a paged cycle, else NULL */
-	int64_t fresh, stuck;
 };
 
 static int
@@ -336,20 +335,8 @@ orders_poll_one(const struct order *ord, void *arg)
 	struct orders_apply_ctx *pg = pc->pg;
 
 	if (pg != NULL) {
-		/* Asked earlier in this cycle: still in flight, or its answer
-		 * was lost (it waits for the next cycle). */
-		if (ord->polled_at < pg->after_polled ||
-		    (ord->polled_at == pg->after_polled &&
-		     ord->id <= pg->after_id)) {
-			if (ord->upstream_order[0] == '\0' ||
-			    !batcher_pending(pc->o->b[pc->upi], BATCH_STATUS,
-			                     ord->upstream_order))
-				pc->stuck++;
-			return 0;
-		}
 		pg->after_polled = ord->polled_at;
 		pg->after_id = ord->id;
-		pc->fresh++;
 	}
 	if (ord->upstream_order[0] == '\0')
 		return 0;
@@ -370,32 +357,32 @@ orders_poll_ctx(struct orders *o, size_t idx)
 }
 
 /* One page of a cycle (SQLite): the next ORDERS_POLL_PAGE due orders after
- * the last one asked, in (polled_at, id) order.  Rows asked already are
- * read past (those in flight, and those whose answer was lost: the limit
- * grows by both); answered ones have left the due range.  The cycle ends
- * at the last due order, or when a page finds nothing new (every answer
- * lost: the upstream is down, and the next cycle asks again). */
+ * the last one asked, in (polled_at, id) order (a keyset: the rows asked
+ * already, answered or not, are not read again).  The cycle ends at the
+ * last due order. */
 static void
 orders_poll_page(struct orders_apply_ctx *pg)
 {
 	struct orders *o = pg->o;
 	const struct config *cfg = config_ref(o->p->cfg);
 	const struct cfg_upstream *cu = &cfg->upstreams[pg->upi];
-	int64_t limit = ORDERS_POLL_PAGE + pg->stuck +
-	                batcher_outstanding(o->b[pg->upi], BATCH_STATUS);
-	struct order_filter f = {ORDER_ACTIVE, 0, cu->name, pg->due, limit};
-	struct poll_ctx pc = {o, pg->upi, 0, pg, 0, 0};
+	int64_t limit = ORDERS_POLL_PAGE;
+	struct poll_page page = {
+	    {ORDER_ACTIVE, 0, cu->name, pg->due, limit},
+	    pg->after_polled,
+	    pg->after_id,
+	};
+	struct poll_ctx pc = {o, pg->upi, 0, pg};
 	struct timeval tv = {0, ORDERS_POLL_WAIT_MS * 1000};
 	int64_t n = -1;
 
 	if (!o->stopping)
-		n = store_order_claim(o->p->st, &f, o->clock.wall_ms(),
-		                      orders_poll_one, &pc);
-	pg->stuck = pc.stuck;
+		n = store_order_poll_page(o->p->st, &page, orders_poll_one,
+		                          &pc);
 	if (pc.asked > 0)
 		log_debug("poll %s: %lld open orders asked", cu->name,
 		          (long long)pc.asked);
-	if (n < limit || pc.fresh == 0)
+	if (n < limit)
 		pg->cycling = 0;
 	else
 		evtimer_add(pg->page_timer, &tv);
@@ -440,7 +427,7 @@ orders_poll(struct orders *o, size_t idx)
 	    orders_poll_due_before(o->clock.wall_ms(), cu->poll_interval_ms);
 	struct order_filter f = {ORDER_ACTIVE, 0, cu->name, due,
 	                         ORDERS_POLL_CLAIM};
-	struct poll_ctx pc = {o, idx, 0, NULL, 0, 0};
+	struct poll_ctx pc = {o, idx, 0, NULL};
 	struct orders_apply_ctx *pg;
 	int64_t n;
 
@@ -448,7 +435,7 @@ orders_poll(struct orders *o, size_t idx)
 		config_unref(cfg);
 		return;
 	}
-	if (!o->p->st->shared) {
+	if (!o->p->st->shared && o->p->st->ops->order_poll_page != NULL) {
 		/* One instance owns the store: the cycle goes in pages
 		 * (orders_poll_page), one cycle at a time per upstream. */
 		pg = orders_poll_ctx(o, idx);
@@ -457,7 +444,6 @@ orders_poll(struct orders *o, size_t idx)
 			pg->due = due;
 			pg->after_polled = INT64_MIN;
 			pg->after_id = INT64_MIN;
-			pg->stuck = 0;
 			orders_poll_page(pg);
 		}
 		config_unref(cfg);

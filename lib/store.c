@@ -346,6 +346,15 @@ store_group_end(struct store *st)
 }
 
 int64_t
+store_order_poll_page(struct store *st, const struct poll_page *p,
+                      store_order_cb cb, void *arg)
+{
+	return st->ops->order_poll_page != NULL
+	           ? st->ops->order_poll_page(st, p, cb, arg)
+	           : -2;
+}
+
+int64_t
 store_order_list(struct store *st, const struct order_filter *f,
                  store_order_cb cb, void *arg)
 {

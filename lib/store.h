@@ -205,6 +205,13 @@ struct order_filter {
 	int64_t limit;         /* 0: no limit */
 };
 
+/* A page of a poll cycle: F's orders (F->polled_before set) after
+ * (AFTER_POLLED, AFTER_ID) in (polled_at, id) order. */
+struct poll_page {
+	struct order_filter f;
+	int64_t after_polled, after_id;
+};
+
 struct refill {
 	int64_t id;
 	int64_t order_id;
@@ -420,6 +427,9 @@ struct store_ops {
 	 * store_group_begin. */
 	int (*group_begin)(struct store *);
 	int (*group_end)(struct store *);
+	/* Optional: see store_order_poll_page. */
+	int64_t (*order_poll_page)(struct store *, const struct poll_page *p,
+	                      store_order_cb cb, void *arg);
 	/* Orders matching F, oldest poll first for F->polled_before, else by
 	 * id; CB returning non-zero stops.  Count, or -1. */
 	int64_t (*order_list)(struct store *, const struct order_filter *f,
@@ -638,6 +648,10 @@ enum store_result store_order_polled(struct store *st, const int64_t *ids,
  * writes are not in the store). */
 int store_group_begin(struct store *st);
 int store_group_end(struct store *st);
+/* The orders of page P, as order_list would list them (count, or -1);
+ * -2 if the store has none (a shared store: its claims mark rows). */
+int64_t store_order_poll_page(struct store *st, const struct poll_page *p,
+                              store_order_cb cb, void *arg);
 int64_t store_order_list(struct store *st, const struct order_filter *f,
                          store_order_cb cb, void *arg);
 int64_t store_order_claim(struct store *st, const struct order_filter *f,

@@ -497,19 +497,39 @@ sqlite_ledger_insert(store_tx *tx, int64_t customer_id, enum ledger_kind kind,
 	return store_sqlite_exec(s, Q_LEDGER_ADD);
 }
 /* A group: the writes until store_sqlite_group_end share one transaction
- * and one commit (one WAL fsync instead of one each); each write is still
- * all-or-nothing on its own, as a savepoint.  The caller runs nothing else
- * on the loop in between (SQLite calls never park a fiber), and answers
- * nobody on the strength of a write before the group's end. */
+ * and one commit; each write is still all-or-nothing on its own, as a
+ * savepoint.  The caller runs nothing else on the loop in between (SQLite
+ * calls never park a fiber), and answers nobody on the strength of a write
+ * before the group's end.
+ *
+ * A group commits with synchronous=NORMAL: no WAL fsync of its own (the
+ * poller's groups, what the upstream said of open orders, which it says
+ * again if a power loss takes them; the store stays consistent).  Every
+ * other commit is FULL, and its fsync makes the WAL durable up to it,
+ * groups included: nothing acknowledged to anyone rests on a group's
+ * writes alone once anything after them was acknowledged.  An fsync per
+ * group held the loop for the disk at every poll reply. */
+static void
+store_sqlite_synchronous(struct store_sqlite *s, const char *sql)
+{
+	char *err = NULL;
+
+	if (sqlite3_exec(s->db, sql, NULL, NULL, &err) != SQLITE_OK)
+		fatalx("store: %s: %s", sql, err != NULL ? err : "failed");
+}
+
 static int
 store_sqlite_group_begin(struct store *st)
 {
 	struct store_sqlite *s = sq(st);
 
-	if (s->group)
+	if (s->group || !sqlite3_get_autocommit(s->db))
 		return -1;
-	if (store_sqlite_begin(s) != 0)
+	store_sqlite_synchronous(s, "PRAGMA synchronous=NORMAL");
+	if (store_sqlite_begin(s) != 0) {
+		store_sqlite_synchronous(s, "PRAGMA synchronous=FULL");
 		return -1;
+	}
 	s->group = 1;
 	return 0;
 }
@@ -518,13 +538,17 @@ static int
 store_sqlite_group_end(struct store *st)
 {
 	struct store_sqlite *s = sq(st);
+	int r;
 
 	if (!s->group)
 		return -1;
 	s->group = 0;
 	if (sqlite3_get_autocommit(s->db))
-		return -1; /* an error rolled the whole transaction back */
-	return store_sqlite_commit(s);
+		r = -1; /* an error rolled the whole transaction back */
+	else
+		r = store_sqlite_commit(s);
+	store_sqlite_synchronous(s, "PRAGMA synchronous=FULL");
+	return r;
 }
 
 /* The driver's transaction runner: BEGIN IMMEDIATE ... COMMIT. */
@@ -777,6 +801,7 @@ static const struct store_ops sqlite_ops = {
     .order_polled = store_sqlite_orders_polled,
     .group_begin = store_sqlite_group_begin,
     .group_end = store_sqlite_group_end,
+    .order_poll_page = store_sqlite_orders_poll_page,
     .order_list = store_sqlite_orders_list,
     .order_claim = store_sqlite_orders_claim,
     .order_counts = store_sqlite_orders_counts,

@@ -187,6 +187,9 @@ enum store_result store_sqlite_orders_fields(struct store *st, int64_t id,
 enum store_result store_sqlite_orders_polled(struct store *st,
                                              const int64_t *ids, size_t n,
                                              int64_t now_ms);
+int64_t store_sqlite_orders_poll_page(struct store *st,
+                                      const struct poll_page *p,
+                                      store_order_cb cb, void *arg);
 int64_t store_sqlite_orders_list(struct store *st, const struct order_filter *f,
                                  store_order_cb cb, void *arg);
 int64_t store_sqlite_orders_claim(struct store *st,
