@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/event.h>
 
@@ -19,6 +20,10 @@
  * arriving together from every upstream, no longer hold the loop for all
  * their applies at once while customers' requests wait. */
 #define BATCH_APPLY_SLICE 5
+/* ... and the next slice waits as long as this one took (at most this
+ * many microseconds): the applies take at most about half the loop, the
+ * rest is the customers'.  A cycle is slower; requests wait less. */
+#define BATCH_APPLY_PAUSE_MAX_US 20000
 
 struct batch_waiter {
 	struct batch_waiter *next;
@@ -233,9 +238,13 @@ batch_reply_free(struct batcher *b, struct batch_reply *rp)
 static void
 batch_drain_cb(evutil_socket_t fd, short what, void *arg)
 {
-	static const struct timeval zero = {0, 0};
 	struct batcher *b = arg;
 	int budget = BATCH_APPLY_SLICE;
+	struct timespec t0, t1;
+	struct timeval pause = {0, 0};
+	int64_t us;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 
 	while (budget > 0 && b->replies != NULL) {
 		struct batch_reply *rp = b->replies;
@@ -253,8 +262,15 @@ batch_drain_cb(evutil_socket_t fd, short what, void *arg)
 			batch_reply_free(b, rp);
 		}
 	}
-	if (b->replies != NULL)
-		evtimer_add(b->drain, &zero);
+	if (b->replies == NULL)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	us = (int64_t)(t1.tv_sec - t0.tv_sec) * 1000000 +
+	     (t1.tv_nsec - t0.tv_nsec) / 1000;
+	if (us > BATCH_APPLY_PAUSE_MAX_US)
+		us = BATCH_APPLY_PAUSE_MAX_US;
+	pause.tv_usec = (suseconds_t)(us > 0 ? us : 0);
+	evtimer_add(b->drain, &pause);
 }
 
 /* The reply to call C: its answers applied now, or (with a group hook)

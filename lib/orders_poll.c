@@ -426,7 +426,8 @@ orders_poll(struct orders *o, size_t idx)
 	int64_t due =
 	    orders_poll_due_before(o->clock.wall_ms(), cu->poll_interval_ms);
 	struct order_filter f = {ORDER_ACTIVE, 0, cu->name, due,
-	                         ORDERS_POLL_CLAIM};
+	                         o->p->st->shared ? ORDERS_POLL_CLAIM
+	                                          : INT64_MAX};
 	struct poll_ctx pc = {o, idx, 0, NULL};
 	struct orders_apply_ctx *pg;
 	int64_t n;
@@ -454,7 +455,7 @@ orders_poll(struct orders *o, size_t idx)
 	do
 		n = store_order_claim(o->p->st, &f, o->clock.wall_ms(),
 		                      orders_poll_one, &pc);
-	while (n == ORDERS_POLL_CLAIM && !o->stopping);
+	while (o->p->st->shared && n == ORDERS_POLL_CLAIM && !o->stopping);
 	if (pc.asked > 0)
 		log_debug("poll %s: %lld open orders asked", cu->name,
 		          (long long)pc.asked);
