@@ -1,6 +1,8 @@
 /* batch.c - coalesce IDs per upstream and action into upstream requests. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/event.h>
 
@@ -13,6 +15,15 @@
 #include "xmalloc.h"
 
 #define BATCH_MAX 100
+/* With a group hook (the poller's batchers), a reply's answers are applied
+ * this many per loop pass (per upstream), each slice one group: a cycle's replies,
+ * arriving together from every upstream, no longer hold the loop for all
+ * their applies at once while customers' requests wait. */
+#define BATCH_APPLY_SLICE 5
+/* ... and the next slice waits as long as this one took (at most this
+ * many microseconds): the applies take at most about half the loop, the
+ * rest is the customers'.  A cycle is slower; requests wait less. */
+#define BATCH_APPLY_PAUSE_MAX_US 20000
 
 struct batch_waiter {
 	struct batch_waiter *next;
@@ -40,17 +51,35 @@ struct batch_call {
 	int n;
 };
 
+/* A reply parsed, its answers still to apply (from NEXT on). */
+struct batch_reply {
+	struct batch_reply *next;
+	struct batch_call *c;
+	struct dialect_multi m;
+	const char *ids[BATCH_MAX];
+	int next_i;
+	struct batch_faults_acc {
+		int n;
+		char id[DIALECT_ID_SZ];
+		char msg[DIALECT_MSG_SZ];
+	} faults;
+};
+
 struct batcher {
 	struct event_base *base;
 	struct upstream *up;
 	int max_batch;
 	int multi_ok;
 	batch_apply_cb apply;
+	batch_group_cb group;
 	void *ctx;
 	struct strmap *ids[BATCH_NACTIONS]; /* id -> item, queued or flying */
 	struct batch_queue queue[BATCH_NACTIONS];
 	struct event *flush;
+	struct batch_reply *replies, **replies_tail; /* to apply, in order */
+	struct event *drain;
 	int calls_in_flight;
+	int outstanding[BATCH_NACTIONS]; /* IDs queued or in flight */
 	int freeing;
 	struct batch_stats stats;
 };
@@ -77,22 +106,38 @@ const int batch_size_bounds[BATCH_SIZE_BUCKETS] = {1, 10, 25, 50, 100};
 
 static void batch_send(struct batcher *b, enum batch_action a);
 
-/* Deliver ANS for item IT: apply once, then every waiter; free IT. */
+/* Apply ANS for item IT, once; it is no longer pending. */
 static void
-batch_deliver(struct batcher *b, enum batch_action a, struct batch_item *it,
-              const struct batch_answer *ans)
+batch_apply(struct batcher *b, enum batch_action a, struct batch_item *it,
+            const struct batch_answer *ans)
+{
+	strmap_del(b->ids[a], it->id);
+	b->outstanding[a]--;
+	if (b->apply != NULL && !b->freeing)
+		b->apply(b->ctx, a, it->local, it->id, ans);
+}
+
+/* ANS to every waiter of IT (applied already); free IT. */
+static void
+batch_answer_waiters(struct batch_item *it, const struct batch_answer *ans)
 {
 	struct batch_waiter *w, *next;
 
-	strmap_del(b->ids[a], it->id);
-	if (b->apply != NULL && !b->freeing)
-		b->apply(b->ctx, a, it->local, it->id, ans);
 	for (w = it->waiters; w != NULL; w = next) {
 		next = w->next;
 		w->cb(it->id, ans, w->arg);
 		free(w);
 	}
 	free(it);
+}
+
+/* Deliver ANS for item IT: apply once, then every waiter; free IT. */
+static void
+batch_deliver(struct batcher *b, enum batch_action a, struct batch_item *it,
+              const struct batch_answer *ans)
+{
+	batch_apply(b, a, it, ans);
+	batch_answer_waiters(it, ans);
 }
 
 static void
@@ -127,80 +172,147 @@ batch_requeue(struct batcher *b, struct batch_call *c)
 }
 
 /* The answers of one request the dialect parser found unusable for their
- * ID (one naming another order, an unreadable item): applied to nothing,
- * and logged once per request, since only the operator can chase the
- * panel. */
-struct batch_faults {
-	int n;
-	char id[DIALECT_ID_SZ]; /* the first one's */
-	const char *msg;        /* its reason, valid until the reply is freed */
-};
+ * ID (one naming another order, an unreadable item) are applied to
+ * nothing, and logged once per request (batch_reply_free), since only the
+ * operator can chase the panel. */
 
+/* Apply answers FROM..TO-1 of reply RP (as one group when B has a hook),
+ * then tell their requesters. */
 static void
-batch_fault_note(struct batch_faults *f, const char *id, enum dialect_item item,
-                 const char *msg)
+batch_apply_range(struct batcher *b, struct batch_reply *rp, int from, int to)
 {
-	if (item != DIALECT_ITEM_FAULT || f->n++ > 0)
-		return;
-	snprintf(f->id, sizeof(f->id), "%s", id);
-	f->msg = msg;
+	struct batch_call *c = rp->c;
+	struct batch_answer ans;
+	struct dialect_multi_answer d;
+	int grouped = b->group != NULL && b->apply != NULL && !b->freeing;
+
+	memset(&ans, 0, sizeof(ans));
+	ans.transport = UP_REPLIED;
+	/* Every answer applied (in one group), then the requesters told:
+	 * none of them hears of a write before it is durable. */
+	if (grouped)
+		b->group(b->ctx, 1);
+	for (int pass = 0; pass < 2; pass++) {
+		for (int i = from; i < to; i++) {
+			dialect_multi_get(&rp->m, (size_t)i, &d);
+			ans.item = d.item;
+			ans.msg = d.msg;
+			ans.st = d.st;
+			ans.refill = d.refill;
+			ans.rstatus = d.rstatus;
+			ans.rstatus_raw = d.rstatus_raw;
+			if (pass == 0) {
+				if (ans.item == DIALECT_ITEM_FAULT &&
+				    rp->faults.n++ == 0) {
+					snprintf(rp->faults.id,
+					         sizeof(rp->faults.id), "%s",
+					         rp->ids[i]);
+					snprintf(rp->faults.msg,
+					         sizeof(rp->faults.msg), "%s",
+					         ans.msg != NULL ? ans.msg : "");
+				}
+				batch_apply(b, c->a, c->items[i], &ans);
+			} else
+				batch_answer_waiters(c->items[i], &ans);
+		}
+		if (pass == 0 && grouped)
+			b->group(b->ctx, 0);
+	}
 }
 
 static void
-batch_fault_log(const struct batcher *b, enum batch_action a,
-                const struct batch_faults *f, int n)
+batch_reply_free(struct batcher *b, struct batch_reply *rp)
 {
-	if (f->n > 0)
+	if (rp->faults.n > 0)
 		log_warnx("upstream %s: %s: %d of %d answers unusable, "
 		          "nothing applied for them (%s: %s)",
-		          upstream_name(b->up), batch_forms[a].action, f->n, n,
-		          f->id, f->msg);
+		          upstream_name(b->up), batch_forms[rp->c->a].action,
+		          rp->faults.n, rp->c->n, rp->faults.id,
+		          rp->faults.msg);
+	dialect_multi_free(&rp->m);
+	free(rp->c);
+	free(rp);
 }
 
+/* One slice of the queued replies' answers; again next pass if more. */
 static void
+batch_drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct batcher *b = arg;
+	int budget = BATCH_APPLY_SLICE;
+	struct timespec t0, t1;
+	struct timeval pause = {0, 0};
+	int64_t us;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+
+	while (budget > 0 && b->replies != NULL) {
+		struct batch_reply *rp = b->replies;
+		int to = rp->next_i + budget;
+
+		if (to > rp->c->n)
+			to = rp->c->n;
+		budget -= to - rp->next_i;
+		batch_apply_range(b, rp, rp->next_i, to);
+		rp->next_i = to;
+		if (rp->next_i == rp->c->n) {
+			b->replies = rp->next;
+			if (b->replies == NULL)
+				b->replies_tail = &b->replies;
+			batch_reply_free(b, rp);
+		}
+	}
+	if (b->replies == NULL)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	us = (int64_t)(t1.tv_sec - t0.tv_sec) * 1000000 +
+	     (t1.tv_nsec - t0.tv_nsec) / 1000;
+	if (us > BATCH_APPLY_PAUSE_MAX_US)
+		us = BATCH_APPLY_PAUSE_MAX_US;
+	pause.tv_usec = (suseconds_t)(us > 0 ? us : 0);
+	evtimer_add(b->drain, &pause);
+}
+
+/* The reply to call C: its answers applied now, or (with a group hook)
+ * queued to be applied a slice per loop pass.  1 if C was kept. */
+static int
 batch_answer_items(struct batcher *b, struct batch_call *c,
                    const struct up_result *r)
 {
-	const char *ids[BATCH_MAX];
-	struct batch_faults faults = {0, "", NULL};
-	struct batch_answer ans;
-	struct dialect_multi m;
-	struct dialect_multi_answer d;
+	static const struct timeval zero = {0, 0};
+	struct batch_reply *rp = xcalloc(1, sizeof(*rp));
 	enum dialect_result whole;
 	int n = c->n;
 
+	rp->c = c;
 	for (int i = 0; i < n; i++)
-		ids[i] = c->items[i]->id;
+		rp->ids[i] = c->items[i]->id;
 	whole = dialect_multi(batch_forms[c->a].multi, (int)r->http_status,
-	                      r->body, r->len, ids, (size_t)n, &m);
+	                      r->body, r->len, rp->ids, (size_t)n, &rp->m);
 	if (whole == DIALECT_REJECTED && n > 1) {
 		/* A definite refusal of the whole multi request: nothing was
 		 * done upstream, so asking again one by one is safe. */
-		dialect_multi_free(&m);
+		dialect_multi_free(&rp->m);
+		free(rp);
 		log_warnx("upstream %s: refused a %s request with %d IDs; "
 		          "asking one ID at a time from now on",
 		          upstream_name(b->up), batch_forms[c->a].action, n);
 		b->multi_ok = 0;
 		batch_requeue(b, c);
-		return;
+		return 0;
 	}
-	memset(&ans, 0, sizeof(ans));
-	ans.transport = UP_REPLIED;
-	for (int i = 0; i < n; i++) {
-		dialect_multi_get(&m, (size_t)i, &d);
-		ans.item = d.item;
-		ans.msg = d.msg;
-		ans.st = d.st;
-		ans.refill = d.refill;
-		ans.rstatus = d.rstatus;
-		ans.rstatus_raw = d.rstatus_raw;
-		batch_fault_note(&faults, ids[i], ans.item, ans.msg);
-		batch_deliver(b, c->a, c->items[i], &ans);
-	}
-	batch_fault_log(b, c->a, &faults, n);
-	dialect_multi_free(&m);
 	if (whole == DIALECT_FAULT)
 		upstream_note_fault(b->up);
+	if (b->group != NULL && !b->freeing) {
+		*b->replies_tail = rp;
+		b->replies_tail = &rp->next;
+		if (!evtimer_pending(b->drain, NULL))
+			evtimer_add(b->drain, &zero);
+		return 1;
+	}
+	batch_apply_range(b, rp, 0, n);
+	batch_reply_free(b, rp);
+	return 1;
 }
 
 static void
@@ -210,9 +322,10 @@ batch_done(const struct up_result *r, void *arg)
 	struct batcher *b = c->b;
 
 	b->calls_in_flight--;
-	if (r->transport == UP_REPLIED)
-		batch_answer_items(b, c, r);
-	else
+	if (r->transport == UP_REPLIED) {
+		if (batch_answer_items(b, c, r))
+			return; /* C is the reply's now */
+	} else
 		batch_fail_all(b, c, r->transport, r->reason);
 	free(c);
 }
@@ -301,6 +414,7 @@ batch_ask(struct batcher *b, enum batch_action a, const char *id, int64_t local,
 	it->waiters = w;
 	it->tail = &w->next;
 	strmap_put(b->ids[a], it->id, it);
+	b->outstanding[a]++;
 	*q->tail = it;
 	q->tail = &it->next;
 	q->n++;
@@ -337,7 +451,9 @@ batcher_new(struct event_base *base, struct upstream *up, int max_batch,
 		b->ids[a] = strmap_new();
 		b->queue[a].tail = &b->queue[a].head;
 	}
-	if ((b->flush = evtimer_new(base, batch_flush_cb, b)) == NULL)
+	b->replies_tail = &b->replies;
+	if ((b->flush = evtimer_new(base, batch_flush_cb, b)) == NULL ||
+	    (b->drain = evtimer_new(base, batch_drain_cb, b)) == NULL)
 		fatalx("batch: out of memory for a timer");
 	return b;
 }
@@ -350,6 +466,18 @@ batcher_set_max(struct batcher *b, int max_batch)
 	if (max_batch > BATCH_MAX)
 		max_batch = BATCH_MAX;
 	b->max_batch = max_batch;
+}
+
+int
+batcher_outstanding(const struct batcher *b, enum batch_action a)
+{
+	return b->outstanding[a];
+}
+
+void
+batcher_set_group(struct batcher *b, batch_group_cb group)
+{
+	b->group = group;
 }
 
 int
@@ -372,6 +500,14 @@ batcher_free(struct batcher *b)
 	if (b == NULL)
 		return;
 	b->freeing = 1;
+	/* Replies not applied yet: their requesters still hear them. */
+	while (b->replies != NULL) {
+		struct batch_reply *rp = b->replies;
+
+		b->replies = rp->next;
+		batch_apply_range(b, rp, rp->next_i, rp->c->n);
+		batch_reply_free(b, rp);
+	}
 	memset(&ans, 0, sizeof(ans));
 	ans.transport = UP_NOT_SENT;
 	ans.item = DIALECT_ITEM_FAULT;
@@ -386,5 +522,6 @@ batcher_free(struct batcher *b)
 		strmap_free(b->ids[a]);
 	}
 	event_free(b->flush);
+	event_free(b->drain);
 	free(b);
 }

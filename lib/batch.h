@@ -44,6 +44,10 @@ struct batch_answer {
 /* Called once per answered ID; LOCAL is what the first requester passed. */
 typedef void (*batch_apply_cb)(void *ctx, enum batch_action a, int64_t local,
                                const char *id, const struct batch_answer *ans);
+/* Called with BEGIN 1 before the answers of one upstream reply are
+ * applied and with 0 after them, before any requester's callback runs
+ * (the poller makes one store transaction of them). */
+typedef void (*batch_group_cb)(void *ctx, int begin);
 /* Called once per request of the ID. */
 typedef void (*batch_cb)(const char *id, const struct batch_answer *ans,
                          void *arg);
@@ -68,6 +72,10 @@ struct batcher *batcher_new(struct event_base *base, struct upstream *up,
  * first: it ends the requests in flight, whose answers still need B. */
 void batcher_free(struct batcher *b);
 void batcher_set_max(struct batcher *b, int max_batch);
+/* A's IDs queued or in flight (not answered yet). */
+int batcher_outstanding(const struct batcher *b, enum batch_action a);
+/* GROUP (NULL: none) brackets the applies of each reply, with APPLY's ctx. */
+void batcher_set_group(struct batcher *b, batch_group_cb group);
 int batcher_multi_ok(const struct batcher *b);
 void batcher_stats(const struct batcher *b, struct batch_stats *out);
 /* IDs waiting or in flight for action A. */

@@ -41,9 +41,11 @@ orders_new(struct panel *p)
 		o->b[i] = batcher_new(
 		    p->base, p->ups[i].up, p->cfg->upstreams[i].max_batch,
 		    p->ups[i].state.multi_ok, orders_apply, ac);
+		batcher_set_group(o->b[i], orders_apply_group);
+		ac->page_timer = evtimer_new(p->base, orders_poll_page_cb, ac);
 		o->poll_timer[i] =
 		    event_new(p->base, -1, EV_PERSIST, orders_poll_cb, ac);
-		if (o->poll_timer[i] == NULL)
+		if (o->poll_timer[i] == NULL || ac->page_timer == NULL)
 			fatalx("orders: out of memory for a timer");
 	}
 	o->sweep_timer = event_new(p->base, -1, EV_PERSIST, orders_sweep_cb, o);
@@ -107,8 +109,14 @@ orders_stop(struct orders *o)
 		return;
 	o->stopping = 1;
 	evtimer_del(o->sweep_timer);
-	for (size_t i = 0; i < o->p->nups; i++)
+	for (size_t i = 0; i < o->p->nups; i++) {
+		struct orders_apply_ctx *ac = NULL;
+
 		evtimer_del(o->poll_timer[i]);
+		event_get_assignment(o->poll_timer[i], NULL, NULL, NULL, NULL,
+		                     (void **)&ac);
+		evtimer_del(ac->page_timer);
+	}
 	/* Adds still waiting become queued orders (sent after a restart);
 	 * accepted orders are recorded now. */
 	fiber_spawn(orders_group_run, o, NULL);
@@ -127,6 +135,7 @@ orders_free(struct orders *o)
 		                     (void **)&ac);
 		batcher_free(o->b[i]);
 		event_free(o->poll_timer[i]);
+		event_free(ac->page_timer);
 		free(ac);
 	}
 	orders_flush_adds(o);

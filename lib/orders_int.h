@@ -23,6 +23,16 @@
  * for this long. */
 #define ORDERS_SWEEP_LEASE_MS (ORDERS_SWEEP_MS - 200)
 #define ORDERS_POLL_CLAIM 1000  /* open orders claimed at once, 10 batches */
+/* SQLite: a poll cycle asks a page of due orders at a time (a keyset on
+ * (polled_at, id)), the next once fewer than ORDERS_POLL_LOW IDs are
+ * unanswered (checked every ORDERS_POLL_WAIT_MS): the batcher holds under
+ * a thousand IDs, not every open order of the upstream, the loop reads a
+ * page at a time, and about 9 status calls at most are out at once,
+ * leaving connections of the upstream's max_connections (16 by default)
+ * free for adds. */
+#define ORDERS_POLL_PAGE 600
+#define ORDERS_POLL_LOW 300
+#define ORDERS_POLL_WAIT_MS 5
 #define ORDERS_MAX_ROUTES 16
 #define ORDERS_UNAVAILABLE                                                     \
 	"This service is temporarily unavailable, please try again later"
@@ -158,13 +168,21 @@ void orders_pending_start(struct orders *o, struct pending_add *pa,
 struct orders_apply_ctx {
 	struct orders *o;
 	size_t upi;
+	int grouped; /* a store group is open for a reply's answers */
+	/* The poll cycle in pages (a store without claims, SQLite): the
+	 * last order asked, by (polled_at, id). */
+	struct event *page_timer;
+	int cycling;
+	int64_t due, after_polled, after_id;
 };
 
 void orders_sweep(struct orders *o);
 void orders_sweep_cb(evutil_socket_t fd, short what, void *arg);
 void orders_poll_cb(evutil_socket_t fd, short what, void *arg);
+void orders_poll_page_cb(evutil_socket_t fd, short what, void *arg);
 void orders_apply(void *ctx, enum batch_action a, int64_t local,
                   const char *id, const struct batch_answer *ans);
+void orders_apply_group(void *ctx, int begin);
 void orders_ignore(const char *id, const struct batch_answer *ans, void *arg);
 
 #endif

@@ -1,7 +1,10 @@
 /* orders_poll.c - the sweeper (queued orders sent, too old ones refunded),
  * the status poller, and settlement (the batchers' apply hook). */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+
+#include <event2/event.h>
 
 #include "batch.h"
 #include "config.h"
@@ -292,6 +295,27 @@ orders_apply(void *ctx, enum batch_action a, int64_t local, const char *id,
 	config_unref(cfg);
 }
 
+/* The answers of one upstream reply go to the store in one transaction:
+ * one commit (one WAL fsync on SQLite) for up to 100 orders instead of one
+ * each, which bounded a poll cycle at the disk's commit rate (~2,500
+ * orders/s here) and held the loop for a reply's 100 fsyncs at a time. */
+void
+orders_apply_group(void *ctx, int begin)
+{
+	struct orders_apply_ctx *ac = ctx;
+	struct store *st = ac->o->p->st;
+
+	if (begin) {
+		ac->grouped = store_group_begin(st) == 0;
+		return;
+	}
+	if (ac->grouped && store_group_end(st) != 0)
+		log_warnx("upstream %s: the statuses of one reply were not "
+		          "recorded; they are asked again next poll",
+		          ac->o->p->cfg->upstreams[ac->upi].name);
+	ac->grouped = 0;
+}
+
 void
 orders_ignore(const char *id, const struct batch_answer *ans, void *arg)
 {
@@ -301,19 +325,94 @@ struct poll_ctx {
 	struct orders *o;
 	size_t upi;
 	int64_t asked;
+	struct orders_apply_ctx *pg; /* a paged cycle, else NULL */
 };
 
 static int
 orders_poll_one(const struct order *ord, void *arg)
 {
 	struct poll_ctx *pc = arg;
+	struct orders_apply_ctx *pg = pc->pg;
 
+	if (pg != NULL) {
+		pg->after_polled = ord->polled_at;
+		pg->after_id = ord->id;
+	}
 	if (ord->upstream_order[0] == '\0')
 		return 0;
 	batch_ask(pc->o->b[pc->upi], BATCH_STATUS, ord->upstream_order, ord->id,
 	          orders_ignore, NULL);
 	pc->asked++;
 	return 0;
+}
+
+static struct orders_apply_ctx *
+orders_poll_ctx(struct orders *o, size_t idx)
+{
+	struct orders_apply_ctx *ac = NULL;
+
+	event_get_assignment(o->poll_timer[idx], NULL, NULL, NULL, NULL,
+	                     (void **)&ac);
+	return ac;
+}
+
+/* One page of a cycle (SQLite): the next ORDERS_POLL_PAGE due orders after
+ * the last one asked, in (polled_at, id) order (a keyset: the rows asked
+ * already, answered or not, are not read again).  The cycle ends at the
+ * last due order. */
+static void
+orders_poll_page(struct orders_apply_ctx *pg)
+{
+	struct orders *o = pg->o;
+	const struct config *cfg = config_ref(o->p->cfg);
+	const struct cfg_upstream *cu = &cfg->upstreams[pg->upi];
+	int64_t limit = ORDERS_POLL_PAGE;
+	struct poll_page page = {
+	    {ORDER_ACTIVE, 0, cu->name, pg->due, limit},
+	    pg->after_polled,
+	    pg->after_id,
+	};
+	struct poll_ctx pc = {o, pg->upi, 0, pg};
+	struct timeval tv = {0, ORDERS_POLL_WAIT_MS * 1000};
+	int64_t n = -1;
+
+	if (!o->stopping)
+		n = store_order_poll_page(o->p->st, &page, orders_poll_one,
+		                          &pc);
+	if (pc.asked > 0)
+		log_debug("poll %s: %lld open orders asked", cu->name,
+		          (long long)pc.asked);
+	if (n < limit)
+		pg->cycling = 0;
+	else
+		evtimer_add(pg->page_timer, &tv);
+	config_unref(cfg);
+}
+
+static void
+orders_poll_page_run(void *a, void *b)
+{
+	struct orders_apply_ctx *pg = a;
+	struct timeval tv = {0, ORDERS_POLL_WAIT_MS * 1000};
+
+	if (pg->o->stopping) {
+		pg->cycling = 0;
+		return;
+	}
+	/* The next page once the batcher is low, so that it never holds
+	 * more than about two pages of IDs. */
+	if (batcher_outstanding(pg->o->b[pg->upi], BATCH_STATUS) >=
+	    ORDERS_POLL_LOW) {
+		evtimer_add(pg->page_timer, &tv);
+		return;
+	}
+	orders_poll_page(pg);
+}
+
+void
+orders_poll_page_cb(evutil_socket_t fd, short what, void *arg)
+{
+	fiber_spawn(orders_poll_page_run, arg, NULL);
 }
 
 void
@@ -329,10 +428,25 @@ orders_poll(struct orders *o, size_t idx)
 	struct order_filter f = {ORDER_ACTIVE, 0, cu->name, due,
 	                         o->p->st->shared ? ORDERS_POLL_CLAIM
 	                                          : INT64_MAX};
-	struct poll_ctx pc = {o, idx, 0};
+	struct poll_ctx pc = {o, idx, 0, NULL};
+	struct orders_apply_ctx *pg;
 	int64_t n;
 
 	if (o->stopping) {
+		config_unref(cfg);
+		return;
+	}
+	if (!o->p->st->shared && o->p->st->ops->order_poll_page != NULL) {
+		/* One instance owns the store: the cycle goes in pages
+		 * (orders_poll_page), one cycle at a time per upstream. */
+		pg = orders_poll_ctx(o, idx);
+		if (!pg->cycling) {
+			pg->cycling = 1;
+			pg->due = due;
+			pg->after_polled = INT64_MIN;
+			pg->after_id = INT64_MIN;
+			orders_poll_page(pg);
+		}
 		config_unref(cfg);
 		return;
 	}

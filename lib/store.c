@@ -333,6 +333,27 @@ store_order_polled(struct store *st, const int64_t *ids, size_t n,
 	return st->ops->order_polled(st, ids, n, now_ms);
 }
 
+int
+store_group_begin(struct store *st)
+{
+	return st->ops->group_begin != NULL ? st->ops->group_begin(st) : -1;
+}
+
+int
+store_group_end(struct store *st)
+{
+	return st->ops->group_end != NULL ? st->ops->group_end(st) : -1;
+}
+
+int64_t
+store_order_poll_page(struct store *st, const struct poll_page *p,
+                      store_order_cb cb, void *arg)
+{
+	return st->ops->order_poll_page != NULL
+	           ? st->ops->order_poll_page(st, p, cb, arg)
+	           : -2;
+}
+
 int64_t
 store_order_list(struct store *st, const struct order_filter *f,
                  store_order_cb cb, void *arg)

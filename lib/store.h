@@ -205,6 +205,13 @@ struct order_filter {
 	int64_t limit;         /* 0: no limit */
 };
 
+/* A page of a poll cycle: F's orders (F->polled_before set) after
+ * (AFTER_POLLED, AFTER_ID) in (polled_at, id) order. */
+struct poll_page {
+	struct order_filter f;
+	int64_t after_polled, after_id;
+};
+
 struct refill {
 	int64_t id;
 	int64_t order_id;
@@ -416,6 +423,13 @@ struct store_ops {
 	/* Mark orders as just polled (NOW in unix ms). */
 	enum store_result (*order_polled)(struct store *, const int64_t *ids,
 	                                  size_t n, int64_t now_ms);
+	/* Optional (NULL: every write commits on its own).  See
+	 * store_group_begin. */
+	int (*group_begin)(struct store *);
+	int (*group_end)(struct store *);
+	/* Optional: see store_order_poll_page. */
+	int64_t (*order_poll_page)(struct store *, const struct poll_page *p,
+	                      store_order_cb cb, void *arg);
 	/* Orders matching F, oldest poll first for F->polled_before, else by
 	 * id; CB returning non-zero stops.  Count, or -1. */
 	int64_t (*order_list)(struct store *, const struct order_filter *f,
@@ -624,6 +638,20 @@ enum store_result store_order_resolve(struct store *st, int64_t id,
 enum store_result store_order_fields(struct store *st, int64_t id, char **json);
 enum store_result store_order_polled(struct store *st, const int64_t *ids,
                                      size_t n, int64_t now_ms);
+/* A group of writes with one commit: until store_group_end, each write is
+ * all-or-nothing on its own but made durable only by the group's end (on
+ * SQLite one WAL fsync for the lot; a backend without groups commits each
+ * write as always).  The caller must not yield to the loop in between nor
+ * answer anyone on the strength of a write before store_group_end (the
+ * poller's answers: a batch of 100 statuses).  0, or -1 (no group: the
+ * writes commit one by one).  store_group_end: 0 committed, -1 lost (the
+ * writes are not in the store). */
+int store_group_begin(struct store *st);
+int store_group_end(struct store *st);
+/* The orders of page P, as order_list would list them (count, or -1);
+ * -2 if the store has none (a shared store: its claims mark rows). */
+int64_t store_order_poll_page(struct store *st, const struct poll_page *p,
+                              store_order_cb cb, void *arg);
 int64_t store_order_list(struct store *st, const struct order_filter *f,
                          store_order_cb cb, void *arg);
 int64_t store_order_claim(struct store *st, const struct order_filter *f,

@@ -30,6 +30,9 @@ static const char *const sqlite_names[Q_COUNT] = {
     [Q_BEGIN] = "begin",
     [Q_COMMIT] = "commit",
     [Q_ROLLBACK] = "rollback",
+    [Q_SAVEPOINT] = "savepoint",
+    [Q_RELEASE] = "release",
+    [Q_ROLLBACK_TO] = "rollback to savepoint",
     [Q_CUSTOMER_ADD] = "customer add",
     [Q_CUSTOMER_SET_KEY] = "customer set key",
     [Q_CUSTOMER_BY_KEY] = "customer by key",
@@ -68,6 +71,9 @@ static const char *const sqlite_sql[Q_COUNT] = {
     [Q_DATA_VERSION] = "PRAGMA data_version",
     [Q_COMMIT] = "COMMIT",
     [Q_ROLLBACK] = "ROLLBACK",
+    [Q_SAVEPOINT] = "SAVEPOINT w",
+    [Q_RELEASE] = "RELEASE w",
+    [Q_ROLLBACK_TO] = "ROLLBACK TO w",
     [Q_CUSTOMER_ADD] = "INSERT INTO customers (name, key_hash, created_at)"
                        " VALUES (?1, ?2, ?3)",
     [Q_CUSTOMER_SET_KEY] = "UPDATE customers SET key_hash = ?2 WHERE name = ?1",
@@ -200,6 +206,10 @@ store_sqlite_exec(struct store_sqlite *s, enum sqlite_stmt which)
 int
 store_sqlite_begin(struct store_sqlite *s)
 {
+	if (s->group) {
+		store_sqlite_stmt(s, Q_SAVEPOINT);
+		return store_sqlite_exec(s, Q_SAVEPOINT);
+	}
 	/* BEGIN IMMEDIATE may wait (up to the busy timeout) for the CLI's
 	 * write lock within one loop iteration: the first cached read after
 	 * this transaction checks data_version again. */
@@ -241,6 +251,15 @@ sqlite_discard_failed_commit(struct store_sqlite *s)
 int
 store_sqlite_commit(struct store_sqlite *s)
 {
+	if (s->group) {
+		/* Durable at the group's end (store_sqlite_group_end). */
+		store_sqlite_stmt(s, Q_RELEASE);
+		if (store_sqlite_exec(s, Q_RELEASE) != 0) {
+			store_sqlite_rollback(s);
+			return -1;
+		}
+		return 0;
+	}
 	store_sqlite_stmt(s, Q_COMMIT);
 	if (store_sqlite_exec(s, Q_COMMIT) != 0) {
 		/* A failed COMMIT may leave the transaction open. */
@@ -255,6 +274,16 @@ store_sqlite_commit(struct store_sqlite *s)
 void
 store_sqlite_rollback(struct store_sqlite *s)
 {
+	if (s->group) {
+		/* This write's savepoint only: the group's others stay. */
+		if (!sqlite3_get_autocommit(s->db)) {
+			store_sqlite_stmt(s, Q_ROLLBACK_TO);
+			store_sqlite_exec(s, Q_ROLLBACK_TO);
+			store_sqlite_stmt(s, Q_RELEASE);
+			store_sqlite_exec(s, Q_RELEASE);
+		}
+		return;
+	}
 	if (!sqlite3_get_autocommit(s->db)) {
 		store_sqlite_stmt(s, Q_ROLLBACK);
 		store_sqlite_exec(s, Q_ROLLBACK);
@@ -467,6 +496,61 @@ sqlite_ledger_insert(store_tx *tx, int64_t customer_id, enum ledger_kind kind,
 	sqlite3_bind_int64(q, 6, sqlite_now());
 	return store_sqlite_exec(s, Q_LEDGER_ADD);
 }
+/* A group: the writes until store_sqlite_group_end share one transaction
+ * and one commit; each write is still all-or-nothing on its own, as a
+ * savepoint.  The caller runs nothing else on the loop in between (SQLite
+ * calls never park a fiber), and answers nobody on the strength of a write
+ * before the group's end.
+ *
+ * A group commits with synchronous=NORMAL: no WAL fsync of its own (the
+ * poller's groups, what the upstream said of open orders, which it says
+ * again if a power loss takes them; the store stays consistent).  Every
+ * other commit is FULL, and its fsync makes the WAL durable up to it,
+ * groups included: nothing acknowledged to anyone rests on a group's
+ * writes alone once anything after them was acknowledged.  An fsync per
+ * group held the loop for the disk at every poll reply. */
+static void
+store_sqlite_synchronous(struct store_sqlite *s, const char *sql)
+{
+	char *err = NULL;
+
+	if (sqlite3_exec(s->db, sql, NULL, NULL, &err) != SQLITE_OK)
+		fatalx("store: %s: %s", sql, err != NULL ? err : "failed");
+}
+
+static int
+store_sqlite_group_begin(struct store *st)
+{
+	struct store_sqlite *s = sq(st);
+
+	if (s->group || !sqlite3_get_autocommit(s->db))
+		return -1;
+	store_sqlite_synchronous(s, "PRAGMA synchronous=NORMAL");
+	if (store_sqlite_begin(s) != 0) {
+		store_sqlite_synchronous(s, "PRAGMA synchronous=FULL");
+		return -1;
+	}
+	s->group = 1;
+	return 0;
+}
+
+static int
+store_sqlite_group_end(struct store *st)
+{
+	struct store_sqlite *s = sq(st);
+	int r;
+
+	if (!s->group)
+		return -1;
+	s->group = 0;
+	if (sqlite3_get_autocommit(s->db))
+		r = -1; /* an error rolled the whole transaction back */
+	else
+		r = store_sqlite_commit(s);
+	store_sqlite_synchronous(s, "PRAGMA synchronous=FULL");
+	return r;
+}
+
 /* The driver's transaction runner: BEGIN IMMEDIATE ... COMMIT. */
 static enum store_result
 sqlite_run(struct store *st, store_core_body body, void *arg)
@@ -715,6 +799,9 @@ static const struct store_ops sqlite_ops = {
     .order_unsent = store_sqlite_orders_unsent,
     .order_fields = store_sqlite_orders_fields,
     .order_polled = store_sqlite_orders_polled,
+    .group_begin = store_sqlite_group_begin,
+    .group_end = store_sqlite_group_end,
+    .order_poll_page = store_sqlite_orders_poll_page,
     .order_list = store_sqlite_orders_list,
     .order_claim = store_sqlite_orders_claim,
     .order_counts = store_sqlite_orders_counts,

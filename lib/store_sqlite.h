@@ -23,6 +23,9 @@ enum sqlite_stmt {
 	Q_BEGIN,
 	Q_COMMIT,
 	Q_ROLLBACK,
+	Q_SAVEPOINT,
+	Q_RELEASE,
+	Q_ROLLBACK_TO,
 	Q_CUSTOMER_ADD,
 	Q_CUSTOMER_SET_KEY,
 	Q_CUSTOMER_BY_KEY,
@@ -80,6 +83,9 @@ struct store_sqlite {
 		int busy; /* stepping: a nested use prepares its own */
 	} built[SQLITE_BUILT_CACHE];
 	unsigned built_next; /* the slot the next new one takes */
+	/* In a group (store_group_begin): one transaction is open, and each
+	 * write's begin, commit and rollback is a savepoint's. */
+	int group;
 };
 
 /* Finalize the built statements kept prepared (before closing). */
@@ -181,6 +187,9 @@ enum store_result store_sqlite_orders_fields(struct store *st, int64_t id,
 enum store_result store_sqlite_orders_polled(struct store *st,
                                              const int64_t *ids, size_t n,
                                              int64_t now_ms);
+int64_t store_sqlite_orders_poll_page(struct store *st,
+                                      const struct poll_page *p,
+                                      store_order_cb cb, void *arg);
 int64_t store_sqlite_orders_list(struct store *st, const struct order_filter *f,
                                  store_order_cb cb, void *arg);
 int64_t store_sqlite_orders_claim(struct store *st,

@@ -279,9 +279,10 @@ store_sqlite_orders_polled(struct store *st, const int64_t *ids, size_t n,
 	return STORE_OK;
 }
 
-int64_t
-store_sqlite_orders_list(struct store *st, const struct order_filter *f,
-                         store_order_cb cb, void *arg)
+/* F's orders; with PG, only those after its keyset (a poll page). */
+static int64_t
+sqlite_orders_list(struct store *st, const struct order_filter *f,
+                   const struct poll_page *pg, store_order_cb cb, void *arg)
 {
 	struct store_sqlite *s = sq(st);
 	char sql[1024];
@@ -290,13 +291,19 @@ store_sqlite_orders_list(struct store *st, const struct order_filter *f,
 	int64_t n = 0;
 	int rc;
 
+	/* The keyset is read from the poll index's own entries (polled_at,
+	 * and the rowid): rows before it cost no table read. */
 	snprintf(sql, sizeof(sql),
-	         "SELECT " ORDER_COLS " FROM orders o WHERE 1%s%s%s%s"
+	         "SELECT " ORDER_COLS " FROM orders o WHERE 1%s%s%s%s%s"
 	         " ORDER BY %s LIMIT ?%d",
 	         f->state >= 0 ? " AND o.state = ?1" : "",
 	         f->customer_id > 0 ? " AND o.customer_id = ?2" : "",
 	         f->upstream != NULL ? " AND o.upstream = ?3" : "",
 	         f->polled_before > 0 ? " AND o.polled_at < ?4" : "",
+	         f->polled_before > 0 && pg != NULL
+	             ? " AND (o.polled_at > ?6 OR (o.polled_at = ?6"
+	               " AND o.id > ?7))"
+	             : "",
 	         f->polled_before > 0 ? "o.polled_at, o.id" : "o.id", 5);
 	if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK) {
 		store_sqlite_log_error(s, "order list");
@@ -312,6 +319,10 @@ store_sqlite_orders_list(struct store *st, const struct order_filter *f,
 	if (f->polled_before > 0)
 		sqlite3_bind_int64(q, 4, f->polled_before);
 	sqlite3_bind_int64(q, 5, f->limit > 0 ? f->limit : -1);
+	if (f->polled_before > 0 && pg != NULL) {
+		sqlite3_bind_int64(q, 6, pg->after_polled);
+		sqlite3_bind_int64(q, 7, pg->after_id);
+	}
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
 		store_sqlite_read_order(q, &o);
 		n++;
@@ -324,6 +335,22 @@ store_sqlite_orders_list(struct store *st, const struct order_filter *f,
 		return -1;
 	}
 	return n;
+}
+
+int64_t
+store_sqlite_orders_list(struct store *st, const struct order_filter *f,
+                         store_order_cb cb, void *arg)
+{
+	return sqlite_orders_list(st, f, NULL, cb, arg);
+}
+
+int64_t
+store_sqlite_orders_poll_page(struct store *st, const struct poll_page *p,
+                              store_order_cb cb, void *arg)
+{
+	if (p->f.polled_before <= 0)
+		return -1;
+	return sqlite_orders_list(st, &p->f, p, cb, arg);
 }
 
 /* One instance owns a SQLite file, so nothing else can hold a row: a claim

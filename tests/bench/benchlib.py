@@ -175,16 +175,19 @@ limits:
 orders:
   reply_wait: 5s
 upstreams:
-  - name: alpha
+{upstreams}services:
+  - import: {first}
+    id_offset: 0
+"""
+
+UPSTREAM = """\
+  - name: {name}
     url: "http://127.0.0.1:{up_port}/api/v2"
     key: "{up_key}"
     timeout: 15s
     max_connections: {up_conns}
     poll_interval: {poll}
     sync_interval: 1h
-services:
-  - import: alpha
-    id_offset: 0
 """
 
 
@@ -199,10 +202,14 @@ def cleanup(tmp, fp=None, *pms):
     shutil.rmtree(tmp, ignore_errors=True)
 
 
-def write_config(path, port, up_port, db, poll="10m", up_conns=16, admin=""):
-    """ADMIN: listen.admin ("" turns it off, as for the other scenarios)."""
-    text = CONFIG.format(port=port, up_port=up_port, db=db, poll=poll,
-                         up_conns=up_conns, up_key=UPSTREAM_KEY, admin=admin)
+def write_config(path, port, up_port, db, poll="10m", up_conns=16, admin="", upstreams=None):
+    """ADMIN: listen.admin ("" turns it off, as for the other scenarios).
+    UPSTREAMS: [(name, port), ...] in place of the one upstream alpha at
+    UP_PORT; the services are imported from the first."""
+    ups = upstreams or [("alpha", up_port)]
+    text = CONFIG.format(port=port, db=db, admin=admin, first=ups[0][0], upstreams="".join(
+        UPSTREAM.format(name=n, up_port=p, poll=poll, up_conns=up_conns, up_key=UPSTREAM_KEY)
+        for n, p in ups))
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(text)
@@ -212,14 +219,14 @@ class Panelmux:
     """A config and store in TMP; the daemon is started by start().  With
     ADMIN, listen.admin is on at admin_port (/metrics, /healthz, /adminapi/)."""
 
-    def __init__(self, tmp, up_port, poll="10m", up_conns=16, admin=False):
+    def __init__(self, tmp, up_port, poll="10m", up_conns=16, admin=False, upstreams=None):
         self.tmp = tmp
         self.port = free_port()
         self.admin_port = free_port() if admin else None
         self.db = os.path.join(tmp, "panelmux.db")
         self.conf = os.path.join(tmp, "panelmux.yaml")
         write_config(self.conf, self.port, up_port, self.db, poll, up_conns,
-                     f"127.0.0.1:{self.admin_port}" if admin else "")
+                     f"127.0.0.1:{self.admin_port}" if admin else "", upstreams)
         self.proc = None
 
     def cli(self, *args):
@@ -322,6 +329,113 @@ def insert_orders(db, customers, per_customer, state="active", polled_at_ms=0,
     con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     con.close()
     return out
+
+
+# Indexes fill_large leaves in place: partial ones its rows do not enter
+# (no request_id, queued, sending, link_key, refund or external_id), and
+# orders_poll, which the active rows enter in order.
+FILL_KEEP_INDEXES = {"orders_request", "orders_queued", "orders_sending", "orders_poll",
+                     "orders_open_link", "orders_open_link_up", "ledger_one_refund",
+                     "ledger_external"}
+
+
+def fill_large(db, customers, orders, upstreams, active_every=10, log=print):
+    """A large store, fast: CUSTOMERS customers in all (the ones the CLI
+    made, IDs 1.., kept; the rest written here with a random key_hash, so
+    their keys are unknown), ORDERS orders over them (order j, 0-based,
+    is customer (j % CUSTOMERS) + 1's), each with its charge in the
+    ledger, a deposit per customer covering its charges plus 1000.00000
+    and the balance to match (`panelmux check` holds).  Customer c has
+    orders P(c-1)+1 .. Pc (P = ORDERS / CUSTOMERS, a multiple of
+    ACTIVE_EVERY x U): its first P - P/ACTIVE_EVERY are completed, the
+    last P/ACTIVE_EVERY active (Pending, polled_at 0).
+
+    Orders go round-robin over UPSTREAMS (order j, 0-based, to
+    UPSTREAMS[j % U]); the a-th active order in ID order (0-based) has
+    upstream order ID a / U + 1, so each upstream's open orders are
+    1..ORDERS / ACTIVE_EVERY / U, what `fakepanel --assume-orders` knows.
+    Completed orders have upstream order IDs 10^9 + j.  created_at runs
+    ten orders a second up to now.
+
+    The store must exist (the daemon's migrations ran: the CLI made the
+    first customer) and nothing may have it open.  The schema stays the
+    daemon's own: the secondary indexes of orders and ledger are dropped,
+    the rows written with journal_mode=OFF and synchronous=OFF, and the
+    same indexes re-created from their stored SQL, in their order; the
+    file goes back to WAL.  Partial indexes these rows leave empty, and
+    orders_poll (appended to in order), stay through the insert: building
+    one afterwards would cost a scan of the table each.  Returns the
+    seconds of each step."""
+    t = {}
+    t0 = time.monotonic()
+    con = sqlite3.connect(db, isolation_level=None)
+    nup = len(upstreams)
+    per = orders // customers
+    assert per * customers == orders and per % (active_every * nup) == 0, (orders, customers)
+    act = per // active_every  # active orders per customer, the last ones
+    assert con.execute("PRAGMA journal_mode=OFF").fetchone()[0] == "off"
+    con.execute("PRAGMA synchronous=OFF")
+    con.execute("PRAGMA cache_size=-1048576")  # 1 GiB for the index sorts
+    con.execute("PRAGMA temp_store=MEMORY")
+    con.execute("PRAGMA threads=2")
+    idx = [(n, q) for n, q in con.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index'"
+        " AND tbl_name IN ('orders', 'ledger') AND sql IS NOT NULL ORDER BY rowid")
+        if n not in FILL_KEEP_INDEXES]
+    assert con.execute("SELECT COUNT(*) FROM orders").fetchone()[0] == 0
+    now = int(time.time())
+    con.execute("BEGIN")
+    for name, _ in idx:
+        con.execute(f"DROP INDEX {name}")
+    have = con.execute("SELECT COUNT(*), COALESCE(MAX(id), 0) FROM customers").fetchone()
+    assert have[0] == have[1], "customer IDs must be 1..n"
+    con.execute(
+        """WITH RECURSIVE seq(i) AS (SELECT :first UNION ALL SELECT i + 1 FROM seq WHERE i < :n)
+           INSERT INTO customers (id, name, key_hash, balance, created_at)
+           SELECT i, 'c' || i, randomblob(32), 0, :now FROM seq""",
+        {"first": have[1] + 1, "n": customers, "now": now})
+    t["customers"] = time.monotonic() - t0
+    t1 = time.monotonic()
+    ups = " ".join(f"WHEN {k} THEN '{u}'" for k, u in enumerate(upstreams))
+    con.execute(
+        f"""WITH RECURSIVE seq(j) AS (SELECT 0 UNION ALL SELECT j + 1 FROM seq WHERE j < :n - 1)
+           INSERT INTO orders (id, customer_id, service_id, type, state, quantity, rate, charge,
+               fields, upstream, upstream_service, upstream_order, cost, start_count, remains,
+               upstream_status, created_at, updated_at, polled_at, upstream_quantity)
+           SELECT j + 1, j / :per + 1, 1, 'Default', CASE WHEN a THEN 'active' ELSE 'completed' END,
+               1000, 112500000, :charge,
+               '{{"link":"https://bench.example/p/' || (j + 1) || '","quantity":"1000"}}',
+               CASE j % :nup {ups} END, 1,
+               CAST(CASE WHEN a THEN ((j / :per) * :act + j % :per - (:per - :act)) / :nup + 1
+                    ELSE 1000000000 + j END AS TEXT), 90000,
+               CASE WHEN a THEN NULL ELSE 100 END, CASE WHEN a THEN NULL ELSE 0 END,
+               CASE WHEN a THEN 'Pending' ELSE 'Completed' END,
+               :now - (:n - j) / 10, :now - (:n - j) / 10, 0, 1000
+           FROM (SELECT j, j % :per >= :per - :act AS a FROM seq)""",
+        {"n": orders, "per": per, "act": act, "charge": CHARGE, "nup": nup, "now": now})
+    t["orders"] = time.monotonic() - t1
+    t1 = time.monotonic()
+    con.execute("""INSERT INTO ledger (customer_id, kind, amount, order_id, created_at)
+                   SELECT customer_id, 'charge', -charge, id, created_at FROM orders""")
+    con.execute("""INSERT INTO ledger (customer_id, kind, amount, note, created_at)
+                   SELECT c.id, 'deposit', s.total + :extra, 'bench', :now
+                   FROM customers c JOIN (SELECT customer_id, SUM(charge) AS total FROM orders
+                                          GROUP BY customer_id) s ON s.customer_id = c.id""",
+                {"extra": 1000 * 10**8, "now": now})
+    con.execute("UPDATE customers SET balance = balance + :extra WHERE id IN"
+                " (SELECT DISTINCT customer_id FROM orders)", {"extra": 1000 * 10**8})
+    t["ledger"] = time.monotonic() - t1
+    t1 = time.monotonic()
+    for name, sql in idx:
+        t2 = time.monotonic()
+        con.execute(sql)
+        log(f"  index {name}: {time.monotonic() - t2:.1f}s")
+    con.execute("COMMIT")
+    t["indexes"] = time.monotonic() - t1
+    assert con.execute("PRAGMA journal_mode=WAL").fetchone()[0] == "wal"
+    con.close()
+    t["total"] = time.monotonic() - t0
+    return t
 
 
 def customer_id(db, name):

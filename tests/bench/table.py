@@ -38,6 +38,53 @@ def ratio_row(r, key, label, unit, digits, target, need):
             "n/a" if ratio is None else f"{ratio:.3f} x", target, verdict]
 
 
+def scale_rows(r):
+    """bench_scale.py: ten million orders (issue 21)."""
+    out = []
+    if "scale.orders" not in r and "scale.startup_s" not in r:
+        return out
+    n = num(r, "scale.orders") or 10_000_000
+    what = f"{n:,.0f} orders"
+    s, a = num(r, "scale.startup_s"), num(r, "scale.startup_empty_s")
+    out.append([f"start-up to READY, {what} (SQLite)", fmt(s, " s", 3),
+                f"{fmt(a, ' s', 3)} (same daemon, store without orders)",
+                "n/a" if s is None or not a else f"{s / a:.2f} x", "<= 2 s",
+                "NO DATA" if s is None else ("PASS" if s <= 2 else "MISS")])
+    empty = num(r, "scale.hwm_empty_kib")
+    for key, when in (("hwm_start_kib", "after start-up"), ("hwm_poll_kib", "through a poll cycle")):
+        k = num(r, f"scale.{key}")
+        mib = k / 1024 if k is not None else None
+        out.append([f"RSS of panelmuxd (VmHWM) {when}, {what}", fmt(mib, " MiB", 1),
+                    f"{fmt(empty / 1024 if empty else None, ' MiB', 1)} (store without orders)",
+                    "n/a" if k is None or not empty else f"{k / empty:.2f} x", "<= 128 MiB",
+                    "NO DATA" if mib is None else ("PASS" if mib <= 128 else "MISS")])
+    c = num(r, "scale.check_s")
+    out.append([f"`panelmux check` of that store", fmt(c, " s", 1), "-", "-", "-",
+                "NO DATA" if c is None else "info"])
+    calls, ideal = r.get("scale.calls"), num(r, "scale.calls_ideal")
+    per = num(r, "scale.per_up")
+    ok = None
+    if calls and ideal:
+        got = [int(x) for x in calls.split(",")]
+        ok = all(g == ideal for g in got) and r.get("scale.cycle_done") == "1"
+    out.append([f"upstream status calls of one poll cycle, per upstream ({fmt(per)} open orders each)",
+                (calls or "n/a").replace(",", " / ") + ("" if r.get("scale.cycle_done", "1") == "1"
+                                                       else " (cycle INCOMPLETE)"),
+                f"{fmt(ideal)} = ceil(n/100)", "-", "exactly ceil(n/100) each",
+                "NO DATA" if ok is None else ("PASS" if ok else "MISS")])
+    cy = num(r, "scale.cycle_s")
+    out.append(["that poll cycle's duration (first to last status call, 5 upstreams)", fmt(cy, " s", 1),
+                "-", "-", "-", "NO DATA" if cy is None else "info"])
+    for k, label in (("add", "add"), ("status", "status of 100 orders")):
+        p, a = num(r, f"scale.{k}_busy_p99"), num(r, f"scale.{k}_idle_p99")
+        over = p - a if p is not None and a is not None else None
+        out.append([f"{label} latency p99 while the poll cycle runs (ms)", fmt(p, "", 2),
+                    f"{fmt(a, '', 2)} (the same, poller idle, same daemon and store)",
+                    "n/a" if over is None else f"p99 {over:+.2f} ms", "p99 overhead <= 5 ms",
+                    "NO DATA" if over is None else ("PASS" if over <= 5 else "MISS")])
+    return out
+
+
 def rows(r):
     out = [
         ratio_row(r, "balance", "balance req/s (wrk, 64 connections, keep-alive, form POST)",
@@ -142,6 +189,8 @@ def rows(r):
                     f"{fmt(a)} req/s, p99 {fmt(a99, ' ms', 2)} (nginx `return 200`, same {fmt(size)} bytes)",
                     "n/a" if ratio is None else f"{ratio:.3f} x", "p99 <= 50 ms",
                     "NO DATA" if p99 is None else ("PASS" if p99 <= 50 else "MISS")])
+
+    out.extend(scale_rows(r))
 
     # Webhooks (bench_webhooks.py): no target in the issue.
     n, e = num(r, "hooks.deliver_n"), num(r, "hooks.deliver_endpoints")
@@ -346,6 +395,15 @@ def details(r):
                  f" {g('pagef_anchor_cpu_us')}; p50 {g('page_pmx_p50')} / {g('pagef_pmx_p50')} ms;"
                  f" wrk errors {g('page_pmx_errors')} / {g('pagef_pmx_errors')}")
         d.append(f"admin orders page, one connection, median/max ms of 20: {g('probe')}")
+    if "scale.fill_s" in r:
+        g = lambda k: r.get(f"scale.{k}", "n/a")
+        d.append(f"scale: store written in {g('fill_s')} s ({g('db_gib')} GiB); wrk {g('conns')} connections each"
+                 f" for add and status at once; req/s idle/polling: add {g('add_idle_rps')}/{g('add_busy_rps')},"
+                 f" status {g('status_idle_rps')}/{g('status_busy_rps')}; p50 idle/polling (ms): add"
+                 f" {g('add_idle_p50')}/{g('add_busy_p50')}, status {g('status_idle_p50')}/{g('status_busy_p50')};"
+                 f" wrk errors polling: add {g('add_busy_errors')}, status {g('status_busy_errors')};"
+                 f" the cycle covered {float(g('overlap')) * 100 if g('overlap') != 'n/a' else 0:.0f}% of the"
+                 f" polling measurement; open orders asked per upstream {g('asked')}")
     if "hooks.deliver_rps" in r:
         g = lambda k: r.get(f"hooks.{k}", "n/a")
         d.append(f"webhooks: server CPU per delivery {g('deliver_cpu_us')} us ({g('deliver1_cpu_us')} us to one"

@@ -120,7 +120,8 @@ fp_usage(FILE *f)
 	    "  [--fault ACTION=MODE[:ARG][,after=N][,count=N][,nocreate]]...\n"
 	    "  [--log FILE] [--log-max N] [--ready-fd N] [--max-ids N] "
 	    "[--max-body BYTES]\n"
-	    "  [--first-order N] [--pretty] [--bom] [-v]\n");
+	    "  [--first-order N] [--assume-orders N] [--pretty] [--bom] "
+	    "[-v]\n");
 }
 
 /* Connection table -------------------------------------------------------- */
@@ -677,6 +678,7 @@ enum {
 	OPT_MAX_IDS,
 	OPT_MAX_BODY,
 	OPT_FIRST_ORDER,
+	OPT_ASSUME_ORDERS,
 	OPT_PRETTY,
 	OPT_BOM
 };
@@ -699,6 +701,7 @@ static const struct option fp_options[] = {
     {"max-ids", required_argument, NULL, OPT_MAX_IDS},
     {"max-body", required_argument, NULL, OPT_MAX_BODY},
     {"first-order", required_argument, NULL, OPT_FIRST_ORDER},
+    {"assume-orders", required_argument, NULL, OPT_ASSUME_ORDERS},
     {"pretty", no_argument, NULL, OPT_PRETTY},
     {"bom", no_argument, NULL, OPT_BOM},
     {"verbose", no_argument, NULL, 'v'},
@@ -715,7 +718,7 @@ main(int argc, char **argv)
 	char *keys[FP_MAX_KEYS];
 	size_t nkeys = 0, nfaults = 0;
 	int64_t services = FP_SERVICES_DEFAULT, log_max = FP_LOG_MAX_DEFAULT;
-	int64_t max_ids = 100, first_order = 1, ready_fd = -1;
+	int64_t max_ids = 100, first_order = 1, ready_fd = -1, assume = 0;
 	int64_t max_body = FP_MAX_BODY_DEFAULT, name_pad = 0;
 	money_t balance = 1000000 * MONEY_SCALE;
 	enum fp_dialect dialect = FP_DIALECT_STD;
@@ -805,6 +808,10 @@ main(int argc, char **argv)
 			first_order = fp_opt_int("--first-order", optarg, 1,
 			                         INT64_C(1000000000000));
 			break;
+		case OPT_ASSUME_ORDERS:
+			assume = fp_opt_int("--assume-orders", optarg, 0,
+			                    INT64_C(100000000));
+			break;
 		case OPT_PRETTY:
 			pretty = 1;
 			break;
@@ -851,6 +858,7 @@ main(int argc, char **argv)
 	oc.balance = balance;
 	oc.currency = currency;
 	oc.first_order = first_order;
+	oc.assume = assume;
 	fp_orders_init(&oc);
 	fp_api_init(keys, nkeys, (int)max_ids);
 	fp_reply_set_dialect(dialect);

@@ -210,8 +210,8 @@ fp_control_services(json_t *req, char *err, size_t errlen)
 static void
 fp_control_reset(void)
 {
+	fp_catalog_reset(); /* first: --assume-orders reads service 1 */
 	fp_orders_reset();
-	fp_catalog_reset();
 	fp_fault_clear_all();
 	fp_calllog_reset();
 	fp_api_set_multi(1);

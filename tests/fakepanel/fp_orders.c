@@ -78,6 +78,7 @@ static const struct {
 
 static struct fp_order *fp_orders;
 static size_t fp_orders_n, fp_orders_cap;
+static void fp_orders_assume(void);
 static struct fp_refill *fp_refills;
 static size_t fp_refills_n, fp_refills_cap;
 static struct fp_orders_conf fp_orders_start;
@@ -108,6 +109,7 @@ fp_orders_reset(void)
 	fp_orders_bal = fp_orders_start.balance;
 	fp_orders_mode = fp_orders_start.progress;
 	fp_orders_ms = fp_orders_start.progress_ms;
+	fp_orders_assume();
 }
 
 void
@@ -286,6 +288,43 @@ fp_orders_new(void)
 	o->id = fp_orders_start.first_order + (int64_t)fp_orders_n;
 	fp_orders_n++;
 	return o;
+}
+
+/* --assume-orders: the start-up orders, in one allocation. */
+static void
+fp_orders_assume(void)
+{
+	const struct fp_service *svc = fp_catalog_get(1);
+	int64_t now = fp_now_ms();
+	money_t charge = 0;
+	size_t n = (size_t)fp_orders_start.assume;
+
+	if (n == 0)
+		return;
+	if (svc == NULL && fp_catalog_count() > 0)
+		svc = fp_catalog_at(0);
+	if (svc != NULL &&
+	    money_mul_div(svc->rate, 1000, 1000, MONEY_ROUND_UP, &charge) == -1)
+		charge = 0;
+	if (fp_orders_cap < n) {
+		fp_orders_cap = n;
+		fp_orders =
+		    xreallocarray(fp_orders, fp_orders_cap, sizeof(*fp_orders));
+	}
+	memset(fp_orders, 0, n * sizeof(*fp_orders));
+	for (size_t i = 0; i < n; i++) {
+		struct fp_order *o = &fp_orders[i];
+
+		o->id = fp_orders_start.first_order + (int64_t)i;
+		o->service = svc != NULL ? svc->id : 1;
+		o->type = svc != NULL ? svc->type : FP_T_DEFAULT;
+		o->quantity = 1000;
+		o->charge = charge;
+		o->created_ms = now;
+		o->status = FP_ST_PENDING;
+		o->remains = 1000;
+	}
+	fp_orders_n = n;
 }
 
 enum fp_err

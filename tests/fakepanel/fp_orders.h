@@ -29,6 +29,12 @@ struct fp_orders_conf {
 	money_t balance;
 	const char *currency; /* copied */
 	int64_t first_order;  /* ID of the first order (then +1 each) */
+	/* Orders first_order .. first_order + assume - 1 exist from the
+	 * start (and after a reset), as if added: service 1 (else the first
+	 * service), quantity 1000, Pending under manual progress, no
+	 * recorded fields, the panel's balance not charged.  Benchmarks use
+	 * them for stores of many open orders (tests/bench/bench_scale.py). */
+	int64_t assume;
 	enum fp_progress progress;
 	int64_t progress_ms;
 };

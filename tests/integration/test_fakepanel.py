@@ -635,6 +635,31 @@ def test_multi_disabled_and_id_limits(env):
             "error": "Incorrect request"}
 
 
+def test_assume_orders(env):
+    with panel(env, "--assume-orders", "250", "--first-order", "11") as p:
+        assert p.get("stats")["orders"] == 250
+        ids = ",".join(str(i) for i in range(11, 111))
+        multi = p.api({"action": "status", "orders": ids})
+        assert len(multi) == 100
+        assert multi["11"] == {"charge": "0.90000", "start_count": "0",
+                               "status": "Pending", "remains": "1000",
+                               "currency": "USD"}
+        last = p.api({"action": "status", "orders": "260,261,10"})
+        assert last["260"]["status"] == "Pending"
+        assert last["261"] == {"error": "Incorrect order ID"}
+        assert last["10"] == {"error": "Incorrect order ID"}
+        # The balance is not charged; a new order comes after them.
+        assert p.api({"action": "balance"})["balance"] == "1000000.00000"
+        assert p.add(service=1, link="x", quantity=100) == {"order": 261}
+        p.control({"op": "set", "order": 12, "status": "Completed"})
+        assert p.api({"action": "status", "order": 12})["status"] == \
+            "Completed"
+        p.control({"op": "reset"})
+        assert p.get("stats")["orders"] == 250
+        assert p.api({"action": "status", "order": 12})["status"] == \
+            "Pending"
+
+
 # Faults -------------------------------------------------------------------
 
 

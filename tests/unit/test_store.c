@@ -302,6 +302,66 @@ test_migrate_upstream_quantity(void **state)
 	assert_int_equal(violations(f->st), 0);
 }
 
+static void
+state_of(const char *path, int64_t id, char *out, size_t size)
+{
+	sqlite3 *db;
+	sqlite3_stmt *q;
+
+	out[0] = '\0';
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db,
+	                                    "SELECT state || '/' ||"
+	                                    " COALESCE(upstream_status, '')"
+	                                    " FROM orders WHERE id = ?",
+	                                    -1, &q, NULL),
+	                 SQLITE_OK);
+	sqlite3_bind_int64(q, 1, id);
+	if (sqlite3_step(q) == SQLITE_ROW)
+		snprintf(out, size, "%s", (const char *)sqlite3_column_text(q, 0));
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+}
+
+/* A group (the poller's answers of one reply): the writes are one
+ * transaction, invisible to another connection until the group's end; a
+ * write that fails inside is undone alone; writes after the group commit
+ * on their own again. */
+static void
+test_sqlite_group(void **state)
+{
+	struct fixture *f = *state;
+	int64_t c = add_customer(f->st, "gina", "10");
+	int64_t a = create_active(f->st, c, "1", "G-1");
+	int64_t b = create_active(f->st, c, "1", "G-2");
+	int64_t d = create_active(f->st, c, "1", "G-3");
+	struct order_update done = {"Completed", 10, 0, -1, ORDER_COMPLETED, 0};
+	struct order_update going = {"In progress", 10, 50, -1, -1, 1};
+	char st[64];
+
+	assert_int_equal(store_group_begin(f->st), 0);
+	assert_int_equal(store_group_begin(f->st), -1); /* not nested */
+	assert_int_equal(store_order_status(f->st, a, &done), STORE_OK);
+	assert_int_equal(store_order_status(f->st, b, &going), STORE_OK);
+	/* settled already: refused, and the group goes on */
+	assert_int_not_equal(store_order_status(f->st, a, &done), STORE_OK);
+	assert_int_not_equal(store_order_status(f->st, 999999, &going),
+	                     STORE_OK);
+	state_of(f->path, a, st, sizeof(st));
+	assert_string_equal(st, "active/"); /* not yet */
+	assert_int_equal(store_group_end(f->st), 0);
+	assert_int_equal(store_group_end(f->st), -1);
+	state_of(f->path, a, st, sizeof(st));
+	assert_string_equal(st, "completed/Completed");
+	state_of(f->path, b, st, sizeof(st));
+	assert_string_equal(st, "active/In progress");
+	/* on its own again: visible at once */
+	assert_int_equal(store_order_status(f->st, d, &done), STORE_OK);
+	state_of(f->path, d, st, sizeof(st));
+	assert_string_equal(st, "completed/Completed");
+	assert_int_equal(violations(f->st), 0);
+}
+
 /* money.decimals is recorded at the first open: another value is refused
  * (balances are multiples of 10^-decimals), the same one opens again. */
 static void
@@ -335,6 +395,7 @@ main(void)
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_refuses_non_durable, setup,
 	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_sqlite_group, setup, teardown),
 	};
 	struct CMUnitTest tests[STORETEST_CONTRACT_MAX + 8];
 	size_t n;
