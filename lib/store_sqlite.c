@@ -710,6 +710,7 @@ sqlite_close(struct store *st)
 
 	if (s == NULL)
 		return;
+	store_sqlite_ckpt_stop(s);
 	for (int i = 0; i < Q_COUNT; i++)
 		sqlite3_finalize(s->q[i]);
 	store_sqlite_built_free(s);

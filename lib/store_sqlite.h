@@ -62,6 +62,8 @@ enum sqlite_stmt {
 
 #define SQLITE_BUILT_CACHE 32
 
+struct sqlite_ckpt;
+
 struct store_sqlite {
 	struct store
 	    base; /* first: a struct store * is a struct store_sqlite * */
@@ -86,6 +88,7 @@ struct store_sqlite {
 	/* In a group (store_group_begin): one transaction is open, and each
 	 * write's begin, commit and rollback is a savepoint's. */
 	int group;
+	struct sqlite_ckpt *ckpt; /* checkpoints on a thread (attached) */
 };
 
 /* Finalize the built statements kept prepared (before closing). */
@@ -237,5 +240,9 @@ int store_sqlite_check_run(struct store *st, store_report_cb report, void *arg);
 enum store_result store_sqlite_check_totals(struct store *st, money_t *totals);
 int store_sqlite_check_report(struct store *st, store_report_row_cb cb,
                               void *arg);
+
+/* store_sqlite_ckpt.c */
+int store_sqlite_ckpt_start(struct store_sqlite *s);
+void store_sqlite_ckpt_stop(struct store_sqlite *s);
 
 #endif

@@ -145,5 +145,7 @@ store_sqlite_cache_attach(struct store *st, struct event_base *base)
 	    rowcache_new(sizeof(struct sqlite_key), SQLITE_CACHE_CUSTOMERS);
 	sqlite3_update_hook(s->db, sqlite_row_changed, s);
 	s->loop = base;
+	/* Failing, checkpoints stay where they were (logged). */
+	(void)store_sqlite_ckpt_start(s);
 	return 0;
 }
