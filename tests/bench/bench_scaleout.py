@@ -71,10 +71,10 @@ def pg_panelmux(tmp, up_port, conninfo):
     PostgreSQL: benchlib's config with `postgres:` in place of `sqlite:`."""
     os.makedirs(tmp, exist_ok=True)
     pm = b.Panelmux(tmp, up_port)
-    text = b.CONFIG.replace('  sqlite: "{db}"', '  postgres: "{db}"').format(
-        port=pm.port, up_port=up_port, db=conninfo, poll="10m", up_conns=16,
-        up_key=b.UPSTREAM_KEY, admin="")
-    fd = os.open(pm.conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    b.write_config(pm.conf, pm.port, up_port, conninfo)
+    with open(pm.conf) as f:
+        text = f.read().replace('  sqlite: "', '  postgres: "')
+    fd = os.open(pm.conf, os.O_WRONLY | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(text)
     pm.db = None
