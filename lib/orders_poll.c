@@ -356,7 +356,16 @@ orders_poll_ctx(struct orders *o, size_t idx)
 	return ac;
 }
 
-/* One page of a cycle (SQLite): the next ORDERS_POLL_PAGE due orders after
+/* The IDs of a page of upstream UPI's cycle (ORDERS_POLL_PAGE). */
+static int64_t
+orders_poll_page_size(const struct config *cfg, size_t upi)
+{
+	int64_t n = (int64_t)cfg->upstreams[upi].max_connections * 100;
+
+	return n > ORDERS_POLL_PAGE ? n : ORDERS_POLL_PAGE;
+}
+
+/* One page of a cycle (SQLite): the next page of due orders after
  * the last one asked, in (polled_at, id) order (a keyset: the rows asked
  * already, answered or not, are not read again).  The cycle ends at the
  * last due order. */
@@ -366,7 +375,7 @@ orders_poll_page(struct orders_apply_ctx *pg)
 	struct orders *o = pg->o;
 	const struct config *cfg = config_ref(o->p->cfg);
 	const struct cfg_upstream *cu = &cfg->upstreams[pg->upi];
-	int64_t limit = ORDERS_POLL_PAGE;
+	int64_t limit = orders_poll_page_size(cfg, pg->upi);
 	struct poll_page page = {
 	    {ORDER_ACTIVE, 0, cu->name, pg->due, limit},
 	    pg->after_polled,
@@ -394,15 +403,19 @@ orders_poll_page_run(void *a, void *b)
 {
 	struct orders_apply_ctx *pg = a;
 	struct timeval tv = {0, ORDERS_POLL_WAIT_MS * 1000};
+	const struct config *cfg;
+	int64_t page;
 
 	if (pg->o->stopping) {
 		pg->cycling = 0;
 		return;
 	}
-	/* The next page once the batcher is low, so that it never holds
-	 * more than about two pages of IDs. */
-	if (batcher_outstanding(pg->o->b[pg->upi], BATCH_STATUS) >=
-	    ORDERS_POLL_LOW) {
+	cfg = config_ref(pg->o->p->cfg);
+	page = orders_poll_page_size(cfg, pg->upi);
+	config_unref(cfg);
+	/* The next page once less than a page is unanswered, so that the
+	 * batcher never holds more than about two pages of IDs. */
+	if (batcher_outstanding(pg->o->b[pg->upi], BATCH_STATUS) >= page) {
 		evtimer_add(pg->page_timer, &tv);
 		return;
 	}
