@@ -41,7 +41,12 @@ orders_new(struct panel *p)
 		o->b[i] = batcher_new(
 		    p->base, p->ups[i].up, p->cfg->upstreams[i].max_batch,
 		    p->ups[i].state.multi_ok, orders_apply, ac);
-		batcher_set_group(o->b[i], orders_apply_group);
+		/* Answers applied in paced groups where the store has
+		 * groups (SQLite: its calls never park, so the drain's
+		 * timer may make them); elsewhere at once, on the reply's
+		 * fiber (PostgreSQL: no store call off a fiber). */
+		if (p->st->ops->group_begin != NULL)
+			batcher_set_group(o->b[i], orders_apply_group);
 		ac->page_timer = evtimer_new(p->base, orders_poll_page_cb, ac);
 		o->poll_timer[i] =
 		    event_new(p->base, -1, EV_PERSIST, orders_poll_cb, ac);
