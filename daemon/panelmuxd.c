@@ -258,6 +258,13 @@ daemon_base_new(void)
 	event_config_set_flag(ec, EVENT_BASE_FLAG_PRECISE_TIMER);
 	base = event_base_new_with_config(ec);
 	event_config_free(ec);
+	/* Three priorities, so that events get the middle one (libevent's
+	 * default, n / 2) and the poller's applies one below every other
+	 * event (lib/batch.c): they run when the loop has nothing else. */
+	if (base != NULL && event_base_priority_init(base, 3) == -1) {
+		event_base_free(base);
+		return NULL;
+	}
 	return base;
 }
 

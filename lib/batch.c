@@ -16,7 +16,7 @@
 
 #define BATCH_MAX 100
 /* With a group hook (the poller's batchers), a reply's answers are applied
- * this many per loop pass (per upstream), each slice one group: a cycle's replies,
+ * this many per slice, each slice one group: a cycle's replies,
  * arriving together from every upstream, no longer hold the loop for all
  * their applies at once while customers' requests wait. */
 #define BATCH_APPLY_SLICE 20
@@ -24,17 +24,28 @@
  * an answer's rows are scattered over the file, and five of them could
  * take milliseconds. */
 #define BATCH_APPLY_SLICE_US 1000
-/* ... and the next slice, of any batcher, waits as long as this one took
- * (at most this many microseconds): the applies of every upstream together
- * take at most about half the loop, the rest is the customers'.  (Paced
- * each on its own, five upstreams' cycles kept the loop busy nearly all
- * the time: an add waited behind a slice of each, p99 +56 ms on the scale
- * bench.)  A cycle is slower; requests wait less. */
-#define BATCH_APPLY_PAUSE_MAX_US 20000
+/* The slices of every batcher take turns through one event of the loop's
+ * lowest priority, which libevent runs only in a pass with nothing else
+ * ready: a customer's request always goes first, and an idle loop applies
+ * back to back.  (A pace of its own per batcher kept the loop busy nearly
+ * all the time with five upstreams' cycles: add p99 +56 ms on the scale
+ * bench; a fixed pause after each slice left an idle loop idle half the
+ * time, and a cycle across a WAN waited on its own applies.)  So that a
+ * loop never idle still applies, a slice also runs at the default
+ * priority when none ran for this long. */
+#define BATCH_APPLY_LATE_US 20000
 
-/* When the loop is free again for the next slice (CLOCK_MONOTONIC, us):
- * one pace for every batcher of the process (they share its one loop). */
-static int64_t batch_apply_next_us;
+struct batcher;
+
+/* The batchers with answers to apply, served a slice each in turn. */
+static struct batch_drain {
+	struct event_base *base;
+	struct event *idle; /* the lowest priority, made active */
+	struct event *late; /* a timer, at the default priority */
+	int users;          /* batchers on BASE */
+	int kicked;         /* IDLE active */
+	struct batcher *head, **tail;
+} batch_drain;
 
 static int64_t
 batch_now_us(void)
@@ -97,9 +108,11 @@ struct batcher {
 	struct batch_queue queue[BATCH_NACTIONS];
 	struct event *flush;
 	struct batch_reply *replies, **replies_tail; /* to apply, in order */
-	struct event *drain;
+	struct batcher *drain_next; /* in batch_drain, when DRAINING */
+	int draining;
 	int calls_in_flight;
-	int outstanding[BATCH_NACTIONS]; /* IDs queued or in flight */
+	int outstanding[BATCH_NACTIONS]; /* IDs not applied yet */
+	int unapplied[BATCH_NACTIONS];   /* ... of them answered, in REPLIES */
 	int freeing;
 	struct batch_stats stats;
 };
@@ -237,7 +250,8 @@ batch_apply_range(struct batcher *b, struct batch_reply *rp, int from, int to,
 					         rp->ids[i]);
 					snprintf(rp->faults.msg,
 					         sizeof(rp->faults.msg), "%s",
-					         ans.msg != NULL ? ans.msg : "");
+					         ans.msg != NULL ? ans.msg
+					                         : "");
 				}
 				batch_apply(b, c->a, c->items[i], &ans);
 			} else
@@ -263,22 +277,13 @@ batch_reply_free(struct batcher *b, struct batch_reply *rp)
 	free(rp);
 }
 
-/* One slice of the queued replies' answers; again next pass if more. */
-static void
-batch_drain_cb(evutil_socket_t fd, short what, void *arg)
+/* One slice of B's queued replies' answers; 1 if more are left. */
+static int
+batch_drain_slice(struct batcher *b)
 {
-	struct batcher *b = arg;
 	int budget = BATCH_APPLY_SLICE;
-	struct timeval pause = {0, 0};
-	int64_t t0 = batch_now_us(), us;
+	int64_t t0 = batch_now_us();
 
-	if (t0 < batch_apply_next_us) {
-		/* Another batcher's slice just ran: the loop is the
-		 * customers' for as long. */
-		pause.tv_usec = (suseconds_t)(batch_apply_next_us - t0);
-		evtimer_add(b->drain, &pause);
-		return;
-	}
 	while (budget > 0 && b->replies != NULL) {
 		struct batch_reply *rp = b->replies;
 		int to = rp->next_i + budget;
@@ -288,6 +293,7 @@ batch_drain_cb(evutil_socket_t fd, short what, void *arg)
 		to = batch_apply_range(b, rp, rp->next_i, to,
 		                       t0 + BATCH_APPLY_SLICE_US);
 		budget -= to - rp->next_i;
+		b->unapplied[rp->c->a] -= to - rp->next_i;
 		rp->next_i = to;
 		if (batch_now_us() >= t0 + BATCH_APPLY_SLICE_US)
 			budget = 0;
@@ -298,14 +304,112 @@ batch_drain_cb(evutil_socket_t fd, short what, void *arg)
 			batch_reply_free(b, rp);
 		}
 	}
-	us = batch_now_us() - t0;
-	if (us > BATCH_APPLY_PAUSE_MAX_US)
-		us = BATCH_APPLY_PAUSE_MAX_US;
-	batch_apply_next_us = t0 + 2 * (us > 0 ? us : 0);
-	if (b->replies == NULL)
+	return b->replies != NULL;
+}
+
+/* Another slice is due: in the next pass the loop has nothing else for,
+ * and at the latest in BATCH_APPLY_LATE_US. */
+static void
+batch_drain_kick(void)
+{
+	static const struct timeval late = {0, BATCH_APPLY_LATE_US};
+	struct batch_drain *d = &batch_drain;
+
+	if (!d->kicked) {
+		d->kicked = 1;
+		event_active(d->idle, EV_TIMEOUT, 1);
+	}
+	if (!evtimer_pending(d->late, NULL))
+		evtimer_add(d->late, &late);
+}
+
+static void
+batch_drain_add(struct batcher *b)
+{
+	struct batch_drain *d = &batch_drain;
+
+	if (b->draining)
 		return;
-	pause.tv_usec = (suseconds_t)(us > 0 ? us : 0);
-	evtimer_add(b->drain, &pause);
+	b->draining = 1;
+	b->drain_next = NULL;
+	*d->tail = b;
+	d->tail = &b->drain_next;
+}
+
+static struct batcher *
+batch_drain_pop(void)
+{
+	struct batch_drain *d = &batch_drain;
+	struct batcher *b = d->head;
+
+	if (b == NULL)
+		return NULL;
+	d->head = b->drain_next;
+	if (d->head == NULL)
+		d->tail = &d->head;
+	b->draining = 0;
+	return b;
+}
+
+/* One slice of the batcher whose turn it is (from either event). */
+static void
+batch_drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct batch_drain *d = &batch_drain;
+	struct batcher *b;
+
+	if (arg == d->idle)
+		d->kicked = 0;
+	evtimer_del(d->late); /* counted again from this slice */
+	if ((b = batch_drain_pop()) != NULL && batch_drain_slice(b))
+		batch_drain_add(b);
+	if (d->head != NULL)
+		batch_drain_kick();
+}
+
+static void
+batch_drain_join(struct event_base *base)
+{
+	struct batch_drain *d = &batch_drain;
+	int lowest = event_base_get_npriorities(base) - 1;
+
+	if (d->users++ > 0) {
+		if (d->base != base)
+			fatalx("batch: batchers on two event bases");
+		return;
+	}
+	d->base = base;
+	d->tail = &d->head;
+	d->idle = event_new(base, -1, 0, batch_drain_cb, event_self_cbarg());
+	d->late = evtimer_new(base, batch_drain_cb, event_self_cbarg());
+	if (d->idle == NULL || d->late == NULL)
+		fatalx("batch: out of memory for an event");
+	/* Without priorities on BASE (tests, tools) the slices run a
+	 * pass each, among the others. */
+	if (lowest > 0 && event_priority_set(d->idle, lowest) == -1)
+		fatalx("batch: cannot lower a priority");
+}
+
+static void
+batch_drain_leave(struct batcher *b)
+{
+	struct batch_drain *d = &batch_drain;
+	struct batcher **pp;
+
+	for (pp = &d->head; *pp != NULL; pp = &(*pp)->drain_next)
+		if (*pp == b) {
+			*pp = b->drain_next;
+			break;
+		}
+	d->tail = &d->head;
+	while (*d->tail != NULL)
+		d->tail = &(*d->tail)->drain_next;
+	b->draining = 0;
+	if (--d->users > 0)
+		return;
+	event_free(d->idle);
+	event_free(d->late);
+	memset(d, 0, sizeof(*d));
 }
 
 /* The reply to call C: its answers applied now, or (with a group hook)
@@ -314,7 +418,6 @@ static int
 batch_answer_items(struct batcher *b, struct batch_call *c,
                    const struct up_result *r)
 {
-	static const struct timeval zero = {0, 0};
 	struct batch_reply *rp = xcalloc(1, sizeof(*rp));
 	enum dialect_result whole;
 	int n = c->n;
@@ -341,8 +444,9 @@ batch_answer_items(struct batcher *b, struct batch_call *c,
 	if (b->group != NULL && !b->freeing) {
 		*b->replies_tail = rp;
 		b->replies_tail = &rp->next;
-		if (!evtimer_pending(b->drain, NULL))
-			evtimer_add(b->drain, &zero);
+		b->unapplied[c->a] += n;
+		batch_drain_add(b);
+		batch_drain_kick();
 		return 1;
 	}
 	batch_apply_range(b, rp, 0, n, 0);
@@ -487,9 +591,9 @@ batcher_new(struct event_base *base, struct upstream *up, int max_batch,
 		b->queue[a].tail = &b->queue[a].head;
 	}
 	b->replies_tail = &b->replies;
-	if ((b->flush = evtimer_new(base, batch_flush_cb, b)) == NULL ||
-	    (b->drain = evtimer_new(base, batch_drain_cb, b)) == NULL)
+	if ((b->flush = evtimer_new(base, batch_flush_cb, b)) == NULL)
 		fatalx("batch: out of memory for a timer");
+	batch_drain_join(base);
 	return b;
 }
 
@@ -507,6 +611,12 @@ int
 batcher_outstanding(const struct batcher *b, enum batch_action a)
 {
 	return b->outstanding[a];
+}
+
+int
+batcher_unanswered(const struct batcher *b, enum batch_action a)
+{
+	return b->outstanding[a] - b->unapplied[a];
 }
 
 void
@@ -557,6 +667,6 @@ batcher_free(struct batcher *b)
 		strmap_free(b->ids[a]);
 	}
 	event_free(b->flush);
-	event_free(b->drain);
+	batch_drain_leave(b);
 	free(b);
 }

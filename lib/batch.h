@@ -72,8 +72,11 @@ struct batcher *batcher_new(struct event_base *base, struct upstream *up,
  * first: it ends the requests in flight, whose answers still need B. */
 void batcher_free(struct batcher *b);
 void batcher_set_max(struct batcher *b, int max_batch);
-/* A's IDs queued or in flight (not answered yet). */
+/* A's IDs not applied yet: queued, in flight, or (with a group hook)
+ * answered and waiting for their slice. */
 int batcher_outstanding(const struct batcher *b, enum batch_action a);
+/* ... of them, those queued or in flight (not answered yet). */
+int batcher_unanswered(const struct batcher *b, enum batch_action a);
 /* GROUP (NULL: none) brackets the applies of each reply, with APPLY's ctx. */
 void batcher_set_group(struct batcher *b, batch_group_cb group);
 int batcher_multi_ok(const struct batcher *b);

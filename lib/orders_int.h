@@ -24,12 +24,14 @@
 #define ORDERS_SWEEP_LEASE_MS (ORDERS_SWEEP_MS - 200)
 #define ORDERS_POLL_CLAIM 1000  /* open orders claimed at once, 10 batches */
 /* SQLite: a poll cycle asks a page of due orders at a time (a keyset on
- * (polled_at, id)), the next once fewer than a page of IDs are unanswered
- * (checked every ORDERS_POLL_WAIT_MS): the batcher holds under two pages
- * of IDs, not every open order of the upstream, and the loop reads a page
- * at a time.  A page is a status call for each of the upstream's read
- * connections (max_connections x 100 IDs, ORDERS_POLL_PAGE at least), so
- * the read lane stays full across a WAN; adds have a lane of their own
+ * (polled_at, id)), the next while fewer than two pages of IDs are
+ * unanswered and fewer than three are unapplied (checked every
+ * ORDERS_POLL_WAIT_MS): one page in flight, the next queued behind it, so
+ * the read lane never waits for a page to be read; and the loop reads a
+ * page at a time, not every open order of the upstream.  A page is a
+ * status call for each of the upstream's read connections
+ * (max_connections x 100 IDs, ORDERS_POLL_PAGE at least), so the read lane
+ * stays full across a WAN; adds have a lane of their own
  * (max_write_connections). */
 #define ORDERS_POLL_PAGE 600
 #define ORDERS_POLL_WAIT_MS 5

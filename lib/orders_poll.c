@@ -413,9 +413,13 @@ orders_poll_page_run(void *a, void *b)
 	cfg = config_ref(pg->o->p->cfg);
 	page = orders_poll_page_size(cfg, pg->upi);
 	config_unref(cfg);
-	/* The next page once less than a page is unanswered, so that the
-	 * batcher never holds more than about two pages of IDs. */
-	if (batcher_outstanding(pg->o->b[pg->upi], BATCH_STATUS) >= page) {
+	/* The next page while the read lane has less than a page to send
+	 * after the one in flight, so that a call leaves as soon as one is
+	 * answered; and while fewer than three pages are held in all
+	 * (answers waiting for their slice included), so that the batcher
+	 * stays bounded when the applies are slower than the upstream. */
+	if (batcher_unanswered(pg->o->b[pg->upi], BATCH_STATUS) >= 2 * page ||
+	    batcher_outstanding(pg->o->b[pg->upi], BATCH_STATUS) >= 3 * page) {
 		evtimer_add(pg->page_timer, &tv);
 		return;
 	}

@@ -30,10 +30,13 @@ BENCH_WAN_RESET (1%) of the connections: a separate, labelled run.
 Bounds: an add is a fresh connection (UP_FRESH), so it costs k round trips
 (TCP 1 + TLS 1.3 1 + the request 1 = 3; TLS 1.3 is checked with curl and k
 is 4 if TLS 1.2 were negotiated): at most max_write_connections / (k x RTT)
-adds/s.  Reads on kept-alive connections cost one round trip: at most
-max_connections / RTT calls/s, so a poll cycle takes at least
-ceil(n/100) x RTT / max_connections; a stale status 1 RTT, a refill or a
-cancel k RTT.  Config: max_write_connections BENCH_WAN_WRITE_CONNS (32),
+adds/s.  Reads on kept-alive connections cost one round trip: the path's
+own, measured after each read phase (path_rtt: oneatatime --status-ids,
+one kept-alive libcurl handle straight to the fake panel through the same
+relay and nginx; a few ms above the nominal RTT, which no client gets on
+this path); at most max_connections / that calls/s, so a poll cycle takes
+at least ceil(n/100) x it / max_connections, and a stale status one of
+it.  A refill or a cancel: k x RTT.  Config: max_write_connections BENCH_WAN_WRITE_CONNS (32),
 max_connections BENCH_WAN_READ_CONNS (16), connect_timeout 1s, timeout 15s.
 Targets (issue 21): >= 0.9 x the bound and >= 20 x one at a time.
 
@@ -194,6 +197,22 @@ def anchor(chain, rtt, tag):
     if p.returncode != 0:
         raise RuntimeError(f"oneatatime failed: {p.stderr}")
     return {k: v for k, v in (line.split("=", 1) for line in p.stdout.split())}
+
+
+def path_rtt(chain, http1, n=30):
+    """The path's own round trip for a read (ms, p50): oneatatime
+    --status-ids 100, one kept-alive libcurl handle straight to the fake
+    panel through the relay and nginx, a status call of 100 IDs each.
+    Above the nominal RTT by what the relay, nginx and the fake panel
+    take, and by the jitter: a reply of several chunks waits for the
+    latest of them, since the relay keeps their order."""
+    argv = [b.bin_path("oneatatime"), "--url", chain.url, "--key", b.UPSTREAM_KEY, "--cainfo",
+            chain.ca_file, "--n", str(n), "--status-ids", "100"] + (["--http1"] if http1 else [])
+    p = subprocess.run(b.pinned(b.CLIENT_CPU, argv), capture_output=True, text=True, timeout=120)
+    print(f"path round trip{' (HTTP/1.1)' if http1 else ''}:\n{p.stdout}{p.stderr}", flush=True)
+    if p.returncode != 0:
+        raise RuntimeError(f"oneatatime --status-ids failed: {p.stderr}")
+    return float(dict(line.split("=", 1) for line in p.stdout.split())["p50_ms"])
 
 
 def cpu_s(pid):
@@ -400,7 +419,9 @@ def reads_run(tmp, fp, chain, rtt, http2, label, n_orders):
             pm.stop()
 
 
-def record_reads(p, pre, r):
+def record_reads(p, pre, r, net):
+    """R's figures under P.PRE; NET: the path's round trip (path_rtt)."""
+    b.result(f"{p}.{pre}net_ms", f"{net:.1f}")
     for what in ("status", "refill", "cancel"):
         b.result(f"{p}.{pre}{what}_p50", f"{r[what][0]:.1f}")
         b.result(f"{p}.{pre}{what}_p99", f"{r[what][1]:.1f}")
@@ -417,7 +438,7 @@ def record_reads(p, pre, r):
     b.result(f"{p}.{pre}poll_rate", f"{pl['rate']:.0f}")
     if pl["projected_s"] is not None:
         b.result(f"{p}.{pre}poll_projected_s", f"{pl['projected_s']:.1f}")
-    b.result(f"{p}.{pre}poll_bound_s", f"{math.ceil(pl['need'] / 100) * rtt / 1000 / READ_CONNS:.2f}")
+    b.result(f"{p}.{pre}poll_bound_s", f"{math.ceil(pl['need'] / 100) * net / 1000 / READ_CONNS:.2f}")
 
 
 def commit_ms(dir_, seconds=1.0):
@@ -500,10 +521,10 @@ def main():
             b.result(f"{p}.states", states)
             n_orders = N_POLL if rtt == RTTS[0] else N_POLL_SMALL
             r = reads_run(tmp, fp, chain, rtt, True, f"r{rtt}", n_orders)
-            record_reads(p, "", r)
+            record_reads(p, "", r, path_rtt(chain, False))
             if rtt == H1_RTT:
                 r = reads_run(tmp, fp, chain, rtt, False, f"r{rtt}-h1", N_POLL_SMALL)
-                record_reads(p, "h1_", r)
+                record_reads(p, "h1_", r, path_rtt(chain, True))
             final = chain.close()
             chain = None
             print(f"{rtt} ms: relay {final}; {time.monotonic() - t_rtt:.0f} s", flush=True)

@@ -8,7 +8,12 @@
  *
  *   oneatatime --url https://127.0.0.1:P/api/v2 --key K [--cainfo CA.pem]
  *              [--n 20] [--service 1] [--quantity 100] [--tag T]
- *              [--timeout-ms 10000] [--http1]
+ *              [--timeout-ms 10000] [--http1] [--status-ids M]
+ *
+ * With --status-ids M it measures the network instead: one handle kept
+ * alive, a first call to open the connection (not counted), then N calls
+ * of action=status for the IDs 1..M, each one round trip on that
+ * connection: the floor of a kept-alive upstream read on this path.
  *
  * Prints one line per figure: "orders_per_s=", "ok=", "errors=", "p50_ms=",
  * "p99_ms=", "mean_ms=", "tls=" (the TLS version libcurl reported for the
@@ -20,12 +25,14 @@
 #include <string.h>
 #include <time.h>
 
+static const char *want = "\"order\"";
+
 static size_t
 sink(char *p, size_t sz, size_t n, void *arg)
 {
 	int *ok = arg;
 
-	if (memmem(p, sz * n, "\"order\"", 7) != NULL)
+	if (memmem(p, sz * n, want, strlen(want)) != NULL)
 		*ok = 1;
 	return sz * n;
 }
@@ -74,11 +81,12 @@ int
 main(int argc, char **argv)
 {
 	const char *url = NULL, *key = "", *cainfo = NULL, *tag = "one";
-	long n = 20, service = 1, quantity = 100, timeout_ms = 10000;
+	long n = 20, service = 1, quantity = 100, timeout_ms = 10000, ids = 0;
 	int http1 = 0, errors = 0, okn = 0;
 	char tls[32] = "none";
 	long httpver = 0;
 	double *lat, t0, total;
+	CURL *kept = NULL;
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -108,22 +116,30 @@ main(int argc, char **argv)
 			quantity = atol(v);
 		else if (strcmp(a, "--timeout-ms") == 0)
 			timeout_ms = atol(v);
+		else if (strcmp(a, "--status-ids") == 0)
+			ids = atol(v);
 		else {
 			fprintf(stderr, "oneatatime: unknown option %s\n", a);
 			return 2;
 		}
 	}
-	if (url == NULL || n <= 0) {
-		fprintf(stderr, "usage: oneatatime --url URL --key K [--cainfo CA] [--n N]\n");
+	if (url == NULL || n <= 0 || ids < 0 || ids > 100) {
+		fprintf(stderr, "usage: oneatatime --url URL --key K [--cainfo "
+		                "CA] [--n N]\n");
 		return 2;
 	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	lat = calloc((size_t)n, sizeof(*lat));
 	if (lat == NULL)
 		return 1;
+	if (ids > 0) {
+		want = "\"status\"";
+		if ((kept = curl_easy_init()) == NULL)
+			return 1;
+	}
 	t0 = now_ms();
-	for (long i = 0; i < n; i++) {
-		CURL *e = curl_easy_init();
+	for (long i = ids > 0 ? -1 : 0; i < n; i++) {
+		CURL *e = kept != NULL ? kept : curl_easy_init();
 		char *ekey, body[1024];
 		int ok = 0;
 		long code = 0;
@@ -133,10 +149,22 @@ main(int argc, char **argv)
 		if (e == NULL)
 			return 1;
 		ekey = curl_easy_escape(e, key, 0);
-		snprintf(body, sizeof(body),
-		         "key=%s&action=add&service=%ld&link=https%%3A%%2F%%2Fone.example%%2F%s%%2F%ld"
-		         "&quantity=%ld",
-		         ekey, service, tag, i, quantity);
+		if (ids > 0) {
+			int off =
+			    snprintf(body, sizeof(body),
+			             "key=%s&action=status&orders=1", ekey);
+
+			for (long j = 2;
+			     j <= ids && off < (int)sizeof(body) - 8; j++)
+				off += snprintf(body + off,
+				                sizeof(body) - (size_t)off,
+				                "%%2C%ld", j);
+		} else
+			snprintf(body, sizeof(body),
+			         "key=%s&action=add&service=%ld&link=https%%3A%"
+			         "%2F%%2Fone.example%%2F%s%%2F%ld"
+			         "&quantity=%ld",
+			         ekey, service, tag, i, quantity);
 		curl_free(ekey);
 		curl_easy_setopt(e, CURLOPT_URL, url);
 		curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
@@ -151,9 +179,14 @@ main(int argc, char **argv)
 		curl_easy_setopt(e, CURLOPT_DEBUGDATA, tls);
 		curl_easy_setopt(e, CURLOPT_VERBOSE, 1L);
 		if (http1)
-			curl_easy_setopt(e, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
+			curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
+			                 CURL_HTTP_VERSION_1_1);
 		s = now_ms();
 		rc = curl_easy_perform(e);
+		if (i < 0) { /* the kept connection opened: not counted */
+			t0 = now_ms();
+			continue;
+		}
 		lat[i] = now_ms() - s;
 		curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
 		if (rc == CURLE_OK && code == 200 && ok) {
@@ -162,11 +195,16 @@ main(int argc, char **argv)
 		} else {
 			errors++;
 			if (errors <= 5)
-				fprintf(stderr, "oneatatime: order %ld: %s (HTTP %ld)\n", i,
-				        curl_easy_strerror(rc), code);
+				fprintf(
+				    stderr,
+				    "oneatatime: order %ld: %s (HTTP %ld)\n", i,
+				    curl_easy_strerror(rc), code);
 		}
-		curl_easy_cleanup(e);
+		if (e != kept)
+			curl_easy_cleanup(e);
 	}
+	if (kept != NULL)
+		curl_easy_cleanup(kept);
 	total = now_ms() - t0;
 	qsort(lat, (size_t)n, sizeof(*lat), cmp_d);
 	{
@@ -177,12 +215,14 @@ main(int argc, char **argv)
 		printf("orders_per_s=%.3f\n", okn / (total / 1e3));
 		printf("ok=%d\nerrors=%d\n", okn, errors);
 		printf("p50_ms=%.2f\n", lat[n / 2]);
-		printf("p99_ms=%.2f\n", lat[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1]);
+		printf("p99_ms=%.2f\n",
+		       lat[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1]);
 		printf("mean_ms=%.2f\n", sum / n);
 		printf("tls=%s\n", tls);
 		printf("http=%s\n", httpver == CURL_HTTP_VERSION_2_0 ? "2"
-		                    : httpver == CURL_HTTP_VERSION_1_1 ? "1.1"
-		                                                       : "other");
+		                    : httpver == CURL_HTTP_VERSION_1_1
+		                        ? "1.1"
+		                        : "other");
 	}
 	free(lat);
 	curl_global_cleanup();
