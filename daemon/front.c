@@ -19,6 +19,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "api.h"
+#include "batch.h"
 #include "buf.h"
 #include "clock.h"
 #include "config.h"
@@ -344,6 +345,7 @@ front_request_run(void *a, void *b)
 static void
 front_request(struct evhttp_request *req, void *arg)
 {
+	batch_customer_seen();
 	fiber_spawn(front_request_run, req, arg);
 }
 

@@ -79,6 +79,9 @@ int batcher_outstanding(const struct batcher *b, enum batch_action a);
 int batcher_unanswered(const struct batcher *b, enum batch_action a);
 /* GROUP (NULL: none) brackets the applies of each reply, with APPLY's ctx. */
 void batcher_set_group(struct batcher *b, batch_group_cb group);
+/* The loop took a customer's request: for a while the applies leave it
+ * half the loop at least (lib/batch.c). */
+void batch_customer_seen(void);
 int batcher_multi_ok(const struct batcher *b);
 void batcher_stats(const struct batcher *b, struct batch_stats *out);
 /* IDs waiting or in flight for action A. */

@@ -6,6 +6,8 @@
 
 /* Milliseconds on the monotonic clock: for durations and deadlines. */
 int64_t clock_mono_ms(void);
+/* ... and in microseconds, for what takes less than one. */
+int64_t clock_mono_us(void);
 /* Milliseconds since the epoch: for what is stored (polled_at). */
 int64_t clock_wall_ms(void);
 

@@ -365,24 +365,25 @@ orders_poll_page_size(const struct config *cfg, size_t upi)
 	return n > ORDERS_POLL_PAGE ? n : ORDERS_POLL_PAGE;
 }
 
-/* One page of a cycle (SQLite): the next page of due orders after
+/* A read of a cycle (SQLite): the next ORDERS_POLL_READ due orders after
  * the last one asked, in (polled_at, id) order (a keyset: the rows asked
- * already, answered or not, are not read again).  The cycle ends at the
- * last due order. */
+ * already, answered or not, are not read again); the next read in the
+ * next loop pass, if the batcher has room (orders_poll_page_run).  The
+ * cycle ends at the last due order. */
 static void
 orders_poll_page(struct orders_apply_ctx *pg)
 {
 	struct orders *o = pg->o;
 	const struct config *cfg = config_ref(o->p->cfg);
 	const struct cfg_upstream *cu = &cfg->upstreams[pg->upi];
-	int64_t limit = orders_poll_page_size(cfg, pg->upi);
+	int64_t limit = ORDERS_POLL_READ;
 	struct poll_page page = {
 	    {ORDER_ACTIVE, 0, cu->name, pg->due, limit},
 	    pg->after_polled,
 	    pg->after_id,
 	};
 	struct poll_ctx pc = {o, pg->upi, 0, pg};
-	struct timeval tv = {0, ORDERS_POLL_WAIT_MS * 1000};
+	struct timeval next = {0, 0};
 	int64_t n = -1;
 
 	if (!o->stopping)
@@ -394,7 +395,7 @@ orders_poll_page(struct orders_apply_ctx *pg)
 	if (n < limit)
 		pg->cycling = 0;
 	else
-		evtimer_add(pg->page_timer, &tv);
+		evtimer_add(pg->page_timer, &next);
 	config_unref(cfg);
 }
 
@@ -413,11 +414,11 @@ orders_poll_page_run(void *a, void *b)
 	cfg = config_ref(pg->o->p->cfg);
 	page = orders_poll_page_size(cfg, pg->upi);
 	config_unref(cfg);
-	/* The next page while the read lane has less than a page to send
-	 * after the one in flight, so that a call leaves as soon as one is
-	 * answered; and while fewer than three pages are held in all
-	 * (answers waiting for their slice included), so that the batcher
-	 * stays bounded when the applies are slower than the upstream. */
+	/* More while the read lane has less than a page to send after the
+	 * one in flight, so that a call leaves as soon as one is answered;
+	 * and while fewer than three pages are held in all (answers waiting
+	 * for their slice included), so that the batcher stays bounded when
+	 * the applies are slower than the upstream. */
 	if (batcher_unanswered(pg->o->b[pg->upi], BATCH_STATUS) >= 2 * page ||
 	    batcher_outstanding(pg->o->b[pg->upi], BATCH_STATUS) >= 3 * page) {
 		evtimer_add(pg->page_timer, &tv);
