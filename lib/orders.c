@@ -45,7 +45,7 @@ orders_new(struct panel *p)
 		 * groups (SQLite: its calls never park, so the drain's
 		 * timer may make them); elsewhere at once, on the reply's
 		 * fiber (PostgreSQL: no store call off a fiber). */
-		if (p->st->ops->group_begin != NULL)
+		if (store_has_groups(p->st))
 			batcher_set_group(o->b[i], orders_apply_group);
 		ac->page_timer = evtimer_new(p->base, orders_poll_page_cb, ac);
 		o->poll_timer[i] =

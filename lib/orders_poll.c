@@ -454,7 +454,7 @@ orders_poll(struct orders *o, size_t idx)
 		config_unref(cfg);
 		return;
 	}
-	if (!o->p->st->shared && o->p->st->ops->order_poll_page != NULL) {
+	if (store_has_poll_pages(o->p->st)) {
 		/* One instance owns the store: the cycle goes in pages
 		 * (orders_poll_page), one cycle at a time per upstream. */
 		pg = orders_poll_ctx(o, idx);

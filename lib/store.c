@@ -345,6 +345,18 @@ store_group_end(struct store *st)
 	return st->ops->group_end != NULL ? st->ops->group_end(st) : -1;
 }
 
+int
+store_has_groups(const struct store *st)
+{
+	return st->ops->group_begin != NULL;
+}
+
+int
+store_has_poll_pages(const struct store *st)
+{
+	return !st->shared && st->ops->order_poll_page != NULL;
+}
+
 int64_t
 store_order_poll_page(struct store *st, const struct poll_page *p,
                       store_order_cb cb, void *arg)

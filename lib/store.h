@@ -648,10 +648,15 @@ enum store_result store_order_polled(struct store *st, const int64_t *ids,
  * writes are not in the store). */
 int store_group_begin(struct store *st);
 int store_group_end(struct store *st);
+/* 1 if ST has groups (its calls never park a fiber: SQLite), else 0. */
+int store_has_groups(const struct store *st);
 /* The orders of page P, as order_list would list them (count, or -1);
  * -2 if the store has none (a shared store: its claims mark rows). */
 int64_t store_order_poll_page(struct store *st, const struct poll_page *p,
                               store_order_cb cb, void *arg);
+/* 1 if ST's poll cycles can go in pages (store_order_poll_page): it has
+ * them and one instance owns it (not shared). */
+int store_has_poll_pages(const struct store *st);
 int64_t store_order_list(struct store *st, const struct order_filter *f,
                          store_order_cb cb, void *arg);
 int64_t store_order_claim(struct store *st, const struct order_filter *f,

@@ -34,7 +34,6 @@ customer a multiple of 50)."""
 import math
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -55,25 +54,6 @@ WARMUP = int(os.environ.get("BENCH_WARMUP", "2"))
 LAT_CONNS = int(os.environ.get("BENCH_LAT_CONNS", "4"))
 CYCLE_WAIT = int(os.environ.get("BENCH_SCALE_CYCLE_WAIT", "180"))
 STATUS_IDS = 100
-
-
-def start_until_ready(pm, sock_path):
-    """Start panelmuxd; the seconds from exec to READY=1."""
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    if os.path.exists(sock_path):
-        os.unlink(sock_path)
-    sock.bind(sock_path)
-    sock.settimeout(60)
-    env = dict(os.environ, NOTIFY_SOCKET=sock_path)
-    try:
-        t0 = time.monotonic()
-        pm.start(env=env, wait=False)
-        while True:
-            msg = sock.recv(4096)
-            if b"READY=1" in msg.split(b"\n"):
-                return time.monotonic() - t0
-    finally:
-        sock.close()
 
 
 def rss(pid):
@@ -152,7 +132,7 @@ def main():
         notify = os.path.join(tmp, "notify.sock")
 
         # The anchors: the same daemon on the store without orders.
-        t_empty = start_until_ready(pm, notify)
+        t_empty = b.start_until_ready(pm, notify)
         b.wait_port(pm.port, pm.proc)
         time.sleep(0.5)
         r_empty = rss(pm.proc.pid)
@@ -177,7 +157,7 @@ def main():
             print(f"check: {out} ({check_s:.1f}s)", flush=True)
             b.result("scale.check_s", f"{check_s:.1f}")
 
-        t_ready = start_until_ready(pm, notify)
+        t_ready = b.start_until_ready(pm, notify)
         b.wait_port(pm.port, pm.proc)
         t_started = time.monotonic()
         pid = pm.proc.pid

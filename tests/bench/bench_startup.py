@@ -12,7 +12,6 @@ then again after BENCH_SECONDS of wrk asking for the services list on 64
 connections.  `panelmux check` runs on the filled store first (BENCH_CHECK=0
 skips it).  Results: startup.s (median), startup.max_s, rss.*_kib."""
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -26,25 +25,6 @@ CUSTOMERS = 100
 SERVICES = 10000
 STARTS = int(os.environ.get("BENCH_STARTS", "3"))
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
-
-
-def start_until_ready(pm, sock_path):
-    """Start panelmuxd; the seconds from exec to READY=1."""
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    if os.path.exists(sock_path):
-        os.unlink(sock_path)
-    sock.bind(sock_path)
-    sock.settimeout(30)
-    env = dict(os.environ, NOTIFY_SOCKET=sock_path)
-    try:
-        t0 = time.monotonic()
-        proc = pm.start(env=env, wait=False)
-        while True:
-            msg = sock.recv(4096)
-            if b"READY=1" in msg.split(b"\n"):
-                return time.monotonic() - t0
-    finally:
-        sock.close()
 
 
 def wait_synced(fp, before, timeout=60):
@@ -83,7 +63,7 @@ def main():
         times = []
         for i in range(STARTS):
             syncs = fp.stats()["actions"]["balance"]
-            times.append(start_until_ready(pm, os.path.join(tmp, "notify.sock")))
+            times.append(b.start_until_ready(pm, os.path.join(tmp, "notify.sock")))
             print(f"start {i + 1}: READY=1 after {times[-1] * 1000:.0f} ms", flush=True)
             wait_synced(fp, syncs)
             if i < STARTS - 1:

@@ -34,6 +34,9 @@ CLIENT_CPU = os.environ.get("CLIENT_CPU", "1" if (os.cpu_count() or 1) > 1 else 
 signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
 
+from proclib import free_port, stop, wait_port  # noqa: E402,F401 (benchlib's API)
+
+
 def bin_path(name):
     return os.path.join(BUILD, name)
 
@@ -42,37 +45,24 @@ def pinned(cpu, argv):
     return ["taskset", "-c", cpu, *argv]
 
 
-def free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def wait_port(port, proc=None, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"process exited with {proc.returncode} before listening on {port}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.02)
-    raise TimeoutError(f"port {port} not listening after {timeout}s")
-
-
-def stop(proc, timeout=30):
-    """SIGTERM by PID, then wait; SIGKILL only if it does not go."""
-    if proc is None or proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
+def start_until_ready(pm, sock_path, timeout=60):
+    """Start panelmuxd PM with NOTIFY_SOCKET at SOCK_PATH; the seconds from
+    exec to its READY=1."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    if os.path.exists(sock_path):
+        os.unlink(sock_path)
+    sock.bind(sock_path)
+    sock.settimeout(timeout)
+    env = dict(os.environ, NOTIFY_SOCKET=sock_path)
     try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+        t0 = time.monotonic()
+        pm.start(env=env, wait=False)
+        while True:
+            msg = sock.recv(4096)
+            if b"READY=1" in msg.split(b"\n"):
+                return time.monotonic() - t0
+    finally:
+        sock.close()
 
 
 def result(key, value):

@@ -7,53 +7,22 @@
         for 127.0.0.1 and localhost) --(HTTP/1.1, upstream keep-alive)-->
         the fake panel
 
-Stdlib only, and no import of benchlib (whose SIGTERM handler may only be
-installed from the main thread; the integration runner runs tests in
-threads).  Every process is started and stopped by PID and binds to
+Stdlib and proclib only, no import of benchlib (whose SIGTERM handler may
+only be installed from the main thread; the integration runner runs tests
+in threads).  Every process is started and stopped by PID and binds to
 127.0.0.1; everything it writes is in the directory it is given."""
 import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import proclib  # noqa: E402
 NGINX = next((p for p in ("/usr/sbin/nginx", "/usr/bin/nginx") if os.path.exists(p)), "nginx")
-
-
-def _free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def _wait_port(port, proc, timeout=20.0, what="server"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{what} exited with {proc.returncode} before listening on {port}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.02)
-    raise TimeoutError(f"{what}: port {port} not listening after {timeout}s")
-
-
-def _stop(proc, timeout=15):
-    if proc is None or proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def _openssl(*args, cwd):
@@ -156,7 +125,7 @@ class TlsFront:
         for sub in ("", "tmp", "tmp/body", "tmp/proxy", "tmp/fastcgi", "tmp/uwsgi", "tmp/scgi"):
             os.makedirs(os.path.join(self.dir, sub), exist_ok=True)
             os.chmod(os.path.join(self.dir, sub), 0o777 if sub else 0o755)
-        self.port = port or _free_port()
+        self.port = port or proclib.free_port()
         new = nginx_version() >= (1, 25, 1)
         conf = TLS_CONF.format(dir=self.dir, port=self.port, target=target, cert=cert[0], key=cert[1],
                                h2listen="" if new else " http2", h2on="    http2 on;\n" if new else "")
@@ -169,7 +138,7 @@ class TlsFront:
         self.errf = open(os.path.join(self.dir, "stderr.log"), "a")
         self.proc = subprocess.Popen(argv, stdout=self.errf, stderr=subprocess.STDOUT)
         try:
-            _wait_port(self.port, self.proc, what="nginx")
+            proclib.wait_port(self.port, self.proc, what="nginx")
         except BaseException:
             self.close()
             raise
@@ -182,7 +151,7 @@ class TlsFront:
             return ""
 
     def close(self):
-        _stop(self.proc)  # SIGTERM: nginx's fast shutdown
+        proclib.stop(self.proc)  # SIGTERM: nginx's fast shutdown
         self.errf.close()
 
 
@@ -235,7 +204,7 @@ class RelayProc:
 
     def close(self):
         if self.proc is not None and self.proc.poll() is None:
-            _stop(self.proc)
+            proclib.stop(self.proc)
             self.final = self._read()
         if self.proc is not None and self.proc.stdout:
             self.proc.stdout.close()

@@ -316,13 +316,15 @@ services:
 """
 
 
-def alpha_config(level="info", reply_wait="1s", extra="", **alpha):
+def alpha_config(level="info", reply_wait="1s", extra="", url=None, **alpha):
     """The configuration the order tests share: no abuse limits, one
-    upstream `alpha` (the fake panel on {up_port}) imported whole.  ALPHA
-    adds keys to that upstream (timeout="2s", poll_interval="1s", ...);
-    EXTRA is more top-level YAML (currency, pricing, ...).  The {port},
-    {admin_port}, {store} and {up_port} placeholders are Panelmux's."""
+    upstream `alpha` (the fake panel on {up_port}, or URL) imported whole.
+    ALPHA adds keys to that upstream (timeout="2s", poll_interval="1s",
+    ...); EXTRA is more top-level YAML (currency, pricing, ...).  The
+    {port}, {admin_port}, {store} and {up_port} placeholders are
+    Panelmux's."""
     keys = "".join(f"    {k}: {v}\n" for k, v in alpha.items())
+    url = url or "http://127.0.0.1:{up_port}/api/v2"
     return f"""\
 listen:
   api: "127.0.0.1:{{port}}"
@@ -339,7 +341,7 @@ limits:
   reply_wait: {reply_wait}
 upstreams:
   - name: alpha
-    url: "http://127.0.0.1:{{up_port}}/api/v2"
+    url: "{url}"
     key: "${{{{PMX_TEST_UPSTREAM_KEY}}}}"
 {keys}services:
   - import: alpha

@@ -12,7 +12,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from harness import Panelmux, FakePanel, wait_for, VALGRIND
+from harness import Panelmux, FakePanel, alpha_config, wait_for, VALGRIND
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench"))
 import wanlib  # noqa: E402
@@ -20,40 +20,16 @@ import wanlib  # noqa: E402
 SLOW = 5 if VALGRIND else 1
 RTT_MS = 50
 
-CONFIG = """\
-listen:
-  api: "127.0.0.1:{{port}}"
-  admin: "127.0.0.1:{{admin_port}}"
-store:
-  {{store}}
-log:
-  level: info
-limits:
-  max_connections_per_ip: 100000
-  rate_per_key: "0/s"
-  rate_per_ip: "0/s"
-orders:
-  reply_wait: 5s
-upstreams:
-  - name: alpha
-    url: "{url}"
-    key: "${{{{PMX_TEST_UPSTREAM_KEY}}}}"
-    ca_file: "{ca}"
-    timeout: 10s
-    connect_timeout: {connect_timeout}
-    max_connections: 8
-    max_write_connections: 16
-    poll_interval: 10m
-    sync_interval: 1h
-services:
-  - import: alpha
-    id_offset: 0
-"""
+def wan_config(url, ca, connect_timeout="2s"):
+    """The order tests' configuration with alpha at URL, verified with CA."""
+    return alpha_config(reply_wait="5s", url=url, ca_file=f'"{ca}"', timeout="10s",
+                        connect_timeout=connect_timeout, max_connections=8,
+                        max_write_connections=16, poll_interval="10m", sync_interval="1h")
 
 
 def daemon(env, fp, url, ca, connect_timeout="2s"):
     # the fake panel's own port stays the harness's up_port (unused by the URL)
-    return Panelmux(env, config=CONFIG.format(url=url, ca=ca, connect_timeout=connect_timeout),
+    return Panelmux(env, config=wan_config(url, ca, connect_timeout),
                     up_port=fp.port)
 
 
@@ -129,11 +105,11 @@ def test_wan_wrong_ca_not_sent(env):
                 key = pm.customer("wrongca", "100")
                 # the catalogue cannot come through: seed the store through a
                 # daemon on the right CA first
-                pm.write_config(CONFIG.format(url=chain.url, ca=chain.ca_file, connect_timeout="2s"))
+                pm.write_config(wan_config(chain.url, chain.ca_file))
                 pm.start()
                 wait_catalogue(pm, key)
                 pm.stop()
-                pm.write_config(CONFIG.format(url=chain.url, ca=wrong[0], connect_timeout="2s"))
+                pm.write_config(wan_config(chain.url, wrong[0]))
                 mark = len(fp.calls())
                 pm.start()
                 before = pm.api(key=key, action="balance")["balance"]
@@ -150,7 +126,7 @@ def test_wan_wrong_ca_not_sent(env):
                 assert "check: ok" in pm.check()
                 pm.stop()
                 # the right CA: each queued order goes out once
-                pm.write_config(CONFIG.format(url=chain.url, ca=chain.ca_file, connect_timeout="2s"))
+                pm.write_config(wan_config(chain.url, chain.ca_file))
                 pm.start()
                 wait_for(lambda: states(pm).get("active") == 10, timeout=30 * SLOW,
                          what="the queued orders sent")
