@@ -82,11 +82,11 @@ def pg_panelmux(tmp, up_port, conninfo):
 
 
 def cpu_ticks(pids):
-    """User + system clock ticks of PIDS and their children (PostgreSQL's
-    backends are the postmaster's children)."""
-    total = 0
+    """User + system clock ticks of each of PIDS with its children
+    (PostgreSQL's backends are the postmaster's children), a list."""
+    each = []
     for top in pids:
-        kids = []
+        kids, total = [], 0
         for task in os.listdir(f"/proc/{top}/task"):
             try:
                 with open(f"/proc/{top}/task/{task}/children") as f:
@@ -100,7 +100,8 @@ def cpu_ticks(pids):
             except OSError:
                 continue
             total += int(fields[11]) + int(fields[12])
-    return total
+        each.append(total)
+    return each
 
 
 # --- wrk ------------------------------------------------------------------
@@ -161,9 +162,11 @@ def load(label, targets, script, server_pids):
         log(f"  [{label} {name}] {w['WRK_RPS']:.1f} req/s on {conns} connections,"
             f" p50 {w['WRK_P50_MS']:.3f} ms, p99 {w['WRK_P99_MS']:.3f} ms,"
             f" errors {int(w['WRK_ERRORS'])}")
-    cpu_us = (t1 - t0) / os.sysconf("SC_CLK_TCK") * 1e6 / max(requests, 1)
+    us = [(b1 - b0) / os.sysconf("SC_CLK_TCK") * 1e6 / max(requests, 1) for b0, b1 in zip(t0, t1)]
+    cpu_us = sum(us)
     log(f"  [{label}] total {rps:.1f} req/s, errors {errors},"
-        f" server CPU {cpu_us:.1f} us/request")
+        f" server CPU {cpu_us:.1f} us/request"
+        f" ({' + '.join(f'{x:.1f}' for x in us)}: pid {', '.join(map(str, server_pids))})")
     return rps, errors, cpu_us, "+".join(per)
 
 
