@@ -5,9 +5,11 @@
  * connection caps hold, reads and writes apart.  Through nginx as a TLS
  * terminator in front of the fake panel (skipped without nginx/openssl):
  * ca_file, a wrong CA not sent, TLS sessions resumed by fresh connections,
- * the http2 key. */
+ * the http2 key.  The batcher's applies on a loop of three priorities: a
+ * loop never idle still applies them. */
 #include <sys/inotify.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 
@@ -32,6 +34,7 @@
 #include <event2/event.h>
 #include <jansson.h>
 
+#include "batch.h"
 #include "buf.h"
 #include "config.h"
 #include "dialect.h"
@@ -1095,6 +1098,140 @@ test_tls_http2(void **state)
 	}
 }
 
+/* The batcher's applies on the daemon's loop (three priorities, the
+ * applies' event on the lowest): HOG, a timer of the default priority due
+ * at once again after each run, keeps an event ready in every pass, as a
+ * loop full of customers would.  (Made active again from its own
+ * callback it would run again in the same pass, forever.) */
+struct drain_ctx {
+	struct event_base *base;
+	struct event *hog;
+	int applied, answered, groups, open, stop, deadline_hit;
+	int64_t hog_passes;
+	struct timeval deadline;
+};
+
+static void
+drain_apply(void *arg, enum batch_action a, int64_t local, const char *id,
+            const struct batch_answer *ans)
+{
+	struct drain_ctx *d = arg;
+
+	assert_int_equal(d->open, 1); /* inside a group */
+	d->applied++;
+}
+
+static void
+drain_group(void *arg, int begin)
+{
+	struct drain_ctx *d = arg;
+
+	d->open = begin;
+	if (!begin)
+		d->groups++;
+}
+
+static void
+drain_answered(const char *id, const struct batch_answer *ans, void *arg)
+{
+	struct drain_ctx *d = arg;
+
+	if (++d->answered == 100) {
+		d->stop = 1;
+		event_base_loopbreak(d->base);
+	}
+}
+
+static void
+drain_hog(evutil_socket_t fd, short what, void *arg)
+{
+	struct drain_ctx *d = arg;
+	struct timeval now;
+
+	static const struct timeval zero = {0, 0};
+
+	d->hog_passes++;
+	gettimeofday(&now, NULL);
+	if (evutil_timercmp(&now, &d->deadline, >)) {
+		d->deadline_hit = 1;
+		return; /* the loop may go idle now */
+	}
+	if (!d->stop)
+		evtimer_add(d->hog, &zero);
+}
+
+static void
+drain_run(int hog, int customers)
+{
+	struct drain_ctx d;
+	struct env e;
+	struct batcher *b;
+	struct timeval limit = {10, 0}, zero = {0, 0};
+	char id[16];
+	int outstanding;
+
+	reset_panel();
+	memset(&d, 0, sizeof(d));
+	memset(&e, 0, sizeof(e));
+	e.base = d.base = event_base_new();
+	assert_int_equal(event_base_priority_init(e.base, 3), 0);
+	e.eng = up_engine_new(e.base);
+	e.cu.name = (char *)"fake";
+	e.cu.url = fp.url;
+	e.cu.key = (char *)"upkey";
+	e.cu.timeout_ms = 5000;
+	e.cu.max_connections = 4;
+	e.up = upstream_new(e.eng, &e.cu);
+	b = batcher_new(e.base, e.up, 100, 1, drain_apply, &d);
+	batcher_set_group(b, drain_group);
+	d.hog = evtimer_new(e.base, drain_hog, &d);
+	gettimeofday(&d.deadline, NULL);
+	evutil_timeradd(&d.deadline, &limit, &d.deadline);
+	if (hog)
+		evtimer_add(d.hog, &zero);
+	if (customers)
+		batch_customer_seen();
+	for (int i = 1; i <= 100; i++) {
+		snprintf(id, sizeof(id), "%d", i);
+		batch_ask(b, BATCH_STATUS, id, i, drain_answered, &d);
+	}
+	while (!d.stop && !d.deadline_hit)
+		event_base_loop(e.base, EVLOOP_ONCE);
+	/* Freed before asserting: a failure leaves nothing behind. */
+	outstanding = batcher_outstanding(b, BATCH_STATUS);
+	event_free(d.hog);
+	batcher_free(b);
+	env_free(&e);
+	assert_int_equal(d.applied, 100);
+	assert_int_equal(d.answered, 100);
+	/* 20 answers a slice at most, each slice one group */
+	assert_true(d.groups >= 5);
+	if (hog) {
+		/* applied while the loop was never idle */
+		assert_false(d.deadline_hit);
+		assert_true(d.hog_passes > 0);
+	}
+	assert_int_equal(outstanding, 0);
+}
+
+static void
+test_drain_idle(void **state)
+{
+	drain_run(0, 0);
+}
+
+static void
+test_drain_busy_loop(void **state)
+{
+	drain_run(1, 0);
+}
+
+static void
+test_drain_paced(void **state)
+{
+	drain_run(1, 1);
+}
+
 static int
 stop_all(void **state)
 {
@@ -1116,6 +1253,9 @@ main(void)
 	    cmocka_unit_test(test_tls_ca_file),
 	    cmocka_unit_test(test_tls_resumption),
 	    cmocka_unit_test(test_tls_http2),
+	    cmocka_unit_test(test_drain_idle),
+	    cmocka_unit_test(test_drain_busy_loop),
+	    cmocka_unit_test(test_drain_paced),
 	};
 	int rc;
 
