@@ -415,15 +415,14 @@ batch_drain_leave(struct batcher *b)
 	struct batch_drain *d = &batch_drain;
 	struct batcher **pp;
 
-	for (pp = &d->head; *pp != NULL; pp = &(*pp)->drain_next)
-		if (*pp == b) {
-			*pp = b->drain_next;
-			break;
-		}
-	d->tail = &d->head;
-	while (*d->tail != NULL)
-		d->tail = &(*d->tail)->drain_next;
-	b->draining = 0;
+	if (b->draining) {
+		for (pp = &d->head; *pp != b; pp = &(*pp)->drain_next)
+			;
+		*pp = b->drain_next;
+		if (d->tail == &b->drain_next)
+			d->tail = pp;
+		b->draining = 0;
+	}
 	if (--d->users > 0)
 		return;
 	event_free(d->idle);

@@ -36,8 +36,9 @@ one kept-alive libcurl handle straight to the fake panel through the same
 relay and nginx; a few ms above the nominal RTT, which no client gets on
 this path); at most max_connections / that calls/s, so a poll cycle takes
 at least ceil(n/100) x it / max_connections, and a stale status one of
-it.  A refill or a cancel: k x RTT.  Config: max_write_connections BENCH_WAN_WRITE_CONNS (32),
-max_connections BENCH_WAN_READ_CONNS (16), connect_timeout 1s, timeout 15s.
+it.  A refill or a cancel: k x RTT.  Config: max_write_connections
+BENCH_WAN_WRITE_CONNS (32), max_connections BENCH_WAN_READ_CONNS (16),
+connect_timeout 1s, timeout 15s.
 Targets (issue 21): >= 0.9 x the bound and >= 20 x one at a time.
 
 Results: wan.<rtt>.* (see table.py) and wan.k, wan.tls."""
