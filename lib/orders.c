@@ -145,6 +145,7 @@ orders_free(struct orders *o)
 	}
 	orders_flush_adds(o);
 	orders_flush_actives(o); /* from calls the engine ended */
+	store_durable_now(o->p->st); /* their answers, and orders_stop's */
 	free(o->b);
 	free(o->poll_timer);
 	event_free(o->sweep_timer);

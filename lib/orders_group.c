@@ -39,6 +39,7 @@ orders_activate(struct orders *o, struct add_job *j, const char *upid,
 
 /* A loop pass's group, taken out of the shared queues. */
 struct orders_group {
+	struct orders *o;
 	struct pending_add *adds[ORDERS_GROUP_MAX];
 	struct order_new on[ORDERS_GROUP_MAX];
 	enum store_result res[ORDERS_GROUP_MAX];
@@ -110,10 +111,22 @@ orders_group_acts_done(struct orders *o, struct orders_group *g)
 	}
 }
 
+/* The group's commit is on disk: answer, dispatch and complete each. */
+static void
+orders_group_durable(void *arg)
+{
+	struct orders_group *g = arg;
+
+	orders_group_adds_done(g->o, g);
+	orders_group_acts_done(g->o, g);
+	free(g);
+}
+
 /* Create the waiting adds (with ADDS) and record the accepted ones (with
- * ACTS) in one durable transaction, then answer, dispatch and complete
- * each.  Both queues are taken out first: on a fiber the commit parks, and
- * the next group gathers meanwhile. */
+ * ACTS) in one transaction; once it is durable, answer, dispatch and
+ * complete each.  Both queues are taken out first: on a fiber the commit
+ * parks, and the next group gathers meanwhile; on SQLite the next group
+ * commits while this one's sync runs (store_durable). */
 static void
 orders_flush(struct orders *o, int adds, int acts)
 {
@@ -121,6 +134,7 @@ orders_flush(struct orders *o, int adds, int acts)
 	struct pending_add *refused[ORDERS_GROUP_MAX];
 	size_t nrefused = 0, n = adds ? o->nadds : 0;
 
+	g->o = o;
 	g->nadds = 0;
 	g->nacts = acts ? o->nactives : 0;
 	if (n == 0 && g->nacts == 0) {
@@ -160,9 +174,7 @@ orders_flush(struct orders *o, int adds, int acts)
 	}
 	store_order_group(o->p->st, g->on, g->nadds, g->res, g->ids, g->act_ids,
 	                  g->upids, g->costs, g->nacts, g->act_res);
-	orders_group_adds_done(o, g);
-	orders_group_acts_done(o, g);
-	free(g);
+	store_durable(o->p->st, orders_group_durable, g);
 }
 
 void

@@ -390,7 +390,9 @@ struct store_ops {
 	/* Both of a loop pass's groups in one transaction (one durable
 	 * commit, not two), answering as order_create_many and
 	 * order_active_many would; the acceptances never fail with the adds.
-	 * NULL: store_order_group makes the two calls. */
+	 * NULL: store_order_group makes the two calls.  These three commit,
+	 * but may be on disk only once store_durable says so: their caller
+	 * answers nobody and sends nothing on their strength before. */
 	enum store_result (*order_group)(struct store *,
 	                                 const struct order_new *v, size_t n,
 	                                 enum store_result *res, int64_t *ids,
@@ -478,6 +480,12 @@ struct store_ops {
 
 	/* Optional: from now on work on BASE's loop (store.async).  */
 	int (*attach)(struct store *, struct event_base *base);
+	/* Optional (NULL: every commit is durable when it returns): call
+	 * DONE(ARG) on the loop once every commit made so far is on disk
+	 * (SQLite attached: the order group's WAL sync, on a thread); and,
+	 * off the loop, make them so now and run the callbacks waiting. */
+	void (*durable)(struct store *, void (*done)(void *), void *arg);
+	void (*durable_now)(struct store *);
 	/* Optional: calls that had to block the loop since start (made
 	 * off a fiber while attached): 0 is the design. */
 	uint64_t (*blocking_calls)(struct store *);
@@ -536,6 +544,22 @@ static inline int
 store_attach(struct store *st, struct event_base *base)
 {
 	return st->ops->attach != NULL ? st->ops->attach(st, base) : 0;
+}
+
+static inline void
+store_durable(struct store *st, void (*done)(void *), void *arg)
+{
+	if (st->ops->durable != NULL)
+		st->ops->durable(st, done, arg);
+	else
+		done(arg);
+}
+
+static inline void
+store_durable_now(struct store *st)
+{
+	if (st->ops->durable_now != NULL)
+		st->ops->durable_now(st);
 }
 
 static inline uint64_t

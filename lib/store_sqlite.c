@@ -509,7 +509,7 @@ sqlite_ledger_insert(store_tx *tx, int64_t customer_id, enum ledger_kind kind,
  * groups included: nothing acknowledged to anyone rests on a group's
  * writes alone once anything after them was acknowledged.  An fsync per
  * group held the loop for the disk at every poll reply. */
-static void
+void
 store_sqlite_synchronous(struct store_sqlite *s, const char *sql)
 {
 	char *err = NULL;
@@ -710,6 +710,7 @@ sqlite_close(struct store *st)
 
 	if (s == NULL)
 		return;
+	store_sqlite_sync_stop(s);
 	store_sqlite_ckpt_stop(s);
 	for (int i = 0; i < Q_COUNT; i++)
 		sqlite3_finalize(s->q[i]);
@@ -785,6 +786,8 @@ static const struct store_ops sqlite_ops = {
     .name = "sqlite",
     .close = sqlite_close,
     .attach = store_sqlite_cache_attach,
+    .durable = store_sqlite_durable,
+    .durable_now = store_sqlite_durable_now,
     .customer_add = sqlite_customer_add,
     .customer_set_key = sqlite_customer_set_key,
     .customer_by_key = sqlite_customer_by_key,

@@ -63,6 +63,7 @@ enum sqlite_stmt {
 #define SQLITE_BUILT_CACHE 32
 
 struct sqlite_ckpt;
+struct sqlite_sync;
 
 struct store_sqlite {
 	struct store
@@ -89,6 +90,7 @@ struct store_sqlite {
 	 * write's begin, commit and rollback is a savepoint's. */
 	int group;
 	struct sqlite_ckpt *ckpt; /* checkpoints on a thread (attached) */
+	struct sqlite_sync *sync; /* order groups' syncs on a thread (attached) */
 };
 
 /* Finalize the built statements kept prepared (before closing). */
@@ -129,6 +131,8 @@ sqlite3_stmt *store_sqlite_stmt(struct store_sqlite *s, enum sqlite_stmt which);
 int store_sqlite_exec(struct store_sqlite *s, enum sqlite_stmt which);
 int store_sqlite_begin(struct store_sqlite *s);
 int store_sqlite_commit(struct store_sqlite *s);
+/* Run a PRAGMA synchronous=...; exits if SQLite refuses it. */
+void store_sqlite_synchronous(struct store_sqlite *s, const char *sql);
 void store_sqlite_rollback(struct store_sqlite *s);
 void store_sqlite_copy_text(sqlite3_stmt *q, int col, char *dst, size_t size);
 void store_sqlite_read_order(sqlite3_stmt *q, struct order *o);
@@ -244,5 +248,13 @@ int store_sqlite_check_report(struct store *st, store_report_row_cb cb,
 /* store_sqlite_ckpt.c */
 int store_sqlite_ckpt_start(struct store_sqlite *s);
 void store_sqlite_ckpt_stop(struct store_sqlite *s);
+
+/* store_sqlite_sync.c */
+int store_sqlite_sync_start(struct store_sqlite *s, struct event_base *base);
+void store_sqlite_sync_stop(struct store_sqlite *s);
+void store_sqlite_durable(struct store *st, void (*done)(void *), void *arg);
+void store_sqlite_durable_now(struct store *st);
+/* Tests: FN runs on the sync thread before each fdatasync. */
+void store_sqlite_sync_set_test_hook(void (*fn)(void));
 
 #endif

@@ -147,5 +147,7 @@ store_sqlite_cache_attach(struct store *st, struct event_base *base)
 	s->loop = base;
 	/* Failing, checkpoints stay where they were (logged). */
 	(void)store_sqlite_ckpt_start(s);
+	/* Failing, the order group's commits stay FULL (logged). */
+	(void)store_sqlite_sync_start(s, base);
 	return 0;
 }

@@ -133,13 +133,12 @@ store_sqlite_orders_active_many(struct store *st, const int64_t *ids,
 	                                 upstream_orders, costs, n, res);
 }
 
-enum store_result
-store_sqlite_orders_group(struct store *st, const struct order_new *v, size_t n,
-                          enum store_result *res, int64_t *ids,
-                          const int64_t *act_ids,
-                          const char *const *upstream_orders,
-                          const money_t *costs, size_t nact,
-                          enum store_result *act_res)
+static enum store_result
+sqlite_orders_group(struct store *st, const struct order_new *v, size_t n,
+                    enum store_result *res, int64_t *ids,
+                    const int64_t *act_ids, const char *const *upstream_orders,
+                    const money_t *costs, size_t nact,
+                    enum store_result *act_res)
 {
 	struct store_sqlite *s = sq(st);
 	size_t i;
@@ -177,13 +176,35 @@ alone:
 	/* The acceptances are real whatever happened to the adds: a
 	 * transaction of their own (once; without adds they failed alone). */
 	if (n > 0 && nact > 0)
-		store_sqlite_orders_group(st, NULL, 0, NULL, NULL, act_ids,
-		                          upstream_orders, costs, nact,
-		                          act_res);
+		sqlite_orders_group(st, NULL, 0, NULL, NULL, act_ids,
+		                    upstream_orders, costs, nact, act_res);
 	else
 		for (i = 0; i < nact; i++)
 			act_res[i] = STORE_ERROR;
 	return STORE_ERROR;
+}
+/* The order group.  With the sync thread (attached) it commits with
+ * synchronous=NORMAL and the caller waits for store_durable
+ * (store_sqlite_sync.c); otherwise FULL, as every other commit. */
+enum store_result
+store_sqlite_orders_group(struct store *st, const struct order_new *v, size_t n,
+                          enum store_result *res, int64_t *ids,
+                          const int64_t *act_ids,
+                          const char *const *upstream_orders,
+                          const money_t *costs, size_t nact,
+                          enum store_result *act_res)
+{
+	struct store_sqlite *s = sq(st);
+	int later = s->sync != NULL && !s->group;
+	enum store_result r;
+
+	if (later)
+		store_sqlite_synchronous(s, "PRAGMA synchronous=NORMAL");
+	r = sqlite_orders_group(st, v, n, res, ids, act_ids, upstream_orders,
+	                        costs, nact, act_res);
+	if (later)
+		store_sqlite_synchronous(s, "PRAGMA synchronous=FULL");
+	return r;
 }
 /* Inside a transaction: move order ID by MOVE to TO (the core's settle). */
 enum store_result

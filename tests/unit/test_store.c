@@ -12,13 +12,19 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <event2/event.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include "auth.h"
 #include "log.h"
 #include "money.h"
 #include "store.h"
+#include "store_sqlite.h"
 #include "storetest.h"
+
+/* test_sqlite_durable's pipe that holds the sync thread's fdatasync. */
+static int hold_rd = -1, hold_wr = -1;
 
 /* Begins with the store, as the contract suite wants (storetest.h). */
 struct fixture {
@@ -49,6 +55,12 @@ teardown(void **state)
 	struct fixture *f = *state;
 	char cmd[256];
 
+	/* test_sqlite_durable failed with its sync held: let it go. */
+	if (hold_wr >= 0) {
+		hold_rd = -1;
+		if (write(hold_wr, "x", 1) != 1)
+			return -1;
+	}
 	store_close(f->st);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
 	if (system(cmd) != 0)
@@ -362,6 +374,90 @@ test_sqlite_group(void **state)
 	assert_int_equal(violations(f->st), 0);
 }
 
+/* The sync thread's test hook: counts syncs, and each waits for a byte
+ * on hold_rd while the test holds the disk. */
+static int syncs;
+
+static void
+held_sync(void)
+{
+	char b;
+
+	__atomic_add_fetch(&syncs, 1, __ATOMIC_SEQ_CST);
+	if (hold_rd >= 0 && read(hold_rd, &b, 1) != 1)
+		abort();
+}
+
+static void
+note_done(void *arg)
+{
+	static int order;
+
+	*(int *)arg = ++order;
+}
+
+/* Attached to a loop, the order group's commit is synced on a thread: its
+ * callbacks wait for that sync (held here) while the loop goes on, run in
+ * the order they were asked, and one sync may cover several; off the loop,
+ * durable_now syncs and runs them at once. */
+static void
+test_sqlite_durable(void **state)
+{
+	struct fixture *f = *state;
+	struct event_base *base = event_base_new();
+	int64_t c = add_customer(f->st, "hana", "10");
+	struct order_new o[2] = {new_order(c, "1"), new_order(c, "2")};
+	enum store_result res[2];
+	int64_t ids[2];
+	int p[2], first = 0, second = 0, third = 0, spins;
+	char st[64];
+
+	assert_int_equal(pipe(p), 0);
+	hold_rd = p[0];
+	hold_wr = p[1]; /* teardown lets a failed test's sync go */
+	store_sqlite_sync_set_test_hook(held_sync);
+	assert_int_equal(store_attach(f->st, base), 0);
+	store_order_create_many(f->st, o, 2, res, ids);
+	assert_int_equal(res[0], STORE_OK);
+	assert_int_equal(res[1], STORE_OK);
+	store_durable(f->st, note_done, &first);
+	store_durable(f->st, note_done, &second);
+	/* Once the thread is inside its sync, the loop turns and nobody is
+	 * told. */
+	for (spins = 0; __atomic_load_n(&syncs, __ATOMIC_SEQ_CST) == 0 &&
+	                spins < 10000;
+	     spins++)
+		usleep(1000);
+	assert_int_equal(__atomic_load_n(&syncs, __ATOMIC_SEQ_CST), 1);
+	for (int i = 0; i < 50; i++)
+		event_base_loop(base, EVLOOP_NONBLOCK);
+	assert_int_equal(first, 0);
+	assert_int_equal(second, 0);
+	/* Committed all the same: visible to another connection. */
+	state_of(f->path, ids[1], st, sizeof(st));
+	assert_string_equal(st, "queued/");
+	/* The disk answers (as often as asked): both, in order. */
+	assert_int_equal(write(p[1], "xxxx", 4), 4);
+	for (spins = 0; second == 0 && spins < 1000; spins++)
+		event_base_loop(base, EVLOOP_ONCE);
+	assert_true(first > 0);
+	assert_int_equal(second, first + 1);
+	/* Off the loop (shutting down): synced and called at once. */
+	hold_rd = -1;
+	store_durable(f->st, note_done, &third);
+	assert_int_equal(third, 0);
+	store_durable_now(f->st);
+	assert_int_equal(third, second + 1);
+	assert_int_equal(violations(f->st), 0);
+	store_close(f->st);
+	f->st = NULL;
+	store_sqlite_sync_set_test_hook(NULL);
+	event_base_free(base);
+	hold_wr = -1;
+	close(p[0]);
+	close(p[1]);
+}
+
 /* money.decimals is recorded at the first open: another value is refused
  * (balances are multiples of 10^-decimals), the same one opens again. */
 static void
@@ -396,6 +492,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_refuses_non_durable, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_sqlite_group, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_sqlite_durable, setup,
+	                                    teardown),
 	};
 	struct CMUnitTest tests[STORETEST_CONTRACT_MAX + 8];
 	size_t n;
