@@ -111,22 +111,25 @@ orders_group_acts_done(struct orders *o, struct orders_group *g)
 	}
 }
 
-/* The group's commit is on disk: answer, dispatch and complete each. */
+/* The group's adds are on disk: answer and dispatch each. */
 static void
 orders_group_durable(void *arg)
 {
 	struct orders_group *g = arg;
 
 	orders_group_adds_done(g->o, g);
-	orders_group_acts_done(g->o, g);
 	free(g);
 }
 
 /* Create the waiting adds (with ADDS) and record the accepted ones (with
- * ACTS) in one transaction; once it is durable, answer, dispatch and
- * complete each.  Both queues are taken out first: on a fiber the commit
- * parks, and the next group gathers meanwhile; on SQLite the next group
- * commits while this one's sync runs (store_durable). */
+ * ACTS) in one transaction.  The acceptances complete once it committed:
+ * their customers learn order IDs that were on disk before the orders
+ * were sent, and a power loss that took the acceptance leaves the order
+ * 'sending', as a crash before the commit would.  The adds are answered
+ * and dispatched once it is durable (store_durable): an order goes
+ * upstream only once it exists on disk.  Both queues are taken out first:
+ * on a fiber the commit parks, and the next group gathers meanwhile; on
+ * SQLite the next group commits while this one's sync runs. */
 static void
 orders_flush(struct orders *o, int adds, int acts)
 {
@@ -174,7 +177,11 @@ orders_flush(struct orders *o, int adds, int acts)
 	}
 	store_order_group(o->p->st, g->on, g->nadds, g->res, g->ids, g->act_ids,
 	                  g->upids, g->costs, g->nacts, g->act_res);
-	store_durable(o->p->st, orders_group_durable, g);
+	orders_group_acts_done(o, g);
+	if (g->nadds > 0)
+		store_durable(o->p->st, orders_group_durable, g);
+	else
+		free(g);
 }
 
 void

@@ -7,6 +7,8 @@ local key = os.getenv("BENCH_KEY")
 local service = os.getenv("BENCH_SERVICE") or "1"
 local tag = os.getenv("BENCH_TAG") or "t"
 local headers = {["Content-Type"] = "application/x-www-form-urlencoded"}
+-- BENCH_CLOSE: a fresh connection per add, as panelmux calls an upstream
+if os.getenv("BENCH_CLOSE") then headers["Connection"] = "close" end
 local n = 0
 
 function request()

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Rows "add orders/s" and "add latency p50/p99".
 # The fake panel (--progress manual) is first called directly by wrk (the
-# anchor: its own add req/s, fake panel on the server core), then through
-# panelmuxd (panelmuxd on the server core, the fake panel beside wrk).  Each
-# add has a unique link; panelmuxd is durable (synchronous=FULL, the order
-# is charged and marked 'sending' before the upstream call).
+# anchors, fake panel on the server core: its own add req/s on kept-alive
+# connections, and with a fresh connection per add, as panelmux calls it),
+# then through panelmuxd (panelmuxd on the server core, the fake panel
+# beside wrk).  Each add has a unique link; panelmuxd is durable (the order
+# is charged and marked 'sending' on disk before the upstream call).
 # Throughput: BENCH_CONNS (64) connections.  Latency: a separate run on
 # BENCH_LAT_CONNS (8) connections, so it shows the cost of an add rather
 # than the queue in front of a saturated server.
-# Results: add.pmx, add.anchor (orders/s), add.pmx_p50/p99, add.anchor_p50/p99
+# Results: add.pmx, add.anchor, add.anchor_fresh (orders/s), add.pmx_p50/p99, add.anchor_p50/p99
 # (ms), add.states (the store's orders by state afterwards).
 source "$(dirname "$0")/common.sh"
 LAT_CONNS=${BENCH_LAT_CONNS:-8}
@@ -27,6 +28,10 @@ require_reply "$BENCH_TMP/reply.json" '"order":'
 export BENCH_KEY=bench-upstream-key
 wrk_run add-direct "$BENCH_CONNS" "$FP_URL" "$BENCH_DIR/add.lua" "$FP_PID"
 wrk_results add.anchor
+# The target's anchor: the same with a fresh connection per add, the way
+# panelmux must call an upstream (SPEC section 5).
+BENCH_CLOSE=1 wrk_run add-direct-fresh "$BENCH_CONNS" "$FP_URL" "$BENCH_DIR/add.lua" "$FP_PID"
+wrk_results add.anchor_fresh
 wrk_run add-direct-latency "$LAT_CONNS" "$FP_URL" "$BENCH_DIR/add.lua"
 result add.anchor_p50 "$WRK_P50_MS"
 result add.anchor_p99 "$WRK_P99_MS"

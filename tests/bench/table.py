@@ -95,13 +95,22 @@ def rows(r):
                   "", 1, ">= 0.5 x nginx static file (same bytes)", 0.5),
     ]
 
-    p, a = num(r, "add.pmx"), num(r, "add.anchor")
+    # Adds: the target's anchor is the fake panel called the way panelmux
+    # must call it, a fresh connection per add (SPEC section 5); the
+    # kept-alive anchor stays beside it, without a target (README).
+    p, a = num(r, "add.pmx"), num(r, "add.anchor_fresh")
     ratio = p / a if p is not None and a else None
     ok = ratio is not None and p >= 2000 and ratio >= 0.3
-    out.append(["add orders/s, durable, against the fake panel", fmt(p), fmt(a),
+    out.append(["add orders/s, durable, against the fake panel called with a fresh connection"
+                " per add (as panelmux calls an upstream)", fmt(p), fmt(a),
                 "n/a" if ratio is None else f"{ratio:.3f} x",
-                ">= 2,000/s and >= 0.3 x the fake panel direct",
+                ">= 2,000/s and >= 0.3 x the fake panel direct, fresh connections",
                 "NO DATA" if ratio is None else ("PASS" if ok else "MISS")])
+    a = num(r, "add.anchor")
+    ratio = p / a if p is not None and a else None
+    out.append(["add orders/s, the same, against the fake panel on kept-alive connections",
+                fmt(p), fmt(a), "n/a" if ratio is None else f"{ratio:.3f} x", "-",
+                "NO DATA" if ratio is None else "info"])
 
     p50, p99 = num(r, "add.pmx_p50"), num(r, "add.pmx_p99")
     a50, a99 = num(r, "add.anchor_p50"), num(r, "add.anchor_p99")
@@ -321,7 +330,7 @@ def details(r):
     """What each row's figure rests on, for the reader of the table."""
     d = []
     for key in ("balance", "status", "services", "add"):
-        errs = [f"{w} {r[f'{key}.{w}_errors']}" for w in ("pmx", "anchor")
+        errs = [f"{w} {r[f'{key}.{w}_errors']}" for w in ("pmx", "anchor", "anchor_fresh")
                 if r.get(f"{key}.{w}_errors", "0") != "0"]
         if errs:
             d.append(f"{key}: wrk counted errors (socket or non-2xx): {', '.join(errs)}")
@@ -330,6 +339,10 @@ def details(r):
         p, a = num(r, key + ".pmx_cpu_us"), num(r, key + ".anchor_cpu_us")
         if p is not None and a is not None:
             cpu.append(f"{key} {p:,.1f} vs {a:,.1f}" + (f" ({a / p:.3f} x)" if p > 0 else ""))
+    f = num(r, "add.anchor_fresh_cpu_us")
+    if f is not None and num(r, "add.pmx_cpu_us"):
+        cpu.append(f"add vs the fake panel on a fresh connection per add {f:,.1f}"
+                   f" ({f / num(r, 'add.pmx_cpu_us'):.3f} x)")
     if cpu:
         d.append("server CPU per request (user + system, us), panelmux vs anchor (less disturbed"
                  " by other load than req/s): " + "; ".join(cpu))
