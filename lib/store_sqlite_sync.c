@@ -59,7 +59,6 @@ struct sqlite_sync {
 	int err, stop;
 	/* The loop's: callbacks in the order they were asked. */
 	struct sqlite_sync_waiter *head, **tail;
-	size_t nwaiting;
 };
 
 static void (*sqlite_sync_test_hook)(void);
@@ -121,16 +120,20 @@ sqlite_sync_main(void *arg)
 	return NULL;
 }
 
-/* Run, in order, the callbacks the syncs up to SYNCED cover. */
+/* Run, in order, the callbacks the syncs up to SYNCED cover; with ERR (a
+ * sync failed) exit instead, before anyone is answered. */
 static void
-sqlite_sync_run(struct sqlite_sync *c, uint64_t synced)
+sqlite_sync_run(struct sqlite_sync *c, uint64_t synced, int err)
 {
 	struct sqlite_sync_waiter *w;
 
+	if (err != 0)
+		fatalx("store: syncing %s failed (%s): exiting before anyone "
+		       "is answered, so that recovery decides",
+		       c->path, strerror(err));
 	while ((w = c->head) != NULL && w->seq <= synced) {
 		if ((c->head = w->next) == NULL)
 			c->tail = &c->head;
-		c->nwaiting--;
 		w->done(w->arg);
 		free(w);
 	}
@@ -149,11 +152,7 @@ sqlite_sync_ready(evutil_socket_t fd, short what, void *arg)
 	synced = c->synced;
 	err = c->err;
 	pthread_mutex_unlock(&c->mu);
-	if (err != 0)
-		fatalx("store: syncing %s failed (%s): exiting before anyone "
-		       "is answered, so that recovery decides",
-		       c->path, strerror(err));
-	sqlite_sync_run(c, synced);
+	sqlite_sync_run(c, synced, err);
 }
 
 /* Sync S's WAL on a thread from now on, with callbacks on BASE's loop;
@@ -220,7 +219,6 @@ store_sqlite_durable(struct store *st, void (*done)(void *), void *arg)
 	pthread_mutex_unlock(&c->mu);
 	*c->tail = w;
 	c->tail = &w->next;
-	c->nwaiting++;
 }
 
 /* The store's durable_now op, off the loop (shutting down): wait for the
@@ -240,11 +238,7 @@ store_sqlite_durable_now(struct store *st)
 		pthread_cond_wait(&c->cv, &c->mu);
 	err = c->err;
 	pthread_mutex_unlock(&c->mu);
-	if (err != 0)
-		fatalx("store: syncing %s failed (%s): exiting before anyone "
-		       "is answered, so that recovery decides",
-		       c->path, strerror(err));
-	sqlite_sync_run(c, target);
+	sqlite_sync_run(c, target, err);
 }
 
 /* Stop the thread once it synced every commit asked for; order groups
@@ -254,6 +248,7 @@ store_sqlite_sync_stop(struct store_sqlite *s)
 {
 	struct sqlite_sync *c = s->sync;
 	struct sqlite_sync_waiter *w;
+	size_t dropped = 0;
 
 	if (c == NULL)
 		return;
@@ -263,12 +258,12 @@ store_sqlite_sync_stop(struct store_sqlite *s)
 	pthread_mutex_unlock(&c->mu);
 	pthread_join(c->thread, NULL);
 	/* Whoever asked is gone by now: nothing is called any more. */
-	if (c->nwaiting > 0)
-		log_warnx("store: %zu sync callbacks never ran", c->nwaiting);
-	while ((w = c->head) != NULL) {
+	for (; (w = c->head) != NULL; dropped++) {
 		c->head = w->next;
 		free(w);
 	}
+	if (dropped > 0)
+		log_warnx("store: %zu sync callbacks never ran", dropped);
 	event_free(c->ev);
 	close(c->efd);
 	if (c->fd >= 0)
