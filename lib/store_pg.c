@@ -105,6 +105,39 @@ store_pg_id_array(const int64_t *ids, size_t n)
 	return s;
 }
 
+/* V as a PostgreSQL text array literal, each element quoted with its
+ * quotes and backslashes escaped, a NULL pointer as NULL (free it). */
+char *
+store_pg_text_array(const char *const *v, size_t n)
+{
+	size_t size = 3, off = 0;
+	char *s;
+
+	for (size_t i = 0; i < n; i++)
+		size += v[i] == NULL ? 5 : 2 * strlen(v[i]) + 3;
+	s = xmalloc(size);
+	s[off++] = '{';
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0)
+			s[off++] = ',';
+		if (v[i] == NULL) {
+			memcpy(s + off, "NULL", 4);
+			off += 4;
+			continue;
+		}
+		s[off++] = '"';
+		for (const char *c = v[i]; *c != '\0'; c++) {
+			if (*c == '"' || *c == '\\')
+				s[off++] = '\\';
+			s[off++] = *c;
+		}
+		s[off++] = '"';
+	}
+	s[off++] = '}';
+	s[off] = '\0';
+	return s;
+}
+
 static int
 pg_sqlstate_is(const PGresult *res, const char *code)
 {

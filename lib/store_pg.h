@@ -89,6 +89,7 @@ void store_pg_arg_str(struct pgargs *a, const char *s);
 void store_pg_arg_int_or_null(struct pgargs *a, int64_t v);
 void store_pg_arg_hash(struct pgargs *a, const uint8_t *h);
 char *store_pg_id_array(const int64_t *ids, size_t n);
+char *store_pg_text_array(const char *const *v, size_t n);
 PGresult *store_pg_checked(struct pgtx *t, const char *what, PGresult *res,
                            int flags);
 PGresult *store_pg_exec_n(struct pgtx *t, const char *what, const char *sql,

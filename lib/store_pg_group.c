@@ -3,14 +3,16 @@
  * (DESIGN.md, "PostgreSQL at speed").
  *
  * Statement by statement an add is a debit, an INSERT and a ledger row,
- * each a round trip whose answer decides the next.  Here each add is one
- * statement doing all three (the INSERT reads the debit's row, the ledger
- * the INSERT's), so the adds no longer wait on each other and the whole
- * group (the balances' locks, every add, every acceptance) goes to the
- * server in one round trip.  Whatever that statement could not settle (no
- * funds, a request_id seen before, the same-link guard) leaves nothing
- * behind but a debit it gives back, and the core then decides that add
- * statement by statement as before: the answers are the core's.
+ * each a round trip whose answer decides the next.  Here all the group's
+ * adds are one statement (each customer debited the sum of its adds, the
+ * orders inserted from the debits, the ledger rows from the orders), and
+ * all its acceptances another, so the whole group (the balances' locks,
+ * the adds, the acceptances) goes to the server in one round trip as three
+ * statements whatever its size.  Whatever the adds' statement could not
+ * settle (no funds for the sum, a request_id seen before, the same-link
+ * guard) leaves nothing behind but a debit it gives back, and the core
+ * then decides that add statement by statement as before: the answers are
+ * the core's.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -25,29 +27,56 @@
 #include "store_pg.h"
 #include "xmalloc.h"
 
-/* One add: debit, order, ledger.  $1-$19 as store_pg_orders_insert_args,
- * $20 the ledger's kind.  Answers the rows debited (0 or 1) and the new
- * order's ID (NULL: not inserted). */
-static const char pg_add_sql[] =
-    "WITH d AS (UPDATE customers SET balance = balance - $8::bigint"
-    " WHERE id = $1::bigint AND balance >= $8::bigint"
-    " AND ($13::text IS NULL OR NOT EXISTS (SELECT 1 FROM orders"
-    " WHERE customer_id = $1::bigint AND request_id = $13::text))"
-    " RETURNING id),"
-    " o AS (INSERT INTO orders (customer_id, service_id, type, state,"
+/* The group's adds in one statement: debits, orders, ledger rows.  $1-$19
+ * are arrays, one element per add, of store_pg_orders_insert_args's
+ * parameters in its order; $20 the ledger's kind.  An add whose request_id
+ * a committed order already has is left out; each customer is debited the
+ * sum of the rest at once or not at all; the orders of those debited are
+ * inserted with IDs taken in the adds' order, and each inserted order gets
+ * its ledger row.  Answers one row per add debited: its ordinal and its
+ * order's ID (NULL: not inserted, its charge is to be given back). */
+static const char pg_add_many_sql[] =
+    "WITH a AS (SELECT * FROM unnest($1::bigint[], $2::bigint[],"
+    " $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[],"
+    " $8::bigint[], $9::text[], $10::text[], $11::bigint[], $12::bigint[],"
+    " $13::text[], $14::bytea[], $15::bigint[], $16::text[],"
+    " $17::bigint[], $18::text[], $19::text[]) WITH ORDINALITY"
+    " AS a(cid, sid, type, qty, runs, iv, rate, charge, fields, up, ups,"
+    " route, rid, rhash, at, state, upqty, lk, lku, k)),"
+    " e AS (SELECT * FROM a WHERE rid IS NULL OR NOT EXISTS (SELECT 1"
+    " FROM orders WHERE customer_id = a.cid AND request_id = a.rid)),"
+    " d AS (UPDATE customers c SET balance = c.balance - s.total"
+    " FROM (SELECT cid, sum(charge)::bigint AS total FROM e GROUP BY cid) s"
+    " WHERE c.id = s.cid AND c.balance >= s.total RETURNING c.id),"
+    " r AS (SELECT e.*, nextval((SELECT pg_get_serial_sequence('orders',"
+    " 'id'))::regclass) AS oid FROM e WHERE cid IN (SELECT id FROM d)"
+    " ORDER BY k),"
+    " o AS (INSERT INTO orders (id, customer_id, service_id, type, state,"
     " quantity, runs, interval, rate, charge, fields, upstream,"
     " upstream_service, route_idx, request_id, request_hash, created_at,"
     " updated_at, upstream_quantity, sent_at, link_key, link_key_up)"
-    " SELECT $1::bigint, $2::bigint, $3::text, $16::text, $4::bigint,"
-    " $5::bigint, $6::bigint, $7::bigint, $8::bigint, $9::text,"
-    " $10::text, $11::bigint, $12::bigint, $13::text, $14::bytea,"
-    " $15::bigint, $15::bigint, $17::bigint,"
-    " CASE WHEN $16::text = 'sending' THEN $15::bigint ELSE 0 END,"
-    " $18::text, $19::text FROM d ON CONFLICT DO NOTHING RETURNING id),"
-    " l AS (INSERT INTO ledger (customer_id, kind, amount, order_id,"
-    " note, created_at) SELECT $1::bigint, $20::text, -$8::bigint, o.id,"
-    " NULL, $15::bigint FROM o)"
-    " SELECT (SELECT count(*) FROM d), (SELECT id FROM o)";
+    " SELECT oid, cid, sid, type, state, qty, runs, iv, rate, charge,"
+    " fields, up, ups, route, rid, rhash, at, at, upqty,"
+    " CASE WHEN state = 'sending' THEN at ELSE 0 END, lk, lku FROM r"
+    " ON CONFLICT DO NOTHING"
+    " RETURNING id, customer_id, charge, created_at),"
+    " l AS (INSERT INTO ledger (customer_id, kind, amount, order_id, note,"
+    " created_at) SELECT customer_id, $20::text, -charge, id, NULL,"
+    " created_at FROM o)"
+    " SELECT r.k, o.id FROM r LEFT JOIN o ON o.id = r.oid";
+
+#define PG_ADD_NCOLS 19 /* the parameters of store_pg_orders_insert_args */
+
+/* Every acceptance of a group in one statement: sending -> active, as
+ * PG_SQL_ORDER_ACTIVE, for the orders $1 with their upstream order IDs $2
+ * and costs $3.  Answers the IDs it moved.  One statement per group, not
+ * per order: PostgreSQL prepares a statement's CHECK constraints and its
+ * executor once per execution, which was most of an acceptance's cost. */
+static const char pg_active_many_sql[] =
+    "UPDATE orders o SET state = 'active', upstream_order = u.uo,"
+    " cost = u.cost, polled_at = $4, updated_at = $5, accepted_at = $5"
+    " FROM unnest($1::bigint[], $2::text[], $3::bigint[]) AS u(id, uo, cost)"
+    " WHERE o.id = u.id AND o.state = 'sending' RETURNING o.id";
 
 struct pg_group {
 	const struct order_new *v;
@@ -77,16 +106,15 @@ pg_group_slow(struct pgtx *t, struct pg_group *g)
 	return STORE_OK;
 }
 
-/* The outcome of add I from its statement's row. */
+/* The outcome of add I: DEBITED when pg_add_many_sql debited it, ID its
+ * order (0: not inserted). */
 static enum store_result
-pg_group_add_done(struct pgtx *t, struct pg_group *g, size_t i,
-                  const PGresult *res)
+pg_group_add_done(struct pgtx *t, struct pg_group *g, size_t i, int debited,
+                  int64_t id)
 {
 	const struct order_new *o = &g->v[i];
-	int64_t debited = store_pg_int(res, 0, 0, 0);
-	int64_t id = store_pg_int(res, 0, 1, 0);
 
-	if (debited == 1 && id > 0) {
+	if (debited && id > 0) {
 		if (o->alt_chosen != NULL)
 			*o->alt_chosen = 0;
 		g->ids[i] = id;
@@ -94,22 +122,109 @@ pg_group_add_done(struct pgtx *t, struct pg_group *g, size_t i,
 	}
 	/* Refused somewhere: give back what was debited, and let the core
 	 * find out why (nothing else of this add was written). */
-	if (debited == 1 &&
+	if (debited &&
 	    t->s->base.drv->balance_add(t, o->customer_id, o->charge) != 1)
 		return STORE_ERROR;
 	return store_core_create_one(&t->s->base, t, o, &g->ids[i]);
 }
 
-/* Send the group in one pipeline; NCALLS statements in CALLS. */
+/* The adds' outcomes from pg_add_many_sql's rows: BATCH[k - 1] is the add
+ * of ordinal K. */
 static enum store_result
-pg_group_pipeline(struct pgtx *t, struct pg_group *g, struct pgpool_call *calls,
-                  struct pgargs *args, PGresult **res)
+pg_group_adds_done(struct pgtx *t, struct pg_group *g, const size_t *batch,
+                   size_t nb, const PGresult *res)
+{
+	int row, rows = PQntuples(res);
+	int64_t *ids = xcalloc(nb, sizeof(*ids));
+	char *debited = xcalloc(nb, 1);
+	enum store_result r = STORE_OK;
+	size_t j;
+
+	for (row = 0; row < rows; row++) {
+		int64_t k = store_pg_int(res, row, 0, 0);
+
+		if (k < 1 || (size_t)k > nb)
+			fatalx("store: order group: ordinal %lld of %zu",
+			       (long long)k, nb);
+		debited[k - 1] = 1;
+		ids[k - 1] = store_pg_int(res, row, 1, 0);
+	}
+	for (j = 0; j < nb && r == STORE_OK; j++)
+		if ((g->res[batch[j]] = pg_group_add_done(
+		         t, g, batch[j], debited[j], ids[j])) == STORE_ERROR)
+			r = STORE_ERROR;
+	free(debited);
+	free(ids);
+	return r;
+}
+
+/* The acceptances' outcomes from the IDs pg_active_many_sql moved: each
+ * ID moved once answers its first acceptance; every other one found its
+ * order no longer sending. */
+static void
+pg_group_active_done(struct pg_active *act, const PGresult *res)
+{
+	int row, rows = PQntuples(res);
+	size_t i;
+
+	for (i = 0; i < act->n; i++)
+		act->res[i] = STORE_CONFLICT;
+	for (row = 0; row < rows; row++) {
+		int64_t id = store_pg_int(res, row, 0, 0);
+
+		for (i = 0; i < act->n; i++)
+			if (act->ids[i] == id && act->res[i] != STORE_OK) {
+				act->res[i] = STORE_OK;
+				break;
+			}
+	}
+}
+
+/* pg_add_many_sql's parameters for the NB adds of BATCH in A: column by
+ * column, each an array literal in COLS (free them). */
+static void
+pg_group_add_args(struct pgargs *a, char **cols, const struct pg_group *g,
+                  const size_t *batch, size_t nb)
+{
+	struct pgargs *each = xreallocarray(NULL, nb, sizeof(*each));
+	const char **col = xreallocarray(NULL, nb, sizeof(*col));
+	size_t j;
+	int c;
+
+	for (j = 0; j < nb; j++) {
+		const struct order_new *o = &g->v[batch[j]];
+
+		each[j].n = 0;
+		store_pg_orders_insert_args(
+		    &each[j], o, o->sending ? ORDER_SENDING : ORDER_QUEUED);
+	}
+	for (c = 0; c < PG_ADD_NCOLS; c++) {
+		for (j = 0; j < nb; j++)
+			col[j] = each[j].v[c];
+		cols[c] = store_pg_text_array(col, nb);
+		store_pg_arg_str(a, cols[c]);
+	}
+	store_pg_arg_str(a, ledger_kind_name(LEDGER_CHARGE));
+	free(col);
+	free(each);
+}
+
+/* Send the group in one pipeline: the balances' locks, the adds, the
+ * acceptances, a statement each. */
+static enum store_result
+pg_group_pipeline(struct pgtx *t, struct pg_group *g)
 {
 	enum store_result r = STORE_OK;
-	size_t i, k = 0, nadd = 0, ncalls;
-	char *list = NULL;
+	struct pgpool_call calls[3];
+	struct pgargs args[3];
+	PGresult *res[3] = {NULL, NULL, NULL};
+	char *list = NULL, *acts[3] = {NULL, NULL, NULL};
+	char *cols[PG_ADD_NCOLS] = {NULL};
+	size_t i, k = 0, nb = 0, ncalls, add_call = 0, act_call = 0;
+	size_t *batch = xreallocarray(NULL, g->n + 1, sizeof(*batch));
 	int64_t *cids;
 
+	memset(args, 0, sizeof(args));
 	/* The balances' row locks in ID order, as store_pg_orders_lock. */
 	for (i = 1; i < g->n && g->v[i].customer_id == g->v[0].customer_id; i++)
 		;
@@ -130,23 +245,28 @@ pg_group_pipeline(struct pgtx *t, struct pg_group *g, struct pgpool_call *calls,
 		const struct order_new *o = &g->v[i];
 
 		if (o->charge <= 0 || o->quantity <= 0 ||
-		    o->upstream_quantity <= 0) {
+		    o->upstream_quantity <= 0)
 			g->res[i] = STORE_CONFLICT; /* never a free order */
-			continue;
-		}
-		store_pg_orders_insert_args(
-		    &args[k], o, o->sending ? ORDER_SENDING : ORDER_QUEUED);
-		store_pg_arg_str(&args[k], ledger_kind_name(LEDGER_CHARGE));
-		calls[k] =
-		    (struct pgpool_call){pg_add_sql, args[k].n, args[k].v};
-		k++;
-		nadd++;
+		else
+			batch[nb++] = i;
 	}
-	for (i = 0; i < g->act.n; i++) {
-		store_pg_orders_active_args(&args[k], &g->act, i);
-		calls[k] = (struct pgpool_call){PG_SQL_ORDER_ACTIVE, args[k].n,
+	if (nb > 0) {
+		pg_group_add_args(&args[k], cols, g, batch, nb);
+		calls[k] =
+		    (struct pgpool_call){pg_add_many_sql, args[k].n, args[k].v};
+		add_call = k++;
+	}
+	if (g->act.n > 0) {
+		acts[0] = store_pg_id_array(g->act.ids, g->act.n);
+		acts[1] = store_pg_text_array(g->act.upstream_orders, g->act.n);
+		acts[2] = store_pg_id_array(g->act.costs, g->act.n);
+		for (i = 0; i < 3; i++)
+			store_pg_arg_str(&args[k], acts[i]);
+		store_pg_arg_int(&args[k], clock_wall_ms());
+		store_pg_arg_int(&args[k], pg_now());
+		calls[k] = (struct pgpool_call){pg_active_many_sql, args[k].n,
 		                                args[k].v};
-		k++;
+		act_call = k++;
 	}
 	ncalls = k;
 	if (pgpool_pipeline(t->s->pool, t->c, ncalls, calls, res) != 0)
@@ -160,6 +280,10 @@ pg_group_pipeline(struct pgtx *t, struct pg_group *g, struct pgpool_call *calls,
 			r = STORE_ERROR;
 	}
 	free(list);
+	for (i = 0; i < 3; i++)
+		free(acts[i]);
+	for (i = 0; i < PG_ADD_NCOLS; i++)
+		free(cols[i]);
 	if (r != STORE_OK) {
 		if (t->err == PG_UNIQUE) {
 			/* An acceptance met a duplicate upstream order: again,
@@ -170,23 +294,15 @@ pg_group_pipeline(struct pgtx *t, struct pg_group *g, struct pgpool_call *calls,
 		}
 		goto out;
 	}
-	k = ncalls - g->act.n - nadd;
-	for (i = 0; i < g->n; i++) {
-		if (g->res[i] == STORE_CONFLICT)
-			continue;
-		if ((g->res[i] = pg_group_add_done(t, g, i, res[k++])) ==
-		    STORE_ERROR) {
-			r = STORE_ERROR;
-			goto out;
-		}
-	}
-	for (i = 0; i < g->act.n; i++, k++)
-		g->act.res[i] = strtoll(PQcmdTuples(res[k]), NULL, 10) == 1
-		                    ? STORE_OK
-		                    : STORE_CONFLICT;
+	if (nb > 0 && (r = pg_group_adds_done(t, g, batch, nb,
+	                                      res[add_call])) != STORE_OK)
+		goto out;
+	if (g->act.n > 0)
+		pg_group_active_done(&g->act, res[act_call]);
 out:
 	for (i = 0; i < ncalls; i++)
 		PQclear(res[i]);
+	free(batch);
 	return r;
 }
 
@@ -194,11 +310,7 @@ static enum store_result
 pg_group_body(struct pgtx *t, void *arg)
 {
 	struct pg_group *g = arg;
-	size_t i, max = g->n + g->act.n + 1;
-	struct pgpool_call *calls;
-	struct pgargs *args;
-	PGresult **res;
-	enum store_result r;
+	size_t i;
 
 	for (i = 0; i < g->n; i++)
 		g->res[i] = STORE_ERROR;
@@ -208,14 +320,7 @@ pg_group_body(struct pgtx *t, void *arg)
 	 * webhooks on, the group goes statement by statement. */
 	if (g->slow || t->s->base.events)
 		return pg_group_slow(t, g);
-	calls = xcalloc(max, sizeof(*calls));
-	args = xcalloc(max, sizeof(*args));
-	res = xcalloc(max, sizeof(*res));
-	r = pg_group_pipeline(t, g, calls, args, res);
-	free(res);
-	free(args);
-	free(calls);
-	return r;
+	return pg_group_pipeline(t, g);
 }
 
 /* The store's order_group: N adds and NACT acceptances, one commit. */

@@ -428,6 +428,68 @@ test_create_many(void **state)
 	assert_int_equal(violations(f->st), 0);
 }
 
+/* A group of two customers' adds, every one within its customer's funds:
+ * request IDs committed before and repeated inside the group are answered
+ * as one add each; the others are made in their order. */
+static void
+test_create_many_requests(void **state)
+{
+	struct fixture *f = *state;
+	int64_t a = add_customer(f->st, "hana", "1");
+	int64_t b = add_customer(f->st, "hugo", "1");
+	uint8_t h1[AUTH_HASH_LEN], h2[AUTH_HASH_LEN];
+	struct order_new o, v[6];
+	enum store_result res[6];
+	int64_t ids[6], old0, old2;
+	struct order ord;
+
+	auth_key_hash("req-a", 5, h1);
+	auth_key_hash("req-b", 5, h2);
+	o = new_order(a, "0.3");
+	o.request_id = "r-0";
+	o.request_hash = h1;
+	assert_int_equal(store_order_create(f->st, &o, &old0), STORE_OK);
+	o = new_order(a, "0.05");
+	o.request_id = "r-2";
+	o.request_hash = h1;
+	assert_int_equal(store_order_create(f->st, &o, &old2), STORE_OK);
+	v[0] = new_order(a, "0.1");
+	v[0].request_id = "r-1";
+	v[0].request_hash = h1;
+	v[0].sending = 1;
+	v[1] = new_order(b, "0.2");
+	v[2] = v[0];                /* the same request again */
+	v[3] = new_order(a, "0.3"); /* a request committed before */
+	v[3].request_id = "r-0";
+	v[3].request_hash = h1;
+	v[4] = new_order(a, "0.05"); /* the same ID, another request */
+	v[4].request_id = "r-2";
+	v[4].request_hash = h2;
+	v[5] = new_order(b, "0.2");
+	assert_int_equal(store_order_create_many(f->st, v, 6, res, ids),
+	                 STORE_OK);
+	assert_int_equal(res[0], STORE_OK);
+	assert_int_equal(res[1], STORE_OK);
+	assert_int_equal(res[2], STORE_EXISTS);
+	assert_int_equal(ids[2], ids[0]);
+	assert_int_equal(res[3], STORE_EXISTS);
+	assert_int_equal(ids[3], old0);
+	assert_int_equal(res[4], STORE_CONFLICT);
+	assert_int_equal(ids[4], old2);
+	assert_int_equal(res[5], STORE_OK);
+	assert_true(old2 < ids[0] && ids[0] < ids[1] && ids[1] < ids[5]);
+	assert_int_equal(store_order_get(f->st, ids[0], &ord), STORE_OK);
+	assert_int_equal(ord.state, ORDER_SENDING);
+	assert_int_equal(ord.charge, M("0.1"));
+	assert_int_equal(store_order_get(f->st, ids[5], &ord), STORE_OK);
+	assert_int_equal(ord.state, ORDER_QUEUED);
+	assert_int_equal(ord.customer_id, b);
+	/* 1 - 0.3 - 0.05 - 0.1 and 1 - 0.2 - 0.2 */
+	assert_int_equal(balance_of(f->st, "hana"), M("0.55"));
+	assert_int_equal(balance_of(f->st, "hugo"), M("0.6"));
+	assert_int_equal(violations(f->st), 0);
+}
+
 static void
 test_sending_held(void **state)
 {
@@ -485,6 +547,7 @@ test_active_many(void **state)
 	int64_t cid = add_customer(f->st, "mona", "10");
 	int64_t ids[4];
 	const char *ups[4] = {"DUP", "DUP", "X-3", "X-4"};
+	const char *odd[4] = {"a\"b\\c", "NULL", "{7, \"8\"}", "\xc3\xbc 1,2"};
 	money_t costs[4] = {1, 2, 3, 4};
 	enum store_result res[4];
 	struct order o;
@@ -512,6 +575,23 @@ test_active_many(void **state)
 	assert_int_equal(store_order_sending(f->st, ids[1], 1, "beta", 1, 1),
 	                 STORE_OK);
 	assert_int_equal(store_order_active(f->st, ids[1], "DUP", 5), STORE_OK);
+	/* upstream order IDs are the upstream's text, kept byte for byte
+	 * however a store passes a group of them */
+	for (int i = 0; i < 4; i++) {
+		ids[i] = create_order(f->st, cid, "0.1");
+		assert_int_equal(
+		    store_order_sending(f->st, ids[i], 0, "alpha", 1, 0),
+		    STORE_OK);
+	}
+	assert_int_equal(
+	    store_order_active_many(f->st, ids, odd, costs, 4, res), STORE_OK);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(res[i], STORE_OK);
+		assert_int_equal(store_order_get(f->st, ids[i], &o), STORE_OK);
+		assert_int_equal(o.state, ORDER_ACTIVE);
+		assert_string_equal(o.upstream_order, odd[i]);
+		assert_int_equal(o.cost, costs[i]);
+	}
 	assert_int_equal(violations(f->st), 0);
 }
 
@@ -836,6 +916,7 @@ storetest_contract(struct CMUnitTest *out, size_t max, CMFixtureFunction setup,
 	    {"test_ledger", test_ledger},
 	    {"test_order_create", test_order_create},
 	    {"test_create_many", test_create_many},
+	    {"test_create_many_requests", test_create_many_requests},
 	    {"test_order_group", test_order_group},
 	    {"test_deposit_limit", test_deposit_limit},
 	    {"test_sending_held", test_sending_held},
