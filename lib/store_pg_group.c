@@ -46,7 +46,7 @@ static const char pg_add_many_sql[] =
     " e AS (SELECT * FROM a WHERE rid IS NULL OR NOT EXISTS (SELECT 1"
     " FROM orders WHERE customer_id = a.cid AND request_id = a.rid)),"
     " d AS (UPDATE customers c SET balance = c.balance - s.total"
-    " FROM (SELECT cid, sum(charge)::bigint AS total FROM e GROUP BY cid) s"
+    " FROM (SELECT cid, sum(charge) AS total FROM e GROUP BY cid) s"
     " WHERE c.id = s.cid AND c.balance >= s.total RETURNING c.id),"
     " r AS (SELECT e.*, nextval((SELECT pg_get_serial_sequence('orders',"
     " 'id'))::regclass) AS oid FROM e WHERE cid IN (SELECT id FROM d)"
@@ -214,8 +214,8 @@ pg_group_add_args(struct pgargs *a, char **cols, const struct pg_group *g,
 	free(each);
 }
 
-/* Send the group in one pipeline: the balances' locks, the adds, the
- * acceptances, a statement each. */
+/* Send the group in one pipeline: the acceptances, the balances' locks,
+ * the adds, a statement each. */
 static enum store_result
 pg_group_pipeline(struct pgtx *t, struct pg_group *g)
 {
@@ -230,6 +230,21 @@ pg_group_pipeline(struct pgtx *t, struct pg_group *g)
 	int64_t *cids;
 
 	memset(args, 0, sizeof(args));
+	/* The acceptances first: they lock no balance, so the customers'
+	 * rows are held from the adds to the commit only (another instance's
+	 * adds for the same customer wait that long). */
+	if (g->act.n > 0) {
+		acts[0] = store_pg_id_array(g->act.ids, g->act.n);
+		acts[1] = store_pg_text_array(g->act.upstream_orders, g->act.n);
+		acts[2] = store_pg_id_array(g->act.costs, g->act.n);
+		for (i = 0; i < 3; i++)
+			store_pg_arg_str(&args[k], acts[i]);
+		store_pg_arg_int(&args[k], clock_wall_ms());
+		store_pg_arg_int(&args[k], pg_now());
+		calls[k] = (struct pgpool_call){pg_active_many_sql, args[k].n,
+		                                args[k].v};
+		act_call = k++;
+	}
 	/* The balances' row locks in ID order, as store_pg_orders_lock. */
 	for (i = 1; i < g->n && g->v[i].customer_id == g->v[0].customer_id; i++)
 		;
@@ -260,18 +275,6 @@ pg_group_pipeline(struct pgtx *t, struct pg_group *g)
 		calls[k] =
 		    (struct pgpool_call){pg_add_many_sql, args[k].n, args[k].v};
 		add_call = k++;
-	}
-	if (g->act.n > 0) {
-		acts[0] = store_pg_id_array(g->act.ids, g->act.n);
-		acts[1] = store_pg_text_array(g->act.upstream_orders, g->act.n);
-		acts[2] = store_pg_id_array(g->act.costs, g->act.n);
-		for (i = 0; i < 3; i++)
-			store_pg_arg_str(&args[k], acts[i]);
-		store_pg_arg_int(&args[k], clock_wall_ms());
-		store_pg_arg_int(&args[k], pg_now());
-		calls[k] = (struct pgpool_call){pg_active_many_sql, args[k].n,
-		                                args[k].v};
-		act_call = k++;
 	}
 	ncalls = k;
 	if (pgpool_pipeline(t->s->pool, t->c, ncalls, calls, res) != 0)

@@ -490,6 +490,35 @@ test_create_many_requests(void **state)
 	assert_int_equal(violations(f->st), 0);
 }
 
+/* Adds whose charges sum past what an int64 holds, in one group: the first
+ * takes the whole balance, the rest are refused, another customer's add in
+ * the same group is made. */
+static void
+test_create_many_huge(void **state)
+{
+	struct fixture *f = *state;
+	int64_t big = add_customer(f->st, "vast", "10000000000");
+	int64_t small = add_customer(f->st, "tiny", "1");
+	struct order_new v[11];
+	enum store_result res[11];
+	int64_t ids[11];
+
+	for (int i = 0; i < 10; i++) {
+		v[i] = new_order(big, "1");
+		v[i].rate = v[i].charge = STORE_BALANCE_MAX;
+	}
+	v[10] = new_order(small, "0.5");
+	assert_int_equal(store_order_create_many(f->st, v, 11, res, ids),
+	                 STORE_OK);
+	assert_int_equal(res[0], STORE_OK);
+	for (int i = 1; i < 10; i++)
+		assert_int_equal(res[i], STORE_NOFUNDS);
+	assert_int_equal(res[10], STORE_OK);
+	assert_int_equal(balance_of(f->st, "vast"), 0);
+	assert_int_equal(balance_of(f->st, "tiny"), M("0.5"));
+	assert_int_equal(violations(f->st), 0);
+}
+
 static void
 test_sending_held(void **state)
 {
@@ -917,6 +946,7 @@ storetest_contract(struct CMUnitTest *out, size_t max, CMFixtureFunction setup,
 	    {"test_order_create", test_order_create},
 	    {"test_create_many", test_create_many},
 	    {"test_create_many_requests", test_create_many_requests},
+	    {"test_create_many_huge", test_create_many_huge},
 	    {"test_order_group", test_order_group},
 	    {"test_deposit_limit", test_deposit_limit},
 	    {"test_sending_held", test_sending_held},
