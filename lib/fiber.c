@@ -151,6 +151,20 @@ fiber_entry(void)
 	}
 }
 
+/* A new stack's first context, for fiber_resume to enter (once per
+ * stack; getcontext returns twice, so it is kept in a function of its
+ * own). */
+static __attribute__((noinline)) void
+fiber_prepare(struct fiber *f)
+{
+	if (getcontext(&fib.entry_uc) != 0)
+		fatal("fiber: getcontext");
+	fib.entry_uc.uc_stack.ss_sp = fiber_stack_base(f);
+	fib.entry_uc.uc_stack.ss_size = FIBER_STACK;
+	fib.entry_uc.uc_link = NULL;
+	makecontext(&fib.entry_uc, fiber_entry, 0);
+}
+
 /* From the loop's stack: run F until it parks or ends. */
 static void
 fiber_resume(struct fiber *f)
@@ -167,6 +181,7 @@ fiber_resume(struct fiber *f)
 		if (f->started)
 			_longjmp(f->jb, 1);
 		f->started = 1;
+		fiber_prepare(f);
 		setcontext(&fib.entry_uc);
 		fatal("fiber: setcontext");
 	}
@@ -174,7 +189,6 @@ fiber_resume(struct fiber *f)
 	__sanitizer_finish_switch_fiber(fake, NULL, NULL);
 #endif
 	(void)fake;
-	f = fib.cur;
 	fib.cur = NULL;
 	if (f->done) {
 		fib.live--;
@@ -224,19 +238,6 @@ fiber_teardown(void)
 	fib.base = NULL;
 }
 
-/* A new stack's first context, for fiber_resume to enter (once per
- * stack; getcontext returns twice, so it is kept out of fiber_spawn). */
-static __attribute__((noinline)) void
-fiber_prepare(struct fiber *f)
-{
-	if (getcontext(&fib.entry_uc) != 0)
-		fatal("fiber: getcontext");
-	fib.entry_uc.uc_stack.ss_sp = fiber_stack_base(f);
-	fib.entry_uc.uc_stack.ss_size = FIBER_STACK;
-	fib.entry_uc.uc_link = NULL;
-	makecontext(&fib.entry_uc, fiber_entry, 0);
-}
-
 void
 fiber_spawn(fiber_fn fn, void *a, void *b)
 {
@@ -252,8 +253,6 @@ fiber_spawn(fiber_fn fn, void *a, void *b)
 	f->b = b;
 	f->done = 0;
 	f->queued = 0;
-	if (!f->started)
-		fiber_prepare(f);
 	fib.live++;
 	fiber_resume(f);
 }
